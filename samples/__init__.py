@@ -1,0 +1,1 @@
+"""Sample models, data and training scripts used to exercise sjconvert."""

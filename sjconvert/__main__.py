@@ -1,0 +1,5 @@
+"""``python -m sjconvert``."""
+
+from .cli.app import main
+
+main()

@@ -1,0 +1,209 @@
+"""The ``sjconvert`` command line (Typer). Commands are thin: they call the library, and this
+module alone turns :class:`SjconvertError` into a one-line message and an exit code."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from ..errors import InputError, SjconvertError
+from .render import graph_rows, graph_table, results_table
+
+app = typer.Typer(
+    rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
+    no_args_is_help=True,
+    help="Convert trained PyTorch models to spiking networks, simulate and inspect them.",
+)
+# Piped output gets a wide fixed width so tables do not fold at 80 columns.
+out = Console() if sys.stdout.isatty() else Console(width=160)
+err = Console(stderr=True)
+T = TypeVar("T")
+
+
+def _run(fn: Callable[[], T]) -> T:
+    """Run a command body; library errors become one line on stderr and an exit code."""
+    try:
+        return fn()
+    except SjconvertError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        raise typer.Exit(130) from None
+
+
+@contextmanager
+def _progress(label: str, total: int | None, quiet: bool) -> Iterator[Callable[[int], None]]:
+    """A Rich progress bar on stderr counting samples (hidden with --json or when quiet)."""
+    if quiet:
+        yield lambda n: None
+        return
+    bar = Progress(
+        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        console=err, transient=True,
+    )
+    with bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+def _size(data: Any) -> int | None:
+    return None if data.arrays is None else len(data.arrays[0])
+
+
+def _load_model_or_graph(model: Path, arch: str | None, trust: bool) -> Any:
+    from ..ir.io import FORMAT
+    from ..loading import load_model
+
+    try:
+        import h5py
+
+        if model.is_file() and h5py.is_hdf5(model):
+            with h5py.File(model, "r") as f:
+                is_ir = f.attrs.get("format") == FORMAT
+            if is_ir:
+                from ..ir.io import load
+
+                return load(model, "source") if _has(model, "source") else load(model)
+    except OSError:
+        pass
+    return load_model(model, arch=arch, trust=trust)
+
+
+def _has(path: Path, which: str) -> bool:
+    from ..ir.io import has_graph
+
+    return has_graph(path, which)
+
+
+ModelArg = Annotated[Path, typer.Argument(help="Model: state dict (with --arch), pickled nn.Module (with --trust), or IR file.")]
+ArchOpt = Annotated[str | None, typer.Option(help="Model class as package.module:Class, for a state dict.")]
+TrustOpt = Annotated[bool, typer.Option(help="Allow unpickling a whole nn.Module (runs code from the file).")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
+BatchOpt = Annotated[int, typer.Option(min=1, help="Batch size for .npz/.pt data.")]
+
+
+@app.command()
+def ann2snn(
+    model: ModelArg,
+    calib: Annotated[str, typer.Option(help="Calibration data: .npz/.pt with x, or package.module:function.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="IR file to write.")],
+    mode: Annotated[str, typer.Option(help="Normalisation: max, a percentile such as 99.9%, or a scale in (0, 1].")] = "99.9%",
+    maxpool: Annotated[str, typer.Option(help="Max pooling: error (refuse), avg (replace by average pooling), spike (max over spikes).")] = "error",
+    spiking_output: Annotated[bool, typer.Option(help="Make the last layer spike instead of integrating (membrane readout).")] = False,
+    arch: ArchOpt = None,
+    trust: TrustOpt = False,
+    batch_size: BatchOpt = 256,
+    json_out: JsonOpt = False,
+) -> None:
+    """Convert a ReLU ANN into an IF SNN, calibrating thresholds on CALIB."""
+    from ..convert import ann2snn as convert
+    from ..ir.io import save
+    from ..loading import load_data
+
+    def body() -> None:
+        data = load_data(calib, batch_size)
+        net = _load_model_or_graph(model, arch, trust)
+        with _progress("calibrating", _size(data), json_out) as advance:
+            conv = convert(net, data, mode=mode, maxpool=maxpool,
+                           spiking_output=spiking_output, progress=advance)
+        save(output, conv.snn, source=conv.ann)
+        summary = {
+            "output": str(output), "mode": mode, "calibration_samples": conv.calib_samples,
+            "seconds": round(conv.seconds, 3), "lambda": conv.scales,
+        }
+        if json_out:
+            out.print_json(json.dumps(summary))
+            return
+        out.print(graph_table(conv.snn, title=f"{model.name} → {output}"))
+        out.print(f"converted in {conv.seconds:.2f} s on {conv.calib_samples} calibration "
+                  f"samples (mode {mode}); wrote {output}")
+
+    _run(body)
+
+
+@app.command()
+def simulate(
+    ir_file: Annotated[Path, typer.Argument(help="IR file written by ann2snn (or capture).")],
+    data: Annotated[str, typer.Option(help="Evaluation data: .npz/.pt with x and y, or package.module:function.")],
+    steps: Annotated[str, typer.Option("-T", "--steps", help="Comma-separated time steps, e.g. 4,8,16,32.")] = "4,8,16,32",
+    batch_size: BatchOpt = 256,
+    json_out: JsonOpt = False,
+) -> None:
+    """Simulate the SNN for max(T) steps and print accuracy at every T beside the ANN's."""
+    from ..convert import evaluate
+    from ..ir.io import load
+    from ..loading import load_data
+
+    def body() -> None:
+        try:
+            ts = [int(t) for t in steps.split(",") if t.strip()]
+        except ValueError:
+            raise InputError(f"-T takes comma-separated integers, got {steps!r}") from None
+        snn = load(ir_file)
+        ann = load(ir_file, "source") if _has(ir_file, "source") else None
+        ds = load_data(data, batch_size)
+        with _progress(f"simulating T={max(ts, default=0)}", _size(ds), json_out) as advance:
+            res = evaluate(snn, ds, ts, ann=ann, progress=advance)
+        if json_out:
+            out.print_json(json.dumps(res.to_dict()))
+        else:
+            out.print(results_table(res, title=f"{ir_file.name} on {data}"))
+
+    _run(body)
+
+
+@app.command()
+def inspect(
+    ir_file: Annotated[Path, typer.Argument(help="IR file to show.")],
+    source: Annotated[bool, typer.Option(help="Show the source ANN stored beside the SNN.")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Print the graph as a table: node, op, inputs, shape, parameters, threshold."""
+    from ..ir.io import load
+
+    def body() -> None:
+        g = load(ir_file, "source" if source else "graph")
+        if json_out:
+            out.print_json(json.dumps({"outputs": list(g.outputs), "nodes": graph_rows(g)}))
+        else:
+            out.print(graph_table(g, title=str(ir_file)))
+
+    _run(body)
+
+
+@app.command()
+def capture(
+    model: ModelArg,
+    data: Annotated[str, typer.Option(help="Example input: .npz/.pt with x, or package.module:function ([T, N, ...] for multi-step SpikingJelly models).")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="IR file to write.")],
+    arch: ArchOpt = None,
+    trust: TrustOpt = False,
+) -> None:
+    """Trace a model (ANN or SpikingJelly SNN) into an IR file without converting it."""
+    from ..ir.capture import capture as trace
+    from ..ir.io import save
+    from ..loading import load_data, load_model
+
+    def body() -> None:
+        net = load_model(model, arch=arch, trust=trust)
+        g = trace(net, load_data(data, batch_size=1 << 30).first().x)
+        save(output, g)
+        out.print(graph_table(g, title=f"{model.name} → {output}"))
+
+    _run(body)
+
+
+def main() -> None:
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    app(prog_name="sjconvert")

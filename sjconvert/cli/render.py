@@ -1,0 +1,83 @@
+"""Rich tables for the CLI (graphs and simulation results)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from rich.table import Table
+
+from ..ir import nodes as ir
+from ..ir.graph import Graph
+
+
+DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1}
+
+
+def _num(v: Any) -> str:
+    arr = np.asarray(v)
+    if arr.ndim == 0:
+        return f"{float(arr):.4g}"
+    return f"[{arr.min():.3g}…{arr.max():.3g}]×{arr.size}"
+
+
+def describe(node: ir.Node) -> tuple[str, str]:
+    """(parameters, neuron) columns for one node."""
+    parts = []
+    for key, value in node.params().items():
+        if isinstance(value, np.ndarray):
+            parts.append(f"{key} {'×'.join(map(str, value.shape)) or 'scalar'}")
+        elif key == "kernel_size" or (key in DEFAULTS and any(v != DEFAULTS[key] for v in value)):
+            parts.append(f"{key}={','.join(map(str, value))}")
+        elif key == "groups" and value != 1:
+            parts.append(f"groups={value}")
+    neuron = ""
+    if isinstance(node, (ir.IF, ir.LIF)):
+        reset = "soft" if node.v_reset is None else f"hard→{node.v_reset:g}"
+        tau = f" τ={node.tau:.4g}" if isinstance(node, ir.LIF) else ""
+        neuron = f"θ={_num(node.v_threshold)} {reset}{tau}"
+    elif isinstance(node, ir.Readout):
+        neuron = "membrane readout"
+    elif isinstance(node, ir.Scale):
+        neuron = f"×{_num(node.factor)}"
+    return ", ".join(parts), neuron
+
+
+def graph_rows(g: Graph) -> list[dict[str, Any]]:
+    rows = []
+    lam = g.meta.get("normalisation", {}).get("lambda", {})
+    for name, node in g:
+        params, neuron = describe(node)
+        rows.append({
+            "node": name, "op": node.op, "inputs": list(g.edges[name]),
+            "shape": list(g.shapes.get(name, ())), "parameters": params, "neuron": neuron,
+            "lambda": lam.get(name),
+        })
+    return rows
+
+
+def graph_table(g: Graph, title: str = "") -> Table:
+    t = Table(title=title, title_justify="left")
+    for col in ("node", "op", "inputs", "shape", "parameters", "threshold / neuron", "λ"):
+        t.add_column(col, overflow="fold")
+    for r in graph_rows(g):
+        t.add_row(
+            r["node"], r["op"], ", ".join(r["inputs"]), "×".join(map(str, r["shape"])),
+            r["parameters"], r["neuron"], "" if r["lambda"] is None else f"{r['lambda']:.4g}",
+        )
+    return t
+
+
+def results_table(res: Any, title: str = "") -> Table:
+    metric = "accuracy" if res.labelled else "agreement with ANN"
+    t = Table(title=f"{title}  ({res.samples} samples, {metric})", title_justify="left")
+    t.add_column("T", justify="right")
+    t.add_column("SNN", justify="right")
+    t.add_column("ANN", justify="right")
+    t.add_column("SNN − ANN", justify="right")
+    for step, acc in res.snn.items():
+        ann = "" if res.ann is None else f"{100 * res.ann:.2f} %"
+        gap = "" if res.ann is None else f"{100 * (acc - res.ann):+.2f}"
+        t.add_row(str(step), f"{100 * acc:.2f} %", ann, gap)
+    t.caption = f"{res.spikes_per_sample:.0f} spikes per sample at T={max(res.snn)}; {res.seconds:.2f} s"
+    return t

@@ -1,0 +1,171 @@
+"""The Python API behind ``sjconvert ann2snn`` and ``sjconvert simulate``."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import torch
+from torch import nn
+
+from .errors import InputError
+from .ir import nodes as ir
+from .ir.capture import capture
+from .ir.graph import Graph
+from .loading import Batch
+from .passes import PREPARE, calibrate, parse_mode, relu_to_if, replace_maxpool, run_pipeline
+from .sim.reference import Program
+
+Progress = Callable[[int], None]
+
+
+def _batches(data: Iterable[Any]) -> Iterable[Batch]:
+    for item in data:
+        if isinstance(item, Batch):
+            yield item
+        elif isinstance(item, (tuple, list)):
+            yield Batch(torch.as_tensor(item[0]).float(), None if len(item) < 2 else torch.as_tensor(item[1]))
+        else:
+            yield Batch(torch.as_tensor(item).float(), None)
+
+
+@dataclass
+class Conversion:
+    """Result of :func:`ann2snn`: the SNN graph, the captured ANN and per-layer facts."""
+
+    snn: Graph
+    ann: Graph
+    scales: dict[str, float]
+    calib_samples: int
+    seconds: float
+
+
+def ann2snn(
+    model: nn.Module | Graph,
+    calib: Iterable[Any],
+    mode: str | float = "99.9%",
+    maxpool: str = "error",
+    spiking_output: bool = False,
+    progress: Progress | None = None,
+) -> Conversion:
+    """Convert a ReLU ANN to an IF SNN (capture → prepare → calibrate → normalise).
+
+    ``calib`` yields batches (tensors, ``(x, y)`` pairs or :class:`Batch`); it is streamed
+    once and only a fixed-size summary per layer is kept.
+    """
+    parse_mode(mode)
+    start = time.perf_counter()
+    it = iter(_batches(calib))
+    first = next(it, None)
+    if first is None:
+        raise InputError("calibration data is empty")
+    ann = model if isinstance(model, Graph) else capture(model, first.x[:2])
+    if any(node.spiking for _, node in ann):
+        raise InputError("the model already has spiking neurons; ann2snn converts ReLU ANNs")
+    prepared = run_pipeline(ann, [*PREPARE, partial(replace_maxpool, policy=maxpool)])
+    prepared = prepared.with_meta(maxpool=maxpool)
+    relus = [n for n, node in prepared if isinstance(node, ir.ReLU)]
+    count = 0
+
+    def stream() -> Iterable[torch.Tensor]:
+        nonlocal count
+        for b in _chain(first, it):
+            count += int(b.x.shape[0])
+            yield _checked(prepared, b.x)
+
+    stats = calibrate(prepared, stream(), relus, progress)
+    snn = run_pipeline(prepared, [partial(relu_to_if, stats=stats, mode=mode,
+                                          spiking_output=spiking_output)])
+    lam = dict(snn.meta["normalisation"]["lambda"])
+    snn = snn.with_meta(calibration={"samples": count})
+    return Conversion(snn, ann, lam, count, time.perf_counter() - start)
+
+
+def _chain(first: Batch, rest: Iterable[Batch]) -> Iterable[Batch]:
+    yield first
+    yield from rest
+
+
+def _checked(graph: Graph, x: torch.Tensor) -> torch.Tensor:
+    (name,) = graph.inputs
+    want = graph.nodes[name].shape  # type: ignore[attr-defined]
+    if tuple(x.shape[1:]) != tuple(want):
+        raise InputError(f"data batch of shape {list(x.shape)} does not fit input "
+                         f"'{name}' of shape [N, {', '.join(map(str, want))}]")
+    return x
+
+
+@dataclass
+class Evaluation:
+    """Accuracy per T (and the ANN's), spikes per sample, timing."""
+
+    samples: int
+    steps: list[int]
+    snn: dict[int, float]
+    ann: float | None
+    labelled: bool
+    spikes_per_sample: float
+    seconds: float
+    per_layer_spikes: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "metric": "accuracy" if self.labelled else "agreement_with_ann",
+            "ann": self.ann,
+            "snn": {str(t): a for t, a in self.snn.items()},
+            "spikes_per_sample": self.spikes_per_sample,
+            "seconds": self.seconds,
+        }
+
+
+def evaluate(
+    snn: Graph,
+    data: Iterable[Any],
+    steps: Sequence[int] = (4, 8, 16, 32),
+    ann: Graph | None = None,
+    progress: Progress | None = None,
+) -> Evaluation:
+    """Simulate ``snn`` for ``max(steps)`` steps on ``data`` (one run gives every T) and
+    compare with the labels, or with the ANN's predictions when the data has no labels."""
+    steps = sorted({int(t) for t in steps})
+    if not steps or steps[0] < 1:
+        raise InputError(f"time steps must be positive integers, got {steps}")
+    t_max = steps[-1]
+    snn_prog, ann_prog = Program(snn), (Program(ann) if ann is not None else None)
+    correct = dict.fromkeys(steps, 0)
+    ann_correct, n, spikes, labelled = 0, 0, 0.0, None
+    layer_spikes: dict[str, float] = {}
+    start = time.perf_counter()
+    for b in _batches(data):
+        x = _checked(snn, b.x)
+        if labelled is None:
+            labelled = b.y is not None
+        ref = b.y
+        if ann_prog is not None:
+            ann_pred = ann_prog.ann(x, keep=set())[ann.outputs[0]].argmax(-1)
+            if ref is None:
+                ref = ann_pred
+            ann_correct += int((ann_pred == ref).sum())
+        if ref is None:
+            raise InputError("data has no labels 'y' and the IR file holds no source ANN")
+        res = snn_prog.snn(x, T=t_max)
+        pred = res.output.argmax(-1)
+        for t in steps:
+            correct[t] += int((pred[t - 1] == ref).sum())
+        for k, v in res.spikes.items():
+            layer_spikes[k] = layer_spikes.get(k, 0.0) + v
+        spikes += sum(res.spikes.values())
+        n += int(x.shape[0])
+        if progress:
+            progress(int(x.shape[0]))
+    if n == 0:
+        raise InputError("evaluation data is empty")
+    return Evaluation(
+        n, steps, {t: correct[t] / n for t in steps},
+        None if ann_prog is None else ann_correct / n, bool(labelled), spikes / n,
+        time.perf_counter() - start, {k: v / n for k, v in layer_spikes.items()},
+    )

@@ -1,0 +1,58 @@
+"""Graph passes: pure ``Graph -> Graph`` functions, and pipelines of them.
+
+``run_pipeline`` re-raises any failure with the pass that failed and those before it, and
+re-validates the graph after each pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from ..errors import PassError, SjconvertError
+from ..ir.graph import Graph
+from .calibrate import ActivationSummary, calibrate, parse_mode, statistic
+from .fold import fold_batchnorm, remove_identities
+from .normalise import relu_to_if, replace_maxpool
+
+Pass = Callable[[Graph], Graph]
+
+
+def pass_name(p: Pass) -> str:
+    return p.func.__name__ if isinstance(p, partial) else getattr(p, "__name__", repr(p))
+
+
+def run_pipeline(graph: Graph, passes: Sequence[Pass]) -> Graph:
+    """Apply ``passes`` in order; errors name the failing pass and the ones before it."""
+    done: list[str] = []
+    for p in passes:
+        name = pass_name(p)
+        try:
+            graph = p(graph)
+            graph.validate()
+        except SjconvertError as exc:
+            after = f" after {', '.join(done)}" if done else ""
+            raise type(exc)(f"pass {name} failed{after}: {exc}") from None
+        except (ValueError, KeyError, TypeError) as exc:
+            after = f" after {', '.join(done)}" if done else ""
+            raise PassError(f"pass {name} failed{after}: {exc}") from exc
+        done.append(name)
+    return graph
+
+
+# Passes that prepare a captured ANN for calibration and conversion.
+PREPARE: list[Pass] = [remove_identities, fold_batchnorm]
+
+__all__ = [
+    "PREPARE",
+    "ActivationSummary",
+    "Pass",
+    "calibrate",
+    "fold_batchnorm",
+    "parse_mode",
+    "relu_to_if",
+    "remove_identities",
+    "replace_maxpool",
+    "run_pipeline",
+    "statistic",
+]

@@ -1,0 +1,62 @@
+"""Shared fixtures: the bundled samples and small models built in the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sjconvert.ir import nodes as ir
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLES = ROOT / "samples"
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+    np.random.seed(0)
+
+
+def load_sample(name: str) -> tuple[nn.Module, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """(model, test arrays, calibration arrays) for 'digits' or 'mnist1d'."""
+    from samples.models import DigitsCNN, ResCNN1d
+
+    cls, ckpt = {"digits": (DigitsCNN, "digits_cnn.pt"), "mnist1d": (ResCNN1d, "mnist1d_rescnn.pt")}[name]
+    model = cls()
+    model.load_state_dict(torch.load(SAMPLES / ckpt, weights_only=True))
+    test = dict(np.load(SAMPLES / f"{name}_test.npz"))
+    calib = dict(np.load(SAMPLES / f"{name}_calib.npz"))
+    return model.eval(), test, calib
+
+
+def example_nodes() -> dict[str, ir.Node]:
+    """One instance of every IR node class (tests check the set is complete)."""
+    r = np.random.default_rng(0)
+    w2 = r.normal(size=(4, 3, 3, 3)).astype(np.float32)
+    return {
+        "Input": ir.Input((3, 8, 8)),
+        "Linear": ir.Linear(r.normal(size=(5, 7)), r.normal(size=5)),
+        "Conv1d": ir.Conv1d(r.normal(size=(4, 2, 3)), None, 2, 1, 1, 1),
+        "Conv2d": ir.Conv2d(w2, r.normal(size=4), (1, 2), (1, 0), 1, 1),
+        "BatchNorm": ir.BatchNorm(r.normal(size=4), r.uniform(0.5, 2, 4), r.normal(size=4),
+                                  r.normal(size=4), 1e-3),
+        "ReLU": ir.ReLU(),
+        "AvgPool1d": ir.AvgPool1d(2, 2, 0),
+        "AvgPool2d": ir.AvgPool2d((2, 2), (2, 2), (1, 1)),
+        "MaxPool1d": ir.MaxPool1d(3, 1, 1),
+        "MaxPool2d": ir.MaxPool2d(2, 2, 0),
+        "Flatten": ir.Flatten(1, -1),
+        "Reshape": ir.Reshape((4, 2)),
+        "Add": ir.Add(),
+        "Concat": ir.Concat(1),
+        "Scale": ir.Scale(r.uniform(0.5, 2, 4)),
+        "Dropout": ir.Dropout(0.25),
+        "Identity": ir.Identity(),
+        "IF": ir.IF(np.array([1.0, 0.5, 2.0], np.float32), None, 0.25),
+        "LIF": ir.LIF(2.5, 0.7, -0.2, False, -0.2, 0.4),
+        "Readout": ir.Readout(),
+    }
