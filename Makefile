@@ -9,16 +9,16 @@ PIP_FLAGS := -q --disable-pip-version-check
 .PHONY: demo test test-main test-lava lint bench env clean
 
 $(VENV)/.built: pyproject.toml
-	rm -rf $(VENV) && $(PY311) -m venv $(VENV)
+	test -x $(VENV)/bin/python || $(PY311) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) torch==2.13.0
 	$(VENV)/bin/pip install $(PIP_FLAGS) -e '.[dev]'
 	touch $@
 
 $(LAVA_VENV)/.built: pyproject.toml
 	@test -n "$(PY310)" || { echo "Python 3.10 not found (lava-nc needs it): set PY310=/path/to/python3.10"; exit 1; }
-	rm -rf $(LAVA_VENV) && $(PY310) -m venv $(LAVA_VENV)
+	test -x $(LAVA_VENV)/bin/python || $(PY310) -m venv $(LAVA_VENV)
 	$(LAVA_VENV)/bin/pip install $(PIP_FLAGS) lava-dl==0.6.0
-	$(LAVA_VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]'
+	$(LAVA_VENV)/bin/pip install $(PIP_FLAGS) -e '.[test]' 'pytest<8'
 	touch $@
 
 env: $(VENV)/.built $(LAVA_VENV)/.built
@@ -37,10 +37,10 @@ lint: $(VENV)/.built
 	$(VENV)/bin/ruff check sjconvert tests benchmarks samples
 
 test-main: $(VENV)/.built
-	$(VENV)/bin/python -m pytest -m "not lava" -q
+	SJCONVERT_TEST_ENV=main $(VENV)/bin/python -m pytest -m "not lava" -q
 
 test-lava: $(LAVA_VENV)/.built
-	$(LAVA_VENV)/bin/python -m pytest -m "not spikingjelly" -q -p no:cacheprovider
+	SJCONVERT_TEST_ENV=lava $(LAVA_VENV)/bin/python -m pytest -m "not spikingjelly" -q -p no:cacheprovider
 
 bench: $(VENV)/.built
 	$(VENV)/bin/python -m benchmarks.conversion

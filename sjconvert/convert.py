@@ -27,7 +27,10 @@ def _batches(data: Iterable[Any]) -> Iterable[Batch]:
         if isinstance(item, Batch):
             yield item
         elif isinstance(item, (tuple, list)):
-            yield Batch(torch.as_tensor(item[0]).float(), None if len(item) < 2 else torch.as_tensor(item[1]))
+            yield Batch(
+                torch.as_tensor(item[0]).float(),
+                None if len(item) < 2 else torch.as_tensor(item[1]),
+            )
         else:
             yield Batch(torch.as_tensor(item).float(), None)
 
@@ -77,8 +80,9 @@ def ann2snn(
             yield _checked(prepared, b.x)
 
     stats = calibrate(prepared, stream(), relus, progress)
-    snn = run_pipeline(prepared, [partial(relu_to_if, stats=stats, mode=mode,
-                                          spiking_output=spiking_output)])
+    snn = run_pipeline(
+        prepared, [partial(relu_to_if, stats=stats, mode=mode, spiking_output=spiking_output)]
+    )
     lam = dict(snn.meta["normalisation"]["lambda"])
     snn = snn.with_meta(calibration={"samples": count})
     return Conversion(snn, ann, lam, count, time.perf_counter() - start)
@@ -93,8 +97,10 @@ def _checked(graph: Graph, x: torch.Tensor) -> torch.Tensor:
     (name,) = graph.inputs
     want = graph.nodes[name].shape  # type: ignore[attr-defined]
     if tuple(x.shape[1:]) != tuple(want):
-        raise InputError(f"data batch of shape {list(x.shape)} does not fit input "
-                         f"'{name}' of shape [N, {', '.join(map(str, want))}]")
+        raise InputError(
+            f"data batch of shape {list(x.shape)} does not fit input "
+            f"'{name}' of shape [N, {', '.join(map(str, want))}]"
+        )
     return x
 
 
@@ -165,7 +171,12 @@ def evaluate(
     if n == 0:
         raise InputError("evaluation data is empty")
     return Evaluation(
-        n, steps, {t: correct[t] / n for t in steps},
-        None if ann_prog is None else ann_correct / n, bool(labelled), spikes / n,
-        time.perf_counter() - start, {k: v / n for k, v in layer_spikes.items()},
+        n,
+        steps,
+        {t: correct[t] / n for t in steps},
+        None if ann_prog is None else ann_correct / n,
+        bool(labelled),
+        spikes / n,
+        time.perf_counter() - start,
+        {k: v / n for k, v in layer_spikes.items()},
     )

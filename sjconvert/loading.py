@@ -68,7 +68,9 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def load_model(path: str | os.PathLike[str], arch: str | None = None, trust: bool = False) -> nn.Module:
+def load_model(
+    path: str | os.PathLike[str], arch: str | None = None, trust: bool = False
+) -> nn.Module:
     """Load a model from ``path`` (see module docstring)."""
     p = _check_file(path)
     if arch is not None:
@@ -116,15 +118,22 @@ class Batch:
 class DataSource:
     """Re-iterable batches ``Batch(x, y)`` from arrays or a user function."""
 
-    def __init__(self, name: str, arrays: tuple[Any, Any] | None = None, fn: Any = None,
-                 batch_size: int = 256) -> None:
+    def __init__(
+        self,
+        name: str,
+        arrays: tuple[Any, Any] | None = None,
+        fn: Any = None,
+        batch_size: int = 256,
+    ) -> None:
         self.name, self.arrays, self.fn, self.batch_size = name, arrays, fn, batch_size
 
     def __iter__(self) -> Iterator[Batch]:
         if self.arrays is not None:
             x, y = self.arrays
             for i in range(0, len(x), self.batch_size):
-                yield self._check(x[i : i + self.batch_size], None if y is None else y[i : i + self.batch_size], i)
+                yield self._check(
+                    x[i : i + self.batch_size], None if y is None else y[i : i + self.batch_size], i
+                )
             return
         for i, item in enumerate(self.fn()):
             if isinstance(item, dict):
@@ -145,7 +154,9 @@ class DataSource:
             raise InputError(f"{self.name}: batch {index} holds NaN or Inf")
         yt = None if y is None else torch.as_tensor(np.asarray(y)).long().reshape(-1)
         if yt is not None and yt.shape[0] != xt.shape[0]:
-            raise InputError(f"{self.name}: batch {index} has {xt.shape[0]} inputs but {yt.shape[0]} labels")
+            raise InputError(
+                f"{self.name}: batch {index} has {xt.shape[0]} inputs but {yt.shape[0]} labels"
+            )
         return Batch(xt.float(), yt)
 
     def first(self) -> Batch:
@@ -178,7 +189,9 @@ def load_data(spec: str, batch_size: int = 256) -> DataSource:
             raise InputError(f"{p}: 'x' is empty or has no batch axis (shape {list(x.shape)})")
         if y is not None and len(np.asarray(y)) != len(x):
             raise InputError(f"{p}: 'x' has {len(x)} samples but 'y' has {len(np.asarray(y))}")
-        return DataSource(str(p), arrays=(x, None if y is None else np.asarray(y)), batch_size=batch_size)
+        return DataSource(
+            str(p), arrays=(x, None if y is None else np.asarray(y)), batch_size=batch_size
+        )
     fn = import_object(spec)
     if not callable(fn):
         raise InputError(f"{spec} is not callable")

@@ -49,8 +49,12 @@ def _progress(label: str, total: int | None, quiet: bool) -> Iterator[Callable[[
         yield lambda n: None
         return
     bar = Progress(
-        TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-        console=err, transient=True,
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     )
     with bar:
         task = bar.add_task(label, total=total)
@@ -86,9 +90,18 @@ def _has(path: Path, which: str) -> bool:
     return has_graph(path, which)
 
 
-ModelArg = Annotated[Path, typer.Argument(help="Model: state dict (with --arch), pickled nn.Module (with --trust), or IR file.")]
-ArchOpt = Annotated[str | None, typer.Option(help="Model class as package.module:Class, for a state dict.")]
-TrustOpt = Annotated[bool, typer.Option(help="Allow unpickling a whole nn.Module (runs code from the file).")]
+ModelArg = Annotated[
+    Path,
+    typer.Argument(
+        help="Model: state dict (with --arch), pickled nn.Module (with --trust), or IR file."
+    ),
+]
+ArchOpt = Annotated[
+    str | None, typer.Option(help="Model class as package.module:Class, for a state dict.")
+]
+TrustOpt = Annotated[
+    bool, typer.Option(help="Allow unpickling a whole nn.Module (runs code from the file).")
+]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 BatchOpt = Annotated[int, typer.Option(min=1, help="Batch size for .npz/.pt data.")]
 
@@ -96,11 +109,25 @@ BatchOpt = Annotated[int, typer.Option(min=1, help="Batch size for .npz/.pt data
 @app.command()
 def ann2snn(
     model: ModelArg,
-    calib: Annotated[str, typer.Option(help="Calibration data: .npz/.pt with x, or package.module:function.")],
+    calib: Annotated[
+        str, typer.Option(help="Calibration data: .npz/.pt with x, or package.module:function.")
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="IR file to write.")],
-    mode: Annotated[str, typer.Option(help="Normalisation: max, a percentile such as 99.9%, or a scale in (0, 1].")] = "99.9%",
-    maxpool: Annotated[str, typer.Option(help="Max pooling: error (refuse), avg (replace by average pooling), spike (max over spikes).")] = "error",
-    spiking_output: Annotated[bool, typer.Option(help="Make the last layer spike instead of integrating (membrane readout).")] = False,
+    mode: Annotated[
+        str,
+        typer.Option(help="Normalisation: max, a percentile such as 99.9%, or a scale in (0, 1]."),
+    ] = "99.9%",
+    maxpool: Annotated[
+        str,
+        typer.Option(
+            help="Max pooling: error (refuse), avg (average pooling instead), "
+            "spike (max over spikes)."
+        ),
+    ] = "error",
+    spiking_output: Annotated[
+        bool,
+        typer.Option(help="Make the last layer spike instead of integrating (membrane readout)."),
+    ] = False,
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
@@ -115,19 +142,30 @@ def ann2snn(
         data = load_data(calib, batch_size)
         net = _load_model_or_graph(model, arch, trust)
         with _progress("calibrating", _size(data), json_out) as advance:
-            conv = convert(net, data, mode=mode, maxpool=maxpool,
-                           spiking_output=spiking_output, progress=advance)
+            conv = convert(
+                net,
+                data,
+                mode=mode,
+                maxpool=maxpool,
+                spiking_output=spiking_output,
+                progress=advance,
+            )
         save(output, conv.snn, source=conv.ann)
         summary = {
-            "output": str(output), "mode": mode, "calibration_samples": conv.calib_samples,
-            "seconds": round(conv.seconds, 3), "lambda": conv.scales,
+            "output": str(output),
+            "mode": mode,
+            "calibration_samples": conv.calib_samples,
+            "seconds": round(conv.seconds, 3),
+            "lambda": conv.scales,
         }
         if json_out:
             out.print_json(json.dumps(summary))
             return
         out.print(graph_table(conv.snn, title=f"{model.name} → {output}"))
-        out.print(f"converted in {conv.seconds:.2f} s on {conv.calib_samples} calibration "
-                  f"samples (mode {mode}); wrote {output}")
+        out.print(
+            f"converted in {conv.seconds:.2f} s on {conv.calib_samples} calibration "
+            f"samples (mode {mode}); wrote {output}"
+        )
 
     _run(body)
 
@@ -135,8 +173,13 @@ def ann2snn(
 @app.command()
 def simulate(
     ir_file: Annotated[Path, typer.Argument(help="IR file written by ann2snn (or capture).")],
-    data: Annotated[str, typer.Option(help="Evaluation data: .npz/.pt with x and y, or package.module:function.")],
-    steps: Annotated[str, typer.Option("-T", "--steps", help="Comma-separated time steps, e.g. 4,8,16,32.")] = "4,8,16,32",
+    data: Annotated[
+        str,
+        typer.Option(help="Evaluation data: .npz/.pt with x and y, or package.module:function."),
+    ],
+    steps: Annotated[
+        str, typer.Option("-T", "--steps", help="Comma-separated time steps, e.g. 4,8,16,32.")
+    ] = "4,8,16,32",
     batch_size: BatchOpt = 256,
     json_out: JsonOpt = False,
 ) -> None:
@@ -166,7 +209,9 @@ def simulate(
 @app.command()
 def inspect(
     ir_file: Annotated[Path, typer.Argument(help="IR file to show.")],
-    source: Annotated[bool, typer.Option(help="Show the source ANN stored beside the SNN.")] = False,
+    source: Annotated[
+        bool, typer.Option(help="Show the source ANN stored beside the SNN.")
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Print the graph as a table: node, op, inputs, shape, parameters, threshold."""
@@ -185,7 +230,13 @@ def inspect(
 @app.command()
 def capture(
     model: ModelArg,
-    data: Annotated[str, typer.Option(help="Example input: .npz/.pt with x, or package.module:function ([T, N, ...] for multi-step SpikingJelly models).")],
+    data: Annotated[
+        str,
+        typer.Option(
+            help="Example input: .npz/.pt with x, or package.module:function "
+            "([T, N, ...] for multi-step SpikingJelly models)."
+        ),
+    ],
     output: Annotated[Path, typer.Option("-o", "--output", help="IR file to write.")],
     arch: ArchOpt = None,
     trust: TrustOpt = False,

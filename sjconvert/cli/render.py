@@ -10,7 +10,6 @@ from rich.table import Table
 from ..ir import nodes as ir
 from ..ir.graph import Graph
 
-
 DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1}
 
 
@@ -48,11 +47,17 @@ def graph_rows(g: Graph) -> list[dict[str, Any]]:
     lam = g.meta.get("normalisation", {}).get("lambda", {})
     for name, node in g:
         params, neuron = describe(node)
-        rows.append({
-            "node": name, "op": node.op, "inputs": list(g.edges[name]),
-            "shape": list(g.shapes.get(name, ())), "parameters": params, "neuron": neuron,
-            "lambda": lam.get(name),
-        })
+        rows.append(
+            {
+                "node": name,
+                "op": node.op,
+                "inputs": list(g.edges[name]),
+                "shape": list(g.shapes.get(name, ())),
+                "parameters": params,
+                "neuron": neuron,
+                "lambda": lam.get(name),
+            }
+        )
     return rows
 
 
@@ -62,8 +67,13 @@ def graph_table(g: Graph, title: str = "") -> Table:
         t.add_column(col, overflow="fold")
     for r in graph_rows(g):
         t.add_row(
-            r["node"], r["op"], ", ".join(r["inputs"]), "×".join(map(str, r["shape"])),
-            r["parameters"], r["neuron"], "" if r["lambda"] is None else f"{r['lambda']:.4g}",
+            r["node"],
+            r["op"],
+            ", ".join(r["inputs"]),
+            "×".join(map(str, r["shape"])),
+            r["parameters"],
+            r["neuron"],
+            "" if r["lambda"] is None else f"{r['lambda']:.4g}",
         )
     return t
 
@@ -79,5 +89,7 @@ def results_table(res: Any, title: str = "") -> Table:
         ann = "" if res.ann is None else f"{100 * res.ann:.2f} %"
         gap = "" if res.ann is None else f"{100 * (acc - res.ann):+.2f}"
         t.add_row(str(step), f"{100 * acc:.2f} %", ann, gap)
-    t.caption = f"{res.spikes_per_sample:.0f} spikes per sample at T={max(res.snn)}; {res.seconds:.2f} s"
+    t.caption = (
+        f"{res.spikes_per_sample:.0f} spikes per sample at T={max(res.snn)}; {res.seconds:.2f} s"
+    )
     return t

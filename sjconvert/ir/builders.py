@@ -6,7 +6,6 @@ and returns an IR node, or raises :class:`Unsupported` with the reason.
 
 from __future__ import annotations
 
-import math
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass

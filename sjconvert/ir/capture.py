@@ -100,7 +100,9 @@ def capture(
             ShapeProp(gm).propagate(*examples)
     except Exception as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CaptureError(f"model {type(model).__name__} failed on the example input: {msg}") from None
+        raise CaptureError(
+            f"model {type(model).__name__} failed on the example input: {msg}"
+        ) from None
 
     nodes: dict[str, ir.Node] = {}
     edges: dict[str, tuple[str, ...]] = {}
@@ -169,8 +171,9 @@ def capture(
         shapes[n.name] = out_shape
 
     if problems:
-        supported = sorted({c.__name__ for c in MODULE_BUILDERS} | {"IFNode", "LIFNode",
-                                                                     "ParametricLIFNode"})
+        supported = sorted(
+            {c.__name__ for c in MODULE_BUILDERS} | {"IFNode", "LIFNode", "ParametricLIFNode"}
+        )
         raise UnsupportedOpError(
             f"{len(problems)} unsupported node(s) in {type(model).__name__}: "
             + "; ".join(problems)
@@ -183,7 +186,9 @@ def capture(
     return graph
 
 
-def _check_equivalence(graph: Graph, gm: fx.GraphModule, examples: tuple[torch.Tensor, ...]) -> None:
+def _check_equivalence(
+    graph: Graph, gm: fx.GraphModule, examples: tuple[torch.Tensor, ...]
+) -> None:
     """The IR must reproduce the traced model on the example input."""
     from ..sim.reference import Program
 
@@ -195,4 +200,6 @@ def _check_equivalence(graph: Graph, gm: fx.GraphModule, examples: tuple[torch.T
         got, w = values[name].numpy(), w.detach().float().numpy()
         err = float(np.max(np.abs(got - w))) if w.size else 0.0
         if err > 1e-4 * max(1.0, float(np.max(np.abs(w)))):
-            raise CaptureError(f"captured graph differs from the model at output '{name}' (max error {err:.3g})")
+            raise CaptureError(
+                f"captured graph differs from the model at output '{name}' (max error {err:.3g})"
+            )

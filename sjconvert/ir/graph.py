@@ -84,6 +84,11 @@ class Graph:
         if not self.outputs or any(o not in seen for o in self.outputs):
             raise SjconvertError(f"graph: outputs {self.outputs} must name existing nodes")
 
+    def where(self, name: str) -> str:
+        """A node's name for messages, with the module path it was captured from."""
+        path = self.meta.get("source", {}).get(name)
+        return f"'{name}' (module {path})" if path and path != name else f"'{name}'"
+
     def editor(self) -> GraphEditor:
         return GraphEditor(self)
 

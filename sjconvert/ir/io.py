@@ -77,7 +77,7 @@ def _read_graph(group: h5py.Group, path: Path) -> Graph:
         if cls is None:
             raise InputError(f"{path}: node '{name}' has unknown op '{op}'")
         kwargs = {k: _untuple(v) for k, v in json.loads(g.attrs["fields"]).items()}
-        kwargs.update({k: np.asarray(g[k]) for k in g.keys()})
+        kwargs.update({k: np.asarray(g[k]) for k in g})
         try:
             nodes[name] = cls(**kwargs)
         except (TypeError, ValueError) as exc:

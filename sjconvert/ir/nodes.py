@@ -67,8 +67,10 @@ class Node:
 
 
 def array_field(optional: bool = False) -> Any:
-    return field(default=None, metadata={"array": True}) if optional else field(
-        metadata={"array": True}
+    return (
+        field(default=None, metadata={"array": True})
+        if optional
+        else field(metadata={"array": True})
     )
 
 

@@ -1,11 +1,13 @@
 """Calibration: stream batches through the ANN once, keep a fixed-size summary per layer.
 
-:class:`ActivationSummary` is a relative-error histogram sketch (in the manner of DDSketch):
-positive values fall into log-spaced bins, ``BINS_PER_OCTAVE`` per factor of two over
-``[2^LOW, 2^HIGH)``, plus an exact count of non-positive values and the exact maximum.
-Its size never grows with the data, two summaries merge by adding counts (so calibration
-can be sharded), and any quantile is returned within a relative error of
-``2^(1/(2·BINS_PER_OCTAVE)) − 1`` (about 0.5 %).
+:class:`ActivationSummary` is a histogram over the float32 bit pattern: a positive float's
+bits, read as an integer, grow with its value, so ``bits >> SHIFT`` puts it in one of
+``2^(23 - SHIFT)`` equal-width buckets per octave (64 for SHIFT = 17), over the whole float
+range. Zeros and negative values share bucket 0. The summary also keeps the exact count and
+maximum. Its size never grows with the data, two summaries merge by adding counts (so
+calibration can be sharded), and any quantile comes back within a relative error of
+``2^-(24 - SHIFT)`` (0.8 %). One update costs a shift, a bincount and a max: about four
+elementwise passes, a third of a log-spaced sketch's cost.
 """
 
 from __future__ import annotations
@@ -20,9 +22,15 @@ import torch
 from ..errors import InputError
 from ..ir.graph import Graph
 
-BINS_PER_OCTAVE = 64
-LOW, HIGH = -40, 40
-NBINS = (HIGH - LOW) * BINS_PER_OCTAVE
+SHIFT = 17
+NBINS = 1 << (31 - SHIFT)
+REL_ERROR = 2.0 ** -(24 - SHIFT)
+
+
+def _bucket_value(i: int) -> float:
+    """Midpoint of bucket ``i`` (a float32 built from the middle bit pattern)."""
+    bits = np.array([(i << SHIFT) | (1 << (SHIFT - 1))], dtype=np.int32)
+    return float(bits.view(np.float32)[0])
 
 
 @dataclass
@@ -30,53 +38,39 @@ class ActivationSummary:
     """Mergeable fixed-size summary of the values a layer produced."""
 
     count: int = 0
-    nonpositive: int = 0
     max: float = 0.0
     hist: np.ndarray = field(default_factory=lambda: np.zeros(NBINS, np.int64))
 
+    @property
+    def nonpositive(self) -> int:
+        """Values in bucket 0: zeros, negatives (and positives below 1.2e-38)."""
+        return int(self.hist[0])
+
     def update(self, x: torch.Tensor) -> None:
-        x = x.detach().reshape(-1)
-        pos = x[x > 0]
+        x = x.detach().reshape(-1).to(torch.float32).contiguous()
+        if not x.numel():
+            return
+        idx = torch.bitwise_right_shift(x.view(torch.int32), SHIFT).clamp_(min=0)
+        self.hist += torch.bincount(idx, minlength=NBINS).numpy()
         self.count += x.numel()
-        self.nonpositive += x.numel() - pos.numel()
-        if pos.numel():
-            self.max = max(self.max, float(pos.max()))
-            idx = torch.log2(pos).mul_(BINS_PER_OCTAVE).floor_()
-            idx = idx.clamp_(LOW * BINS_PER_OCTAVE, HIGH * BINS_PER_OCTAVE - 1)
-            idx = idx.sub_(LOW * BINS_PER_OCTAVE).to(torch.int64)
-            self.hist += torch.bincount(idx, minlength=NBINS).numpy()
+        self.max = max(self.max, float(x.max()))
 
     def merge(self, other: ActivationSummary) -> ActivationSummary:
         """The summary of both data sets (neither input is changed)."""
         return ActivationSummary(
-            self.count + other.count,
-            self.nonpositive + other.nonpositive,
-            max(self.max, other.max),
-            self.hist + other.hist,
+            self.count + other.count, max(self.max, other.max), self.hist + other.hist
         )
 
     def quantile(self, q: float) -> float:
         """Value below which a fraction ``q`` of all values lies (non-positive ones count as
-        0); the geometric midpoint of the bin, capped at the exact maximum."""
+        0): the bucket's midpoint, capped at the exact maximum."""
         if self.count == 0:
             raise ValueError("empty summary")
         rank = q * self.count
         if rank <= self.nonpositive:
             return 0.0
-        i = int(np.searchsorted(np.cumsum(self.hist), rank - self.nonpositive))
-        i = min(i, NBINS - 1)
-        value = 2.0 ** ((i + 0.5) / BINS_PER_OCTAVE + LOW)
-        return min(value, self.max)
-
-    def to_dict(self) -> dict[str, object]:
-        nz = np.nonzero(self.hist)[0]
-        return {
-            "count": self.count,
-            "nonpositive": self.nonpositive,
-            "max": self.max,
-            "bins": nz.tolist(),
-            "counts": self.hist[nz].tolist(),
-        }
+        i = min(int(np.searchsorted(np.cumsum(self.hist), rank)), NBINS - 1)
+        return min(_bucket_value(i), self.max)
 
 
 def calibrate(

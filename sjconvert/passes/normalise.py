@@ -30,8 +30,14 @@ from .calibrate import ActivationSummary, statistic
 from .fold import SYNAPSES
 
 KEEP_SCALE = (
-    ir.AvgPool1d, ir.AvgPool2d, ir.MaxPool1d, ir.MaxPool2d, ir.Flatten, ir.Reshape,
-    ir.Dropout, ir.Identity,
+    ir.AvgPool1d,
+    ir.AvgPool2d,
+    ir.MaxPool1d,
+    ir.MaxPool2d,
+    ir.Flatten,
+    ir.Reshape,
+    ir.Dropout,
+    ir.Identity,
 )
 MAXPOOLS = {ir.MaxPool1d: ir.AvgPool1d, ir.MaxPool2d: ir.AvgPool2d}
 MAXPOOL_OPTIONS = ("error", "avg", "spike")
@@ -48,7 +54,8 @@ def replace_maxpool(graph: Graph, policy: str = "error") -> Graph:
         return graph
     if policy == "error":
         raise PassError(
-            f"max pooling at {', '.join(found)} has no exact spiking equivalent; choose "
+            f"max pooling at {', '.join(graph.where(n) for n in found)} has no exact spiking "
+            "equivalent; choose "
             "--maxpool avg (replace by average pooling) or --maxpool spike (max over spikes)"
         )
     ed = graph.editor()

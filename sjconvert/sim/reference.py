@@ -89,7 +89,9 @@ class Program:
     def ann(self, *xs: torch.Tensor, keep: set[str] | None = None) -> dict[str, torch.Tensor]:
         """One rate-mode pass over ``[N, ...]`` inputs. Returns the outputs and the nodes in
         ``keep`` (every node when ``keep`` is None); other values are freed when last read."""
-        values: dict[str, torch.Tensor] = dict(zip(self.graph.inputs, self._check_input(xs, 1)))
+        values: dict[str, torch.Tensor] = dict(
+            zip(self.graph.inputs, self._check_input(xs, 1), strict=True)
+        )
         hold = set(self.graph.nodes) if keep is None else set(keep)
         for name, _ in self.graph:
             if name not in values:
@@ -109,7 +111,7 @@ class Program:
         xs_ = self._check_input(xs, 2 if sequence else 1)
         if sequence and any(x.shape[0] != T for x in xs_):
             raise InputError(f"sequence inputs must have T={T} steps on axis 0")
-        values = {n: (x, sequence) for n, x in zip(self.graph.inputs, xs_)}
+        values = {n: (x, sequence) for n, x in zip(self.graph.inputs, xs_, strict=True)}
         spikes: dict[str, float] = {}
         for name, node in self.graph:
             if name in values:
@@ -150,7 +152,9 @@ class Program:
         if isinstance(node, ir.Add):  # broadcasting handles [N, ...] + [T, N, ...]
             return self.kernels[name](self.params[name], [x for x, _ in args]), True
         folded = [
-            (x if t else x.unsqueeze(0).expand(T, *x.shape)).reshape(-1, *x.shape[(2 if t else 1):])
+            (x if t else x.unsqueeze(0).expand(T, *x.shape)).reshape(
+                -1, *x.shape[(2 if t else 1) :]
+            )
             for x, t in args
         ]
         y = self.kernels[name](self.params[name], folded)

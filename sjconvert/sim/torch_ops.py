@@ -38,7 +38,7 @@ def channel_view(value: Any, ndim: int, dtype: torch.dtype) -> torch.Tensor | fl
     arr = np.asarray(value)
     if arr.ndim == 0:
         return float(arr)
-    return torch.as_tensor(arr, dtype=dtype).reshape(-1, *([1] * (ndim - 2)))
+    return torch.tensor(arr, dtype=dtype).reshape(-1, *([1] * (ndim - 2)))
 
 
 def prepare(node: ir.Node, dtype: torch.dtype) -> dict[str, Any]:
@@ -130,4 +130,6 @@ def get_kernel(node: ir.Node, name: str) -> Kernel:
     try:
         return KERNELS[node.op]
     except KeyError:
-        raise UnsupportedOpError(f"reference simulator: no kernel for {node.op} at '{name}'") from None
+        raise UnsupportedOpError(
+            f"reference simulator: no kernel for {node.op} at '{name}'"
+        ) from None

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from sjconvert.errors import InputError
-from sjconvert.ir import Graph, load, nodes as ir, save
+from sjconvert.ir import Graph, load, save
+from sjconvert.ir import nodes as ir
 from tests.conftest import example_nodes
 
 

@@ -8,12 +8,9 @@
    the fixed-point LIF dynamics. Every Lava run is stopped in a ``finally`` block.
 """
 
+import h5py
 import numpy as np
 import pytest
-
-pytest.importorskip("lava.lib.dl.netx")  # skip outside the Python 3.10 Lava environment
-
-import h5py
 import torch
 from lava.lib.dl import netx, slayer
 from lava.magma.core.run_conditions import RunSteps

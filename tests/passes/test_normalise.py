@@ -1,0 +1,128 @@
+"""ReLU → IF conversion with weight/threshold normalisation."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sjconvert import ann2snn
+from sjconvert.errors import PassError
+from sjconvert.ir import capture
+from sjconvert.ir import nodes as ir
+from sjconvert.passes import PREPARE, calibrate, relu_to_if, run_pipeline
+from sjconvert.sim import Program
+
+
+class Res(nn.Module):
+    """Residual net whose skip path crosses layers with different λ."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Conv1d(1, 6, 3, padding=1)
+        self.c1 = nn.Conv1d(6, 6, 3, padding=1)
+        self.c2 = nn.Conv1d(6, 6, 3, padding=1)
+        self.bn = nn.BatchNorm1d(6)
+        self.pool = nn.AvgPool1d(2)
+        self.fc = nn.Linear(6 * 8, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.stem(x))
+        y = self.bn(self.c2(F.relu(self.c1(x))))
+        x = self.pool(F.relu(x + y))
+        return self.fc(torch.flatten(x, 1))
+
+
+def _cnn() -> nn.Module:
+    return nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1),
+        nn.BatchNorm2d(4),
+        nn.ReLU(),
+        nn.AvgPool2d(2),
+        nn.Flatten(),
+        nn.Linear(4 * 4 * 4, 8),
+        nn.ReLU(),
+        nn.Linear(8, 3),
+    ).eval()
+
+
+def _prepared(model: nn.Module, x: torch.Tensor):
+    g = run_pipeline(capture(model, x), PREPARE)
+    relus = [n for n, node in g if isinstance(node, ir.ReLU)]
+    return g, relus, calibrate(g, [x[:16], x[16:]], relus)
+
+
+@pytest.mark.parametrize("make,shape", [(_cnn, (32, 1, 8, 8)), (lambda: Res().eval(), (32, 1, 16))])
+def test_rate_model_of_converted_graph_equals_ann_with_max_norm(make, shape) -> None:
+    model = make()
+    x = torch.rand(shape) * 2
+    g, relus, stats = _prepared(model, x)
+    snn = relu_to_if(g, stats, "max")
+    with torch.no_grad():
+        want = model(x)
+    got = Program(snn).ann(x)[snn.outputs[0]]
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+    assert not any(isinstance(n, ir.ReLU) for _, n in snn)
+    ifs = [node for _, node in snn if isinstance(node, ir.IF)]
+    assert len(ifs) == len(relus) and all(n.v_threshold == 1.0 and n.v_reset is None for n in ifs)
+    assert isinstance(snn.nodes[snn.outputs[0]], ir.Readout)
+    lam = snn.meta["normalisation"]["lambda"]
+    for r in relus:
+        assert lam[r] == pytest.approx(stats[r].max)
+
+
+def test_residual_skip_gets_scale_and_input_graph_is_untouched() -> None:
+    x = torch.rand(32, 1, 16)
+    g, _relus, stats = _prepared(Res().eval(), x)
+    before = {n: node for n, node in g}
+    snn = relu_to_if(g, stats, "max")
+    assert any(isinstance(n, ir.Scale) for _, n in snn)
+    assert all(g.nodes[n] is before[n] for n in before)
+    assert any(isinstance(n, ir.ReLU) for _, n in g)
+
+
+def test_percentile_gives_smaller_lambda_than_max() -> None:
+    x = torch.rand(64, 1, 8, 8) * 2
+    g, relus, stats = _prepared(_cnn(), x)
+    lam_max = relu_to_if(g, stats, "max").meta["normalisation"]["lambda"]
+    lam_p = relu_to_if(g, stats, "99%").meta["normalisation"]["lambda"]
+    lam_s = relu_to_if(g, stats, 0.5).meta["normalisation"]["lambda"]
+    for r in relus:
+        assert lam_p[r] < lam_max[r]
+        assert lam_s[r] == pytest.approx(0.5 * lam_max[r])
+
+
+def test_snn_output_converges_to_ann_with_more_steps() -> None:
+    model = _cnn()
+    x = torch.rand(32, 1, 8, 8)
+    conv = ann2snn(model, [x], mode="max")
+    res = Program(conv.snn).snn(x, T=256)
+    with torch.no_grad():
+        want = model(x)
+    err = [(res.output[t - 1] - want).abs().mean().item() for t in (8, 64, 256)]
+    assert err[0] > err[1] > err[2] and err[2] < 0.05 * want.abs().mean().item()
+
+
+def test_maxpool_policies() -> None:
+    model = nn.Sequential(
+        nn.Conv2d(1, 2, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(2 * 3 * 3, 2)
+    ).eval()
+    x = torch.rand(8, 1, 8, 8)
+    with pytest.raises(PassError, match=r"max pooling at '_2' \(module 2\) .*--maxpool avg"):
+        ann2snn(model, [x])
+    avg = ann2snn(model, [x], maxpool="avg").snn
+    assert any(isinstance(n, ir.AvgPool2d) for _, n in avg)
+    assert not any(isinstance(n, ir.MaxPool2d) for _, n in avg)
+    spike = ann2snn(model, [x], maxpool="spike").snn
+    assert any(isinstance(n, ir.MaxPool2d) for _, n in spike)
+
+
+def test_spiking_output_keeps_last_relu_as_neuron() -> None:
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3), nn.ReLU()).eval()
+    x = torch.rand(16, 4)
+    default = ann2snn(model, [x]).snn
+    assert sum(isinstance(n, ir.IF) for _, n in default) == 1
+    spiking = ann2snn(model, [x], spiking_output=True).snn
+    assert sum(isinstance(n, ir.IF) for _, n in spiking) == 2
+    assert isinstance(spiking.nodes[spiking.outputs[0]], ir.Readout)
