@@ -1,1 +1,27 @@
 """Sample models, data and training scripts used to exercise sjconvert."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+SAMPLES_DIR = Path(__file__).resolve().parent
+SAMPLE_NAMES = ("digits", "mnist1d")
+
+
+def load(name: str):
+    """The trained sample model (eval mode) with its test and calibration arrays (x, y)."""
+    import torch
+
+    from .models import DigitsCNN, ResCNN1d
+
+    cls, ckpt = {
+        "digits": (DigitsCNN, "digits_cnn.pt"),
+        "mnist1d": (ResCNN1d, "mnist1d_rescnn.pt"),
+    }[name]
+    model = cls()
+    model.load_state_dict(torch.load(SAMPLES_DIR / ckpt, weights_only=True))
+    test = dict(np.load(SAMPLES_DIR / f"{name}_test.npz"))
+    calib = dict(np.load(SAMPLES_DIR / f"{name}_calib.npz"))
+    return model.eval(), test, calib

@@ -64,7 +64,10 @@ def ann2snn(
     it = iter(_batches(calib))
     first = next(it, None)
     if first is None:
-        raise InputError("calibration data is empty")
+        source = getattr(calib, "name", None)
+        raise InputError(
+            f"{source}: calibration data is empty" if source else "calibration data is empty"
+        )
     ann = model if isinstance(model, Graph) else capture(model, first.x[:2])
     if any(node.spiking for _, node in ann):
         raise InputError("the model already has spiking neurons; ann2snn converts ReLU ANNs")
@@ -169,7 +172,10 @@ def evaluate(
         if progress:
             progress(int(x.shape[0]))
     if n == 0:
-        raise InputError("evaluation data is empty")
+        source = getattr(data, "name", None)
+        raise InputError(
+            f"{source}: evaluation data is empty" if source else "evaluation data is empty"
+        )
     return Evaluation(
         n,
         steps,

@@ -46,13 +46,19 @@ def import_object(spec: str) -> Any:
 
 
 def _torch_load(path: Path, weights_only: bool) -> Any:
+    # torch.save writes a zip archive (legacy format: a pickle, protocol >= 2, first byte
+    # 0x80). Anything else is refused before an unpickler misreads it.
+    with open(path, "rb") as f:
+        head = f.read(1)
+    if head != b"\x80" and not zipfile.is_zipfile(path):
+        raise InputError(f"{path}: not a torch file (neither a zip archive nor a pickle)")
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only)
     except pickle.UnpicklingError as exc:
         if weights_only and "weights_only" in str(exc):
             raise
         raise InputError(f"{path}: not a torch file ({str(exc).splitlines()[0]})") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:  # the unpicklers raise KeyError, IndexError, ... on bad bytes
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(f"{path}: not a torch file ({first})") from None
 
@@ -81,7 +87,13 @@ def load_model(
             raise InputError(f"cannot construct {arch}() without arguments ({exc})") from None
         if not isinstance(model, nn.Module):
             raise InputError(f"{arch} is not a torch.nn.Module class")
-        state = _torch_load(p, weights_only=True)
+        try:
+            state = _torch_load(p, weights_only=True)
+        except pickle.UnpicklingError:
+            raise InputError(
+                f"{p}: holds a pickled object, not a state dict; with --arch save "
+                "model.state_dict(), or drop --arch and pass --trust if you trust the file"
+            ) from None
         if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
             state = state["state_dict"]
         if not isinstance(state, dict):

@@ -38,17 +38,9 @@ def _seed() -> None:
 
 def load_sample(name: str) -> tuple[nn.Module, dict[str, np.ndarray], dict[str, np.ndarray]]:
     """(model, test arrays, calibration arrays) for 'digits' or 'mnist1d'."""
-    from samples.models import DigitsCNN, ResCNN1d
+    from samples import load
 
-    cls, ckpt = {
-        "digits": (DigitsCNN, "digits_cnn.pt"),
-        "mnist1d": (ResCNN1d, "mnist1d_rescnn.pt"),
-    }[name]
-    model = cls()
-    model.load_state_dict(torch.load(SAMPLES / ckpt, weights_only=True))
-    test = dict(np.load(SAMPLES / f"{name}_test.npz"))
-    calib = dict(np.load(SAMPLES / f"{name}_calib.npz"))
-    return model.eval(), test, calib
+    return load(name)
 
 
 def example_nodes() -> dict[str, ir.Node]:

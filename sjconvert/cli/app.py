@@ -45,7 +45,7 @@ def _run(fn: Callable[[], T]) -> T:
 @contextmanager
 def _progress(label: str, total: int | None, quiet: bool) -> Iterator[Callable[[int], None]]:
     """A Rich progress bar on stderr counting samples (hidden with --json or when quiet)."""
-    if quiet:
+    if quiet or not err.is_terminal:  # a non-interactive Progress still prints a newline
         yield lambda n: None
         return
     bar = Progress(

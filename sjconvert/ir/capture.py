@@ -8,7 +8,10 @@ reproduces the model's output on the example (for models without neurons).
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import io
+import itertools
 from typing import Any
 
 import numpy as np
@@ -16,7 +19,7 @@ import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from ..errors import CaptureError, UnsupportedOpError
+from ..errors import CaptureError, InputError, UnsupportedOpError
 from . import nodes as ir
 from .builders import (
     FUNCTION_BUILDERS,
@@ -42,10 +45,17 @@ class LeafTracer(fx.Tracer):
             return True
         return super().is_leaf_module(m, qualname)
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.per_step: set[str] = set()  # wrapped children: they run on the [T·N, ...] fold
+
     def call_module(self, m: nn.Module, forward: Any, args: Any, kwargs: Any) -> Any:
         if type(m).__name__ in SEQUENTIAL_WRAPPERS and len(args) == 1 and not kwargs:
             x = args[0]
+            folds = getattr(m, "step_mode", "m") == "m"
             for child in m.children():
+                if folds:
+                    self.per_step.add(self.path_of_module(child))
                 x = self.call_module(child, child.forward, (x,), {})
             return x
         return super().call_module(m, forward, args, kwargs)
@@ -60,13 +70,41 @@ def trace(model: nn.Module) -> fx.GraphModule:
     """Symbolically trace ``model``; data-dependent control flow becomes a CaptureError."""
     name = type(model).__name__
     try:
-        graph = LeafTracer().trace(model)
+        tracer = LeafTracer()
+        graph = tracer.trace(model)
     except Exception as exc:  # fx raises many types; report the first line
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "control flow" in reason or "iterate" in reason:
             reason = f"data-dependent control flow ({reason})"
         raise CaptureError(f"cannot trace model {name}: {reason}") from None
-    return fx.GraphModule(model, graph, class_name=name)
+    # fx turns every parameter *access* while tracing into a get_attr node, including the
+    # hasattr(m, "w") probe that recognises ParametricLIFNode in is_leaf_module: drop the
+    # ones nothing reads, so they are not reported as unsupported.
+    for n in list(graph.nodes):
+        if n.op == "get_attr" and not n.users:
+            graph.erase_node(n)
+    gm = fx.GraphModule(model, graph, class_name=name)
+    gm.meta["per_step"] = frozenset(tracer.per_step)
+    return gm
+
+
+class _ShapeProp(ShapeProp):
+    """ShapeProp that runs the children of SpikingJelly's folding containers on the folded
+    ``[T·N, ...]`` batch, as the containers do, and records ``[T, N, ...]`` shapes. It
+    remembers the node it runs, to name it when that fails."""
+
+    current: str | None = None
+
+    def run_node(self, n: fx.Node) -> Any:
+        self.current = n.name
+        return super().run_node(n)
+
+    def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        if target in self.module.meta.get("per_step", ()) and len(args) == 1:
+            x = args[0]
+            y = super().call_module(target, (x.flatten(0, 1),), kwargs)
+            return y.unflatten(0, x.shape[:2])
+        return super().call_module(target, args, kwargs)
 
 
 def _shape(n: fx.Node, lead: int) -> tuple[int, ...] | None:
@@ -93,15 +131,27 @@ def capture(
     """
     examples = example if isinstance(example, tuple) else (example,)
     model = copy.deepcopy(model).eval()
+    bad = [
+        k
+        for k, t in itertools.chain(model.named_parameters(), model.named_buffers())
+        if t.is_floating_point() and not bool(torch.isfinite(t).all())
+    ]
+    if bad:
+        raise InputError(f"model {type(model).__name__} holds NaN or Inf in {', '.join(bad)}")
     lead = _lead_axes(model)
     gm = trace(model)
+    prop = _ShapeProp(gm)
     try:
-        with torch.no_grad():
-            ShapeProp(gm).propagate(*examples)
+        # ShapeProp prints a traceback to stderr before re-raising: keep it off the console
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+            prop.propagate(*examples)
     except Exception as exc:
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        cause = exc.__cause__ or exc
+        msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
+        shapes = ", ".join(str(list(e.shape[lead:])) for e in examples)
         raise CaptureError(
-            f"model {type(model).__name__} failed on the example input: {msg}"
+            f"model {type(model).__name__} failed on the example input (per-sample shape "
+            f"{shapes}) at node '{prop.current}': {msg}"
         ) from None
 
     nodes: dict[str, ir.Node] = {}
@@ -152,7 +202,8 @@ def capture(
                 if builder is None:
                     raise Unsupported("no IR mapping")
                 # SpikingJelly's step-aware layers count dims per step, plain torch ones don't
-                ctx = Ctx(in_shape, out_shape, 1 if hasattr(mod, "step_mode") else lead)
+                per_step = hasattr(mod, "step_mode") or n.target in gm.meta["per_step"]
+                ctx = Ctx(in_shape, out_shape, 1 if per_step else lead)
                 node = builder(mod, ctx)
                 source[n.name] = str(n.target)
             else:

@@ -15,12 +15,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import torch
 
 from ..errors import InputError
 from ..ir.graph import Graph
+from ..sim.threads import executor
 
 SHIFT = 17
 NBINS = 1 << (31 - SHIFT)
@@ -51,7 +53,14 @@ class ActivationSummary:
         if not x.numel():
             return
         idx = torch.bitwise_right_shift(x.view(torch.int32), SHIFT).clamp_(min=0)
-        self.hist += torch.bincount(idx, minlength=NBINS).numpy()
+        workers = min(torch.get_num_threads(), max(1, idx.numel() >> 18))
+        if workers == 1:
+            self.hist += torch.bincount(idx, minlength=NBINS).numpy()
+        else:  # bincount is single-threaded; it releases the GIL, so split it over threads
+            parts = executor(workers).map(
+                partial(torch.bincount, minlength=NBINS), idx.chunk(workers)
+            )
+            self.hist += sum(p.numpy() for p in parts)
         self.count += x.numel()
         self.max = max(self.max, float(x.max()))
 
@@ -94,9 +103,7 @@ def calibrate(
             continue
         if not torch.isfinite(x).all():
             raise InputError(f"calibration batch {seen} holds NaN or Inf")
-        values = program.ann(x, keep=set(nodes))
-        for n in nodes:
-            summaries[n].update(values[n])
+        program.ann(x, keep=set(), observe=lambda n, v: n in summaries and summaries[n].update(v))
         seen += 1
         if progress:
             progress(int(x.shape[0]))

@@ -16,6 +16,7 @@ import math
 import torch
 
 from ..ir import nodes as ir
+from .threads import executor
 from .torch_ops import channel_view
 
 CHUNK = 32768
@@ -72,7 +73,11 @@ def _steps(
 
 
 def run_neuron(
-    node: ir.IF | ir.LIF, x: torch.Tensor, T: int, static: bool
+    node: ir.IF | ir.LIF,
+    x: torch.Tensor,
+    T: int,
+    static: bool,
+    v0: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``T`` steps of ``node``.
 
@@ -81,6 +86,8 @@ def run_neuron(
     x
         Input current: ``[N, ...]`` when ``static`` (the same current every step, the
         direct-input case) or ``[T, N, ...]``.
+    v0
+        Membrane to start from (continuing an earlier run); ``node.v_init`` when None.
 
     Returns
     -------
@@ -89,12 +96,22 @@ def run_neuron(
     shape = x.shape if static else x.shape[1:]
     dtype = x.dtype
     x = x.contiguous()
-    v = _state(node, shape, dtype)
+    v = _state(node, shape, dtype) if v0 is None else v0.clone()
     th = channel_view(node.v_threshold, len(shape), dtype)
     out = torch.empty((T, *shape), dtype=dtype)
     per_sample = math.prod(shape[1:])
     step = max(1, CHUNK // max(1, per_sample))
-    for i in range(0, shape[0], step):
-        sl = slice(i, i + step)
-        _steps(node, v[sl], x[sl] if static else x[:, sl], out[:, sl], static, th)
+    starts = list(range(0, shape[0], step))
+
+    def run(group: list[int]) -> None:
+        for i in group:
+            sl = slice(i, i + step)
+            _steps(node, v[sl], x[sl] if static else x[:, sl], out[:, sl], static, th)
+
+    workers = min(torch.get_num_threads(), len(starts))
+    if workers <= 1:
+        run(starts)
+    else:  # torch ops release the GIL: chunks run in parallel threads
+        groups = [starts[k::workers] for k in range(workers)]
+        list(executor(workers).map(run, groups))
     return out, v

@@ -14,11 +14,13 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, UnsupportedOpError
 from ..ir import nodes as ir
 from ..ir.graph import Graph
 from .neurons import run_neuron
@@ -37,9 +39,7 @@ class SimResult:
         return next(iter(self.outputs.values()))
 
 
-def _running_mean(y: torch.Tensor) -> torch.Tensor:
-    steps = torch.arange(1, y.shape[0] + 1, dtype=y.dtype).reshape(-1, *([1] * (y.ndim - 1)))
-    return torch.cumsum(y, 0).div_(steps)
+BLOCK_ELEMENTS = 1 << 22
 
 
 class Program:
@@ -56,6 +56,18 @@ class Program:
             if not isinstance(node, ir.Input)
         }
         self._last_use = self._last_uses()
+        misplaced = [n for n, nd in graph if isinstance(nd, ir.Readout) and n not in graph.outputs]
+        if misplaced:
+            raise UnsupportedOpError(f"Readout nodes {misplaced} must be graph outputs")
+        # A scalar Scale read only by an Add is folded into the add (Y = A + s·B, one pass)
+        self._into_add = {
+            name: float(node.factor)
+            for name, node in graph
+            if isinstance(node, ir.Scale)
+            and node.factor.ndim == 0
+            and name not in graph.outputs
+            and [type(graph.nodes[c]) for c in graph.consumers(name)] == [ir.Add]
+        }
 
     def _last_uses(self) -> dict[str, list[str]]:
         """For each node, the values whose last reader it is (freed after it runs)."""
@@ -86,71 +98,114 @@ class Program:
         return out
 
     @torch.no_grad()
-    def ann(self, *xs: torch.Tensor, keep: set[str] | None = None) -> dict[str, torch.Tensor]:
+    def ann(
+        self,
+        *xs: torch.Tensor,
+        keep: set[str] | None = None,
+        observe: Callable[[str, torch.Tensor], None] | None = None,
+    ) -> dict[str, torch.Tensor]:
         """One rate-mode pass over ``[N, ...]`` inputs. Returns the outputs and the nodes in
-        ``keep`` (every node when ``keep`` is None); other values are freed when last read."""
-        values: dict[str, torch.Tensor] = dict(
-            zip(self.graph.inputs, self._check_input(xs, 1), strict=True)
-        )
+        ``keep`` (every node when ``keep`` is None); other values are freed when last read.
+        ``observe(name, value)`` sees every node's output as soon as it is computed."""
+        values = dict(zip(self.graph.inputs, self._check_input(xs, 1), strict=True))
         hold = set(self.graph.nodes) if keep is None else set(keep)
         for name, _ in self.graph:
             if name not in values:
                 args = [values[s] for s in self.graph.edges[name]]
                 values[name] = self.kernels[name](self.params[name], args)
+                if observe is not None:
+                    observe(name, values[name])
                 for src in self._last_use.get(name, ()):
                     if src not in hold:
                         del values[src]
         return values
 
+    def _block(self, n: int, T: int) -> int:
+        """Steps per time block: temporal tensors stay near ``BLOCK_ELEMENTS`` elements."""
+        widest = max((math.prod(s) for s in self.graph.shapes.values()), default=1)
+        return max(1, min(T, BLOCK_ELEMENTS // max(1, n * widest)))
+
     @torch.no_grad()
-    def snn(self, *xs: torch.Tensor, T: int, sequence: bool = False) -> SimResult:
+    def snn(
+        self, *xs: torch.Tensor, T: int, sequence: bool = False, block: int | None = None
+    ) -> SimResult:
         """Simulate ``T`` steps. Inputs are ``[N, ...]`` (direct input, the same current
-        every step) or, with ``sequence=True``, ``[T, N, ...]``."""
+        every step) or, with ``sequence=True``, ``[T, N, ...]``.
+
+        The network runs in blocks of ``block`` steps (default: sized so each temporal
+        tensor holds about ``BLOCK_ELEMENTS`` values); neuron state carries over between
+        blocks, so the result does not depend on the block size, and memory does not grow
+        with T. Values that do not depend on time are computed once, in the first block.
+        """
         if T < 1:
             raise InputError(f"T must be >= 1, got {T}")
         xs_ = self._check_input(xs, 2 if sequence else 1)
         if sequence and any(x.shape[0] != T for x in xs_):
             raise InputError(f"sequence inputs must have T={T} steps on axis 0")
-        values = {n: (x, sequence) for n, x in zip(self.graph.inputs, xs_, strict=True)}
+        tb = block or self._block(xs_[0].shape[1 if sequence else 0], T)
+        static: dict[str, torch.Tensor] = {}
+        if not sequence:
+            static.update(zip(self.graph.inputs, xs_, strict=True))
+        state: dict[str, torch.Tensor] = {}
         spikes: dict[str, float] = {}
-        for name, node in self.graph:
-            if name in values:
-                continue
-            args = [values[s] for s in self.graph.edges[name]]
-            values[name] = self._step(name, node, args, T, spikes)
-            for src in self._last_use.get(name, ()):
-                del values[src]
-        outputs = {}
-        for name in self.graph.outputs:
-            y, temporal = values[name]
-            if not temporal:
-                outputs[name] = y.unsqueeze(0).expand(T, *y.shape)
-            elif isinstance(self.graph.nodes[name], ir.Readout):
-                outputs[name] = y
-            else:
-                outputs[name] = _running_mean(y)
-        return SimResult(outputs, spikes)
+        carry: dict[str, torch.Tensor | float] = dict.fromkeys(self.graph.outputs, 0.0)
+        pieces: dict[str, list[torch.Tensor]] = {o: [] for o in self.graph.outputs}
+        for t0 in range(0, T, tb):
+            n_t = min(tb, T - t0)
+            values: dict[str, tuple[torch.Tensor, bool]] = {}
+            if sequence:
+                values.update(
+                    (n, (x[t0 : t0 + n_t], True))
+                    for n, x in zip(self.graph.inputs, xs_, strict=True)
+                )
+            for name, node in self.graph:
+                if name in static:
+                    values[name] = (static[name], False)
+                elif name not in values:
+                    values[name] = self._node(name, node, values, n_t, state, spikes)
+                    if not values[name][1]:
+                        static[name] = values[name][0]
+                for src in self._last_use.get(name, ()):
+                    del values[src]
+            steps = torch.arange(t0 + 1, t0 + n_t + 1, dtype=self.dtype)
+            for o in self.graph.outputs:
+                y, temporal = values[o]
+                if not temporal:
+                    pieces[o].append(y.unsqueeze(0).expand(n_t, *y.shape))
+                    continue
+                total = torch.cumsum(y, 0).add_(carry[o])
+                carry[o] = total[-1]
+                pieces[o].append(total / steps.reshape(-1, *([1] * (y.ndim - 1))))
+        return SimResult({o: torch.cat(p) for o, p in pieces.items()}, spikes)
 
-    def _step(
+    def _node(
         self,
         name: str,
         node: ir.Node,
-        args: list[tuple[torch.Tensor, bool]],
+        values: dict[str, tuple[torch.Tensor, bool]],
         T: int,
+        state: dict[str, torch.Tensor],
         spikes: dict[str, float],
     ) -> tuple[torch.Tensor, bool]:
+        ins = self.graph.edges[name]
+        if name in self._into_add:  # passed on unscaled; the Add applies the factor
+            return values[ins[0]]
+        if isinstance(node, ir.Add):
+            return self._add(ins, values)
         if isinstance(node, (ir.IF, ir.LIF)):
-            x, temporal = args[0]
-            s, _ = run_neuron(node, x, T, static=not temporal)
-            spikes[name] = float(s.sum())
+            x, temporal = values[ins[0]]
+            s, state[name] = run_neuron(node, x, T, static=not temporal, v0=state.get(name))
+            spikes[name] = spikes.get(name, 0.0) + float(s.sum())
             return s, True
-        if isinstance(node, ir.Readout):
-            x, temporal = args[0]
-            return (x, False) if not temporal else (_running_mean(x), True)
+        return self._step(name, node, [values[s] for s in ins], T)
+
+    def _step(
+        self, name: str, node: ir.Node, args: list[tuple[torch.Tensor, bool]], T: int
+    ) -> tuple[torch.Tensor, bool]:
+        if isinstance(node, ir.Readout):  # integrated at the output (running mean)
+            return args[0]
         if not any(t for _, t in args):
             return self.kernels[name](self.params[name], [x for x, _ in args]), False
-        if isinstance(node, ir.Add):  # broadcasting handles [N, ...] + [T, N, ...]
-            return self.kernels[name](self.params[name], [x for x, _ in args]), True
         folded = [
             (x if t else x.unsqueeze(0).expand(T, *x.shape)).reshape(
                 -1, *x.shape[(2 if t else 1) :]
@@ -159,6 +214,17 @@ class Program:
         ]
         y = self.kernels[name](self.params[name], folded)
         return y.reshape(T, -1, *y.shape[1:]), True
+
+    def _add(
+        self, ins: tuple[str, ...], values: dict[str, tuple[torch.Tensor, bool]]
+    ) -> tuple[torch.Tensor, bool]:
+        """Sum with folded scalar scales; broadcasting handles [N, ...] + [T, N, ...]."""
+        first, *rest = ins
+        f = self._into_add.get(first, 1.0)
+        out = values[first][0] * f if f != 1.0 else values[first][0]
+        for src in rest:
+            out = torch.add(out, values[src][0], alpha=self._into_add.get(src, 1.0))
+        return out, any(values[s][1] for s in ins)
 
 
 def simulate(graph: Graph, *xs: torch.Tensor, T: int, sequence: bool = False) -> SimResult:

@@ -118,3 +118,21 @@ def test_temporal_values_are_folded_through_synapses() -> None:
     y = torch.nn.functional.avg_pool2d(s2.reshape(15, 2, 4, 4), 2).reshape(5, 3, -1)
     want = torch.cumsum(y, 0) / torch.arange(1, 6).reshape(5, 1, 1)
     assert torch.equal(res.output, want)
+
+
+@pytest.mark.parametrize("sequence", [False, True])
+def test_time_blocks_do_not_change_the_result(sequence: bool) -> None:
+    x = torch.rand(6, 5)
+    if sequence:
+        x = (torch.rand(20, 6, 5) > 0.5).float()
+    whole = Program(_net()).snn(x, T=20, sequence=sequence, block=20)
+    for block in (1, 3, 7):
+        part = Program(_net()).snn(x, T=20, sequence=sequence, block=block)
+        assert torch.equal(part.output, whole.output) and part.spikes == whole.spikes
+
+
+def test_readout_must_be_an_output() -> None:
+    from sjconvert.errors import UnsupportedOpError
+
+    with pytest.raises(UnsupportedOpError, match="must be graph outputs"):
+        Program(_chain(ir.Readout(), ir.ReLU()))

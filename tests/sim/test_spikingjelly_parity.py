@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 import torch
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from spikingjelly.activation_based import functional, layer, neuron
 from torch import nn
@@ -359,9 +359,7 @@ def test_network_static_direct_input_identical(net_name: str) -> None:
 
 
 # -- 3. property test: random LIF parameters ------------------------------------------------------
-@settings(
-    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=25, deadline=None)
 @given(
     tau=st.floats(1.5, 5.0),
     v_threshold=st.floats(0.3, 2.0),

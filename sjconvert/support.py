@@ -1,0 +1,67 @@
+"""What sjconvert supports, read from its registries (``docs/supported_ops.md`` is generated
+from this by ``python -m sjconvert.support > docs/supported_ops.md``)."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.nn.functional as F
+
+from .ir import nodes as ir
+from .ir.builders import FUNCTION_BUILDERS, MODULE_BUILDERS, NEURON_CLASSES, PASSTHROUGH
+from .sim.torch_ops import KERNELS
+
+
+def _name(target: object) -> str:
+    """A stable public name (``F.relu``, ``torch.cat``, ``Tensor.view``) for a capture key."""
+    if isinstance(target, str):
+        return f"`Tensor.{target}`"
+    name = getattr(target, "__name__", str(target))
+    for prefix, module in (("F", F), ("torch", torch), ("operator", operator)):
+        if getattr(module, name, None) is target:
+            return f"`{prefix}.{name}`"
+    return f"`{name}`"
+
+
+def supported_ops_markdown() -> str:
+    lines = [
+        "# Supported operations",
+        "",
+        "Generated from the registries by `python -m sjconvert.support`; a test keeps it current.",
+        "",
+        "## Capture: torch modules → IR",
+        "",
+        ", ".join(f"`nn.{cls.__name__}`" for cls in MODULE_BUILDERS)
+        + " (and their subclasses, e.g. SpikingJelly's step-aware `layer.*`).",
+        "",
+        "SpikingJelly neurons, recognised by exact class name without importing SpikingJelly: "
+        + ", ".join(f"`{n}`" for n in NEURON_CLASSES)
+        + " → IR `IF` / `LIF`.",
+    ]
+    lines += ["", "## Capture: functions and tensor methods → IR", ""]
+    lines.append(", ".join(sorted({_name(t) for t in FUNCTION_BUILDERS})))
+    lines += ["", f"Passed through unchanged: {', '.join(sorted(PASSTHROUGH))}.", ""]
+    lines += [
+        "## IR nodes and the reference simulator",
+        "",
+        "| IR node | torch kernel | equation |",
+        "|---|---|---|",
+    ]
+    for op, cls in sorted(ir.NODE_TYPES.items()):
+        kernel = (
+            "yes"
+            if op in KERNELS
+            else (
+                "fused neuron loop"
+                if cls.spiking
+                else ("graph input" if cls is ir.Input else "running mean at the output")
+            )
+        )
+        doc = " ".join((cls.__doc__ or "").split())
+        lines.append(f"| {op} | {kernel} | {doc.replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(supported_ops_markdown(), end="")
