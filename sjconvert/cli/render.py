@@ -80,7 +80,14 @@ def graph_table(g: Graph, title: str = "") -> Table:
 
 def results_table(res: Any, title: str = "") -> Table:
     metric = "accuracy" if res.labelled else "agreement with ANN"
-    t = Table(title=f"{title}  ({res.samples} samples, {metric})", title_justify="left")
+    t = Table(
+        title=f"{title}: {res.samples} samples, {metric}",
+        title_justify="left",
+        caption=f"{res.spikes_per_sample:.0f} spikes per sample at T={max(res.snn)}; "
+        f"simulated in {res.seconds:.2f} s",
+        caption_justify="left",
+        min_width=72,
+    )
     t.add_column("T", justify="right")
     t.add_column("SNN", justify="right")
     t.add_column("ANN", justify="right")
@@ -89,7 +96,4 @@ def results_table(res: Any, title: str = "") -> Table:
         ann = "" if res.ann is None else f"{100 * res.ann:.2f} %"
         gap = "" if res.ann is None else f"{100 * (acc - res.ann):+.2f}"
         t.add_row(str(step), f"{100 * acc:.2f} %", ann, gap)
-    t.caption = (
-        f"{res.spikes_per_sample:.0f} spikes per sample at T={max(res.snn)}; {res.seconds:.2f} s"
-    )
     return t

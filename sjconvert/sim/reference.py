@@ -120,10 +120,14 @@ class Program:
                         del values[src]
         return values
 
-    def _block(self, n: int, T: int) -> int:
-        """Steps per time block: temporal tensors stay near ``BLOCK_ELEMENTS`` elements."""
+    def _block(self, n: int) -> int:
+        """Steps per time block: a power of two such that temporal tensors hold about
+        ``BLOCK_ELEMENTS`` values. It does not depend on T, so step t is computed with the
+        same batch shapes (hence the same float results) whatever T_max a run uses, as long
+        as its block is complete."""
         widest = max((math.prod(s) for s in self.graph.shapes.values()), default=1)
-        return max(1, min(T, BLOCK_ELEMENTS // max(1, n * widest)))
+        fit = max(1, BLOCK_ELEMENTS // max(1, n * widest))
+        return 1 << (fit.bit_length() - 1)
 
     @torch.no_grad()
     def snn(
@@ -142,7 +146,7 @@ class Program:
         xs_ = self._check_input(xs, 2 if sequence else 1)
         if sequence and any(x.shape[0] != T for x in xs_):
             raise InputError(f"sequence inputs must have T={T} steps on axis 0")
-        tb = block or self._block(xs_[0].shape[1 if sequence else 0], T)
+        tb = block or self._block(xs_[0].shape[1 if sequence else 0])
         static: dict[str, torch.Tensor] = {}
         if not sequence:
             static.update(zip(self.graph.inputs, xs_, strict=True))
