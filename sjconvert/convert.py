@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -15,7 +17,7 @@ from .errors import InputError
 from .ir import nodes as ir
 from .ir.capture import capture
 from .ir.graph import Graph
-from .loading import Batch
+from .loading import Batch, load_data, load_model
 from .passes import PREPARE, calibrate, parse_mode, relu_to_if, replace_maxpool, run_pipeline
 from .sim.reference import Program
 
@@ -47,19 +49,28 @@ class Conversion:
 
 
 def ann2snn(
-    model: nn.Module | Graph,
-    calib: Iterable[Any],
+    model: nn.Module | Graph | str | os.PathLike[str],
+    calib: Iterable[Any] | str,
     mode: str | float = "99.9%",
     maxpool: str = "error",
     spiking_output: bool = False,
     progress: Progress | None = None,
+    arch: str | None = None,
+    trust: bool = False,
 ) -> Conversion:
     """Convert a ReLU ANN to an IF SNN (capture → prepare → calibrate → normalise).
 
-    ``calib`` yields batches (tensors, ``(x, y)`` pairs or :class:`Batch`); it is streamed
-    once and only a fixed-size summary per layer is kept.
+    ``model`` is a module, a captured graph, or a file as the CLI takes it (state dict with
+    ``arch``, pickled module with ``trust=True``, or an IR file). ``calib`` yields batches
+    (tensors, ``(x, y)`` pairs or :class:`Batch`) or names a data set as the CLI does
+    (``.npz`` / ``.pt`` / ``package.module:function``); it is streamed once and only a
+    fixed-size summary per layer is kept.
     """
     parse_mode(mode)
+    if isinstance(calib, str):
+        calib = load_data(calib)
+    if isinstance(model, (str, os.PathLike)):
+        model = _open_model(Path(model), arch, trust)
     start = time.perf_counter()
     it = iter(_batches(calib))
     first = next(it, None)
@@ -89,6 +100,15 @@ def ann2snn(
     lam = dict(snn.meta["normalisation"]["lambda"])
     snn = snn.with_meta(calibration={"samples": count})
     return Conversion(snn, ann, lam, count, time.perf_counter() - start)
+
+
+def _open_model(path: Path, arch: str | None, trust: bool) -> nn.Module | Graph:
+    """A model file, or the ANN stored in an IR file (its source graph if it has one)."""
+    from .ir.io import has_graph, is_ir_file, load
+
+    if is_ir_file(path):
+        return load(path, "source") if has_graph(path, "source") else load(path)
+    return load_model(path, arch=arch, trust=trust)
 
 
 def _chain(first: Batch, rest: Iterable[Batch]) -> Iterable[Batch]:

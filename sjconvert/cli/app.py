@@ -65,25 +65,6 @@ def _size(data: Any) -> int | None:
     return None if data.arrays is None else len(data.arrays[0])
 
 
-def _load_model_or_graph(model: Path, arch: str | None, trust: bool) -> Any:
-    from ..ir.io import FORMAT
-    from ..loading import load_model
-
-    try:
-        import h5py
-
-        if model.is_file() and h5py.is_hdf5(model):
-            with h5py.File(model, "r") as f:
-                is_ir = f.attrs.get("format") == FORMAT
-            if is_ir:
-                from ..ir.io import load
-
-                return load(model, "source") if _has(model, "source") else load(model)
-    except OSError:
-        pass
-    return load_model(model, arch=arch, trust=trust)
-
-
 def _has(path: Path, which: str) -> bool:
     from ..ir.io import has_graph
 
@@ -140,15 +121,16 @@ def ann2snn(
 
     def body() -> None:
         data = load_data(calib, batch_size)
-        net = _load_model_or_graph(model, arch, trust)
         with _progress("calibrating", _size(data), json_out) as advance:
             conv = convert(
-                net,
+                model,
                 data,
                 mode=mode,
                 maxpool=maxpool,
                 spiking_output=spiking_output,
                 progress=advance,
+                arch=arch,
+                trust=trust,
             )
         save(output, conv.snn, source=conv.ann)
         summary = {

@@ -145,6 +145,17 @@ def load(path: str | os.PathLike[str], which: str = "graph") -> Graph:
             raise InputError(f"{path}: corrupt IR file ({exc})") from None
 
 
+def is_ir_file(path: str | os.PathLike[str]) -> bool:
+    """True when ``path`` is an HDF5 file carrying the sjconvert IR format tag."""
+    try:
+        if not h5py.is_hdf5(path):
+            return False
+        with h5py.File(path, "r") as f:
+            return f.attrs.get("format") == FORMAT
+    except OSError:
+        return False
+
+
 def has_graph(path: str | os.PathLike[str], which: str) -> bool:
     with h5py.File(path, "r") as f:
         return which in f

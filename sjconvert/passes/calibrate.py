@@ -6,8 +6,9 @@ bits, read as an integer, grow with its value, so ``bits >> SHIFT`` puts it in o
 range. Zeros and negative values share bucket 0. The summary also keeps the exact count and
 maximum. Its size never grows with the data, two summaries merge by adding counts (so
 calibration can be sharded), and any quantile comes back within a relative error of
-``2^-(24 - SHIFT)`` (0.8 %). One update costs a shift, a bincount and a max: about four
-elementwise passes, a third of a log-spaced sketch's cost.
+``2^-(24 - SHIFT)`` (0.8 %). One update is a shift, a clamp, a bincount and a max; the
+bincount dominates (about 1.4 ns per value on 2 cores, a quarter of what a log-spaced
+sketch with masked selection cost here).
 """
 
 from __future__ import annotations
@@ -15,14 +16,12 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import partial
 
 import numpy as np
 import torch
 
 from ..errors import InputError
 from ..ir.graph import Graph
-from ..sim.threads import executor
 
 SHIFT = 17
 NBINS = 1 << (31 - SHIFT)
@@ -53,14 +52,7 @@ class ActivationSummary:
         if not x.numel():
             return
         idx = torch.bitwise_right_shift(x.view(torch.int32), SHIFT).clamp_(min=0)
-        workers = min(torch.get_num_threads(), max(1, idx.numel() >> 18))
-        if workers == 1:
-            self.hist += torch.bincount(idx, minlength=NBINS).numpy()
-        else:  # bincount is single-threaded; it releases the GIL, so split it over threads
-            parts = executor(workers).map(
-                partial(torch.bincount, minlength=NBINS), idx.chunk(workers)
-            )
-            self.hist += sum(p.numpy() for p in parts)
+        self.hist += torch.bincount(idx, minlength=NBINS).numpy()
         self.count += x.numel()
         self.max = max(self.max, float(x.max()))
 

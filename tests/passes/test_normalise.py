@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from torch import nn
 
 from sjconvert import ann2snn
@@ -126,3 +130,38 @@ def test_spiking_output_keeps_last_relu_as_neuron() -> None:
     spiking = ann2snn(model, [x], spiking_output=True).snn
     assert sum(isinstance(n, ir.IF) for _, n in spiking) == 2
     assert isinstance(spiking.nodes[spiking.outputs[0]], ir.Readout)
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    widths=st.lists(st.integers(1, 8), min_size=1, max_size=3),
+    residual=st.booleans(),
+    seed=st.integers(0, 2**16),
+)
+def test_random_mlps_keep_their_function_in_rate_mode(widths, residual, seed) -> None:
+    """Max-normalised conversion, calibrated on the evaluation data, is exact in rate mode."""
+    torch.manual_seed(seed)
+
+    class MLP(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            dims = [5, *widths]
+            self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in itertools.pairwise(dims))
+            self.skip = nn.Linear(5, widths[-1])
+            self.head = nn.Linear(widths[-1], 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            h = x
+            for layer in self.layers:
+                h = F.relu(layer(h))
+            if residual:
+                h = F.relu(h + F.relu(self.skip(x)))
+            return self.head(h)
+
+    model = MLP().eval()
+    x = torch.rand(64, 5) * 3
+    conv = ann2snn(model, [x[:32], x[32:]], mode="max")
+    with torch.no_grad():
+        want = model(x)
+    got = Program(conv.snn).ann(x)[conv.snn.outputs[0]]
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)

@@ -1,0 +1,41 @@
+"""The Python API end to end on the bundled samples (mirrors the CLI)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import sjconvert
+from sjconvert.ir import nodes as ir
+from tests.conftest import ROOT, load_sample
+
+
+def test_ann2snn_from_files_like_the_cli(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    monkeypatch.chdir(ROOT)
+    conv = sjconvert.ann2snn(
+        "samples/digits_cnn.pt", "samples/digits_calib.npz", arch="samples.models:DigitsCNN"
+    )
+    assert conv.calib_samples == 512 and len(conv.scales) == 4
+    path = sjconvert.save(tmp_path / "d.sjir", conv.snn, source=conv.ann)
+    again = sjconvert.ann2snn(path, "samples/digits_calib.npz")  # re-converts the stored ANN
+    assert again.scales == pytest.approx(conv.scales)
+    report = sjconvert.evaluate(
+        sjconvert.load(path),
+        sjconvert.load_data("samples/digits_test.npz"),
+        [8, 16],
+        ann=sjconvert.load(path, "source"),
+    )
+    assert report.ann == pytest.approx(0.9944, abs=1e-3)
+    assert report.snn[16] >= 0.98 and report.snn[8] <= report.snn[16] + 0.01
+
+
+@pytest.mark.parametrize("name,T,floor", [("digits", 16, 0.98), ("mnist1d", 32, 0.97)])
+def test_default_conversion_accuracy_floor(name: str, T: int, floor: float) -> None:
+    """Default settings (99.9 %, layer-wise) reach a stated accuracy on each sample."""
+    model, test, calib = load_sample(name)
+    conv = sjconvert.ann2snn(model, [torch.tensor(calib["x"])])
+    x, y = torch.tensor(test["x"]), torch.tensor(test["y"])
+    res = sjconvert.simulate(conv.snn, x, T=T)
+    acc = float((res.output[T - 1].argmax(-1) == y).float().mean())
+    assert acc >= floor
+    assert sum(isinstance(n, ir.IF) for _, n in conv.snn) == len(conv.scales)
