@@ -131,10 +131,10 @@ def run(name: str) -> dict:
         }
     snn = relu_to_if(graph, stats, "99.9%")
     prog = Program(snn)
-    t_ann = timed(lambda: ann_pass(x))
+    t_ann = timed(lambda: ann_pass(x), repeat=9)
     sim = {}
     for T in (8, 32):
-        t_sim = timed(lambda T=T: [prog.snn(b, T=T) for b in batches(x)], repeat=2)
+        t_sim = timed(lambda T=T: [prog.snn(b, T=T) for b in batches(x)], repeat=5)
         sim[T] = {"seconds": t_sim, "ann_seconds": T * t_ann, "ratio": t_sim / (T * t_ann)}
     return {
         "sample": name,

@@ -147,6 +147,7 @@ class Evaluation:
             "ann": self.ann,
             "snn": {str(t): a for t, a in self.snn.items()},
             "spikes_per_sample": self.spikes_per_sample,
+            "spikes_per_sample_per_layer": self.per_layer_spikes,
             "seconds": self.seconds,
         }
 

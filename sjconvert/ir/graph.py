@@ -56,10 +56,6 @@ class Graph:
     def consumers(self, name: str) -> list[str]:
         return [n for n, ins in self.edges.items() if name in ins]
 
-    def producer(self, name: str) -> Node:
-        (src,) = self.edges[name]
-        return self.nodes[src]
-
     def validate(self) -> None:
         """Check names, edge targets, topological order, arity and outputs."""
         seen: set[str] = set()
