@@ -24,6 +24,13 @@ class Unsupported(Exception):
 
 
 @dataclass(frozen=True)
+class Chain:
+    """Several IR nodes for one torch call, each with its per-sample output shape."""
+
+    parts: tuple[tuple[ir.Node, tuple[int, ...]], ...]
+
+
+@dataclass(frozen=True)
 class Ctx:
     """What a builder knows: per-sample input/output shapes and the number of leading axes
     (1 for ``[N, ...]`` models, 2 for SpikingJelly multi-step ``[T, N, ...]`` models)."""
@@ -192,6 +199,21 @@ def _fn_cat(ctx: Ctx) -> ir.Node:
     return ir.Concat(ctx.dim(d) if d >= 0 else d + len(ctx.out_shape) + 1)
 
 
+def _fn_mean(ctx: Ctx) -> ir.Node | Chain:
+    """Global average pooling written as ``x.mean((2, 3))`` / ``torch.mean(x, dim=-1)``."""
+    dims = ctx.arg(1, "dim")
+    dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
+    spatial = ctx.in_shape[1:]
+    n = len(ctx.in_shape) + 1
+    wanted = {d if d >= 0 else d + n for d in (ctx.dim(d) for d in dims)}
+    if not spatial or len(spatial) > 2 or wanted != set(range(2, n)):
+        raise Unsupported(f"mean over dims {dims} (only over all spatial axes)")
+    pool = (ir.AvgPool1d if len(spatial) == 1 else ir.AvgPool2d)(spatial, spatial, 0)
+    if ctx.arg(2, "keepdim", False):
+        return pool
+    return Chain(((pool, (ctx.in_shape[0],) + (1,) * len(spatial)), (ir.Flatten(1, -1), ())))
+
+
 def _fn_dropout(ctx: Ctx) -> ir.Node:
     return ir.Dropout(float(ctx.arg(1, "p", 0.5)))
 
@@ -208,7 +230,7 @@ def _fn_pool(kind: str, dims: int) -> Callable[[Ctx], ir.Node]:
 
 
 # call_function / call_method targets -> builder; methods are keyed by their name.
-FUNCTION_BUILDERS: dict[Any, Callable[[Ctx], ir.Node]] = {
+FUNCTION_BUILDERS: dict[Any, Callable[[Ctx], ir.Node | Chain]] = {
     F.relu: lambda c: ir.ReLU(),
     torch.relu: lambda c: ir.ReLU(),
     "relu": lambda c: ir.ReLU(),
@@ -224,6 +246,8 @@ FUNCTION_BUILDERS: dict[Any, Callable[[Ctx], ir.Node]] = {
     torch.cat: _fn_cat,
     torch.concat: _fn_cat,
     F.dropout: _fn_dropout,
+    torch.mean: _fn_mean,
+    "mean": _fn_mean,
     F.avg_pool1d: _fn_pool("Avg", 1),
     F.avg_pool2d: _fn_pool("Avg", 2),
     F.max_pool1d: _fn_pool("Max", 1),

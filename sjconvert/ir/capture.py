@@ -26,6 +26,7 @@ from .builders import (
     MODULE_BUILDERS,
     PASSTHROUGH,
     SIZE_HELPERS,
+    Chain,
     Ctx,
     Unsupported,
     module_builder,
@@ -217,8 +218,15 @@ def capture(
         except (Unsupported, ValueError) as exc:
             problems.append(f"'{n.name}' ({_describe(n, gm)}): {exc}")
             continue
+        ins = tuple(ref(a) for a in tensor_args)
+        if isinstance(node, Chain):  # one call → several IR nodes; the last keeps the name
+            for k, (part, shape) in enumerate(node.parts[:-1]):
+                name = f"{n.name}_{k}_{part.op.lower()}"
+                nodes[name], edges[name], shapes[name] = part, ins, shape
+                ins = (name,)
+            node = node.parts[-1][0]
         nodes[n.name] = node
-        edges[n.name] = tuple(ref(a) for a in tensor_args)
+        edges[n.name] = ins
         shapes[n.name] = out_shape
 
     if problems:

@@ -173,3 +173,30 @@ def test_parameters_are_copied_as_float32_arrays() -> None:
     with torch.no_grad():
         lin.weight.add_(1.0)  # the IR must not alias the model's tensors
     assert not np.array_equal(node.weight, lin.weight.detach().numpy())
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_global_mean_becomes_average_pooling(keepdim: bool) -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(2, 4, 3, padding=1)
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = F.relu(self.c(x)).mean((2, 3), keepdim=keepdim)
+            return self.fc(y.flatten(1) if keepdim else y)
+
+    model, x = Net().eval(), torch.randn(3, 2, 5, 6)
+    ops = _ops(capture(model, x))
+    assert ops[3] == "AvgPool2d" and ops.count("Flatten") == 1  # flatten(1) or the mean
+    _assert_same(model, x)
+
+
+def test_mean_over_channels_is_unsupported() -> None:
+    class Net(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.mean(1)
+
+    with pytest.raises(UnsupportedOpError, match="only over all spatial axes"):
+        capture(Net(), torch.randn(2, 3, 4))
