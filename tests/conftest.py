@@ -69,5 +69,6 @@ def example_nodes() -> dict[str, ir.Node]:
         "Identity": ir.Identity(),
         "IF": ir.IF(np.array([1.0, 0.5, 2.0], np.float32), None, 0.25),
         "LIF": ir.LIF(2.5, 0.7, -0.2, False, -0.2, 0.4),
+        "Softmax": ir.Softmax(1, True),
         "Readout": ir.Readout(),
     }

@@ -139,11 +139,14 @@ def ann2snn(
             "calibration_samples": conv.calib_samples,
             "seconds": round(conv.seconds, 3),
             "lambda": conv.scales,
+            "dropped": list(conv.snn.meta.get("dropped", [])),
         }
         if json_out:
             out.print_json(json.dumps(summary))
             return
         out.print(graph_table(conv.snn, title=f"{model.name} → {output}"))
+        for note in summary["dropped"]:
+            out.print(f"note: output {note} is not part of the SNN")
         out.print(
             f"converted in {conv.seconds:.2f} s on {conv.calib_samples} calibration "
             f"samples (mode {mode}); wrote {output}"

@@ -110,6 +110,12 @@ def _adaptive_avg(m: nn.Module, ctx: Ctx) -> ir.Node:
     return (ir.AvgPool1d if len(ins) == 1 else ir.AvgPool2d)(stride, stride, 0)
 
 
+def _softmax_dim(dim: int | None, ctx: Ctx) -> int:
+    if dim is None:
+        raise Unsupported("softmax without an explicit dim")
+    return ctx.dim(dim) if dim >= 0 else dim + len(ctx.out_shape) + 1
+
+
 def _flatten(m: nn.Flatten, ctx: Ctx) -> ir.Node:
     if hasattr(m, "step_mode"):  # SpikingJelly's step-aware Flatten counts dims per step
         return ir.Flatten(m.start_dim, m.end_dim)
@@ -172,6 +178,8 @@ MODULE_BUILDERS: dict[type, Callable[[nn.Module, Ctx], ir.Node]] = {
     nn.Dropout1d: lambda m, c: ir.Dropout(float(m.p)),
     nn.Dropout2d: lambda m, c: ir.Dropout(float(m.p)),
     nn.Identity: lambda m, c: ir.Identity(),
+    nn.Softmax: lambda m, c: ir.Softmax(_softmax_dim(m.dim, c)),
+    nn.LogSoftmax: lambda m, c: ir.Softmax(_softmax_dim(m.dim, c), log=True),
 }
 
 
@@ -247,6 +255,11 @@ FUNCTION_BUILDERS: dict[Any, Callable[[Ctx], ir.Node | Chain]] = {
     torch.concat: _fn_cat,
     F.dropout: _fn_dropout,
     torch.mean: _fn_mean,
+    F.softmax: lambda c: ir.Softmax(_softmax_dim(c.arg(1, "dim"), c)),
+    F.log_softmax: lambda c: ir.Softmax(_softmax_dim(c.arg(1, "dim"), c), log=True),
+    torch.softmax: lambda c: ir.Softmax(_softmax_dim(c.arg(1, "dim"), c)),
+    "softmax": lambda c: ir.Softmax(_softmax_dim(c.arg(1, "dim"), c)),
+    "log_softmax": lambda c: ir.Softmax(_softmax_dim(c.arg(1, "dim"), c), log=True),
     "mean": _fn_mean,
     F.avg_pool1d: _fn_pool("Avg", 1),
     F.avg_pool2d: _fn_pool("Avg", 2),

@@ -348,6 +348,19 @@ class LIF(Node):
 
 
 @dataclass(frozen=True, eq=False)
+class Softmax(Node):
+    """``Y = exp(X) / Σ_dim exp(X)`` (``log``: its logarithm), ``dim >= 1``. Monotonic, so
+    conversion drops it at a graph output (the argmax is unchanged) and says so."""
+
+    dim: int = 1
+    log: bool = False
+
+    def validate(self) -> None:
+        if self.dim < 1:
+            raise ValueError(f"Softmax dim must be a non-batch axis >= 1, got {self.dim}")
+
+
+@dataclass(frozen=True, eq=False)
 class Readout(Node):
     """Non-spiking integrator read out as a running mean: ``V[t] = V[t-1] + X[t]``,
     ``Y[t] = V[t] / (t + 1)`` for ``t = 0, 1, …`` (V[-1] = 0)."""

@@ -13,7 +13,8 @@ Every value ``v`` of the converted graph carries ``v_ann / λ(v)``:
   different λ, a ``Scale(λ_in/λ_need)`` is inserted, then folded into its producing synapse
   when that synapse feeds nothing else;
 * graph outputs get a :class:`Readout` (membrane integration, ``λ = 1``, ANN units). A ReLU
-  at an output is dropped into the readout (argmax is unchanged) unless ``spiking_output``.
+  at an output is dropped into the readout (argmax is unchanged) unless ``spiking_output``;
+  so is a softmax / log-softmax at an output (listed in ``meta["dropped"]``).
 """
 
 from __future__ import annotations
@@ -121,6 +122,11 @@ def relu_to_if(
     for n in relus:
         value = statistic(stats[n], mode)
         lam[n] = value if np.isfinite(value) and value > 0 else 1.0
+    dropped = []
+    for o in list(ed.outputs):  # softmax at an output: monotonic, the SNN reads its input
+        if isinstance(ed.nodes[o], ir.Softmax):
+            dropped.append(f"{o} ({ed.nodes[o].op}, argmax unchanged)")
+            ed.remove(o)
     out_relus = [] if spiking_output else [o for o in ed.outputs if o in relus]
     for n in out_relus:  # ReLU at an output: read the membrane instead
         ed.nodes[n] = ir.Readout()
@@ -159,5 +165,6 @@ def relu_to_if(
     ed.meta.update(
         normalisation={"mode": str(mode), "granularity": "layer", "lambda": lam},
         converted=True,
+        dropped=dropped,
     )
     return ed.freeze()

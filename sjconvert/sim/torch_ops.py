@@ -111,6 +111,12 @@ def _scale(p: dict[str, Any], xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0] * (f if f.ndim == 0 else f.reshape(-1, *([1] * (xs[0].ndim - 2))))
 
 
+@kernel(ir.Softmax)
+def _softmax(p: dict[str, Any], xs: list[torch.Tensor]) -> torch.Tensor:
+    fn = F.log_softmax if p["log"] else F.softmax
+    return fn(xs[0], dim=p["dim"])
+
+
 @kernel(ir.Dropout, ir.Identity)
 def _identity(p: dict[str, Any], xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0]

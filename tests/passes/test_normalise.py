@@ -165,3 +165,23 @@ def test_random_mlps_keep_their_function_in_rate_mode(widths, residual, seed) ->
         want = model(x)
     got = Program(conv.snn).ann(x)[conv.snn.outputs[0]]
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("log", [False, True])
+def test_softmax_at_the_output_is_dropped_and_reported(log: bool) -> None:
+    head = nn.LogSoftmax(dim=1) if log else nn.Softmax(dim=-1)
+    model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3), head).eval()
+    x = torch.rand(32, 4)
+    conv = ann2snn(model, [x], mode="max")
+    assert not any(isinstance(n, ir.Softmax) for _, n in conv.snn)
+    assert conv.snn.meta["dropped"] == ["_3 (Softmax, argmax unchanged)"]
+    logits = Program(conv.snn).ann(x)[conv.snn.outputs[0]]
+    with torch.no_grad():
+        assert torch.equal(logits.argmax(1), model(x).argmax(1))
+        torch.testing.assert_close(logits, model[:3](x), rtol=1e-4, atol=1e-4)
+
+
+def test_softmax_inside_the_network_is_refused() -> None:
+    model = nn.Sequential(nn.Linear(4, 6), nn.Softmax(dim=1), nn.Linear(6, 3)).eval()
+    with pytest.raises(PassError, match=r"'_1' \(Softmax\) cannot be converted"):
+        ann2snn(model, [torch.rand(8, 4)])
