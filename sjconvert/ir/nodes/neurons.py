@@ -1,0 +1,75 @@
+"""Neuron nodes (defined per time step) and the membrane readout."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .base import Node, check_scalar_or_array, per_channel
+
+
+@dataclass(frozen=True, eq=False)
+class IF(Node):
+    """Integrate-and-fire neuron, per step t (V[-1] = v_init; Θ(x) = 1 if x >= 0 else 0)::
+
+        H[t] = V[t-1] + X[t]
+        S[t] = Θ(H[t] − V_th)
+        V[t] = H[t] − V_th·S[t]                        (soft reset, v_reset is None)
+        V[t] = H[t]·(1 − S[t]) + V_reset·S[t]          (hard reset)
+
+    ``v_threshold`` and ``v_init`` are scalars or per-channel (axis 1) arrays.
+    """
+
+    spiking: ClassVar[bool] = True
+    v_threshold: Any = per_channel(1.0)
+    v_reset: float | None = None
+    v_init: Any = per_channel(0.0)
+
+    def validate(self) -> None:
+        check_scalar_or_array(self.v_threshold, "v_threshold", positive=True)
+        check_scalar_or_array(self.v_init, "v_init", positive=False)
+        if self.v_reset is not None and not math.isfinite(self.v_reset):
+            raise ValueError("v_reset must be finite or None")
+
+    @property
+    def reset_mode(self) -> str:
+        return "soft" if self.v_reset is None else "hard"
+
+
+@dataclass(frozen=True, eq=False)
+class LIF(Node):
+    """Leaky integrate-and-fire neuron (SpikingJelly semantics), per step t::
+
+        decay_input:     H[t] = V[t-1] + (X[t] − (V[t-1] − V_r)) / τ
+        not decay_input: H[t] = V[t-1] − (V[t-1] − V_r) / τ + X[t]
+
+    with ``V_r = v_reset`` (0 for soft reset), then spike and reset as :class:`IF`.
+    When ``decay`` is set (ParametricLIF, ``decay = sigmoid(w) = 1/τ``) the charge multiplies
+    by ``decay`` instead of dividing by ``τ`` — the same math, kept for bit-exact parity.
+    """
+
+    spiking: ClassVar[bool] = True
+    tau: float = 2.0
+    v_threshold: Any = per_channel(1.0)
+    v_reset: float | None = 0.0
+    decay_input: bool = True
+    v_init: Any = per_channel(0.0)
+    decay: float | None = None
+
+    def validate(self) -> None:
+        if not (math.isfinite(self.tau) and self.tau >= 1.0):
+            raise ValueError(f"LIF tau must be finite and >= 1, got {self.tau}")
+        if self.decay is not None and not math.isclose(self.decay * self.tau, 1.0, rel_tol=1e-5):
+            raise ValueError(f"LIF decay {self.decay} must equal 1/tau ({1 / self.tau})")
+        IF.validate(self)  # type: ignore[arg-type]
+
+    @property
+    def reset_mode(self) -> str:
+        return "soft" if self.v_reset is None else "hard"
+
+
+@dataclass(frozen=True, eq=False)
+class Readout(Node):
+    """Non-spiking integrator read out as a running mean: ``V[t] = V[t-1] + X[t]``,
+    ``Y[t] = V[t] / (t + 1)`` for ``t = 0, 1, …`` (V[-1] = 0)."""
