@@ -164,7 +164,10 @@ class DataSource:
             raise InputError(f"{self.name}: batch {index} is empty")
         if not torch.isfinite(xt).all():
             raise InputError(f"{self.name}: batch {index} holds NaN or Inf")
-        yt = None if y is None else torch.as_tensor(np.asarray(y)).long().reshape(-1)
+        yt = None if y is None else torch.as_tensor(np.asarray(y))
+        if yt is not None and yt.ndim == 2 and yt.shape[0] == xt.shape[0] and yt.shape[1] > 1:
+            yt = yt.argmax(1)  # one-hot (or score) labels
+        yt = None if yt is None else yt.long().reshape(-1)
         if yt is not None and yt.shape[0] != xt.shape[0]:
             raise InputError(
                 f"{self.name}: batch {index} has {xt.shape[0]} inputs but {yt.shape[0]} labels"
