@@ -104,10 +104,10 @@ def ann2snn(
 
 def _open_model(path: Path, arch: str | None, trust: bool) -> nn.Module | Graph:
     """A model file, or the ANN stored in an IR file (its source graph if it has one)."""
-    from .ir.io import has_graph, is_ir_file, load
+    from .ir.io import is_ir_file, load, load_source
 
     if is_ir_file(path):
-        return load(path, "source") if has_graph(path, "source") else load(path)
+        return load_source(path) or load(path)
     return load_model(path, arch=arch, trust=trust)
 
 

@@ -65,12 +65,6 @@ def _size(data: Any) -> int | None:
     return None if data.arrays is None else len(data.arrays[0])
 
 
-def _has(path: Path, which: str) -> bool:
-    from ..ir.io import has_graph
-
-    return has_graph(path, which)
-
-
 ModelArg = Annotated[
     Path,
     typer.Argument(
@@ -170,7 +164,7 @@ def simulate(
 ) -> None:
     """Simulate the SNN for max(T) steps and print accuracy at every T beside the ANN's."""
     from ..convert import evaluate
-    from ..ir.io import load
+    from ..ir.io import load, load_source
     from ..loading import load_data
 
     def body() -> None:
@@ -179,7 +173,7 @@ def simulate(
         except ValueError:
             raise InputError(f"-T takes comma-separated integers, got {steps!r}") from None
         snn = load(ir_file)
-        ann = load(ir_file, "source") if _has(ir_file, "source") else None
+        ann = load_source(ir_file)
         ds = load_data(data, batch_size)
         with _progress(f"simulating T={max(ts, default=0)}", _size(ds), json_out) as advance:
             res = evaluate(snn, ds, ts, ann=ann, progress=advance)

@@ -156,6 +156,10 @@ def is_ir_file(path: str | os.PathLike[str]) -> bool:
         return False
 
 
-def has_graph(path: str | os.PathLike[str], which: str) -> bool:
+def load_source(path: str | os.PathLike[str]) -> Graph | None:
+    """The ANN stored beside a converted graph, or None when the file holds none."""
+    if not is_ir_file(path):
+        load(path)  # raises the clear error for a missing or foreign file
     with h5py.File(path, "r") as f:
-        return which in f
+        present = "source" in f
+    return load(path, "source") if present else None
