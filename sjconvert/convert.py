@@ -111,6 +111,52 @@ def _open_model(path: Path, arch: str | None, trust: bool) -> nn.Module | Graph:
     return load_model(path, arch=arch, trust=trust)
 
 
+def open_snn(
+    model: nn.Module | Graph | str | os.PathLike[str],
+    calib: Iterable[Any] | str | None = None,
+    *,
+    arch: str | None = None,
+    trust: bool = False,
+    progress: Progress | None = None,
+    **options: Any,
+) -> tuple[Graph, Graph | None]:
+    """``(snn, source ann or None)`` for a target command's MODEL argument.
+
+    An IR file or graph that already spikes is used as it is (with the ANN stored beside it).
+    Anything else — an ANN IR file, a model file, a module — is captured; a model with
+    spiking neurons (SpikingJelly-style) is taken as captured, an ANN is converted by
+    :func:`ann2snn` on ``calib`` with ``options`` (``mode``, ``maxpool``, ...). ``calib`` is
+    required unless MODEL is a spiking IR file (its first batch is the example input)."""
+    from .ir.io import is_ir_file, load, load_source
+
+    if isinstance(model, (str, os.PathLike)):
+        path = Path(model)
+        if is_ir_file(path):
+            graph = load(path)
+            if any(node.spiking for _, node in graph):
+                return graph, load_source(path)
+            model = load_source(path) or graph
+        else:
+            model = load_model(path, arch=arch, trust=trust)
+    if isinstance(model, Graph) and any(node.spiking for _, node in model):
+        return model, None
+    if calib is None:
+        raise InputError(
+            "MODEL is not a converted SNN: give calibration data (--calib) to convert it first"
+        )
+    if isinstance(calib, str):
+        calib = load_data(calib)
+    if isinstance(model, nn.Module):
+        first = next(iter(_batches(calib)), None)
+        if first is None:
+            raise InputError(f"{getattr(calib, 'name', 'calibration data')}: data is empty")
+        model = capture(model, first.x[:2])
+        if any(node.spiking for _, node in model):
+            return model, None
+    conv = ann2snn(model, calib, progress=progress, **options)
+    return conv.snn, conv.ann
+
+
 def _chain(first: Batch, rest: Iterable[Batch]) -> Iterable[Batch]:
     yield first
     yield from rest

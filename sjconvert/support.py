@@ -60,7 +60,33 @@ def supported_ops_markdown() -> str:
         )
         doc = " ".join((cls.__doc__ or "").split())
         lines.append(f"| {op} | {kernel} | {doc.replace('|', '/')} |")
+    lines += _targets_markdown()
     return "\n".join(lines) + "\n"
+
+
+def _targets_markdown() -> list[str]:
+    """One table row per IR op: which targets emit it (``*`` = with conditions)."""
+    from .targets.registry import available_targets, load_target
+
+    tables = {t: load_target(t) for t in available_targets()}
+    if not tables:
+        return []
+    lines = [
+        "",
+        "## Targets: IR nodes → emitters",
+        "",
+        "`yes*`: emitted with conditions on the node's parameters (the check names them).",
+        "",
+        "| IR node | " + " | ".join(tables) + " |",
+        "|---|" + "---|" * len(tables),
+    ]
+    for op in sorted(ir.NODE_TYPES):
+        cells = []
+        for table in tables.values():
+            entry = table.get(op)
+            cells.append("" if entry is None else ("yes*" if entry.accepts else "yes"))
+        lines.append(f"| {op} | " + " | ".join(cells) + " |")
+    return lines
 
 
 if __name__ == "__main__":

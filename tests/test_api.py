@@ -39,3 +39,20 @@ def test_default_conversion_accuracy_floor(name: str, T: int, floor: float) -> N
     acc = float((res.output[T - 1].argmax(-1) == y).float().mean())
     assert acc >= floor
     assert sum(isinstance(n, ir.IF) for _, n in conv.snn) == len(conv.scales)
+
+
+def test_open_snn_converts_models_and_reuses_snn_files(tmp_path):
+    from sjconvert.convert import open_snn
+    from sjconvert.errors import InputError
+    from sjconvert.ir.io import save
+    from tests.conftest import load_sample
+
+    model, _, calib = load_sample("digits")
+    with pytest.raises(InputError, match="--calib"):
+        open_snn(model)
+    snn, ann = open_snn(model, [calib["x"][:32]], mode="max")
+    assert any(n.spiking for _, n in snn) and not any(n.spiking for _, n in ann)
+    path = tmp_path / "net.sjir"
+    save(path, snn, source=ann)
+    again, source = open_snn(path)
+    assert list(again.nodes) == list(snn.nodes) and source is not None

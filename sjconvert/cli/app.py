@@ -234,6 +234,21 @@ def capture(
     _run(body)
 
 
+def _load_commands() -> None:
+    """Register the target commands (``to-lava``, ``to-onnx``, ...): every module in
+    :mod:`sjconvert.cli.commands` adds its commands to :data:`app` on import."""
+    import importlib
+    import pkgutil
+
+    from . import commands
+
+    for m in pkgutil.iter_modules(commands.__path__):
+        importlib.import_module(f"{commands.__name__}.{m.name}")
+
+
+_load_commands()
+
+
 def main() -> None:
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     app(prog_name="sjconvert")
