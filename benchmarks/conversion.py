@@ -1,4 +1,6 @@
-"""Conversion benchmark: accuracy vs T per mode, calibration and simulation cost.
+"""Conversion benchmark: accuracy vs T per mode (plain layer-wise rate norm, V[-1] = 0,
+no layer calibration — see ``benchmarks.low_t`` for the default converter), calibration
+and simulation cost.
 
 Run: ``make bench`` (or ``.venv/bin/python -m benchmarks.conversion [--json out.json]``).
 
@@ -31,7 +33,7 @@ from rich.table import Table
 from samples import SAMPLE_NAMES, load
 from sjconvert.ir import capture
 from sjconvert.ir import nodes as ir
-from sjconvert.passes import PREPARE, calibrate, relu_to_if, run_pipeline
+from sjconvert.passes import PREPARE, calibrate, relu_to_if, replace_maxpool, run_pipeline
 from sjconvert.sim import Program
 
 MODES = ("max", "99.9%", "99.99%")
@@ -61,7 +63,7 @@ def peak_rss_growth_mb(sample: str, what: str, repeat: int = 1) -> float:
 def _memory_child(sample: str, what: str, repeat: int) -> None:
     model, _, calib = load(sample)
     xc = torch.tensor(calib["x"])
-    graph = run_pipeline(capture(model, xc[:2]), PREPARE)
+    graph = prepared(model, xc)
     relus = [n for n, node in graph if isinstance(node, ir.ReLU)]
     base = _reset_peak_rss()
     if what == "calib":
@@ -86,6 +88,12 @@ def _reset_peak_rss() -> int:
     return _status_kb("VmRSS")
 
 
+def prepared(model: torch.nn.Module, x: torch.Tensor):
+    """The captured ANN with BN folded and max pooling moved before the neurons."""
+    g = run_pipeline(capture(model, x[:2]), [*PREPARE, lambda g: replace_maxpool(g, "pre")])
+    return g.with_meta(maxpool="pre")
+
+
 def batches(x: torch.Tensor, repeat: int = 1):
     for _ in range(repeat):
         for i in range(0, len(x), BATCH):
@@ -104,7 +112,7 @@ def run(name: str) -> dict:
 
     with torch.no_grad():
         ann_acc = float((model(x).argmax(1) == y).float().mean())
-    graph = run_pipeline(capture(model, x[:2]), PREPARE)
+    graph = prepared(model, x)
     relus = [n for n, node in graph if isinstance(node, ir.ReLU)]
     reps = 4  # stream the calibration set 4× so the timings are well above timer noise
     t_ann_calib = timed(lambda: ann_pass(xc, reps), repeat=5)

@@ -7,18 +7,19 @@ from pathlib import Path
 import numpy as np
 
 SAMPLES_DIR = Path(__file__).resolve().parent
-SAMPLE_NAMES = ("digits", "mnist1d")
+SAMPLE_NAMES = ("digits", "mnist1d", "digits16")
 
 
 def load(name: str):
     """The trained sample model (eval mode) with its test and calibration arrays (x, y)."""
     import torch
 
-    from .models import DigitsCNN, ResCNN1d
+    from .models import DigitsCNN, ResCNN1d, VGGDigits16
 
     cls, ckpt = {
         "digits": (DigitsCNN, "digits_cnn.pt"),
         "mnist1d": (ResCNN1d, "mnist1d_rescnn.pt"),
+        "digits16": (VGGDigits16, "vgg_digits16.pt"),
     }[name]
     model = cls()
     model.load_state_dict(torch.load(SAMPLES_DIR / ckpt, weights_only=True))

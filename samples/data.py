@@ -39,6 +39,16 @@ def digits_split(seed: int = 0) -> Split:
     return {"x_train": x_train, "y_train": y_train, "x_test": x_test, "y_test": y_test}
 
 
+def digits16_split(seed: int = 0) -> Split:
+    """The digits split of :func:`digits_split`, bilinearly upsampled to ``[N, 1, 16, 16]``."""
+    split = digits_split(seed)
+    for key in ("x_train", "x_test"):
+        x = torch.from_numpy(split[key])
+        up = torch.nn.functional.interpolate(x, size=(16, 16), mode="bilinear")
+        split[key] = up.numpy().astype(np.float32)
+    return split
+
+
 def mnist1d_split(seed: int = 0) -> Split:
     """Generate MNIST-1D procedurally: 8000 train / 2000 test, ``[N, 1, 40]``, standardised.
 
@@ -78,7 +88,7 @@ def calib_subset(split: Split, n: int = CALIB_SIZE, seed: int = 0) -> tuple[np.n
 
 @cache
 def _split(name: str) -> Split:
-    return digits_split() if name == "digits" else mnist1d_split()
+    return {"digits": digits_split, "digits16": digits16_split, "mnist1d": mnist1d_split}[name]()
 
 
 def _arrays(name: str, part: str) -> tuple[np.ndarray, np.ndarray]:
@@ -117,3 +127,13 @@ def mnist1d_test() -> Batches:
 def mnist1d_calib() -> Batches:
     """512 MNIST-1D training samples for calibration as ``(x, y)`` batches."""
     return to_batches(*_arrays("mnist1d", "calib"))
+
+
+def digits16_test() -> Batches:
+    """Digits upsampled to 16x16, test set (360 samples) as ``(x, y)`` batches."""
+    return to_batches(*_arrays("digits16", "test"))
+
+
+def digits16_calib() -> Batches:
+    """512 upsampled digits training samples for calibration as ``(x, y)`` batches."""
+    return to_batches(*_arrays("digits16", "calib"))

@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["DigitsCNN", "ResBlock1d", "ResCNN1d"]
+__all__ = ["DigitsCNN", "ResBlock1d", "ResCNN1d", "VGGDigits16"]
 
 
 class DigitsCNN(nn.Module):
@@ -87,3 +87,30 @@ class ResCNN1d(nn.Module):
         x = self.block2(x)
         x = torch.flatten(x, 1)
         return self.fc(x)
+
+
+class VGGDigits16(nn.Module):
+    """A deeper VGG-style CNN (7 ReLU layers, max pooling) for digits upsampled to 16x16,
+    input ``[N, 1, 16, 16]``."""
+
+    def __init__(self, num_classes: int = 10, widths: tuple[int, ...] = (32, 64, 128)) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        c_in = 1
+        for c in widths:  # two 3x3 convs per stage, then 2x2 max pooling: 16 -> 8 -> 4 -> 2
+            for _ in range(2):
+                layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), nn.ReLU()]
+                c_in = c
+            layers.append(nn.MaxPool2d(2))
+        self.features = nn.Sequential(*layers)
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(c_in * 2 * 2, 128),
+            nn.ReLU(),
+            nn.Dropout(0.3),
+            nn.Linear(128, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Return class logits ``[N, num_classes]``."""
+        return self.classifier(self.features(x))

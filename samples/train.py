@@ -18,8 +18,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from samples.data import SAMPLES_DIR, Split, calib_subset, digits_split, mnist1d_split
-from samples.models import DigitsCNN, ResCNN1d
+from samples.data import (
+    SAMPLES_DIR,
+    Split,
+    calib_subset,
+    digits16_split,
+    digits_split,
+    mnist1d_split,
+)
+from samples.models import DigitsCNN, ResCNN1d, VGGDigits16
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,7 @@ class Recipe:
 RECIPES = {
     "digits": Recipe("digits", "digits_cnn.pt", DigitsCNN, digits_split, 40, 64, 2e-3),
     "mnist1d": Recipe("mnist1d", "mnist1d_rescnn.pt", ResCNN1d, mnist1d_split, 30, 128, 3e-3),
+    "digits16": Recipe("digits16", "vgg_digits16.pt", VGGDigits16, digits16_split, 30, 64, 2e-3),
 }
 
 

@@ -18,10 +18,21 @@ from .ir import nodes as ir
 from .ir.capture import capture
 from .ir.graph import Graph
 from .loading import Batch, load_data, load_model
-from .passes import PREPARE, calibrate, parse_mode, relu_to_if, replace_maxpool, run_pipeline
+from .passes import (
+    PREPARE,
+    calibrate,
+    parse_mode,
+    relu_to_if,
+    replace_maxpool,
+    run_pipeline,
+    statistic,
+)
+from .passes.refine import refine
 from .sim.reference import Program
 
 Progress = Callable[[int], None]
+DEFAULT_T = 8
+GRANULARITIES = ("channel", "layer")
 
 
 def _batches(data: Iterable[Any]) -> Iterable[Batch]:
@@ -52,21 +63,41 @@ def ann2snn(
     model: nn.Module | Graph | str | os.PathLike[str],
     calib: Iterable[Any] | str,
     mode: str | float = "99.9%",
-    maxpool: str = "error",
+    maxpool: str = "pre",
     spiking_output: bool = False,
     progress: Progress | None = None,
     arch: str | None = None,
     trust: bool = False,
+    T: int | None = DEFAULT_T,
+    granularity: str = "channel",
+    v_init: float = 0.5,
+    search: bool = True,
+    bias: bool = True,
+    refine_samples: int = 512,
 ) -> Conversion:
-    """Convert a ReLU ANN to an IF SNN (capture → prepare → calibrate → normalise).
+    """Convert a ReLU ANN to an IF SNN (capture → prepare → calibrate → normalise →
+    calibrate layer by layer for ``T`` steps).
 
     ``model`` is a module, a captured graph, or a file as the CLI takes it (state dict with
     ``arch``, pickled module with ``trust=True``, or an IR file). ``calib`` yields batches
     (tensors, ``(x, y)`` pairs or :class:`Batch`) or names a data set as the CLI does
     (``.npz`` / ``.pt`` / ``package.module:function``); it is streamed once and only a
     fixed-size summary per layer is kept.
+
+    With a target ``T`` (default 8), the first ``refine_samples`` calibration samples also
+    drive :func:`sjconvert.passes.refine.refine`: per-channel (``granularity="channel"``) or
+    per-layer λ from those samples, a threshold search (``search``) and bias correction
+    (``bias``) against the ANN at T steps. ``v_init`` is the initial membrane as a fraction
+    of the threshold (0.5: half-threshold start). ``T=None`` gives the plain layer-wise
+    conversion of Rueckauer et al. (2017) with ``mode`` alone.
     """
-    parse_mode(mode)
+    kind = parse_mode(mode)
+    if granularity not in GRANULARITIES:
+        raise InputError(f"granularity {granularity!r} unknown; use one of {GRANULARITIES}")
+    if T is not None and T < 1:
+        raise InputError(f"target T must be a positive integer, got {T}")
+    if not 0.0 <= v_init < 1.0:
+        raise InputError(f"v_init is a fraction of the threshold in [0, 1), got {v_init}")
     if isinstance(calib, str):
         calib = load_data(calib)
     if isinstance(model, (str, os.PathLike)):
@@ -86,20 +117,68 @@ def ann2snn(
     prepared = prepared.with_meta(maxpool=maxpool)
     relus = [n for n, node in prepared if isinstance(node, ir.ReLU)]
     count = 0
+    kept: list[torch.Tensor] = []
 
     def stream() -> Iterable[torch.Tensor]:
         nonlocal count
         for b in _chain(first, it):
+            x = _checked(prepared, b.x)
+            if count < refine_samples:
+                kept.append(x[: refine_samples - count])
             count += int(b.x.shape[0])
-            yield _checked(prepared, b.x)
+            yield x
 
     stats = calibrate(prepared, stream(), relus, progress)
-    snn = run_pipeline(
-        prepared, [partial(relu_to_if, stats=stats, mode=mode, spiking_output=spiking_output)]
-    )
+    if T is None:
+        snn = run_pipeline(
+            prepared,
+            [
+                partial(
+                    relu_to_if,
+                    stats=stats,
+                    mode=mode,
+                    spiking_output=spiking_output,
+                    v_init=v_init,
+                )
+            ],
+        )
+        report: dict[str, Any] = {}
+    else:
+        lam0 = {n: statistic(stats[n], mode) for n in relus}
+        refine_pass = partial(
+            _refined,
+            x=torch.cat(kept),
+            lam=lam0,
+            T=T,
+            mode=kind,
+            channelwise=granularity == "channel",
+            search=search,
+            bias=bias,
+            v_init=v_init,
+            spiking_output=spiking_output,
+            report=(report := {}),
+        )
+        snn = run_pipeline(prepared, [refine_pass])
     lam = dict(snn.meta["normalisation"]["lambda"])
-    snn = snn.with_meta(calibration={"samples": count})
+    snn = snn.with_meta(
+        calibration={"samples": count, "refine_samples": min(count, refine_samples)},
+        normalisation={
+            **snn.meta["normalisation"],
+            "mode": str(mode),
+            "target_T": T,
+            "search": search and T is not None,
+            "bias_correction": bias and T is not None,
+            "layers": report,
+        },
+    )
     return Conversion(snn, ann, lam, count, time.perf_counter() - start)
+
+
+def _refined(graph: Graph, report: dict[str, Any], **options: Any) -> Graph:
+    """Pipeline form of :func:`refine` (its per-layer report goes to ``report``)."""
+    result = refine(graph, **options)
+    report.update(result.layers)
+    return result.snn
 
 
 def _open_model(path: Path, arch: str | None, trust: bool) -> nn.Module | Graph:

@@ -95,20 +95,46 @@ def ann2snn(
     maxpool: Annotated[
         str,
         typer.Option(
-            help="Max pooling: error (refuse), avg (average pooling instead), "
-            "spike (max over spikes)."
+            help="Max pooling: pre (pool the current before the neuron), error (refuse), "
+            "avg (average pooling instead), spike (max over spikes)."
         ),
-    ] = "error",
+    ] = "pre",
     spiking_output: Annotated[
         bool,
         typer.Option(help="Make the last layer spike instead of integrating (membrane readout)."),
     ] = False,
+    steps: Annotated[
+        int,
+        typer.Option(
+            "--T",
+            "-T",
+            min=0,
+            help="Target time steps: thresholds and biases are calibrated for this T "
+            "(0: plain rate-norm conversion, no layer calibration).",
+        ),
+    ] = 8,
+    granularity: Annotated[
+        str, typer.Option(help="Normalisation per 'channel' or per 'layer'.")
+    ] = "channel",
+    v_init: Annotated[
+        float,
+        typer.Option(help="Initial membrane as a fraction of the threshold (0.5: half)."),
+    ] = 0.5,
+    search: Annotated[
+        bool, typer.Option(help="Search each layer's threshold scale for the target T.")
+    ] = True,
+    bias: Annotated[
+        bool, typer.Option(help="Correct each layer's bias against the ANN at the target T.")
+    ] = True,
+    refine_samples: Annotated[
+        int, typer.Option(min=1, help="Calibration samples used for layer calibration.")
+    ] = 512,
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
     json_out: JsonOpt = False,
 ) -> None:
-    """Convert a ReLU ANN into an IF SNN, calibrating thresholds on CALIB."""
+    """Convert a ReLU ANN into an IF SNN, calibrating thresholds on CALIB for --T steps."""
     from ..convert import ann2snn as convert
     from ..ir.io import save
     from ..loading import load_data
@@ -125,11 +151,19 @@ def ann2snn(
                 progress=advance,
                 arch=arch,
                 trust=trust,
+                T=steps or None,
+                granularity=granularity,
+                v_init=v_init,
+                search=search,
+                bias=bias,
+                refine_samples=refine_samples,
             )
         save(output, conv.snn, source=conv.ann)
         summary = {
             "output": str(output),
             "mode": mode,
+            "target_T": steps or None,
+            "granularity": granularity,
             "calibration_samples": conv.calib_samples,
             "seconds": round(conv.seconds, 3),
             "lambda": conv.scales,
@@ -143,7 +177,9 @@ def ann2snn(
             out.print(f"note: output {note} is not part of the SNN")
         out.print(
             f"converted in {conv.seconds:.2f} s on {conv.calib_samples} calibration "
-            f"samples (mode {mode}); wrote {output}"
+            f"samples (mode {mode}, {granularity}-wise"
+            + (f", calibrated for T={steps}" if steps else "")
+            + f"); wrote {output}"
         )
 
     _run(body)

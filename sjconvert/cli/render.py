@@ -73,9 +73,18 @@ def graph_table(g: Graph, title: str = "") -> Table:
             "×".join(map(str, r["shape"])),
             r["parameters"],
             r["neuron"],
-            "" if r["lambda"] is None else f"{r['lambda']:.4g}",
+            _lam_text(r["lambda"]),
         )
     return t
+
+
+def _lam_text(lam: float | list[float] | None) -> str:
+    """λ for the table: one number, or the per-channel range."""
+    if lam is None:
+        return ""
+    if isinstance(lam, list):
+        return f"{min(lam):.3g}–{max(lam):.3g} ({len(lam)} ch)"
+    return f"{lam:.4g}"
 
 
 def results_table(res: Any, title: str = "") -> Table:

@@ -24,16 +24,3 @@ def fold_bn(
     w_new = w.astype(np.float64) * k.reshape(-1, *([1] * (w.ndim - 1)))
     b_new = (b0 - mean) * k + beta
     return w_new.astype(np.float32), b_new.astype(np.float32)
-
-
-def rescale_synapse(
-    w: np.ndarray, b: np.ndarray | None, in_scale: float, out_scale: float
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Weight/threshold normalisation of one synapse layer.
-
-    If the layer's input carries ``x / λ_in`` and its output must carry ``y / λ_out`` for
-    ``y = W x + b``, then ``Ŵ = W · λ_in / λ_out`` and ``b̂ = b / λ_out``.
-    """
-    w_new = (w.astype(np.float64) * (in_scale / out_scale)).astype(np.float32)
-    b_new = None if b is None else (b.astype(np.float64) / out_scale).astype(np.float32)
-    return w_new, b_new

@@ -20,13 +20,24 @@ Every value ``v`` of the converted graph carries ``v_ann / λ(v)``:
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
 from ..errors import PassError
 from ..ir import nodes as ir
 from ..ir.graph import Graph, GraphEditor
-from ._math import rescale_synapse
+from ._scales import (
+    Lam,
+    as_lam,
+    describe,
+    factor,
+    rescale_weights,
+    same,
+    split,
+    through,
+    vector,
+)
 from .calibrate import ActivationSummary, statistic
 from .fold import SYNAPSES
 
@@ -41,18 +52,29 @@ KEEP_SCALE = (
     ir.Identity,
 )
 MAXPOOLS = {ir.MaxPool1d: ir.AvgPool1d, ir.MaxPool2d: ir.AvgPool2d}
-MAXPOOL_OPTIONS = ("error", "avg", "spike")
+MAXPOOL_OPTIONS = ("pre", "error", "avg", "spike")
 
 
-def replace_maxpool(graph: Graph, policy: str = "error") -> Graph:
-    """Apply the max-pooling policy: ``error`` refuses (listing every MaxPool), ``avg``
-    replaces each by average pooling of the same geometry, ``spike`` keeps it (max over
-    spikes in the SNN, an upper bound on the ANN's max)."""
+def replace_maxpool(graph: Graph, policy: str = "pre") -> Graph:
+    """Apply the max-pooling policy.
+
+    * ``pre`` pools the neuron's input current instead of its spikes: ``MaxPool(ReLU(x)) =
+      ReLU(MaxPool(x))`` (ReLU is monotonic), so a pool reading a ReLU is moved before it;
+      the ANN is unchanged and the SNN's neuron sees ``max`` of its currents (exact for a
+      static current such as direct input; for spike-driven currents the max per step,
+      whose bias the layer calibration of :mod:`.refine` corrects). A pool whose ReLU has
+      other readers stays after it (max over spikes).
+    * ``error`` refuses (listing every MaxPool); ``avg`` replaces each by average pooling
+      of the same geometry; ``spike`` keeps it (max over spikes in the SNN, an upper bound
+      on the ANN's max).
+    """
     if policy not in MAXPOOL_OPTIONS:
         raise PassError(f"maxpool option {policy!r} unknown; use one of {MAXPOOL_OPTIONS}")
     found = [n for n, node in graph if type(node) in MAXPOOLS]
     if not found or policy == "spike":
         return graph
+    if policy == "pre":
+        return _pool_before_relu(graph, found)
     if policy == "error":
         raise PassError(
             f"max pooling at {', '.join(graph.where(n) for n in found)} has no exact spiking "
@@ -66,62 +88,104 @@ def replace_maxpool(graph: Graph, policy: str = "error") -> Graph:
     return ed.freeze()
 
 
-def _desired(ed: GraphEditor, name: str, lam: Mapping[str, float]) -> float:
-    """λ wanted at ``name``'s output: the λ of the ReLU it feeds through scale-keeping ops."""
+def _pool_before_relu(graph: Graph, pools: list[str]) -> Graph:
+    ed = graph.editor()
+    for m in pools:
+        (r,) = ed.edges[m]
+        if not isinstance(ed.nodes[r], ir.ReLU) or ed.uses(r) != 1:
+            continue
+        for c in ed.consumers(m):
+            ed.edges[c] = tuple(r if i == m else i for i in ed.edges[c])
+        ed.outputs = [r if o == m else o for o in ed.outputs]
+        ed.edges[m], ed.edges[r] = ed.edges[r], (m,)
+        ed.shapes[r] = ed.shapes[m]
+        order = list(ed.nodes)
+        i, j = order.index(r), order.index(m)
+        order[i], order[j] = m, r
+        ed.nodes = {n: ed.nodes[n] for n in order}
+    return ed.freeze()
+
+
+def _desired(ed: GraphEditor, name: str, lam: Mapping[str, Lam]) -> Lam:
+    """λ wanted at ``name``'s output: the λ of the ReLU it feeds through scale-keeping ops
+    (carried back through flatten/reshape to ``name``'s shape)."""
+    path = []
     while ed.uses(name) == 1 and name not in ed.outputs:
         (c,) = ed.consumers(name)
         node = ed.nodes[c]
         if isinstance(node, ir.ReLU) and c in lam:
-            return lam[c]
+            want = lam[c]
+            for n in reversed(path):  # undo the shape changes between name and the ReLU
+                src = ed.edges[n][0]
+                want = through(ed.nodes[n], want, ed.shapes[n], ed.shapes[src])
+            return want
         if not isinstance(node, (*KEEP_SCALE, ir.Add, ir.Concat)):
             break
+        if isinstance(node, ir.Concat) and lam_is_array(lam):
+            break
+        path.append(c)
         name = c
-    return 1.0
+    return as_lam(1.0)
 
 
-def _rescale(node: ir.Node, lam_in: float, lam_out: float) -> ir.Node:
+def lam_is_array(lam: Mapping[str, Lam]) -> bool:
+    return any(v.ndim for v in lam.values())
+
+
+def _rescale(ed: GraphEditor, name: str, lam_in: Lam, lam_out: Lam) -> ir.Node:
+    node, (src,) = ed.nodes[name], ed.edges[name]
+    where = ed.meta.get("source", {}).get(name, name)
+    vin = vector(lam_in, ed.shapes[src], f"input of '{where}'")
+    vout = vector(lam_out, ed.shapes[name], f"'{where}'")
     if isinstance(node, SYNAPSES):
-        w, b = rescale_synapse(node.weight, node.bias, lam_in, lam_out)
+        w, b = rescale_weights(node.weight, node.bias, vin, vout, getattr(node, "groups", 1))
         return node.evolve(weight=w, bias=b)
     if isinstance(node, ir.BatchNorm):
         return node.evolve(
-            mean=node.mean / lam_in, gamma=node.gamma * (lam_in / lam_out), beta=node.beta / lam_out
+            mean=node.mean / vin, gamma=node.gamma * (vin / vout), beta=node.beta / vout
         )
     raise PassError(f"cannot rescale {node.op}")
 
 
-def _adapt(ed: GraphEditor, src: str, dst: str, have: float, need: float) -> None:
+def _adapt(ed: GraphEditor, src: str, dst: str, have: Lam, need: Lam) -> None:
     """Make the edge src→dst carry λ=need: fold into src's synapse, or insert a Scale."""
-    if np.isclose(have, need, rtol=1e-7):
+    if same(have, need):
         return
     node = ed.nodes[src]
     if isinstance(node, (*SYNAPSES, ir.BatchNorm)) and ed.uses(src) == 1:
-        ed.nodes[src] = _rescale(node, 1.0, need / have)
+        ed.nodes[src] = _rescale(ed, src, as_lam(1.0), need / have)
         return
-    ed.insert_after(src, ed.unique_name(f"{src}_scale"), ir.Scale(have / need), only=[dst])
+    f = factor(have / need, ed.shapes[src], f"'{src}'")
+    ed.insert_after(src, ed.unique_name(f"{src}_scale"), ir.Scale(f), only=[dst])
 
 
 def relu_to_if(
     graph: Graph,
-    stats: Mapping[str, ActivationSummary],
+    stats: Mapping[str, ActivationSummary] | None = None,
     mode: str | float = "99.9%",
     spiking_output: bool = False,
+    lam: Mapping[str, Any] | None = None,
+    v_init: float = 0.0,
 ) -> Graph:
-    """Convert every ReLU to an IF neuron with layer-wise normalisation (module docstring).
+    """Convert every ReLU to an IF neuron (threshold 1, soft reset, ``V[-1] = v_init``) with
+    layer- or channel-wise normalisation (module docstring).
 
-    ``stats`` maps each ReLU node name to the summary of its ANN outputs.
+    λ per ReLU comes from ``lam`` (a scalar, or one value per channel) or else from the
+    ``mode`` statistic of ``stats[relu]`` (the summary of its ANN outputs).
     """
     if any(type(node) in MAXPOOLS for _, node in graph) and not graph.meta.get("maxpool"):
         replace_maxpool(graph, "error")
     ed = graph.editor()
     relus = [n for n, node in graph if isinstance(node, ir.ReLU)]
-    missing = [n for n in relus if n not in stats]
+    given = dict(lam or {})
+    missing = [n for n in relus if n not in given and (stats is None or n not in stats)]
     if missing:
         raise PassError(f"no calibration statistics for ReLU node(s) {missing}")
-    lam: dict[str, float] = {}
+    lams: dict[str, Lam] = {}
     for n in relus:
-        value = statistic(stats[n], mode)
-        lam[n] = value if np.isfinite(value) and value > 0 else 1.0
+        value = as_lam(given[n] if n in given else statistic(stats[n], mode))  # type: ignore[index]
+        ok = np.isfinite(value) & (value > 0)
+        lams[n] = np.where(ok, value, 1.0) if value.ndim else as_lam(value if ok else 1.0)
     dropped = []
     for o in list(ed.outputs):  # softmax at an output: monotonic, the SNN reads its input
         if isinstance(ed.nodes[o], ir.Softmax):
@@ -130,41 +194,56 @@ def relu_to_if(
     out_relus = [] if spiking_output else [o for o in ed.outputs if o in relus]
     for n in out_relus:  # ReLU at an output: read the membrane instead
         ed.nodes[n] = ir.Readout()
-        lam.pop(n)
+        lams.pop(n)
     for o in list(ed.outputs):
         if not isinstance(ed.nodes[o], ir.Readout):
             ed.insert_after(o, ed.unique_name(f"{o}_readout"), ir.Readout())
-
-    scale: dict[str, float] = {}
-    for name in list(ed.nodes):
-        node = ed.nodes[name]
-        ins = ed.edges.get(name, ())
-        if isinstance(node, ir.Input):
-            scale[name] = 1.0
-        elif isinstance(node, (*SYNAPSES, ir.BatchNorm)):
-            scale[name] = _desired(ed, name, lam)
-            ed.nodes[name] = _rescale(node, scale[ins[0]], scale[name])
-        elif isinstance(node, (*KEEP_SCALE, ir.Scale)):
-            scale[name] = scale[ins[0]]
-            if isinstance(node, ir.Scale):
-                raise PassError(f"graph already holds Scale node '{name}'; convert the ANN")
-        elif isinstance(node, (ir.Add, ir.Concat)):
-            want = _desired(ed, name, lam)
-            for src in ins:
-                _adapt(ed, src, name, scale[src], want)
-            scale[name] = want
-        elif isinstance(node, ir.ReLU):
-            _adapt(ed, ins[0], name, scale[ins[0]], lam[name])
-            ed.nodes[name] = ir.IF(v_threshold=1.0, v_reset=None)
-            scale[name] = lam[name]
-        elif isinstance(node, ir.Readout):
-            _adapt(ed, ins[0], name, scale[ins[0]], 1.0)
-            scale[name] = 1.0
-        else:
-            raise PassError(f"node '{name}' ({node.op}) cannot be converted by relu_to_if")
+    _normalise(ed, lams, v_init)
     ed.meta.update(
-        normalisation={"mode": str(mode), "granularity": "layer", "lambda": lam},
+        normalisation={
+            "mode": str(mode),
+            "granularity": "channel" if lam_is_array(lams) else "layer",
+            "lambda": {k: describe(v) for k, v in lams.items()},
+            "v_init": v_init,
+        },
         converted=True,
         dropped=dropped,
     )
     return ed.freeze()
+
+
+def _normalise(ed: GraphEditor, lam: dict[str, Lam], v_init: float) -> None:
+    scale: dict[str, Lam] = {}
+    one = as_lam(1.0)
+    for name in list(ed.nodes):
+        node = ed.nodes[name]
+        ins = ed.edges.get(name, ())
+        if isinstance(node, ir.Input):
+            scale[name] = one
+        elif isinstance(node, (*SYNAPSES, ir.BatchNorm)):
+            scale[name] = _desired(ed, name, lam)
+            ed.nodes[name] = _rescale(ed, name, scale[ins[0]], scale[name])
+        elif isinstance(node, (*KEEP_SCALE, ir.Scale)):
+            if isinstance(node, ir.Scale):
+                raise PassError(f"graph already holds Scale node '{name}'; convert the ANN")
+            scale[name] = through(node, scale[ins[0]], ed.shapes[ins[0]], ed.shapes[name])
+        elif isinstance(node, ir.Add):
+            want = _desired(ed, name, lam)
+            for src in ins:
+                _adapt(ed, src, name, scale[src], want)
+            scale[name] = want
+        elif isinstance(node, ir.Concat):
+            want = _desired(ed, name, lam)
+            sizes = [ed.shapes[s][node.dim - 1] for s in ins]
+            for src, part in zip(ins, split(want, sizes, node.dim), strict=True):
+                _adapt(ed, src, name, scale[src], part)
+            scale[name] = want
+        elif isinstance(node, ir.ReLU):
+            _adapt(ed, ins[0], name, scale[ins[0]], lam[name])
+            ed.nodes[name] = ir.IF(v_threshold=1.0, v_reset=None, v_init=v_init)
+            scale[name] = lam[name]
+        elif isinstance(node, ir.Readout):
+            _adapt(ed, ins[0], name, scale[ins[0]], one)
+            scale[name] = one
+        else:
+            raise PassError(f"node '{name}' ({node.op}) cannot be converted by relu_to_if")

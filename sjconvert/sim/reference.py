@@ -131,7 +131,12 @@ class Program:
 
     @torch.no_grad()
     def snn(
-        self, *xs: torch.Tensor, T: int, sequence: bool = False, block: int | None = None
+        self,
+        *xs: torch.Tensor,
+        T: int,
+        sequence: bool = False,
+        block: int | None = None,
+        observe: Callable[[str, torch.Tensor, bool], None] | None = None,
     ) -> SimResult:
         """Simulate ``T`` steps. Inputs are ``[N, ...]`` (direct input, the same current
         every step) or, with ``sequence=True``, ``[T, N, ...]``.
@@ -140,6 +145,8 @@ class Program:
         tensor holds about ``BLOCK_ELEMENTS`` values); neuron state carries over between
         blocks, so the result does not depend on the block size, and memory does not grow
         with T. Values that do not depend on time are computed once, in the first block.
+        ``observe(name, value, temporal)`` sees each node's value once per block (a static
+        ``[N, ...]`` value only in the first block).
         """
         if T < 1:
             raise InputError(f"T must be >= 1, got {T}")
@@ -169,6 +176,8 @@ class Program:
                     values[name] = self._node(name, node, values, n_t, state, spikes)
                     if not values[name][1]:
                         static[name] = values[name][0]
+                    if observe is not None:
+                        observe(name, *values[name])
                 for src in self._last_use.get(name, ()):
                     del values[src]
             steps = torch.arange(t0 + 1, t0 + n_t + 1, dtype=self.dtype)

@@ -1,0 +1,97 @@
+"""Normalisation scales λ as arrays: a scalar (layer-wise) or one factor per channel.
+
+A value of per-sample shape ``(C, *rest)`` carries ``v_ann / λ`` where ``λ`` is a float64
+array that broadcasts to that shape: ``()`` for layer-wise scales, ``(C, 1, …, 1)`` for
+channel-wise ones; after a flatten, ``(F,)`` (one factor per feature, axis 1 of the value).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from ..errors import PassError
+from ..ir import nodes as ir
+
+Lam = np.ndarray
+
+
+def as_lam(value: Any) -> Lam:
+    return np.asarray(value, dtype=np.float64)
+
+
+def channel_lam(values: np.ndarray, rank: int) -> Lam:
+    """Per-channel λ (one value per channel) shaped ``(C, 1, …)`` for a rank-``rank`` value."""
+    return as_lam(values).reshape(-1, *([1] * (rank - 1)))
+
+
+def same(a: Lam, b: Lam) -> bool:
+    return bool(np.allclose(*np.broadcast_arrays(a, b), rtol=1e-7, atol=0))
+
+
+def vector(lam: Lam, shape: tuple[int, ...], where: str) -> np.ndarray | float:
+    """λ as a scalar or a ``(C,)`` vector over axis 0 of ``shape`` (a synapse's channels)."""
+    if lam.ndim == 0:
+        return float(lam)
+    full = np.broadcast_to(lam, shape).reshape(shape[0], -1)
+    if not np.all(full == full[:, :1]):
+        raise PassError(
+            f"{where}: the scale varies within a channel (after a reshape); "
+            "use layer-wise normalisation"
+        )
+    return full[:, 0].copy()
+
+
+def through(node: ir.Node, lam: Lam, shape_in: tuple[int, ...], shape_out: tuple[int, ...]) -> Lam:
+    """λ after a scale-keeping op (pooling keeps channels; flatten/reshape move them)."""
+    if lam.ndim == 0 or not isinstance(node, (ir.Flatten, ir.Reshape)):
+        return lam
+    return np.broadcast_to(lam, shape_in).reshape(shape_out).copy()
+
+
+def split(lam: Lam, sizes: list[int], dim: int) -> list[Lam]:
+    """λ of each input of a concat over per-sample axis ``dim - 1`` (sizes along it)."""
+    if lam.ndim == 0:
+        return [lam] * len(sizes)
+    if dim != 1:
+        raise PassError("channel-wise scales cannot cross a concat that is not over channels")
+    return np.split(lam, np.cumsum(sizes)[:-1], axis=0)
+
+
+def rescale_weights(
+    w: np.ndarray,
+    b: np.ndarray | None,
+    lam_in: np.ndarray | float,
+    lam_out: np.ndarray | float,
+    groups: int = 1,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """``Ŵ[o, i] = W[o, i] · λ_in[i] / λ_out[o]`` and ``b̂[o] = b[o] / λ_out[o]``.
+
+    For grouped convolutions, weight column ``j`` of output ``o`` reads input channel
+    ``g·(C_in/groups) + j`` with ``g = o // (C_out/groups)``.
+    """
+    out_ch, in_per_group = w.shape[0], w.shape[1]
+    lin = np.broadcast_to(np.asarray(lam_in, np.float64), (in_per_group * groups,))
+    rows = (np.arange(out_ch) // (out_ch // groups))[:, None] * in_per_group
+    lin = lin[rows + np.arange(in_per_group)[None, :]]
+    lout = np.broadcast_to(np.asarray(lam_out, np.float64), (out_ch,))[:, None]
+    ratio = (lin / lout).reshape(out_ch, in_per_group, *([1] * (w.ndim - 2)))
+    w_new = (w.astype(np.float64) * ratio).astype(np.float32)
+    b_new = None if b is None else (b.astype(np.float64) / lout[:, 0]).astype(np.float32)
+    return w_new, b_new
+
+
+def factor(lam: Lam, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """A :class:`Scale` factor (scalar or per channel) equal to ``lam``."""
+    v = vector(lam, shape, where)
+    return np.asarray(v, np.float32) if isinstance(v, np.ndarray) else np.float32(v)
+
+
+def describe(lam: Lam) -> float | list[float]:
+    """JSON form of λ for graph meta: a float, or the per-channel list."""
+    if lam.ndim == 0:
+        return float(lam)
+    flat = lam.reshape(-1)
+    return [float(v) if math.isfinite(v) else 1.0 for v in flat]
