@@ -60,8 +60,15 @@ def _ranks(meta: object) -> list[int]:
 
 
 def violations(module: nn.Module, *example: torch.Tensor) -> list[str]:
-    """Every rank > 4 value and every in-place op in ``module`` run on ``example``."""
-    gm = fx.symbolic_trace(module)
+    """Every rank > 4 value and every in-place op in ``module`` run on ``example``. A module
+    fx cannot trace (an item assignment ``x[i] = y`` among others) is one violation."""
+    try:
+        gm = fx.symbolic_trace(module)
+    except Exception as exc:  # fx raises TypeError, TraceError, ... naming the construct
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if "item assignment" in reason:
+            reason = f"in-place item assignment x[...] = y ({reason})"
+        return [f"{type(module).__name__}.forward: cannot be traced: {reason}"]
     with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
         ShapeProp(gm).propagate(*example)
     found = []
