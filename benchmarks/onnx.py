@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
 from collections.abc import Callable
 
 import numpy as np
@@ -25,6 +23,7 @@ import torch
 from rich.console import Console
 from rich.table import Table
 
+from benchmarks.conversion import timed
 from samples import SAMPLE_NAMES, load
 from sjconvert import ann2snn
 from sjconvert.loading import DataSource
@@ -34,16 +33,6 @@ from sjconvert.targets.onnx.parity import verify_onnx
 from sjconvert.targets.onnx.runtime import run_steps, run_unrolled, session
 
 BATCH = 256
-
-
-def timed(fn: Callable[[], object], repeat: int = 3) -> float:
-    fn()  # warm-up
-    runs = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t)
-    return statistics.median(runs)
 
 
 def _runner(

@@ -22,12 +22,7 @@ from sjconvert.targets.lynxi import (
 from sjconvert.targets.lynxi.net import build
 from sjconvert.targets.lynxi.sdk import require_sdk
 from sjconvert.verify import reference_run
-from tests.targets.snn_graphs import NEURONS, converted, neuron_zoo
-
-
-@pytest.fixture(scope="module")
-def samples() -> dict[str, tuple[Graph, dict[str, np.ndarray]]]:
-    return {name: converted(name) for name in ("digits", "mnist1d")}
+from tests.targets.snn_graphs import NEURONS, neuron_zoo
 
 
 def _module_run(graph: Graph, x: torch.Tensor, T: int, target: str, **kw) -> tuple:

@@ -10,7 +10,6 @@ import pytest
 from onnx import TensorProto, helper
 
 from sjconvert.errors import EmitError
-from sjconvert.ir.graph import Graph
 from sjconvert.loading import DataSource
 from sjconvert.targets.onnx.export import (
     export_step,
@@ -22,12 +21,7 @@ from sjconvert.targets.onnx.export import (
 from sjconvert.targets.onnx.parity import verify_onnx
 from sjconvert.targets.onnx.runtime import run_steps, run_unrolled, session
 from sjconvert.verify import reference_run
-from tests.targets.snn_graphs import NEURONS, converted, dyadic, neuron_zoo
-
-
-@pytest.fixture(scope="module")
-def samples() -> dict[str, tuple[Graph, dict[str, np.ndarray]]]:
-    return {name: converted(name) for name in ("digits", "mnist1d")}
+from tests.targets.snn_graphs import NEURONS, dyadic, neuron_zoo
 
 
 def _dyadic_input(x: np.ndarray) -> np.ndarray:

@@ -13,16 +13,15 @@ from typer.testing import CliRunner
 
 from sjconvert.cli.app import app
 from sjconvert.ir.io import save
-from tests.targets.snn_graphs import converted
 
 ROOT = Path(__file__).resolve().parents[2]
 TEST = str(ROOT / "samples" / "digits_test.npz")
 
 
 @pytest.fixture(scope="module")
-def snn_file(tmp_path_factory) -> Path:
+def snn_file(samples, tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("snn") / "digits.sjir"
-    save(path, converted("digits")[0])
+    save(path, samples["digits"][0])
     return path
 
 
@@ -149,29 +148,13 @@ def test_ann2snn_takes_an_onnx_model(runner, tmp_path) -> None:
             dynamic_axes={"x.1": {0: "n"}},
         )
     out = tmp_path / "d.sjir"
-    result = runner.invoke(
-        app,
-        [
-            "ann2snn",
-            str(tmp_path / "d.onnx"),
-            "--calib",
-            str(ROOT / "samples" / "digits_calib.npz"),
-            "-o",
-            str(out),
-            "--json",
-        ],
-    )
-    assert _json(result)["calibration_samples"] == 512 and out.exists()
-    bad = runner.invoke(
-        app,
-        [
-            "ann2snn",
-            str(tmp_path / "d.onnx"),
-            "--calib",
-            str(ROOT / "samples" / "mnist1d_calib.npz"),
-            "-o",
-            str(out) + "2",
-        ],
-    )
+
+    def ann2snn(calib: str, *extra: str):
+        path = str(ROOT / "samples" / f"{calib}_calib.npz")
+        return runner.invoke(app, ["ann2snn", str(tmp_path / "d.onnx"), "--calib", path, *extra])
+
+    assert _json(ann2snn("digits", "-o", str(out), "--json"))["calibration_samples"] == 512
+    assert out.exists()
+    bad = ann2snn("mnist1d", "-o", str(out) + "2")
     assert bad.exit_code == 3 and "failed on the example input" in bad.output
     assert len(bad.output.strip().splitlines()) == 1

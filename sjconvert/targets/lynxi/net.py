@@ -19,6 +19,7 @@ from torch import nn
 from ...errors import EmitError, InputError
 from ...ir import nodes as ir
 from ...ir.graph import Graph
+from ...sim.reference import folded_scales
 from ..registry import check, emitter
 from .neurons import Neuron, Readout
 
@@ -32,18 +33,6 @@ def torch_dtype(dtype: str | torch.dtype) -> torch.dtype:
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
     return DTYPES[str(dtype)]
-
-
-def folded_scales(graph: Graph) -> dict[str, float]:
-    """Scalar Scale nodes read only by an Add: the Add applies them (as the simulator does)."""
-    return {
-        name: float(node.factor)
-        for name, node in graph
-        if isinstance(node, ir.Scale)
-        and node.factor.ndim == 0
-        and name not in graph.outputs
-        and [type(graph.nodes[c]) for c in graph.consumers(name)] == [ir.Add]
-    }
 
 
 @dataclass
