@@ -97,3 +97,14 @@ def test_rank_check_names_every_5d_value() -> None:
 def test_initial_state_needs_a_step_model(samples) -> None:
     with pytest.raises(EmitError, match="not a step model"):
         initial_state(export_unrolled(samples["digits"][0], 2), 1)
+
+
+def test_sequence_input_model_is_identical_where_sums_are_exact() -> None:
+    graph = dyadic(neuron_zoo(NEURONS["lif_decay_input_hard"], np.random.default_rng(5)))
+    T = 4
+    seq = _dyadic_input(np.random.default_rng(6).uniform(-1, 2, size=(T, 8, 2, 6, 6)))
+    ref_rates, ref_counts, _ = reference_run(graph, seq, T, sequence=True)
+    model = export_unrolled(graph, T, sequence=True, counts=True)
+    rates, counts = run_unrolled(session(model), seq.reshape(T * 8, 2, 6, 6))
+    assert np.array_equal(rates, ref_rates[-1])
+    assert all(np.array_equal(counts[k], ref_counts[k]) for k in ref_counts)

@@ -94,7 +94,7 @@ def test_to_onnx_prints_the_parity_table(runner, snn_file, tmp_path) -> None:
     [
         (["--unroll", "4", "--step"], "exactly one of --unroll T and --step"),
         ([], "exactly one of --unroll T and --step"),
-        (["--step", "--dtype", "float16"], "float32 only"),
+        (["--step", "--dtype", "float16"], "float32 with a direct input only"),
         (["--unroll", "2", "--dtype", "int8"], "dtype must be one of"),
     ],
 )
@@ -158,3 +158,14 @@ def test_ann2snn_takes_an_onnx_model(runner, tmp_path) -> None:
     bad = ann2snn("mnist1d", "-o", str(out) + "2")
     assert bad.exit_code == 3 and "failed on the example input" in bad.output
     assert len(bad.output.strip().splitlines()) == 1
+
+
+def test_to_lynxi_sequence_input(runner, snn_file, tmp_path) -> None:
+    out = tmp_path / "seq"
+    result = runner.invoke(app, ["to-lynxi", str(snn_file), "-o", str(out), "--sequence"])
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "lynxi.json").read_text())["input"]["shape"][0] == "T·N"
+    bad = runner.invoke(
+        app, ["to-lynxi", str(snn_file), "-o", str(tmp_path / "b"), "--sequence", "--verify", TEST]
+    )
+    assert bad.exit_code == 2 and "cannot check --sequence" in bad.output

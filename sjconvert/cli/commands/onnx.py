@@ -17,6 +17,12 @@ CalibOpt = Annotated[
     str | None,
     typer.Option(help="Calibration data, when MODEL is an ANN to convert first (.npz/.pt)."),
 ]
+SequenceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--sequence", help="Take a [T·N, ...] step-major input instead of the direct [N, ...] one."
+    ),
+]
 VerifyOpt = Annotated[
     str | None,
     typer.Option(
@@ -95,6 +101,11 @@ def _report(
         out.print(parity_table(rows, T, title))
 
 
+def _check_verify(verify: str | None, sequence: bool) -> None:
+    if verify is not None and sequence:
+        raise InputError("--verify runs direct-input data [N, ...]; it cannot check --sequence")
+
+
 @app.command("to-onnx")
 def to_onnx(
     model: ModelArg,
@@ -106,6 +117,7 @@ def to_onnx(
         bool, typer.Option("--step", help="Export the stateful single-step model.")
     ] = False,
     dtype: Annotated[str, typer.Option(help="float32 or float16 (unrolled only).")] = "float32",
+    sequence: SequenceOpt = False,
     verify: VerifyOpt = None,
     verify_steps: Annotated[int, typer.Option(min=1, help="T for --verify of a --step model.")] = 8,
     calib: CalibOpt = None,
@@ -121,14 +133,15 @@ def to_onnx(
     def body() -> None:
         if (unroll is None) == (not step):
             raise InputError("give exactly one of --unroll T and --step")
-        if step and dtype != "float32":
-            raise InputError("the --step model is float32 only")
+        if step and (dtype != "float32" or sequence):
+            raise InputError("the --step model is float32 with a direct input only")
+        _check_verify(verify, sequence)
         snn, _ = _snn(model, calib, arch, trust, json_out)
         T = unroll or verify_steps
         onnx_model = (
             export_step(snn, counts=True)
             if step
-            else export_unrolled(snn, T, dtype=dtype, counts=True)
+            else export_unrolled(snn, T, dtype=dtype, sequence=sequence, counts=True)
         )
         rows = {}
         if verify is not None:
@@ -153,6 +166,7 @@ def to_lynxi(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write.")],
     T: Annotated[int, typer.Option("--T", min=1, help="Time steps unrolled in the module.")] = 4,
     dtype: Annotated[str, typer.Option(help="float16 (native) or float32.")] = "float16",
+    sequence: SequenceOpt = False,
     compile_: Annotated[
         bool, typer.Option("--compile", help="Compile with lyngor (Lynxi's SDK) too.")
     ] = False,
@@ -172,11 +186,12 @@ def to_lynxi(
     from ...targets.onnx.export import export_unrolled, save_onnx
 
     def body() -> None:
+        _check_verify(verify, sequence)
         if compile_:
             require_sdk()  # before any work: one line saying what is missing
         snn, ann = _snn(model, calib, arch, trust, json_out)
-        module = build_module(snn, T, dtype)
-        lynxi_onnx = export_unrolled(snn, T, dtype=dtype, target="lynxi")
+        module = build_module(snn, T, dtype, sequence)
+        lynxi_onnx = export_unrolled(snn, T, dtype=dtype, sequence=sequence, target="lynxi")
         rows = {}
         if verify is not None:
             dtypes = ["float32"] + (["float16"] if dtype == "float16" else [])
@@ -189,10 +204,11 @@ def to_lynxi(
             raise InputError(f"{output}: exists and is not a folder")
         output.mkdir(parents=True, exist_ok=True)
         shape = list(snn.shapes[snn.inputs[0]])
+        lead = "T·N" if sequence else "N"
         info = {
             "T": T,
             "dtype": dtype,
-            "input": {"name": snn.inputs[0], "shape": ["N", *shape]},
+            "input": {"name": snn.inputs[0], "shape": [lead, *shape]},
             "outputs": list(snn.outputs),
             "rank_max": 4,
             "inplace_ops": 0,
@@ -207,8 +223,9 @@ def to_lynxi(
             "checked": "rank <= 4 and no in-place op (torch.fx and ONNX)",
         }
         if compile_:
+            rows_in = batch_size * T if sequence else batch_size
             net = compile_lynxi(
-                module, output / "compiled", (batch_size, *shape), dtype, snn.inputs[0]
+                module, output / "compiled", (rows_in, *shape), dtype, snn.inputs[0]
             )
             summary["compiled"] = str(net)
         _report(rows, summary, T, f"{output.name}/lynxi.onnx", json_out)

@@ -5,7 +5,8 @@ input and the layers before the first neuron) are ``[N, ...]`` and computed once
 reference simulator does; the rest are ``[T·N, ...]``: synapses run on the folded batch and
 neurons view it as ``[T, N, F]``. The module returns the rate of each graph output
 ``[N, ...]`` (a readout's ``V[T-1]/T``, a spiking output's mean), and with ``counts`` also
-each neuron layer's spike count per sample ``[N]`` (float32).
+each neuron layer's spike count per sample ``[N]`` (float32): one tensor when that is all it
+returns (as Lynxi's compiler expects), else a tuple.
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ class SpikingNet(nn.Module):
             ]
         return args
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
         vals = {self.inputs[0]: x}
         for name in self.order:
             vals[name] = self.layers[self.keys[name]](*self._args(name, vals))
@@ -109,7 +110,7 @@ class SpikingNet(nn.Module):
             for n in self.neurons:
                 s = vals[n].reshape(self.T, -1, self.layers[self.keys[n]].features)
                 outs.append(s.to(torch.float32).sum(2).sum(0))
-        return tuple(outs)
+        return outs[0] if len(outs) == 1 else tuple(outs)
 
     def output_names(self) -> list[str]:
         """Names of the returned tensors: the graph outputs, then ``spikes/<layer>``."""
