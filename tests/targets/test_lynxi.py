@@ -177,3 +177,29 @@ def test_sdk_calls_fail_with_one_line_without_the_sdk(samples) -> None:
             call()
         msg = str(info.value)
         assert "is not installed" in msg and "\n" not in msg and "lyn" in msg
+
+
+def test_missing_onnx_packages_are_named_in_one_line(monkeypatch, tmp_path) -> None:
+    """Runs in both environments; the Lava one has no ONNX packages at all."""
+    import importlib.util
+
+    from typer.testing import CliRunner
+
+    from sjconvert.cli.app import app
+    from sjconvert.loading import load_model
+    from sjconvert.targets import onnx as onnx_target
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        onnx_target.importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "onnxruntime" else real(name, *a),
+    )
+    (tmp_path / "m.onnx").write_bytes(b"")
+    with pytest.raises(InputError, match=r"m\.onnx needs .*onnxruntime.*sjconvert\[onnx\]"):
+        load_model(tmp_path / "m.onnx")
+    result = CliRunner().invoke(
+        app, ["to-onnx", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "o.onnx"), "--step"]
+    )
+    assert result.exit_code == 5 and "ONNX export needs" in result.output
+    assert len(result.output.strip().splitlines()) == 1

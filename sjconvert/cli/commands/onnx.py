@@ -128,9 +128,13 @@ def to_onnx(
 ) -> None:
     """Export an SNN to ONNX (opset 17): [bold]--unroll T[/] or [bold]--step[/]. Both carry
     per-layer spike outputs; the step model's initial state is in its metadata."""
-    from ...targets.onnx.export import export_step, export_unrolled, save_onnx
 
     def body() -> None:
+        from ...targets.onnx import require_onnx
+
+        require_onnx()
+        from ...targets.onnx.export import export_step, export_unrolled, save_onnx
+
         if (unroll is None) == (not step):
             raise InputError("give exactly one of --unroll T and --step")
         if step and (dtype != "float32" or sequence):
@@ -183,9 +187,13 @@ def to_lynxi(
     from ...ir.io import save
     from ...targets.lynxi import compile_lynxi, require_sdk
     from ...targets.lynxi import to_lynxi as build_module
-    from ...targets.onnx.export import export_unrolled, save_onnx
 
     def body() -> None:
+        from ...targets.onnx import require_onnx
+
+        require_onnx(purpose="to-lynxi (it writes and checks lynxi.onnx)")
+        from ...targets.onnx.export import export_unrolled, save_onnx
+
         _check_verify(verify, sequence)
         if compile_:
             require_sdk()  # before any work: one line saying what is missing

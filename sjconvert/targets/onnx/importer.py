@@ -13,14 +13,19 @@ import contextlib
 import io
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import onnx
 from torch import nn
 
 from ...errors import InputError, UnsupportedOpError
 
+if TYPE_CHECKING:
+    import onnx
+
 
 def _read(path: Path) -> onnx.ModelProto:
+    import onnx
+
     try:
         model = onnx.load(str(path))
     except Exception as exc:  # protobuf raises DecodeError, RuntimeError, ... on bad bytes
@@ -51,6 +56,9 @@ def _missing_converters(model: onnx.ModelProto) -> list[str]:
 
 def load_onnx(path: str | os.PathLike[str]) -> nn.Module:
     """The ONNX model at ``path`` as a torch ``GraphModule`` (eval mode), ready to capture."""
+    from . import require_onnx
+
+    require_onnx(InputError, f"reading {path}")
     import onnxslim
     from onnx2torch import convert
 
