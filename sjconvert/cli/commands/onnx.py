@@ -95,8 +95,7 @@ def _report(
         out.print_json(json.dumps(summary))
         return
     for key, value in summary.items():
-        if key not in ("verify",):
-            out.print(f"{key}: {value}", highlight=False)
+        out.print(f"{key}: {value}", highlight=False)
     if rows:
         out.print(parity_table(rows, T, title))
 
