@@ -2,7 +2,8 @@
 
 Models: a state dict plus an architecture ``package.module:Class`` (loaded with
 ``weights_only=True``), or a whole pickled ``nn.Module`` — unpickling runs code from the
-file, so that needs ``trust=True``. Data: ``.npz`` / ``.pt`` files holding ``x`` (and ``y``),
+file, so that needs ``trust=True`` — or an ONNX file (``.onnx``, see
+:mod:`sjconvert.targets.onnx.importer`). Data: ``.npz`` / ``.pt`` files holding ``x`` (and ``y``),
 or ``package.module:function`` returning an iterable of batches.
 """
 
@@ -77,8 +78,12 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
 def load_model(
     path: str | os.PathLike[str], arch: str | None = None, trust: bool = False
 ) -> nn.Module:
-    """Load a model from ``path`` (see module docstring)."""
+    """Load a model from ``path`` (see module docstring); ``.onnx`` files are imported."""
     p = _check_file(path)
+    if p.suffix.lower() == ".onnx":
+        from .targets.onnx.importer import load_onnx
+
+        return load_onnx(p)
     if arch is not None:
         cls = import_object(arch)
         try:

@@ -42,6 +42,20 @@ class SimResult:
 BLOCK_ELEMENTS = 1 << 22
 
 
+def folded_scales(graph: Graph) -> dict[str, float]:
+    """Scalar Scale nodes read only by an Add, with their factors: the Add applies them
+    (``Y = A + s·B`` in one pass, ``torch.add(A, B, alpha=s)``). Backends that must match
+    the simulator bit for bit fold the same nodes."""
+    return {
+        name: float(node.factor)
+        for name, node in graph
+        if isinstance(node, ir.Scale)
+        and node.factor.ndim == 0
+        and name not in graph.outputs
+        and [type(graph.nodes[c]) for c in graph.consumers(name)] == [ir.Add]
+    }
+
+
 class Program:
     """A graph prepared for repeated runs in torch (float32 by default)."""
 
@@ -59,15 +73,7 @@ class Program:
         misplaced = [n for n, nd in graph if isinstance(nd, ir.Readout) and n not in graph.outputs]
         if misplaced:
             raise UnsupportedOpError(f"Readout nodes {misplaced} must be graph outputs")
-        # A scalar Scale read only by an Add is folded into the add (Y = A + s·B, one pass)
-        self._into_add = {
-            name: float(node.factor)
-            for name, node in graph
-            if isinstance(node, ir.Scale)
-            and node.factor.ndim == 0
-            and name not in graph.outputs
-            and [type(graph.nodes[c]) for c in graph.consumers(name)] == [ir.Add]
-        }
+        self._into_add = folded_scales(graph)
 
     def _last_uses(self) -> dict[str, list[str]]:
         """For each node, the values whose last reader it is (freed after it runs)."""

@@ -1,0 +1,147 @@
+"""Export an SNN to ONNX (opset 17) with torch's TorchScript-based exporter, which runs
+offline and gives the same file for the same graph; the dynamo exporter is not used.
+
+Two forms (``sjconvert to-onnx --unroll T | --step``):
+
+* unrolled: input ``[N, ...]`` (or ``[T·N, ...]``), output rates ``[N, classes]`` after T
+  steps — the Lynxi module (:mod:`sjconvert.targets.lynxi.net`) in float32 (or float16);
+* step: ``(x, t, state) -> (rates, t + 1, state')`` (:mod:`.step`); the initial state is
+  stored in the file's metadata (``sjconvert.initial_state``, see :func:`initial_state`).
+
+Every exported graph is checked: ``onnx.checker`` and rank ≤ 4 on every input, output,
+initializer and inferred ``value_info``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from torch import nn
+
+from ...errors import EmitError
+from ...ir import nodes as ir
+from ...ir.graph import Graph
+from ...ir.io import atomic_write
+from ..lynxi import example_input
+from ..lynxi.check import MAX_RANK
+from ..lynxi.net import build
+from .step import StepNet, build_step
+
+OPSET = 17
+
+
+def rank_violations(model: onnx.ModelProto, max_rank: int = MAX_RANK) -> list[str]:
+    """Every graph value (after ONNX shape inference) of rank > ``max_rank`` or unknown."""
+    inferred = onnx.shape_inference.infer_shapes(model)
+    g = inferred.graph
+    found = []
+    for kind, values in (("input", g.input), ("output", g.output), ("value", g.value_info)):
+        for v in values:
+            t = v.type.tensor_type
+            if not t.HasField("shape"):
+                found.append(f"{kind} {v.name}: rank unknown")
+            elif len(t.shape.dim) > max_rank:
+                found.append(f"{kind} {v.name}: rank {len(t.shape.dim)} > {max_rank}")
+    found += [
+        f"initializer {i.name}: rank {len(i.dims)} > {max_rank}"
+        for i in g.initializer
+        if len(i.dims) > max_rank
+    ]
+    return found
+
+
+def _export(
+    module: nn.Module,
+    args: tuple[torch.Tensor, ...],
+    inputs: list[str],
+    outputs: list[str],
+    batched: list[str],
+    meta: dict[str, str],
+) -> onnx.ModelProto:
+    buf = io.BytesIO()
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            module,
+            args,
+            buf,
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=inputs,
+            output_names=outputs,
+            dynamic_axes={name: {0: "N"} for name in batched},
+        )
+    model = onnx.load_from_string(buf.getvalue())
+    model.producer_name = "sjconvert"
+    onnx.helper.set_model_props(model, {f"sjconvert.{k}": v for k, v in meta.items()})
+    onnx.checker.check_model(model)
+    found = rank_violations(model)
+    if found:
+        raise EmitError(f"ONNX graph has {len(found)} value(s) of rank > 4: {'; '.join(found)}")
+    return model
+
+
+def export_unrolled(
+    graph: Graph,
+    T: int,
+    dtype: str = "float32",
+    sequence: bool = False,
+    counts: bool = False,
+    target: str = "onnx",
+) -> onnx.ModelProto:
+    """The T-step model. ``counts`` adds ``spikes/<layer>`` outputs (spikes per sample)."""
+    net = build(graph, T, target, dtype, sequence, counts=counts)
+    x = example_input(graph, T, sequence=sequence, dtype=dtype)
+    meta = {"form": "unrolled", "T": str(T), "dtype": dtype, "sequence": str(sequence).lower()}
+    return _export(net, (x,), net.inputs, net.output_names(), net.output_names() + net.inputs, meta)
+
+
+def export_step(graph: Graph, counts: bool = False) -> onnx.ModelProto:
+    """The stateful single-step model (float32). ``counts`` adds ``spikes:<layer>`` outputs."""
+    net: StepNet = build_step(graph, counts=counts)
+    x = example_input(graph, 1)
+    names = net.input_names()
+    batched = [n for n in names if n != "t"] + [n for n in net.output_names() if n != "t:next"]
+    meta = {"form": "step", "dtype": "float32", "initial_state": json.dumps(_v_init(graph))}
+    return _export(net, (x, *net.initial_state(2)), names, net.output_names(), batched, meta)
+
+
+def _v_init(graph: Graph) -> dict[str, float | list[float]]:
+    """Each neuron layer's initial membrane: a scalar or one value per channel (axis 1)."""
+    return {
+        f"v:{n}": np.asarray(node.v_init).tolist()
+        for n, node in graph
+        if isinstance(node, (ir.IF, ir.LIF))
+    }
+
+
+def initial_state(model: onnx.ModelProto, n: int) -> dict[str, np.ndarray]:
+    """``t`` and the state inputs of a step model before step 0, for a batch of ``n``."""
+    props = {p.key: p.value for p in model.metadata_props}
+    if props.get("sjconvert.form") != "step":
+        raise EmitError("not a step model exported by sjconvert (no sjconvert.form=step)")
+    v0 = json.loads(props["sjconvert.initial_state"])
+    out: dict[str, np.ndarray] = {}
+    for inp in model.graph.input[1:]:
+        t = inp.type.tensor_type
+        dtype = onnx.helper.tensor_dtype_to_np_dtype(t.elem_type)
+        shape = [
+            n if i == 0 and inp.name != "t" else d.dim_value for i, d in enumerate(t.shape.dim)
+        ]
+        value = np.asarray(v0.get(inp.name, 0.0), dtype=dtype)
+        if value.ndim:  # per channel: axis 1
+            value = value.reshape(-1, *([1] * (len(shape) - 2)))
+        out[inp.name] = np.broadcast_to(value, shape).astype(dtype)
+    return out
+
+
+def save_onnx(model: onnx.ModelProto, path: str | os.PathLike[str]) -> Path:
+    """Write ``model`` atomically (a temporary file renamed into place)."""
+    return atomic_write(path, lambda tmp: onnx.save(model, str(tmp)), suffix=".onnx")

@@ -1,0 +1,169 @@
+"""ANN import from ONNX (onnx2torch + onnxslim, then sjconvert's capture): models exported
+from torch, one built node by node with onnx.helper, and the errors for bad files."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+from onnx import TensorProto, helper, numpy_helper
+from torch import nn
+
+import sjconvert
+from sjconvert.errors import CaptureError, InputError, UnsupportedOpError
+from sjconvert.ir import nodes as ir
+from sjconvert.loading import load_model
+from sjconvert.sim.reference import Program
+from tests.conftest import load_sample
+
+
+def _export(model: nn.Module, x: torch.Tensor, path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            model,
+            (x,),
+            str(path),
+            dynamo=False,
+            opset_version=17,
+            input_names=["x"],
+            dynamic_axes={"x": {0: "n"}},
+        )
+
+
+class _ViewNet(nn.Module):
+    """x.view(N, -1): exporters emit a Shape → Gather → Concat → Reshape chain for it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.fc = nn.Linear(4 * 4 * 4, 10)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = nn.functional.avg_pool2d(torch.relu(self.conv(x)), 2)
+        return self.fc(y.view(y.shape[0], -1))
+
+
+@pytest.mark.parametrize("name", ["digits", "mnist1d", "view"])
+def test_torch_exported_models_capture_to_the_same_function(name, tmp_path) -> None:
+    if name == "view":
+        model, x = _ViewNet().eval(), torch.rand(16, 1, 8, 8)
+    else:
+        model, test, _ = load_sample(name)
+        x = torch.tensor(test["x"][:16])
+    _export(model, x[:4], tmp_path / "m.onnx")
+    graph = sjconvert.capture(load_model(tmp_path / "m.onnx"), x[:2])
+    got = Program(graph).ann(x)[graph.outputs[0]]
+    with torch.no_grad():
+        np.testing.assert_allclose(got.numpy(), model(x).numpy(), rtol=1e-4, atol=1e-4)
+    if name == "mnist1d":
+        assert sum(isinstance(n, ir.Add) for _, n in graph) == 2  # the residual adds
+
+
+def test_converting_an_imported_onnx_model_matches_converting_the_torch_model(tmp_path) -> None:
+    model, test, calib = load_sample("mnist1d")
+    _export(model, torch.tensor(test["x"][:4]), tmp_path / "m.onnx")
+    c = [calib["x"][:128]]
+    from_onnx = sjconvert.ann2snn(tmp_path / "m.onnx", c)
+    from_torch = sjconvert.ann2snn(model, c)
+    assert sorted(from_onnx.scales.values()) == pytest.approx(
+        sorted(from_torch.scales.values()), rel=1e-4
+    )
+    x = torch.tensor(test["x"][:200])
+    a = sjconvert.simulate(from_onnx.snn, x, T=16).output[-1].argmax(-1)
+    b = sjconvert.simulate(from_torch.snn, x, T=16).output[-1].argmax(-1)
+    assert float((a == b).float().mean()) >= 0.99
+
+
+def _helper_model() -> onnx.ModelProto:
+    """Conv → BatchNormalization → Relu → GlobalAveragePool → Flatten → Gemm, written node by
+    node as another framework's exporter would (NCHW, weights as initializers)."""
+    r = np.random.default_rng(0)
+    inits = {
+        "w": r.normal(0, 0.5, (6, 3, 3, 3)),
+        "b": r.normal(0, 0.1, 6),
+        "scale": r.uniform(0.5, 1.5, 6),
+        "shift": r.normal(0, 0.1, 6),
+        "mean": r.normal(0, 0.1, 6),
+        "var": r.uniform(0.5, 1.5, 6),
+        "fw": r.normal(0, 0.5, (5, 6)),
+        "fb": r.normal(0, 0.1, 5),
+    }
+    nodes = [
+        helper.make_node("Conv", ["in", "w", "b"], ["c"], pads=[1, 1, 1, 1], name="conv"),
+        helper.make_node(
+            "BatchNormalization", ["c", "scale", "shift", "mean", "var"], ["bn"], name="bn"
+        ),
+        helper.make_node("Relu", ["bn"], ["r"], name="relu"),
+        helper.make_node("GlobalAveragePool", ["r"], ["g"], name="gap"),
+        helper.make_node("Flatten", ["g"], ["f"], name="flat"),
+        helper.make_node("Gemm", ["f", "fw", "fb"], ["out"], transB=1, name="fc"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "other_framework",
+        [helper.make_tensor_value_info("in", TensorProto.FLOAT, ["batch", 3, 8, 8])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 5])],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_a_hand_built_onnx_model_matches_onnx_runtime(tmp_path) -> None:
+    model = _helper_model()
+    onnx.save(model, str(tmp_path / "other.onnx"))
+    x = np.random.default_rng(1).uniform(0, 1, (32, 3, 8, 8)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"in": x})[0]
+    graph = sjconvert.capture(load_model(tmp_path / "other.onnx"), torch.tensor(x[:2]))
+    assert [n.op for _, n in graph][1:4] == ["Conv2d", "ReLU", "AvgPool2d"]  # BN folded
+    got = Program(graph).ann(torch.tensor(x))[graph.outputs[0]].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    snn = sjconvert.ann2snn(tmp_path / "other.onnx", [x]).snn
+    assert any(isinstance(n, ir.IF) for _, n in snn)
+
+
+def _one_node(tmp_path, op: str, **attrs) -> str:
+    graph = helper.make_graph(
+        [helper.make_node(op, ["x"], ["y"], name="odd", **attrs)],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])],
+    )
+    path = tmp_path / f"{op}.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    return str(path)
+
+
+def test_bad_files_and_unsupported_ops_fail_with_one_line(tmp_path) -> None:
+    (tmp_path / "junk.onnx").write_bytes(b"\x08\x07 not protobuf at all \xff\xfe")
+    with pytest.raises(InputError, match=r"junk\.onnx: not an ONNX"):
+        load_model(tmp_path / "junk.onnx")
+    with pytest.raises(UnsupportedOpError, match=r"'odd' \(Hardmax\)"):
+        load_model(_one_node(tmp_path, "Hardmax"))
+    with pytest.raises(UnsupportedOpError, match="unsupported node"):  # our capture's report
+        sjconvert.capture(load_model(_one_node(tmp_path, "Sigmoid")), torch.zeros(2, 4))
+    onnx.save(_helper_model(), str(tmp_path / "other.onnx"))
+    with pytest.raises(CaptureError, match="failed on the example input") as info:
+        sjconvert.capture(load_model(tmp_path / "other.onnx"), torch.zeros(2, 1, 8, 8))
+    assert "\n" not in str(info.value)
+
+
+def test_exported_bytes_are_a_valid_import(tmp_path) -> None:
+    buf = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch.onnx.export(
+            nn.Sequential(nn.Linear(4, 3), nn.ReLU()),
+            (torch.zeros(1, 4),),
+            buf,
+            dynamo=False,
+            opset_version=17,
+        )
+    (tmp_path / "lin.onnx").write_bytes(buf.getvalue())
+    graph = sjconvert.capture(load_model(tmp_path / "lin.onnx"), torch.zeros(1, 4))
+    assert [n.op for _, n in graph] == ["Input", "Linear", "ReLU"]
