@@ -18,7 +18,15 @@ from .ir import nodes as ir
 from .ir.capture import capture
 from .ir.graph import Graph
 from .loading import Batch, load_data, load_model
-from .passes import PREPARE, calibrate, parse_mode, relu_to_if, replace_maxpool, run_pipeline
+from .passes import (
+    PREPARE,
+    calibrate,
+    fold_scales,
+    parse_mode,
+    relu_to_if,
+    replace_maxpool,
+    run_pipeline,
+)
 from .sim.reference import Program
 
 Progress = Callable[[int], None]
@@ -151,8 +159,8 @@ def open_snn(
         if first is None:
             raise InputError(f"{getattr(calib, 'name', 'calibration data')}: data is empty")
         model = capture(model, first.x[:2])
-        if any(node.spiking for _, node in model):
-            return model, None
+        if any(node.spiking for _, node in model):  # e.g. SpikingJelly ann2snn output
+            return run_pipeline(model, [fold_scales]), None
     conv = ann2snn(model, calib, progress=progress, **options)
     return conv.snn, conv.ann
 

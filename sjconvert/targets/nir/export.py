@@ -53,9 +53,7 @@ def _check(graph: Graph, lossy: tuple[str, ...]) -> Graph:
     except UnsupportedOpError as exc:
         problems.append(str(exc))
     if problems:
-        raise UnsupportedOpError(
-            "cannot export to NIR without loss: " + "; ".join(problems)
-        )
+        raise UnsupportedOpError("cannot export to NIR without loss: " + "; ".join(problems))
     mapped, _ = lossy_maps.apply(graph, lossy)
     return mapped
 

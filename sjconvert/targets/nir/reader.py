@@ -221,8 +221,10 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
         )
     bad = [n for n, nd in nodes.items() if isinstance(nd, ir.Readout) and n not in outputs]
     if bad:
-        raise UnsupportedOpError(f"NIR integrator(s) {bad} feed other nodes; the IR reads "
-                                 "integrators only at graph outputs")
+        raise UnsupportedOpError(
+            f"NIR integrator(s) {bad} feed other nodes; the IR reads "
+            "integrators only at graph outputs"
+        )
     g = Graph(nodes, edges, tuple(outputs), meta={"nir": {"dt": dt}})
     return Graph(g.nodes, g.edges, g.outputs, infer_shapes(g), g.meta)
 
