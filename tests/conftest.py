@@ -23,11 +23,17 @@ collect_ignore_glob = []
 if importlib.util.find_spec("lava") is None:
     collect_ignore_glob.append("lava/*")
 if importlib.util.find_spec("spikingjelly") is None:
-    collect_ignore_glob.append("sim/test_spikingjelly_parity.py")
-_NEEDS = {"main": "sim/test_spikingjelly_parity.py", "lava": "lava/*"}
+    collect_ignore_glob += ["sim/test_spikingjelly_parity.py", "sim/test_sj_converted.py"]
+if any(importlib.util.find_spec(p) is None for p in ("spikingjelly", "snntorch", "norse")):
+    collect_ignore_glob.append("targets/test_nir_interop.py")
+_NEEDS = {
+    "main": ["sim/test_spikingjelly_parity.py", "targets/test_nir_interop.py"],
+    "lava": ["lava/*"],
+}
 _env = os.environ.get("SJCONVERT_TEST_ENV")  # set by the Makefile: a missing package fails
-if _env in _NEEDS and _NEEDS[_env] in collect_ignore_glob:
-    raise RuntimeError(f"the {_env} test environment cannot import what {_NEEDS[_env]} needs")
+for _glob in _NEEDS.get(_env or "", []):
+    if _glob in collect_ignore_glob:
+        raise RuntimeError(f"the {_env} test environment cannot import what {_glob} needs")
 
 
 @pytest.fixture(autouse=True)

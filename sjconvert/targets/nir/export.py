@@ -31,7 +31,7 @@ BY_EDGES = (ir.Add, ir.Identity, ir.Dropout)
 def infer_shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
     """Per-sample output shape of every node, from the graph or from one zero-input pass of
     the reference simulator when the graph does not record them all."""
-    if all(name in graph.shapes for name in graph.nodes):
+    if all(graph.shapes.get(name) for name in graph.nodes):  # () = not recorded
         return dict(graph.shapes)
     from ...sim.reference import Program
 
