@@ -63,6 +63,7 @@ CASES: dict[str, Callable[[], Graph]] = {
     "Flatten": lambda: chain(
         (2, 3, 3), ir.IF(0.6, 0.0, 0.0), ir.Flatten(1, -1), ir.Linear(R.normal(size=(4, 18)))
     ),
+    "AvgPool1d": lambda: chain((3, 9), ir.IF(0.6, 0.0, 0.0), ir.AvgPool1d(4, 2, 1)),
     "AvgPool2d": lambda: chain((3, 8, 8), ir.IF(0.6, 0.0, 0.0), ir.AvgPool2d(2, 2, 0)),
     "Scale": lambda: chain((3, 4, 4), ir.Scale(R.uniform(0.5, 2, 3)), _if()),
     "IF": lambda: chain((3, 4, 4), _if()),

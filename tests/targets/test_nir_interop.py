@@ -88,6 +88,40 @@ def test_spikingjelly_imports_our_export() -> None:
     assert torch.equal(ours(g, x), running_mean(theirs))
 
 
+def test_spikingjelly_sums_our_residual_edges() -> None:
+    """A residual Add becomes two edges into the next neuron; AvgPool1d a Conv1d."""
+    from spikingjelly.activation_based.nir_exchange import import_from_nir
+
+    r = np.random.default_rng(3)
+    nodes = {
+        "x": ir.Input((2, 12)),
+        "c0": ir.Conv1d(r.normal(size=(4, 2, 3)), r.normal(size=4), 1, 1),
+        "a": ir.IF(0.5, 0.0, 0.0),
+        "c": ir.Conv1d(r.normal(size=(4, 4, 3)), None, 1, 1),
+        "add": ir.Add(),
+        "n": ir.IF(1.0, 0.0, 0.0),
+        "p": ir.AvgPool1d(2, 2, 0),
+        "n2": ir.IF(0.3, 0.0, 0.0),
+    }
+    edges = {
+        "x": (),
+        "c0": ("x",),
+        "a": ("c0",),
+        "c": ("a",),
+        "add": ("c", "a"),
+        "n": ("add",),
+        "p": ("n",),
+        "n2": ("p",),
+    }
+    g, x = Graph(nodes, edges, ("n2",)), torch.rand(T, 5, 2, 12) * 2
+    exported = to_nir(g)
+    assert {("a", "n"), ("c", "n")} <= set(exported.edges)
+    with torch.no_grad():
+        theirs, _ = import_from_nir(exported, step_mode="m")(x)
+    assert theirs.sum() > 0
+    assert torch.equal(ours(g, x), running_mean(theirs))
+
+
 def test_we_import_spikingjelly_export() -> None:
     from spikingjelly.activation_based import functional, layer, neuron
     from spikingjelly.activation_based.nir_exchange import export_to_nir

@@ -49,12 +49,14 @@ def to_nir(
     """Export a converted SNN to a NIR graph (refusing, by node, what NIR cannot hold)."""
     from ...convert import open_snn
     from ...loading import load_data
-    from ...targets.nir import DT, write
+    from ...targets.nir import DT, save
     from ...targets.nir import lossy as lossy_maps
+    from ...targets.nir import to_nir as export
 
     def body() -> None:
         snn, ann = open_snn(model, calib, arch=arch, trust=trust)
         chosen = lossy_maps.parse(lossy or [])
+        nir_graph = export(snn, dt or DT, chosen)  # refuses before anything is measured
         mapped, changed = lossy_maps.apply(snn, chosen)
         report = None
         if changed:
@@ -65,7 +67,7 @@ def to_nir(
             except ValueError:
                 raise InputError(f"-T takes comma-separated integers, got {steps!r}") from None
             report = lossy_maps.measure(snn, mapped, load_data(data, batch_size), ts, ann)
-        write(output, snn, dt or DT, chosen)
+        save(output, nir_graph)
         summary = {
             "output": str(output),
             "dt": dt or DT,

@@ -3,8 +3,8 @@ NIR graphs into the IR. Conventions (time step, neuron mapping) in :mod:`.conven
 
 from . import emitters
 from .convention import DT
-from .export import to_nir, write
+from .export import save, to_nir, write
 from .lossy import LOSSY
 from .reader import from_nir, read
 
-__all__ = ["DT", "LOSSY", "emitters", "from_nir", "read", "to_nir", "write"]
+__all__ = ["DT", "LOSSY", "emitters", "from_nir", "read", "save", "to_nir", "write"]

@@ -113,6 +113,27 @@ def _avgpool(name: str, node: ir.AvgPool2d, ctx: ExportCtx) -> nir.NIRNode:
     )
 
 
+@register(TARGET, "AvgPool1d")
+def _avgpool1d(name: str, node: ir.AvgPool1d, ctx: ExportCtx) -> nir.NIRNode:
+    """NIR has no 1-D pooling: a Conv1d with ``W[o, c, k] = δ(o, c)/K`` and no bias (exact
+    for power-of-two windows, where ``x/K`` is exact; dense, since consumers such as
+    SpikingJelly refuse grouped convolutions). Metadata marks it for the way back."""
+    channels, length = ctx.in_shape(name)
+    (k,) = node.kernel_size
+    weight = np.zeros((channels, channels, k), np.float32)
+    weight[np.arange(channels), np.arange(channels), :] = 1.0 / k
+    return nir.Conv1d(
+        input_shape=length,
+        weight=weight,
+        stride=node.stride[0],
+        padding=node.padding[0],
+        dilation=1,
+        groups=1,
+        bias=np.zeros(channels, np.float32),
+        metadata=_meta(avgpool=True),
+    )
+
+
 @register(TARGET, "Scale")
 def _scale(name: str, node: ir.Scale, ctx: ExportCtx) -> nir.NIRNode:
     return nir.Scale(scale=full(node.factor, ctx.shapes[name]))

@@ -53,7 +53,7 @@ def _check(graph: Graph, lossy: tuple[str, ...]) -> Graph:
     except UnsupportedOpError as exc:
         problems.append(str(exc))
     if problems:
-        raise UnsupportedOpError("cannot export to NIR without loss: " + "; ".join(problems))
+        raise UnsupportedOpError("cannot export to NIR: " + "; ".join(problems))
     mapped, _ = lossy_maps.apply(graph, lossy)
     return mapped
 
@@ -111,5 +111,9 @@ def write(
     path: str | os.PathLike[str], graph: Graph, dt: float = DT, lossy: Iterable[str] = ()
 ) -> Path:
     """Export ``graph`` and write it to ``path`` (temporary file renamed into place)."""
-    nir_graph = to_nir(graph, dt, lossy)
+    return save(path, to_nir(graph, dt, lossy))
+
+
+def save(path: str | os.PathLike[str], nir_graph: nir.NIRGraph) -> Path:
+    """Write a NIR graph to ``path`` (temporary file renamed into place)."""
     return atomic_write(path, lambda tmp: nir.write(tmp, nir_graph), suffix=".nir")

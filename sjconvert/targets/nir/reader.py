@@ -92,6 +92,9 @@ def _lif(node: nir.LIF, ctx: ReadCtx) -> Chain:
 
 def _conv(node: nir.Conv1d | nir.Conv2d, ctx: ReadCtx) -> Chain:
     n = 1 if isinstance(node, nir.Conv1d) else 2
+    if ctx.meta.get("avgpool"):  # written by sjconvert for an AvgPool1d
+        k = int(np.asarray(node.weight).shape[-1])
+        return [ir.AvgPool1d(k, _ints(node.stride), _padding(node.padding, 1))]
     cls = ir.Conv1d if n == 1 else ir.Conv2d
     bias = node.bias if ctx.meta.get("bias", True) else None
     return [
