@@ -77,4 +77,8 @@ def example_nodes() -> dict[str, ir.Node]:
         "LIF": ir.LIF(2.5, 0.7, -0.2, False, -0.2, 0.4),
         "Softmax": ir.Softmax(1, True),
         "Readout": ir.Readout(),
+        "CubaLIF": ir.CubaLIF(0.5, 0.25, np.array([1.0, 0.5], np.float32), None, 0.1),
+        "LI": ir.LI(4.0, -0.5),
+        "Threshold": ir.Threshold(np.array([0.0, 0.5, 1.0], np.float32)),
+        "Delay": ir.Delay(2),
     }

@@ -70,6 +70,14 @@ CASES: dict[str, Callable[[], Graph]] = {
     "LIF": lambda: chain(
         (5,), ir.LIF(2.5, 0.7, 0.0, False, 0.0, 0.4), ir.LIF(3.0, 0.3, -0.1, True, -0.1)
     ),
+    "CubaLIF": lambda: chain(
+        (3,), ir.Linear(R.normal(size=(4, 3))), ir.CubaLIF(0.5, 0.75, 0.4, 0.0, 0.0)
+    ),
+    "LI": lambda: chain((4,), ir.Linear(R.normal(size=(3, 4))), ir.LI(3.0, 0.25)),
+    "Threshold": lambda: chain(
+        (3, 2), ir.Threshold(np.array([0.1, 0.5, 0.9], np.float32)), ir.IF(1.0, 0.0, 0.0)
+    ),
+    "Delay": lambda: chain((4,), ir.IF(0.5, 0.0, 0.0), ir.Delay(3), ir.IF(0.7, 0.0, 0.0)),
     "Readout": lambda: chain((6,), ir.Linear(R.normal(size=(3, 6)), None), ir.Readout()),
     "Add": _residual,
     "Identity": lambda: chain((4,), ir.Identity(), ir.IF(0.5, 0.0, 0.0)),
@@ -174,11 +182,19 @@ def _nir_graph(*middle: nir.NIRNode, shape: tuple[int, ...] = (3,)) -> nir.NIRGr
     return nir.NIRGraph(nodes, list(itertools.pairwise(names)), type_check=False)
 
 
-def test_import_refuses_nodes_without_ir_equivalent() -> None:
+def test_import_refuses_what_the_ir_cannot_hold() -> None:
     ones = np.ones(3)
-    g = _nir_graph(nir.CubaLIF(ones, ones, ones, 0 * ones, ones), nir.Delay(ones))
-    with pytest.raises(UnsupportedOpError, match=r"2 NIR node.*'m0' \(CubaLIF\).*'m1' \(Delay"):
+    g = _nir_graph(
+        nir.CubaLI(ones, ones, ones, 0 * ones),
+        nir.Delay(1.5e-4 * ones),
+        nir.LIF(4e-4 * ones, ones, 0.5 * ones, ones),
+    )
+    with pytest.raises(UnsupportedOpError) as e:
         from_nir(g)
+    assert "3 NIR node" in str(e.value)
+    assert "'m0' (CubaLI): no IR equivalent" in str(e.value)
+    assert "'m1' (Delay): delay of 1.5 steps" in str(e.value)
+    assert "'m2' (LIF): LIF with v_leak != v_reset" in str(e.value)
 
 
 def test_import_refuses_recurrent_graphs() -> None:

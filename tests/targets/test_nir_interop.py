@@ -214,3 +214,25 @@ def test_we_import_norse_export() -> None:
     want = stepwise(model, x)
     assert want.sum() > 0
     assert torch.equal(ours(g, x), running_mean(want))
+
+
+def test_cuba_lif_both_ways_with_spikingjelly() -> None:
+    """SpikingJelly's CUBALIFNode through NIR into our CubaLIF, and back."""
+    from spikingjelly.activation_based import functional, layer, neuron
+    from spikingjelly.activation_based.nir_exchange import export_to_nir, import_from_nir
+
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        layer.Linear(6, 8), neuron.CUBALIFNode(c_decay=0.5, v_decay=0.75, v_threshold=0.5)
+    )
+    functional.set_step_mode(net, "m")
+    x = torch.rand(T, 20, 6) * 2
+    with torch.no_grad():
+        want = net(x)
+    g = from_nir(export_to_nir(net, x))
+    assert [n.op for _, n in g] == ["Input", "Linear", "CubaLIF"]
+    assert want.sum() > 0
+    assert torch.equal(ours(g, x), running_mean(want))
+    with torch.no_grad():
+        theirs, _ = import_from_nir(to_nir(g), step_mode="m")(x)
+    assert torch.equal(theirs, want)

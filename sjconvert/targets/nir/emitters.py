@@ -170,3 +170,42 @@ def _readout(name: str, node: ir.Readout, ctx: ExportCtx) -> nir.NIRNode:
 @register(TARGET, "Add", "Identity", "Dropout")
 def _by_edges(name: str, node: ir.Node, ctx: ExportCtx) -> None:
     return None
+
+
+@register(TARGET, "CubaLIF", accepts=_reset_reason)
+def _cuba(name: str, node: ir.CubaLIF, ctx: ExportCtx) -> nir.NIRNode:
+    """``τ_syn = dt/(1 − α)``, ``τ_mem = dt/(1 − β)``, ``w_in = τ_syn/dt``, ``r = τ_mem/dt``
+    (SpikingJelly's convention): Euler steps give ``I = αI + X``, ``V = βV + I``."""
+    shape, f64 = ctx.shapes[name], np.float64
+    tau_syn, tau_mem = ctx.dt / (1.0 - node.c_decay), ctx.dt / (1.0 - node.v_decay)
+    return nir.CubaLIF(
+        tau_syn=full(tau_syn, shape, f64),
+        tau_mem=full(tau_mem, shape, f64),
+        r=full(tau_mem / ctx.dt, shape, f64),
+        v_leak=full(0.0, shape, f64),
+        v_threshold=full(node.v_threshold, shape, f64),
+        v_reset=full(node.v_reset, shape, f64),
+        w_in=full(tau_syn / ctx.dt, shape, f64),
+        metadata=_meta(c_decay=node.c_decay, v_decay=node.v_decay),
+    )
+
+
+@register(TARGET, "LI")
+def _li(name: str, node: ir.LI, ctx: ExportCtx) -> nir.NIRNode:
+    shape, f64 = ctx.shapes[name], np.float64
+    return nir.LI(
+        tau=full(node.tau * ctx.dt, shape, f64),
+        r=full(1.0, shape, f64),
+        v_leak=full(node.v_leak, shape, f64),
+        metadata=_meta(tau=node.tau),
+    )
+
+
+@register(TARGET, "Threshold")
+def _threshold(name: str, node: ir.Threshold, ctx: ExportCtx) -> nir.NIRNode:
+    return nir.Threshold(threshold=full(node.threshold, ctx.shapes[name], np.float64))
+
+
+@register(TARGET, "Delay")
+def _delay(name: str, node: ir.Delay, ctx: ExportCtx) -> nir.NIRNode:
+    return nir.Delay(delay=full(node.steps * ctx.dt, ctx.shapes[name], np.float64))

@@ -2,10 +2,10 @@
 
 Each NIR node type has a reader in :data:`READERS` returning one IR node, or a chain of
 them when the IR needs two steps (``SumPool2d`` = ``AvgPool2d`` then ``Scale``; a neuron
-whose input weight ``r·dt`` is not 1 gets a ``Scale`` in front). A node with several
+whose input gain (``r·dt`` for IF) is not 1 gets a ``Scale`` in front). A node with several
 incoming edges reads their sum: an IR ``Add`` is inserted. Every node the IR cannot hold
-(``CubaLIF``, ``LI``, ``Threshold``, ``Delay``, sub-graphs, recurrent edges) is reported
-at once, by name.
+(``CubaLI``, sub-graphs, fractional delays, leaks towards a non-reset potential, ...) is
+reported at once, by name; recurrent graphs are refused.
 """
 
 from __future__ import annotations
@@ -132,7 +132,54 @@ def _integrator(node: nir.I, ctx: ReadCtx) -> Chain:
     return [*_input_scale(node.r, ctx, "I r"), ir.Readout()]
 
 
+def _cuba(node: nir.CubaLIF, ctx: ReadCtx) -> Chain:
+    """``α = 1 − dt/τ_syn``, ``β = 1 − dt/τ_mem``; the input gain
+    ``(dt/τ_syn)·w_in·(dt/τ_mem)·r`` becomes a Scale when it is not 1."""
+    alpha = 1.0 - ctx.dt / uniform(node.tau_syn, "CubaLIF tau_syn")
+    beta = 1.0 - ctx.dt / uniform(node.tau_mem, "CubaLIF tau_mem")
+    if not (0.0 <= alpha < 1.0 and 0.0 <= beta < 1.0):
+        raise UnsupportedOpError("CubaLIF time constants shorter than dt")
+    if not close(uniform(node.v_leak, "CubaLIF v_leak"), 0.0):
+        raise UnsupportedOpError("CubaLIF with v_leak != 0")
+    exact = ctx.meta
+    if "c_decay" in exact and close(exact["c_decay"], alpha) and close(exact["v_decay"], beta):
+        alpha, beta = float(exact["c_decay"]), float(exact["v_decay"])
+    gain = (
+        np.asarray(node.w_in, np.float64)
+        * np.asarray(node.r, np.float64)
+        * (ctx.dt / np.asarray(node.tau_syn, np.float64))
+        * (ctx.dt / np.asarray(node.tau_mem, np.float64))
+    )
+    g = collapse(gain, "CubaLIF input gain")
+    pre = [] if close(g, 1.0) else [ir.Scale(np.asarray(g, np.float32))]
+    v_reset = uniform(node.v_reset, "CubaLIF v_reset")
+    th = collapse(node.v_threshold, "CubaLIF v_threshold")
+    return [*pre, ir.CubaLIF(alpha, beta, th, v_reset, v_reset)]
+
+
+def _li(node: nir.LI, ctx: ReadCtx) -> Chain:
+    tau = uniform(np.asarray(node.tau, np.float64) / ctx.dt, "LI tau/dt")
+    exact = ctx.meta.get("tau")
+    tau = float(exact) if exact is not None and close(exact, tau) else tau
+    if tau < 1.0:
+        raise UnsupportedOpError(f"LI tau/dt = {tau:g} < 1 (unstable at this dt)")
+    r = collapse(node.r, "LI r")
+    pre = [] if close(r, 1.0) else [ir.Scale(np.asarray(r, np.float32))]
+    return [*pre, ir.LI(tau, uniform(node.v_leak, "LI v_leak"))]
+
+
+def _delay(node: nir.Delay, ctx: ReadCtx) -> Chain:
+    steps = uniform(np.asarray(node.delay, np.float64) / ctx.dt, "Delay delay/dt")
+    if not close(steps, round(steps)) or round(steps) < 0:
+        raise UnsupportedOpError(f"delay of {steps:g} steps (only whole steps)")
+    return [ir.Delay(round(steps))]
+
+
 READERS: dict[type, Reader] = {
+    nir.CubaLIF: _cuba,
+    nir.LI: _li,
+    nir.Threshold: lambda n, c: [ir.Threshold(collapse(n.threshold, "Threshold threshold"))],
+    nir.Delay: _delay,
     nir.Affine: lambda n, c: [ir.Linear(n.weight, n.bias)],
     nir.Linear: lambda n, c: [ir.Linear(n.weight, None)],
     nir.Conv1d: _conv,
@@ -196,21 +243,21 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
             nodes[name], edges[name], value[name] = ir.Input(shape), (), name
             continue
         if isinstance(node, nir.Output):
-            ins = summed(name)
-            outputs.extend(ins)
+            outputs.extend(summed(name))
             continue
         reader = READERS.get(type(node))
-        if reader is None:
-            problems.append(f"'{name}' ({type(node).__name__}): no IR equivalent")
+        try:
+            if reader is None:
+                raise UnsupportedOpError("no IR equivalent")
+            chain = reader(node, ReadCtx(dt, _facts(node)))
+        except (UnsupportedOpError, ValueError) as exc:
+            problems.append(f"'{name}' ({type(node).__name__}): {exc}")
+            continue
+        if any(p not in value for p in preds[name]):  # an input failed: reported there
             continue
         ins = summed(name)
         if len(ins) != 1:
             problems.append(f"'{name}' ({type(node).__name__}): no input")
-            continue
-        try:
-            chain = reader(node, ReadCtx(dt, _facts(node)))
-        except (UnsupportedOpError, ValueError) as exc:
-            problems.append(f"'{name}' ({type(node).__name__}): {exc}")
             continue
         for k, part in enumerate(chain):
             part_name = name if k == len(chain) - 1 else f"{name}_{part.op.lower()}"
