@@ -93,8 +93,8 @@ def test_capture_keeps_spikes_identical(channel_wise: bool) -> None:
 @pytest.mark.parametrize("channel_wise", [False, True])
 def test_folded_scales_match_spikingjelly(channel_wise: bool) -> None:
     """Folding changes float rounding (x·λ is rounded per step in SpikingJelly), so a spike
-    sitting exactly at the threshold may move: at most 1 in 10⁵ spikes differ, and no
-    prediction does."""
+    sitting exactly at the threshold may move: at most 1 in 10⁵ neuron-steps differs, and
+    no prediction does (docs/nir.md has the rates on the samples)."""
     snn, x = converted(channel_wise), torch.rand(64, 1, 8, 8)
     folded = fold_scales(capture(snn, x[:2]))
     assert not any(isinstance(node, ir.Scale) for _, node in folded)
