@@ -10,6 +10,8 @@ import nir
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sjconvert.errors import InputError, UnsupportedOpError
 from sjconvert.ir import nodes as ir
@@ -87,13 +89,19 @@ BY_EDGES = (ir.Identity, ir.Dropout)  # NIR expresses these by edges: they do no
 
 
 def same_params(a: ir.Node, b: ir.Node) -> bool:
+    """Equal fields; a per-channel array equals a scalar when every channel holds it (NIR
+    import collapses uniform per-channel values to scalars)."""
+
+    def same(u: object, v: object) -> bool:
+        if not isinstance(u, np.ndarray) and not isinstance(v, np.ndarray):
+            return u == v
+        u, v = np.asarray(u), np.asarray(v)
+        if u.ndim == 0 or v.ndim == 0:
+            return bool(np.all(u == v))
+        return np.array_equal(u, v)
+
     pa, pb = a.params(), b.params()
-    return type(a) is type(b) and all(
-        np.array_equal(np.asarray(pa[k]), np.asarray(pb[k]))
-        if isinstance(pa[k], np.ndarray) or isinstance(pb[k], np.ndarray)
-        else pa[k] == pb[k]
-        for k in pa
-    )
+    return type(a) is type(b) and all(same(pa[k], pb[k]) for k in pa)
 
 
 def test_cases_cover_every_exported_op() -> None:
@@ -220,3 +228,44 @@ def test_import_sumpool_is_avgpool_times_window() -> None:
     x = torch.arange(16.0).reshape(1, 1, 4, 4)
     got = Program(g).ann(x)[g.outputs[0]]
     assert torch.equal(got, torch.tensor([[[[10.0, 18.0], [42.0, 50.0]]]]))
+
+
+@st.composite
+def dense_chains(draw: st.DrawFn) -> Graph:
+    """Random vector networks: synapses, neurons of every kind, scales, delays, thresholds."""
+    r = np.random.default_rng(draw(st.integers(0, 2**16)))
+    n, layers = draw(st.integers(1, 4)), []
+    for _ in range(draw(st.integers(1, 4))):
+        m = draw(st.integers(1, 4))
+        layers.append(
+            ir.Linear(r.normal(size=(m, n)), r.normal(size=m) if r.random() < 0.5 else None)
+        )
+        n = m
+        th = float(draw(st.floats(0.1, 2.0)))
+        layers.append(
+            draw(
+                st.sampled_from(
+                    [
+                        ir.IF(th, 0.0, 0.0),
+                        ir.LIF(float(draw(st.floats(1.0, 8.0))), th, 0.0, draw(st.booleans()), 0.0),
+                        ir.CubaLIF(float(draw(st.floats(0.0, 0.9))), 0.5, th, 0.0, 0.0),
+                        ir.Scale(r.uniform(0.5, 2.0, n).astype(np.float32)),
+                        ir.Delay(draw(st.integers(0, 3))),
+                        ir.Threshold(th),
+                    ]
+                )
+            )
+        )
+    return chain((layers[0].weight.shape[1],), *layers)
+
+
+@settings(max_examples=30, deadline=None)
+@given(dense_chains())
+def test_random_chains_round_trip(graph: Graph) -> None:
+    back = from_nir(to_nir(graph))
+    assert list(back.nodes) == list(graph.nodes) and back.outputs == graph.outputs
+    for name, node in graph:
+        assert same_params(node, back.nodes[name]), name
+    x = torch.rand(5, *graph.nodes["x"].shape) * 2
+    a, b = Program(graph).snn(x, T=8), Program(back).snn(x, T=8)
+    assert a.spikes == b.spikes and torch.equal(a.output, b.output)

@@ -158,7 +158,7 @@ def _lif(name: str, node: ir.LIF, ctx: ExportCtx) -> nir.NIRNode:
         v_leak=full(node.v_reset, shape, f64),
         v_threshold=full(node.v_threshold, shape, f64),
         v_reset=full(node.v_reset, shape, f64),
-        metadata=_meta(tau=node.tau, decay=node.decay),
+        metadata=_meta(tau=node.tau, decay=node.decay, decay_input=node.decay_input),
     )
 
 

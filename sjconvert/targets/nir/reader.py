@@ -84,9 +84,11 @@ def _lif(node: nir.LIF, ctx: ReadCtx) -> Chain:
         tau = float(exact)
     decay = ctx.meta.get("decay")
     th = collapse(node.v_threshold, "LIF v_threshold")
-    if close(r, tau):
-        return [ir.LIF(tau, th, v_reset, False, v_reset, decay)]
-    pre = [] if close(r, 1.0) else [ir.Scale(np.asarray(collapse(r, "LIF r"), np.float32))]
+    modes = [m for m, ok in ((True, close(r, 1.0)), (False, close(r, tau))) if ok]
+    if modes:  # at tau = 1 both modes are the same neuron: keep the one written
+        mode = ctx.meta.get("decay_input", modes[0])
+        return [ir.LIF(tau, th, v_reset, mode if mode in modes else modes[0], v_reset, decay)]
+    pre = [ir.Scale(np.asarray(collapse(r, "LIF r"), np.float32))]
     return [*pre, ir.LIF(tau, th, v_reset, True, v_reset, decay)]
 
 
@@ -141,8 +143,10 @@ def _cuba(node: nir.CubaLIF, ctx: ReadCtx) -> Chain:
         raise UnsupportedOpError("CubaLIF time constants shorter than dt")
     if not close(uniform(node.v_leak, "CubaLIF v_leak"), 0.0):
         raise UnsupportedOpError("CubaLIF with v_leak != 0")
-    exact = ctx.meta
-    if "c_decay" in exact and close(exact["c_decay"], alpha) and close(exact["v_decay"], beta):
+    exact = ctx.meta  # the IR's own decays, when sjconvert wrote the file
+    if "c_decay" in exact and np.allclose(
+        [exact["c_decay"], exact["v_decay"]], [alpha, beta], rtol=0.0, atol=1e-9
+    ):
         alpha, beta = float(exact["c_decay"]), float(exact["v_decay"])
     gain = (
         np.asarray(node.w_in, np.float64)
