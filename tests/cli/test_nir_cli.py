@@ -80,3 +80,24 @@ def test_from_nir_rejects_a_foreign_file(tmp_path: Path) -> None:
     res = runner.invoke(app, ["from-nir", str(bad), "-o", str(tmp_path / "b.sjir")])
     assert res.exit_code == 2 and "not a readable NIR file" in res.output
     assert not (tmp_path / "b.sjir").exists()
+
+
+def test_from_nir_shows_every_imported_node(tmp_path: Path) -> None:
+    from sjconvert.targets.nir import write
+
+    r = np.random.default_rng(2)
+    nodes = {
+        "x": ir.Input((3,)),
+        "l": ir.Linear(r.normal(size=(3, 3)), None),
+        "c": ir.CubaLIF(0.5, 0.25, 0.8, 0.0, 0.0),
+        "d": ir.Delay(2),
+        "t": ir.Threshold(0.5),
+        "i": ir.LI(4.0, 0.0),
+    }
+    edges = {"x": (), "l": ("x",), "c": ("l",), "d": ("c",), "t": ("d",), "i": ("t",)}
+    src = write(tmp_path / "m.nir", Graph(nodes, edges, ("i",)))
+    res = runner.invoke(app, ["from-nir", str(src), "-o", str(tmp_path / "m.sjir")])
+    assert res.exit_code == 0, res.output
+    for text in ("α=0.5 β=0.25", "delay 2 step(s)", "step θ=0.5", "leaky integrator τ=4"):
+        assert text in res.output
+    assert [n.op for _, n in load(tmp_path / "m.sjir")] == [n.op for n in nodes.values()]
