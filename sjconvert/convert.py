@@ -21,6 +21,7 @@ from .loading import Batch, load_data, load_model
 from .passes import (
     PREPARE,
     calibrate,
+    fold_scales,
     parse_mode,
     relu_to_if,
     replace_maxpool,
@@ -230,8 +231,8 @@ def open_snn(
         if first is None:
             raise InputError(f"{getattr(calib, 'name', 'calibration data')}: data is empty")
         model = capture(model, first.x[:2])
-        if any(node.spiking for _, node in model):
-            return model, None
+        if any(node.spiking for _, node in model):  # e.g. SpikingJelly ann2snn output
+            return run_pipeline(model, [fold_scales]), None
     conv = ann2snn(model, calib, progress=progress, **options)
     return conv.snn, conv.ann
 

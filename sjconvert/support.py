@@ -9,7 +9,13 @@ import torch
 import torch.nn.functional as F
 
 from .ir import nodes as ir
-from .ir.builders import FUNCTION_BUILDERS, MODULE_BUILDERS, NEURON_CLASSES, PASSTHROUGH
+from .ir.builders import (
+    FUNCTION_BUILDERS,
+    MODULE_BUILDERS,
+    NAMED_BUILDERS,
+    NEURON_CLASSES,
+    PASSTHROUGH,
+)
 from .sim.torch_ops import KERNELS
 
 
@@ -37,7 +43,9 @@ def supported_ops_markdown() -> str:
         "",
         "SpikingJelly neurons, recognised by exact class name without importing SpikingJelly: "
         + ", ".join(f"`{n}`" for n in NEURON_CLASSES)
-        + " → IR `IF` / `LIF`.",
+        + " → IR `IF` / `LIF`; SpikingJelly ann2snn modules "
+        + ", ".join(f"`{n}`" for n in NAMED_BUILDERS)
+        + " → IR `Scale`.",
     ]
     lines += ["", "## Capture: functions and tensor methods → IR", ""]
     lines.append(", ".join(sorted({_name(t) for t in FUNCTION_BUILDERS})))

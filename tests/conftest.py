@@ -23,11 +23,17 @@ collect_ignore_glob = []
 if importlib.util.find_spec("lava") is None:
     collect_ignore_glob.append("lava/*")
 if importlib.util.find_spec("spikingjelly") is None:
-    collect_ignore_glob.append("sim/test_spikingjelly_parity.py")
+    collect_ignore_glob += ["sim/test_spikingjelly_parity.py", "sim/test_sj_converted.py"]
+if any(importlib.util.find_spec(p) is None for p in ("spikingjelly", "snntorch", "norse")):
+    collect_ignore_glob.append("targets/test_nir_interop.py")
 if importlib.util.find_spec("onnxruntime") is None:
     collect_ignore_glob.append("targets/test_onnx*.py")
 _NEEDS = {
-    "main": ("sim/test_spikingjelly_parity.py", "targets/test_onnx*.py"),
+    "main": (
+        "sim/test_spikingjelly_parity.py",
+        "targets/test_nir_interop.py",
+        "targets/test_onnx*.py",
+    ),
     "lava": ("lava/*",),
 }
 _env = os.environ.get("SJCONVERT_TEST_ENV")  # set by the Makefile: a missing package fails
@@ -77,4 +83,8 @@ def example_nodes() -> dict[str, ir.Node]:
         "LIF": ir.LIF(2.5, 0.7, -0.2, False, -0.2, 0.4),
         "Softmax": ir.Softmax(1, True),
         "Readout": ir.Readout(),
+        "CubaLIF": ir.CubaLIF(0.5, 0.25, np.array([1.0, 0.5], np.float32), None, 0.1),
+        "LI": ir.LI(4.0, -0.5),
+        "Threshold": ir.Threshold(np.array([0.0, 0.5, 1.0], np.float32)),
+        "Delay": ir.Delay(2),
     }

@@ -31,10 +31,18 @@ def describe(node: ir.Node) -> tuple[str, str]:
         elif key == "groups" and value != 1:
             parts.append(f"groups={value}")
     neuron = ""
-    if isinstance(node, (ir.IF, ir.LIF)):
+    if isinstance(node, (ir.IF, ir.LIF, ir.CubaLIF)):
         reset = "soft" if node.v_reset is None else f"hard→{node.v_reset:g}"
         tau = f" τ={node.tau:.4g}" if isinstance(node, ir.LIF) else ""
+        if isinstance(node, ir.CubaLIF):
+            tau = f" α={node.c_decay:.4g} β={node.v_decay:.4g}"
         neuron = f"θ={_num(node.v_threshold)} {reset}{tau}"
+    elif isinstance(node, ir.LI):
+        neuron = f"leaky integrator τ={node.tau:.4g}"
+    elif isinstance(node, ir.Threshold):
+        neuron = f"step θ={_num(node.threshold)}"
+    elif isinstance(node, ir.Delay):
+        neuron = f"delay {node.steps} step(s)"
     elif isinstance(node, ir.Readout):
         neuron = "membrane readout"
     elif isinstance(node, ir.Scale):

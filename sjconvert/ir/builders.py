@@ -183,9 +183,27 @@ MODULE_BUILDERS: dict[type, Callable[[nn.Module, Ctx], ir.Node]] = {
 }
 
 
+def _voltage_scaler(m: nn.Module, ctx: Ctx) -> ir.Node:
+    """SpikingJelly ann2snn's ``VoltageScaler`` / ``ChannelVoltageScaler``: ``Y = s ⊙ X``
+    with ``s`` a scalar or one factor per channel."""
+    scale = _np(m.scale)
+    if scale.ndim > 0 and scale.size > 1 and ctx.dim(getattr(m, "channel_dim", 1)) != 1:
+        raise Unsupported(f"channel scale on dim {m.channel_dim} (only the channel axis 1)")
+    return ir.Scale(scale.reshape(()) if scale.size == 1 else scale)
+
+
+# Modules recognised by exact class name, so SpikingJelly need not be imported.
+NAMED_BUILDERS: dict[str, Callable[[nn.Module, Ctx], ir.Node]] = {
+    "VoltageScaler": _voltage_scaler,
+    "ChannelVoltageScaler": _voltage_scaler,
+}
+
+
 def module_builder(m: nn.Module) -> Callable[[nn.Module, Ctx], ir.Node] | None:
     if neuron_kind(m):
         return build_neuron
+    if type(m).__name__ in NAMED_BUILDERS and hasattr(m, "scale"):
+        return NAMED_BUILDERS[type(m).__name__]
     for cls in type(m).__mro__:
         if cls in MODULE_BUILDERS:
             return MODULE_BUILDERS[cls]

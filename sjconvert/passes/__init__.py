@@ -13,6 +13,7 @@ from ..errors import PassError, SjconvertError
 from ..ir.graph import Graph
 from .calibrate import ActivationSummary, calibrate, parse_mode, statistic
 from .fold import fold_batchnorm, remove_identities
+from .fold_scale import fold_scales
 from .normalise import relu_to_if, replace_maxpool
 
 Pass = Callable[[Graph], Graph]
@@ -49,6 +50,7 @@ __all__ = [
     "Pass",
     "calibrate",
     "fold_batchnorm",
+    "fold_scales",
     "parse_mode",
     "relu_to_if",
     "remove_identities",

@@ -23,6 +23,7 @@ import torch
 from ..errors import InputError, UnsupportedOpError
 from ..ir import nodes as ir
 from ..ir.graph import Graph
+from .dynamics import STATEFUL, run_stateful
 from .neurons import run_neuron
 from .torch_ops import get_kernel, prepare, rate_model
 
@@ -216,6 +217,12 @@ class Program:
             s, state[name] = run_neuron(node, x, T, static=not temporal, v0=state.get(name))
             spikes[name] = spikes.get(name, 0.0) + float(s.sum())
             return s, True
+        if isinstance(node, STATEFUL):  # CubaLIF, LI, Delay (sim/dynamics.py)
+            x, temporal = values[ins[0]]
+            y, state[name] = run_stateful(node, x, T, not temporal, state.get(name))
+            if node.spiking:
+                spikes[name] = spikes.get(name, 0.0) + float(y.sum())
+            return y, True
         return self._step(name, node, [values[s] for s in ins], T)
 
     def _step(

@@ -8,6 +8,7 @@ simulators run them over ``[T, N, ...]``. Arrays are float32, read-only copies.
 from __future__ import annotations
 
 from .base import Input, Node, array_field, per_channel
+from .dynamics import LI, CubaLIF, Delay, Threshold
 from .layers import (
     Add,
     AvgPool1d,
@@ -43,6 +44,7 @@ NEURONS = (IF, LIF)
 
 __all__ = [
     "IF",
+    "LI",
     "LIF",
     "NEURONS",
     "NODE_TYPES",
@@ -53,6 +55,8 @@ __all__ = [
     "Concat",
     "Conv1d",
     "Conv2d",
+    "CubaLIF",
+    "Delay",
     "Dropout",
     "Flatten",
     "Identity",
@@ -66,6 +70,7 @@ __all__ = [
     "Reshape",
     "Scale",
     "Softmax",
+    "Threshold",
     "array_field",
     "per_channel",
 ]

@@ -1,0 +1,106 @@
+"""``sjconvert to-nir`` and ``sjconvert from-nir``: the NIR exchange format."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ...errors import InputError
+from ..app import ArchOpt, BatchOpt, JsonOpt, ModelArg, TrustOpt, _run, app, out
+from ..render import graph_table
+
+DtOpt = Annotated[
+    float | None,
+    typer.Option(help="Seconds per simulation step in the NIR file (default 1e-4)."),
+]
+
+
+@app.command("to-nir")
+def to_nir(
+    model: ModelArg,
+    output: Annotated[Path, typer.Option("-o", "--output", help="NIR file to write.")],
+    calib: Annotated[
+        str | None,
+        typer.Option(help="Calibration data, when MODEL is an ANN to convert first."),
+    ] = None,
+    lossy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Allow a lossy mapping (repeatable): soft-reset-as-hard, v-init-as-reset, "
+            "maxpool-as-avgpool. Needs --data: the accuracy change is measured."
+        ),
+    ] = None,
+    data: Annotated[
+        str | None,
+        typer.Option(help="Evaluation data for measuring what --lossy changes."),
+    ] = None,
+    steps: Annotated[
+        str, typer.Option("-T", "--steps", help="Time steps for the --lossy measurement.")
+    ] = "32",
+    dt: DtOpt = None,
+    arch: ArchOpt = None,
+    trust: TrustOpt = False,
+    batch_size: BatchOpt = 256,
+    json_out: JsonOpt = False,
+) -> None:
+    """Export a converted SNN to a NIR graph (refusing, by node, what NIR cannot hold)."""
+    from ...convert import open_snn
+    from ...loading import load_data
+    from ...targets.nir import DT, save
+    from ...targets.nir import lossy as lossy_maps
+    from ...targets.nir import to_nir as export
+
+    def body() -> None:
+        snn, ann = open_snn(model, calib, arch=arch, trust=trust)
+        chosen = lossy_maps.parse(lossy or [])
+        nir_graph = export(snn, dt or DT, chosen)  # refuses before anything is measured
+        mapped, changed = lossy_maps.apply(snn, chosen)
+        report = None
+        if changed:
+            if data is None:
+                raise InputError("--lossy changes the network: give --data to measure it")
+            try:
+                ts = [int(t) for t in steps.split(",") if t.strip()]
+            except ValueError:
+                raise InputError(f"-T takes comma-separated integers, got {steps!r}") from None
+            report = lossy_maps.measure(snn, mapped, load_data(data, batch_size), ts, ann)
+        save(output, nir_graph)
+        summary = {
+            "output": str(output),
+            "dt": dt or DT,
+            "lossy": dict(changed),
+            "accuracy_change": None if report is None else report.to_dict(),
+        }
+        if json_out:
+            out.print_json(json.dumps(summary))
+            return
+        out.print(graph_table(snn, title=f"{model.name} → {output}"))
+        for key, names in changed.items():
+            out.print(f"lossy {key}: {lossy_maps.LOSSY[key].doc} ({len(names)} node(s))")
+        for line in [] if report is None else report.lines():
+            out.print(f"accuracy change {line}")
+        out.print(f"wrote {output}")
+
+    _run(body)
+
+
+@app.command("from-nir")
+def from_nir(
+    nir_file: Annotated[Path, typer.Argument(help="NIR file (.nir) to import.")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="IR file to write.")],
+    dt: DtOpt = None,
+) -> None:
+    """Import a NIR graph into an IR file the simulator and every target take."""
+    from ...ir.io import save
+    from ...targets.nir import read
+
+    def body() -> None:
+        graph = read(nir_file, dt)
+        save(output, graph)
+        out.print(graph_table(graph, title=f"{nir_file.name} → {output}"))
+        out.print(f"wrote {output}")
+
+    _run(body)

@@ -1,0 +1,81 @@
+"""Nodes that NIR graphs from other frameworks bring: a current-based LIF neuron, a leaky
+integrator, a stateless threshold and a delay line (all per step ``t``; ``docs/nir.md``
+maps them to NIR's continuous-time nodes)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .base import Node, check_scalar_or_array, per_channel
+
+
+@dataclass(frozen=True, eq=False)
+class CubaLIF(Node):
+    """Current-based LIF neuron (SpikingJelly ``CUBALIFNode``), per step t (I[-1] = 0,
+    V[-1] = v_init)::
+
+        I[t] = α·I[t-1] + X[t]                    (α = c_decay)
+        H[t] = β·V[t-1] + I[t]                    (β = v_decay)
+        S[t] = Θ(H[t] − V_th)
+
+    then soft or hard reset of ``H`` as :class:`~.neurons.IF`.
+    """
+
+    spiking: ClassVar[bool] = True
+    c_decay: float = 0.5
+    v_decay: float = 0.75
+    v_threshold: Any = per_channel(1.0)
+    v_reset: float | None = 0.0
+    v_init: Any = per_channel(0.0)
+
+    def validate(self) -> None:
+        for name in ("c_decay", "v_decay"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0.0 <= value < 1.0):
+                raise ValueError(f"CubaLIF {name} must be in [0, 1), got {value}")
+        check_scalar_or_array(self.v_threshold, "v_threshold", positive=True)
+        check_scalar_or_array(self.v_init, "v_init", positive=False)
+        if self.v_reset is not None and not math.isfinite(self.v_reset):
+            raise ValueError("v_reset must be finite or None")
+
+
+@dataclass(frozen=True, eq=False)
+class LI(Node):
+    """Leaky integrator (non-spiking; its output is the membrane), per step t
+    (V[-1] = v_leak)::
+
+        V[t] = V[t-1] + (X[t] − (V[t-1] − v_leak)) / τ
+    """
+
+    tau: float = 2.0
+    v_leak: float = 0.0
+
+    def validate(self) -> None:
+        if not (math.isfinite(self.tau) and self.tau >= 1.0):
+            raise ValueError(f"LI tau must be finite and >= 1, got {self.tau}")
+        if not math.isfinite(self.v_leak):
+            raise ValueError("LI v_leak must be finite")
+
+
+@dataclass(frozen=True, eq=False)
+class Threshold(Node):
+    """Stateless step: ``Y = Θ(X − θ)`` (1 where ``X >= θ``), θ scalar or per channel."""
+
+    threshold: Any = per_channel(0.0)
+
+    def validate(self) -> None:
+        check_scalar_or_array(self.threshold, "threshold", positive=False)
+
+
+@dataclass(frozen=True, eq=False)
+class Delay(Node):
+    """Delay line of ``steps`` time steps: ``Y[t] = X[t − steps]`` (0 for ``t < steps``)."""
+
+    steps: int = 1
+
+    def validate(self) -> None:
+        object.__setattr__(self, "steps", int(self.steps))
+        if self.steps < 0:
+            raise ValueError(f"Delay steps must be >= 0, got {self.steps}")
