@@ -42,6 +42,42 @@ class SimResult:
 BLOCK_ELEMENTS = 1 << 22
 
 
+def time_block(graph: Graph, n: int) -> int:
+    """Steps per time block for batch ``n``: a power of two such that temporal tensors hold
+    about ``BLOCK_ELEMENTS`` values. It does not depend on T, so step t is computed with the
+    same batch shapes (hence the same float results) whatever T_max a run uses, as long as
+    its block is complete. Other simulators use it to fold time the same way."""
+    widest = max((math.prod(s) for s in graph.shapes.values()), default=1)
+    fit = max(1, BLOCK_ELEMENTS // max(1, n * widest))
+    return 1 << (fit.bit_length() - 1)
+
+
+def last_uses(graph: Graph) -> dict[str, list[str]]:
+    """For each node, the values whose last reader it is (freed after it runs)."""
+    last: dict[str, str] = {}
+    for name, _ in graph:
+        for src in graph.edges[name]:
+            last[src] = name
+    free: dict[str, list[str]] = {}
+    for src, reader in last.items():
+        if src not in graph.outputs:
+            free.setdefault(reader, []).append(src)
+    return free
+
+
+def scales_into_add(graph: Graph) -> dict[str, float]:
+    """Scalar Scale nodes read only by an Add, with their factors: the Add applies them
+    (``Y = A + s·B`` in one pass, a fused multiply-add on CPU)."""
+    return {
+        name: float(node.factor)
+        for name, node in graph
+        if isinstance(node, ir.Scale)
+        and node.factor.ndim == 0
+        and name not in graph.outputs
+        and [type(graph.nodes[c]) for c in graph.consumers(name)] == [ir.Add]
+    }
+
+
 class Program:
     """A graph prepared for repeated runs in torch (float32 by default)."""
 
@@ -55,31 +91,11 @@ class Program:
             for name, node in graph
             if not isinstance(node, ir.Input)
         }
-        self._last_use = self._last_uses()
+        self._last_use = last_uses(graph)
         misplaced = [n for n, nd in graph if isinstance(nd, ir.Readout) and n not in graph.outputs]
         if misplaced:
             raise UnsupportedOpError(f"Readout nodes {misplaced} must be graph outputs")
-        # A scalar Scale read only by an Add is folded into the add (Y = A + s·B, one pass)
-        self._into_add = {
-            name: float(node.factor)
-            for name, node in graph
-            if isinstance(node, ir.Scale)
-            and node.factor.ndim == 0
-            and name not in graph.outputs
-            and [type(graph.nodes[c]) for c in graph.consumers(name)] == [ir.Add]
-        }
-
-    def _last_uses(self) -> dict[str, list[str]]:
-        """For each node, the values whose last reader it is (freed after it runs)."""
-        last: dict[str, str] = {}
-        for name, _ in self.graph:
-            for src in self.graph.edges[name]:
-                last[src] = name
-        free: dict[str, list[str]] = {}
-        for src, reader in last.items():
-            if src not in self.graph.outputs:
-                free.setdefault(reader, []).append(src)
-        return free
+        self._into_add = scales_into_add(graph)
 
     def _check_input(self, xs: tuple[torch.Tensor, ...], lead: int) -> list[torch.Tensor]:
         names = self.graph.inputs
@@ -120,15 +136,6 @@ class Program:
                         del values[src]
         return values
 
-    def _block(self, n: int) -> int:
-        """Steps per time block: a power of two such that temporal tensors hold about
-        ``BLOCK_ELEMENTS`` values. It does not depend on T, so step t is computed with the
-        same batch shapes (hence the same float results) whatever T_max a run uses, as long
-        as its block is complete."""
-        widest = max((math.prod(s) for s in self.graph.shapes.values()), default=1)
-        fit = max(1, BLOCK_ELEMENTS // max(1, n * widest))
-        return 1 << (fit.bit_length() - 1)
-
     @torch.no_grad()
     def snn(
         self, *xs: torch.Tensor, T: int, sequence: bool = False, block: int | None = None
@@ -146,7 +153,7 @@ class Program:
         xs_ = self._check_input(xs, 2 if sequence else 1)
         if sequence and any(x.shape[0] != T for x in xs_):
             raise InputError(f"sequence inputs must have T={T} steps on axis 0")
-        tb = block or self._block(xs_[0].shape[1 if sequence else 0])
+        tb = block or time_block(self.graph, xs_[0].shape[1 if sequence else 0])
         static: dict[str, torch.Tensor] = {}
         if not sequence:
             static.update(zip(self.graph.inputs, xs_, strict=True))
