@@ -53,7 +53,8 @@ def nvrtc_ptx(source: str, arch: str = "compute_80") -> str:
     try:
         nvrtc.compileProgram(prog, [f"-arch={arch}", f"-I{include}", *OPTIONS])
     except nvrtc.NVRTCError as exc:
-        raise EmitError(f"neuron kernel does not compile: {exc}\n{nvrtc.getProgramLog(prog)}")
+        log = nvrtc.getProgramLog(prog)
+        raise EmitError(f"neuron kernel does not compile: {exc}; {log}") from None
     ptx = nvrtc.getPTX(prog)
     nvrtc.destroyProgram(prog)
     return ptx.decode() if isinstance(ptx, bytes) else ptx
@@ -91,6 +92,7 @@ def launch(
     n = v.size // lanes
     s = cupy.empty((steps, v.size), dtype=v.dtype)
     kernel = compiled(spec, dtype, v.device.id)
-    args = (x, s, v, th, np.int64(n), np.int32(steps), np.int64(0 if static else n))
-    kernel(((n + THREADS - 1) // THREADS,), (THREADS,), (*args, np.int64(inner), np.int64(channels)))
+    sizes = (np.int64(n), np.int32(steps), np.int64(0 if static else n))
+    args = (x, s, v, th, *sizes, np.int64(inner), np.int64(channels))
+    kernel(((n + THREADS - 1) // THREADS,), (THREADS,), args)
     return s

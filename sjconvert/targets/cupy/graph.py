@@ -100,7 +100,10 @@ class SimGraph:
             n_t = min(tb, T - t0)
             values: dict[str, Value] = {}
             if sequence:
-                values.update((n, (x[t0 : t0 + n_t], True)) for n, x in zip(self.graph.inputs, xs_))
+                values.update(
+                    (n, (x[t0 : t0 + n_t], True))
+                    for n, x in zip(self.graph.inputs, xs_, strict=True)
+                )
             for name, node in self.graph:
                 if name in static:
                     values[name] = (static[name], False)

@@ -62,17 +62,15 @@ def _via_torch(node: ir.Node, ctx: Context) -> Fn:
     return run
 
 
-def windows(xp: Any, x: Any, kernel: tuple[int, ...], stride: tuple[int, ...],
-            dilation: tuple[int, ...]) -> Any:
+def windows(
+    xp: Any, x: Any, kernel: tuple[int, ...], stride: tuple[int, ...], dilation: tuple[int, ...]
+) -> Any:
     """``[N, C, *out, *kernel]`` view of the sliding windows over the trailing dims of ``x``."""
     d = len(kernel)
     span = tuple((k - 1) * dl + 1 for k, dl in zip(kernel, dilation, strict=True))
     view = xp.lib.stride_tricks.sliding_window_view(x, span, axis=tuple(range(2, 2 + d)))
-    picks = (
-        (slice(None), slice(None))
-        + tuple(slice(None, None, s) for s in stride)
-        + tuple(slice(None, None, dl) for dl in dilation)
-    )
+    steps = (*stride, *dilation)
+    picks = (slice(None), slice(None), *(slice(None, None, s) for s in steps))
     return view[picks]
 
 
