@@ -137,11 +137,24 @@ CTX = Context(np, np.dtype(np.float32), "native")
 def test_native_convolution_agrees_with_torch(dims, stride, padding, dilation, groups) -> None:
     r = np.random.default_rng(0)
     cls, fn = (ir.Conv1d, F.conv1d) if dims == 1 else (ir.Conv2d, F.conv2d)
-    node = cls(r.normal(size=(6, 4 // groups, *[3] * dims)), r.normal(size=6),
-               stride, padding, dilation, groups)
+    node = cls(
+        r.normal(size=(6, 4 // groups, *[3] * dims)),
+        r.normal(size=6),
+        stride,
+        padding,
+        dilation,
+        groups,
+    )
     x = r.normal(size=(3, 4, *[9] * dims)).astype(np.float32)
-    want = fn(torch.from_numpy(x), torch.tensor(node.weight), torch.tensor(node.bias),
-              node.stride, node.padding, node.dilation, groups)
+    want = fn(
+        torch.from_numpy(x),
+        torch.tensor(node.weight),
+        torch.tensor(node.bias),
+        node.stride,
+        node.padding,
+        node.dilation,
+        groups,
+    )
     got = _conv("c", node, CTX)([x])
     np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-5)
 
@@ -159,8 +172,12 @@ def test_native_pooling_is_bit_identical_to_torch(node) -> None:
 
 
 def test_unsupported_nodes_are_all_named() -> None:
-    nodes = {"x": ir.Input((4,)), "sm": ir.Softmax(1), "lin": ir.Linear(np.eye(4)),
-             "sm2": ir.Softmax(1)}
+    nodes = {
+        "x": ir.Input((4,)),
+        "sm": ir.Softmax(1),
+        "lin": ir.Linear(np.eye(4)),
+        "sm2": ir.Softmax(1),
+    }
     graph = Graph(nodes, {"x": (), "sm": ("x",), "lin": ("sm",), "sm2": ("lin",)}, ("sm2",))
     with pytest.raises(UnsupportedOpError, match="cannot express 2 node") as info:
         to_cupy(graph, "numpy")

@@ -1,0 +1,278 @@
+"""Simulation-graph benchmark: the cupy target's graph against the torch reference simulator.
+
+Run: ``.venv/bin/python -m benchmarks.cupy_sim [--device cpu|gpu] [--json out.json]``.
+
+Whole network — throughput (samples·steps/s) and peak memory growth for T = 4, 32, 128 on a
+VGG-style CNN with random weights and on the two samples (converted SNNs):
+* CPU: the NumPy graph (torch synapses via DLPack, NumPy neuron programs) vs the reference;
+* GPU: the CuPy graph (fused neuron kernels) vs the reference, which runs on the CPU only
+  (its neuron loop allocates CPU tensors), so GPU speed-ups are against the CPU reference.
+Neuron update alone (T = 32): the fused path (NumPy program in cache-sized chunks, or one
+CUDA kernel over all steps) vs a per-step torch loop (three ops a step), and the
+reference's fused torch loop. Targets (GPU): neuron ≥ 5× the per-step loop, network ≥ 1.5×
+the reference. Times are medians of 3 runs after a warm-up; memory is the peak resident
+set growth sampled during the run (CPU) or the allocators' peaks (GPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from rich.console import Console
+from rich.table import Table
+
+from samples import load
+from sjconvert import ann2snn
+from sjconvert.ir import Graph
+from sjconvert.ir import nodes as ir
+from sjconvert.sim.neurons import run_neuron
+from sjconvert.sim.reference import Program
+from sjconvert.targets.cupy import to_cupy
+from sjconvert.targets.cupy.neurons import NeuronLayer
+
+STEPS = (4, 32, 128)
+SIZES = {
+    "cpu": {"batch": 32, "width": 16, "side": 16},
+    "gpu": {"batch": 256, "width": 128, "side": 32},
+}
+
+
+def vgg(width: int, side: int, seed: int = 0) -> Graph:
+    """A VGG-style IF network with random weights: 2× (conv-IF, conv-IF, avgpool), conv-IF,
+    avgpool, dense-IF, dense readout; weights scaled by 2/√fan-in so layers keep spiking."""
+    r = np.random.default_rng(seed)
+    nodes: dict[str, ir.Node] = {"x": ir.Input((3, side, side))}
+    edges: dict[str, tuple[str, ...]] = {"x": ()}
+
+    def add(node: ir.Node) -> None:
+        name = f"l{len(nodes)}"
+        edges[name], nodes[name] = (list(nodes)[-1],), node
+
+    c = 3
+    for out in (width, width, "pool", 2 * width, 2 * width, "pool", 4 * width, "pool"):
+        if out == "pool":
+            add(ir.AvgPool2d(2, 2, 0))
+            side //= 2
+            continue
+        add(ir.Conv2d(r.normal(size=(out, c, 3, 3)) * 2 / np.sqrt(9 * c), None, 1, 1))
+        add(ir.IF(1.0, None))
+        c = int(out)
+    add(ir.Flatten())
+    add(ir.Linear(r.normal(size=(256, c * side * side)) * 2 / np.sqrt(c * side * side)))
+    add(ir.IF(1.0, None))
+    add(ir.Linear(r.normal(size=(10, 256)) / 16))
+    add(ir.Readout())
+    return Graph(nodes, edges, (list(nodes)[-1],))
+
+
+@contextmanager
+def peak_rss() -> Iterator[list[float]]:
+    """Peak resident-set growth (MB) while the block runs, sampled every 2 ms."""
+    statm = Path("/proc/self/statm")
+
+    def read() -> float:
+        return int(statm.read_text().split()[1]) * 4096 / 2**20
+
+    base, peak, done = read(), [0.0], threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.002):
+            peak[0] = max(peak[0], read() - base)
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield peak
+    finally:
+        done.set()
+        thread.join()
+        peak[0] = max(peak[0], read() - base)
+
+
+def gpu_peak(fn: Callable[[], Any]) -> float:
+    """Peak device memory (MB) of ``fn``: torch's allocator plus CuPy's pool."""
+    import cupy
+
+    pool = cupy.get_default_memory_pool()
+    pool.free_all_blocks()
+    torch.cuda.reset_peak_memory_stats()
+    fn()
+    cupy.cuda.Device().synchronize()
+    return (torch.cuda.max_memory_allocated() + pool.total_bytes()) / 2**20
+
+
+def measure(fn: Callable[[], Any], gpu: bool) -> tuple[float, float]:
+    """(median seconds of 3 runs after a warm-up, peak memory MB)."""
+    sync = torch.cuda.synchronize if gpu else (lambda: None)
+    fn()
+    sync()
+    runs = []
+    for _ in range(3):
+        t = time.perf_counter()
+        fn()
+        sync()
+        runs.append(time.perf_counter() - t)
+    if gpu:
+        return statistics.median(runs), gpu_peak(fn)
+    with peak_rss() as peak:
+        fn()
+    return statistics.median(runs), peak[0]
+
+
+def networks(device: str) -> dict[str, tuple[Graph, np.ndarray]]:
+    size = SIZES[device]
+    x = np.random.default_rng(1).uniform(0, 1, (size["batch"], 3, size["side"], size["side"]))
+    out = {f"VGG w={size['width']} {size['side']}²": (vgg(size["width"], size["side"]), x)}
+    for name in ("digits", "mnist1d"):
+        model, test, calib = load(name)
+        out[name] = (ann2snn(model, [calib["x"][:256]]).snn, test["x"][:256])
+    return out
+
+
+def network_rows(device: str) -> list[dict[str, Any]]:
+    gpu = device == "gpu"
+    rows = []
+    for name, (graph, x) in networks(device).items():
+        x = x.astype(np.float32)
+        ref, xt = Program(graph), torch.from_numpy(x)  # the reference runs on the CPU only
+        ours = to_cupy(graph, "cupy" if gpu else "numpy")
+        xo = ours.xp.asarray(x)
+        for T in STEPS:
+            ref_s, ref_m = measure(partial(ref.snn, xt, T=T), False)
+            our_s, our_m = measure(partial(ours.run, xo, T=T), gpu)
+            n = x.shape[0] * T
+            rows.append(
+                {
+                    "network": name,
+                    "T": T,
+                    "batch": x.shape[0],
+                    "reference": n / ref_s,
+                    "graph": n / our_s,
+                    "speed-up": ref_s / our_s,
+                    "reference MB": ref_m,
+                    "graph MB": our_m,
+                }
+            )
+    return rows
+
+
+def neuron_rows(device: str, T: int = 32) -> list[dict[str, Any]]:
+    """One IF layer [batch, 64, 16, 16] (soft reset), all T steps."""
+    gpu = device == "gpu"
+    shape = (SIZES[device]["batch"], 64, 16, 16)
+    node = ir.IF(1.0, None)
+    x = np.random.default_rng(0).uniform(0, 0.5, (T, *shape)).astype(np.float32)
+    xt = torch.from_numpy(x).cuda() if gpu else torch.from_numpy(x)
+
+    def per_step() -> None:
+        v = torch.zeros_like(xt[0])
+        for t in range(T):
+            v = v + xt[t]
+            s = (v >= 1.0).to(v.dtype)
+            v = v - s
+
+    layer = NeuronLayer(node, np, np.dtype(np.float32))
+    runs: dict[str, Callable[[], Any]] = {"per-step torch loop": per_step}
+    if gpu:
+        import cupy
+
+        layer = NeuronLayer(node, cupy, np.dtype(np.float32))
+        xc = cupy.asarray(x)
+        runs["fused CUDA kernel (CuPy)"] = lambda: layer(xc, T, static=False)
+    else:
+        runs["reference fused torch loop"] = lambda: run_neuron(node, xt, T, static=False)
+        runs["fused NumPy program"] = lambda: layer(x, T, static=False)
+    times = {name: measure(fn, gpu)[0] for name, fn in runs.items()}
+    base = times["per-step torch loop"]
+    out = []
+    for name, s in times.items():
+        out.append(
+            {
+                "neuron update": name,
+                "T": T,
+                "neurons": int(np.prod(shape)),
+                "ms": 1e3 * s,
+                "vs per-step loop": base / s,
+            }
+        )
+    return out
+
+
+def agreement_rows(device: str, T: int = 32) -> list[dict[str, Any]]:
+    """Each graph variant against the float32 reference on the samples (256 test inputs)."""
+    backend = "cupy" if device == "gpu" else "numpy"
+    variants = [("float32", "torch"), ("float32", "native"), ("float16", "torch")]
+    rows = []
+    for name, (graph, x) in list(networks(device).items())[1:]:
+        x = x.astype(np.float32)
+        ref = Program(graph).snn(torch.from_numpy(x), T=T)
+        for dtype, synapses in variants:
+            res = to_cupy(graph, backend, dtype, synapses).snn(x, T=T)
+            out, want = res.output.float(), ref.output
+            total, want_total = sum(res.spikes.values()), sum(ref.spikes.values())
+            rows.append(
+                {
+                    "network": name,
+                    "graph": f"{backend} {dtype}, {synapses} synapses",
+                    "max |Δ output|": float((out - want).abs().max()),
+                    "same prediction %": 100
+                    * float((out[-1].argmax(-1) == want[-1].argmax(-1)).float().mean()),
+                    "spike count Δ %": 100 * (total - want_total) / want_total,
+                    "spikes identical": res.spikes == ref.spikes,
+                }
+            )
+    return rows
+
+
+def _fmt(v: Any) -> str:
+    if not isinstance(v, float):
+        return str(v)
+    return f"{v:,.2f}" if v == 0 or abs(v) >= 0.01 else f"{v:.1e}"
+
+
+def table(rows: list[dict[str, Any]], title: str) -> Table:
+    t = Table(title=title)
+    for key in rows[0]:
+        t.add_column(key, justify="left" if isinstance(rows[0][key], str) else "right")
+    for row in rows:
+        t.add_row(*(_fmt(v) for v in row.values()))
+    return t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
+    ap.add_argument("--json", help="also write the rows to this file")
+    args = ap.parse_args()
+    device = args.device
+    if device == "auto":
+        device = "gpu" if torch.cuda.is_available() else "cpu"
+    console = Console(width=160)
+    console.print(
+        f"device: {torch.cuda.get_device_name() if device == 'gpu' else 'CPU'}, "
+        f"torch threads {torch.get_num_threads()}"
+    )
+    neurons = neuron_rows(device)
+    console.print(table(neurons, "neuron update alone"))
+    agreement = agreement_rows(device)
+    console.print(table(agreement, "agreement with the float32 reference at T=32"))
+    nets = network_rows(device)
+    console.print(table(nets, "whole network (samples·steps/s)"))
+    if args.json:
+        rows = {"neurons": neurons, "agreement": agreement, "networks": nets}
+        Path(args.json).write_text(json.dumps({"device": device, **rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
