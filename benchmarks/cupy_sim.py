@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import threading
+import subprocess
+import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -76,28 +75,29 @@ def vgg(width: int, side: int, seed: int = 0) -> Graph:
     return Graph(nodes, edges, (list(nodes)[-1],))
 
 
-@contextmanager
-def peak_rss() -> Iterator[list[float]]:
-    """Peak resident-set growth (MB) while the block runs, sampled every 2 ms."""
-    statm = Path("/proc/self/statm")
+def rss_growth_mb(network: str, which: str, T: int) -> float:
+    """Peak resident-set growth (MB) of one run, in a fresh process after its set-up."""
+    cmd = [sys.executable, "-m", "benchmarks.cupy_sim", "--memory", network, which, str(T)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=900)
+    return float(out.stdout.strip().splitlines()[-1])
 
-    def read() -> float:
-        return int(statm.read_text().split()[1]) * 4096 / 2**20
 
-    base, peak, done = read(), [0.0], threading.Event()
+def _memory_child(network: str, which: str, T: int) -> None:
+    graph, x = networks("cpu", only=network)[network]
+    run = (
+        partial(Program(graph).snn, torch.from_numpy(x), T=T)
+        if which == "reference"
+        else partial(to_cupy(graph, "numpy").run, x, T=T)
+    )
+    Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM) to the current RSS
+    before = _status_kb("VmRSS")
+    run()
+    print((_status_kb("VmHWM") - before) / 1024)
 
-    def sample() -> None:
-        while not done.wait(0.002):
-            peak[0] = max(peak[0], read() - base)
 
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield peak
-    finally:
-        done.set()
-        thread.join()
-        peak[0] = max(peak[0], read() - base)
+def _status_kb(key: str) -> int:
+    line = next(x for x in Path("/proc/self/status").read_text().splitlines() if x.startswith(key))
+    return int(line.split()[1])
 
 
 def gpu_peak(fn: Callable[[], Any]) -> float:
@@ -112,31 +112,34 @@ def gpu_peak(fn: Callable[[], Any]) -> float:
     return (torch.cuda.max_memory_allocated() + pool.total_bytes()) / 2**20
 
 
-def measure(fn: Callable[[], Any], gpu: bool) -> tuple[float, float]:
-    """(median seconds of 3 runs after a warm-up, peak memory MB)."""
+def fastest(fns: dict[str, Callable[[], Any]], gpu: bool, repeat: int = 3) -> dict[str, float]:
+    """Fastest of ``repeat`` runs of each function after a warm-up, the functions taking
+    turns (the minimum is the estimate least disturbed by other work on a shared machine)."""
     sync = torch.cuda.synchronize if gpu else (lambda: None)
-    fn()
-    sync()
-    runs = []
-    for _ in range(3):
-        t = time.perf_counter()
-        fn()
-        sync()
-        runs.append(time.perf_counter() - t)
-    if gpu:
-        return statistics.median(runs), gpu_peak(fn)
-    with peak_rss() as peak:
-        fn()
-    return statistics.median(runs), peak[0]
+    best = dict.fromkeys(fns, float("inf"))
+    for i in range(repeat + 1):
+        for name, fn in fns.items():
+            t = time.perf_counter()
+            fn()
+            sync()
+            if i:
+                best[name] = min(best[name], time.perf_counter() - t)
+    return best
 
 
-def networks(device: str) -> dict[str, tuple[Graph, np.ndarray]]:
+def networks(device: str, only: str | None = None) -> dict[str, tuple[Graph, np.ndarray]]:
     size = SIZES[device]
-    x = np.random.default_rng(1).uniform(0, 1, (size["batch"], 3, size["side"], size["side"]))
-    out = {f"VGG w={size['width']} {size['side']}²": (vgg(size["width"], size["side"]), x)}
+    vgg_name = f"VGG w={size['width']} {size['side']}²"
+    out = {}
+    if only in (None, vgg_name):
+        shape = (size["batch"], 3, size["side"], size["side"])
+        x = np.random.default_rng(1).uniform(0, 1, shape).astype(np.float32)
+        out[vgg_name] = (vgg(size["width"], size["side"]), x)
     for name in ("digits", "mnist1d"):
-        model, test, calib = load(name)
-        out[name] = (ann2snn(model, [calib["x"][:256]]).snn, test["x"][:256])
+        if only in (None, name):
+            model, test, calib = load(name)
+            snn = ann2snn(model, [calib["x"][:256]]).snn
+            out[name] = (snn, test["x"][:256].astype(np.float32))
     return out
 
 
@@ -144,24 +147,27 @@ def network_rows(device: str) -> list[dict[str, Any]]:
     gpu = device == "gpu"
     rows = []
     for name, (graph, x) in networks(device).items():
-        x = x.astype(np.float32)
         ref, xt = Program(graph), torch.from_numpy(x)  # the reference runs on the CPU only
         ours = to_cupy(graph, "cupy" if gpu else "numpy")
         xo = ours.xp.asarray(x)
         for T in STEPS:
-            ref_s, ref_m = measure(partial(ref.snn, xt, T=T), False)
-            our_s, our_m = measure(partial(ours.run, xo, T=T), gpu)
+            runs = {"reference": partial(ref.snn, xt, T=T), "graph": partial(ours.run, xo, T=T)}
+            sec = fastest(runs, gpu)
             n = x.shape[0] * T
+            if gpu:
+                mem = {"reference": float("nan"), "graph": gpu_peak(runs["graph"])}
+            else:
+                mem = {k: rss_growth_mb(name, k, T) for k in runs}
             rows.append(
                 {
                     "network": name,
                     "T": T,
                     "batch": x.shape[0],
-                    "reference": n / ref_s,
-                    "graph": n / our_s,
-                    "speed-up": ref_s / our_s,
-                    "reference MB": ref_m,
-                    "graph MB": our_m,
+                    "reference": n / sec["reference"],
+                    "graph": n / sec["graph"],
+                    "speed-up": sec["reference"] / sec["graph"],
+                    "reference MB": mem["reference"],
+                    "graph MB": mem["graph"],
                 }
             )
     return rows
@@ -193,7 +199,7 @@ def neuron_rows(device: str, T: int = 32) -> list[dict[str, Any]]:
     else:
         runs["reference fused torch loop"] = lambda: run_neuron(node, xt, T, static=False)
         runs["fused NumPy program"] = lambda: layer(x, T, static=False)
-    times = {name: measure(fn, gpu)[0] for name, fn in runs.items()}
+    times = fastest(runs, gpu)
     base = times["per-step torch loop"]
     out = []
     for name, s in times.items():
@@ -226,6 +232,7 @@ def agreement_rows(device: str, T: int = 32) -> list[dict[str, Any]]:
                     "network": name,
                     "graph": f"{backend} {dtype}, {synapses} synapses",
                     "max |Δ output|": float((out - want).abs().max()),
+                    "÷ max |output|": float((out - want).abs().max() / want.abs().max()),
                     "same prediction %": 100
                     * float((out[-1].argmax(-1) == want[-1].argmax(-1)).float().mean()),
                     "spike count Δ %": 100 * (total - want_total) / want_total,
@@ -254,7 +261,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--device", choices=["auto", "cpu", "gpu"], default="auto")
     ap.add_argument("--json", help="also write the rows to this file")
+    ap.add_argument("--memory", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
+    if args.memory:
+        _memory_child(args.memory[0], args.memory[1], int(args.memory[2]))
+        return
     device = args.device
     if device == "auto":
         device = "gpu" if torch.cuda.is_available() else "cpu"

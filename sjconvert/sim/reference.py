@@ -15,8 +15,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -76,6 +77,39 @@ def scales_into_add(graph: Graph) -> dict[str, float]:
         and name not in graph.outputs
         and [type(graph.nodes[c]) for c in graph.consumers(name)] == [ir.Add]
     }
+
+
+def time_blocks(
+    graph: Graph,
+    xs: list[Any],
+    T: int,
+    block: int,
+    sequence: bool,
+    node_fn: Callable[[str, ir.Node, dict[str, Any], int], tuple[Any, bool]],
+) -> Iterator[tuple[int, int, dict[str, tuple[Any, bool]]]]:
+    """The multi-step schedule, shared by the simulators: for each block of ``block`` steps,
+    every node's value ``(array, temporal)`` from ``node_fn(name, node, values, steps)``;
+    static values are computed in the first block only and values are freed after their
+    last reader. Yields ``(t0, steps, values of the graph outputs)`` per block."""
+    last_use = last_uses(graph)
+    static = {} if sequence else dict(zip(graph.inputs, xs, strict=True))
+    for t0 in range(0, T, block):
+        n_t = min(block, T - t0)
+        values: dict[str, tuple[Any, bool]] = {}
+        if sequence:
+            values.update(
+                (n, (x[t0 : t0 + n_t], True)) for n, x in zip(graph.inputs, xs, strict=True)
+            )
+        for name, node in graph:
+            if name in static:
+                values[name] = (static[name], False)
+            elif name not in values:
+                values[name] = node_fn(name, node, values, n_t)
+                if not values[name][1]:
+                    static[name] = values[name][0]
+            for src in last_use.get(name, ()):
+                del values[src]
+        yield t0, n_t, {o: values[o] for o in graph.outputs}
 
 
 class Program:
@@ -154,30 +188,15 @@ class Program:
         if sequence and any(x.shape[0] != T for x in xs_):
             raise InputError(f"sequence inputs must have T={T} steps on axis 0")
         tb = block or time_block(self.graph, xs_[0].shape[1 if sequence else 0])
-        static: dict[str, torch.Tensor] = {}
-        if not sequence:
-            static.update(zip(self.graph.inputs, xs_, strict=True))
         state: dict[str, torch.Tensor] = {}
         spikes: dict[str, float] = {}
         carry: dict[str, torch.Tensor | float] = dict.fromkeys(self.graph.outputs, 0.0)
         pieces: dict[str, list[torch.Tensor]] = {o: [] for o in self.graph.outputs}
-        for t0 in range(0, T, tb):
-            n_t = min(tb, T - t0)
-            values: dict[str, tuple[torch.Tensor, bool]] = {}
-            if sequence:
-                values.update(
-                    (n, (x[t0 : t0 + n_t], True))
-                    for n, x in zip(self.graph.inputs, xs_, strict=True)
-                )
-            for name, node in self.graph:
-                if name in static:
-                    values[name] = (static[name], False)
-                elif name not in values:
-                    values[name] = self._node(name, node, values, n_t, state, spikes)
-                    if not values[name][1]:
-                        static[name] = values[name][0]
-                for src in self._last_use.get(name, ()):
-                    del values[src]
+
+        def node_fn(name: str, node: ir.Node, values: dict[str, Any], n_t: int) -> Any:
+            return self._node(name, node, values, n_t, state, spikes)
+
+        for t0, n_t, values in time_blocks(self.graph, xs_, T, tb, sequence, node_fn):
             steps = torch.arange(t0 + 1, t0 + n_t + 1, dtype=self.dtype)
             for o in self.graph.outputs:
                 y, temporal = values[o]

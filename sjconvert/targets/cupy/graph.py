@@ -20,7 +20,7 @@ import torch
 from ...errors import InputError
 from ...ir import nodes as ir
 from ...ir.graph import Graph
-from ...sim.reference import SimResult, last_uses, scales_into_add, time_block
+from ...sim.reference import SimResult, scales_into_add, time_block, time_blocks
 from ..registry import check, emitter
 from .device import array_module
 from .neurons import NeuronLayer
@@ -64,7 +64,6 @@ class SimGraph:
         self.graph, self.dtype, self.synapses = graph, np.dtype(dtype), synapses
         ctx = Context(self.xp, self.dtype, synapses)
         self.fns = {name: emitter(graph, name, TARGET)(name, node, ctx) for name, node in graph}
-        self._last_use = last_uses(graph)
         self._into_add = scales_into_add(graph)
 
     def neuron_layers(self) -> dict[str, NeuronLayer]:
@@ -75,7 +74,7 @@ class SimGraph:
             raise InputError(f"graph has {len(self.graph.inputs)} inputs, got {len(xs)} arrays")
         out = []
         for name, x in zip(self.graph.inputs, xs, strict=True):
-            x = self.xp.asarray(x.numpy() if isinstance(x, torch.Tensor) else x, self.dtype)
+            x = self.xp.array(x.numpy() if isinstance(x, torch.Tensor) else x, self.dtype)
             want = tuple(self.graph.nodes[name].shape)  # type: ignore[attr-defined]
             if tuple(x.shape[lead:]) != want or x.ndim != len(want) + lead:
                 raise InputError(f"input '{name}': expected [.., {want}], got {list(x.shape)}")
@@ -91,28 +90,15 @@ class SimGraph:
             raise InputError(f"T must be >= 1, got {T}")
         xp, xs_ = self.xp, self._inputs(xs, 2 if sequence else 1)
         tb = block or time_block(self.graph, xs_[0].shape[1 if sequence else 0])
-        static = {} if sequence else dict(zip(self.graph.inputs, xs_, strict=True))
         state: dict[str, Any] = {}
         spikes: dict[str, int] = {}
         carry: dict[str, Any] = dict.fromkeys(self.graph.outputs, 0.0)
         pieces: dict[str, list[Any]] = {o: [] for o in self.graph.outputs}
-        for t0 in range(0, T, tb):
-            n_t = min(tb, T - t0)
-            values: dict[str, Value] = {}
-            if sequence:
-                values.update(
-                    (n, (x[t0 : t0 + n_t], True))
-                    for n, x in zip(self.graph.inputs, xs_, strict=True)
-                )
-            for name, node in self.graph:
-                if name in static:
-                    values[name] = (static[name], False)
-                elif name not in values:
-                    values[name] = self._node(name, node, values, n_t, state, spikes)
-                    if not values[name][1]:
-                        static[name] = values[name][0]
-                for src in self._last_use.get(name, ()):
-                    del values[src]
+
+        def node_fn(name: str, node: ir.Node, values: dict[str, Value], n_t: int) -> Value:
+            return self._node(name, node, values, n_t, state, spikes)
+
+        for t0, n_t, values in time_blocks(self.graph, xs_, T, tb, sequence, node_fn):
             steps = xp.arange(t0 + 1, t0 + n_t + 1, dtype=self.dtype)
             for o in self.graph.outputs:
                 y, temporal = values[o]
