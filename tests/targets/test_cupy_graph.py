@@ -191,15 +191,3 @@ def _has_device() -> bool:
         return cupy.cuda.runtime.getDeviceCount() > 0
     except Exception:
         return False
-
-
-@pytest.mark.skipif(not _has_device(), reason="needs a CUDA device")
-@pytest.mark.parametrize("sample", ["digits", "mnist1d"])
-def test_cupy_graph_is_bit_identical_on_the_gpu(sample: str) -> None:
-    model, test, calib = load_sample(sample)
-    snn = ann2snn(model, [calib["x"][:64]]).snn
-    x = test["x"][:48].astype(np.float32)
-    ref = Program(snn).snn(torch.from_numpy(x), T=16)
-    res = to_cupy(snn, "cupy").snn(x, T=16)
-    assert res.spikes == ref.spikes
-    torch.testing.assert_close(res.output, ref.output, rtol=0, atol=1e-6)

@@ -57,7 +57,12 @@ def _via_torch(node: ir.Node, ctx: Context) -> Fn:
 
     def run(xs: list[Any]) -> Any:
         args = [torch.from_dlpack(ctx.xp.ascontiguousarray(x)) for x in xs]
-        return ctx.xp.from_dlpack(kernel(params, args))
+        if device == "cpu":
+            return ctx.xp.from_dlpack(kernel(params, args))
+        cudnn = torch.backends.cudnn  # float32 convolutions, not TF32 (torch's default)
+        keep = {"enabled": cudnn.enabled, "benchmark": cudnn.benchmark}
+        with cudnn.flags(**keep, deterministic=cudnn.deterministic, allow_tf32=False):
+            return ctx.xp.from_dlpack(kernel(params, args))
 
     return run
 
