@@ -5,8 +5,9 @@ Run: ``.venv/bin/python -m benchmarks.cupy_sim [--device cpu|gpu] [--json out.js
 Whole network — throughput (samples·steps/s) and peak memory growth for T = 4, 32, 128 on a
 VGG-style CNN with random weights and on the two samples (converted SNNs):
 * CPU: the NumPy graph (torch synapses via DLPack, NumPy neuron programs) vs the reference;
-* GPU: the CuPy graph (fused neuron kernels) vs the reference, which runs on the CPU only
-  (its neuron loop allocates CPU tensors), so GPU speed-ups are against the CPU reference.
+* GPU: the CuPy graph (fused neuron kernels) vs the reference on the same GPU
+  (``Program(graph, device="cuda")``: torch synapses and whole-tensor neuron steps), both in
+  float32 (TF32 off) with the same time blocks.
 Neuron update alone (T = 32): the fused path (NumPy program in cache-sized chunks, or one
 CUDA kernel over all steps) vs a per-step torch loop (three ops a step), and the
 reference's fused torch loop. Targets (GPU): neuron ≥ 5× the per-step loop, network ≥ 1.5×
@@ -58,7 +59,7 @@ def vgg(width: int, side: int, seed: int = 0) -> Graph:
         name = f"l{len(nodes)}"
         edges[name], nodes[name] = (list(nodes)[-1],), node
 
-    c = 3
+    c, side0 = 3, side
     for out in (width, width, "pool", 2 * width, 2 * width, "pool", 4 * width, "pool"):
         if out == "pool":
             add(ir.AvgPool2d(2, 2, 0))
@@ -72,7 +73,11 @@ def vgg(width: int, side: int, seed: int = 0) -> Graph:
     add(ir.IF(1.0, None))
     add(ir.Linear(r.normal(size=(10, 256)) / 16))
     add(ir.Readout())
-    return Graph(nodes, edges, (list(nodes)[-1],))
+    graph = Graph(nodes, edges, (list(nodes)[-1],))
+    shapes: dict[str, tuple[int, ...]] = {}  # per-sample shapes size the time blocks
+    probe = torch.zeros(1, 3, side0, side0)
+    Program(graph).ann(probe, observe=lambda n, v: shapes.__setitem__(n, tuple(v.shape[1:])))
+    return Graph(nodes, edges, graph.outputs, shapes)
 
 
 def rss_growth_mb(network: str, which: str, T: int) -> float:
@@ -147,15 +152,19 @@ def network_rows(device: str) -> list[dict[str, Any]]:
     gpu = device == "gpu"
     rows = []
     for name, (graph, x) in networks(device).items():
-        ref, xt = Program(graph), torch.from_numpy(x)  # the reference runs on the CPU only
         ours = to_cupy(graph, "cupy" if gpu else "numpy")
-        xo = ours.xp.asarray(x)
+        ref = Program(graph, device="cuda" if gpu else "cpu")
+        xo, xt = ours.xp.asarray(x), torch.from_numpy(x).to(ref.device)
+        block = ours.block(x.shape[0])  # the same time blocks for both
         for T in STEPS:
-            runs = {"reference": partial(ref.snn, xt, T=T), "graph": partial(ours.run, xo, T=T)}
+            runs = {
+                "reference": partial(ref.snn, xt, T=T, block=block),
+                "graph": partial(ours.run, xo, T=T),
+            }
             sec = fastest(runs, gpu)
             n = x.shape[0] * T
             if gpu:
-                mem = {"reference": float("nan"), "graph": gpu_peak(runs["graph"])}
+                mem = {k: gpu_peak(fn) for k, fn in runs.items()}
             else:
                 mem = {k: rss_growth_mb(name, k, T) for k in runs}
             rows.append(
@@ -269,6 +278,7 @@ def main() -> None:
     device = args.device
     if device == "auto":
         device = "gpu" if torch.cuda.is_available() else "cpu"
+    torch.backends.cudnn.allow_tf32 = False  # float32 in both simulators
     console = Console(width=160)
     console.print(
         f"device: {torch.cuda.get_device_name() if device == 'gpu' else 'CPU'}, "

@@ -43,13 +43,13 @@ class SimResult:
 BLOCK_ELEMENTS = 1 << 22
 
 
-def time_block(graph: Graph, n: int) -> int:
+def time_block(graph: Graph, n: int, elements: int = BLOCK_ELEMENTS) -> int:
     """Steps per time block for batch ``n``: a power of two such that temporal tensors hold
-    about ``BLOCK_ELEMENTS`` values. It does not depend on T, so step t is computed with the
+    about ``elements`` values. It does not depend on T, so step t is computed with the
     same batch shapes (hence the same float results) whatever T_max a run uses, as long as
     its block is complete. Other simulators use it to fold time the same way."""
     widest = max((math.prod(s) for s in graph.shapes.values()), default=1)
-    fit = max(1, BLOCK_ELEMENTS // max(1, n * widest))
+    fit = max(1, elements // max(1, n * widest))
     return 1 << (fit.bit_length() - 1)
 
 
@@ -113,12 +113,16 @@ def time_blocks(
 
 
 class Program:
-    """A graph prepared for repeated runs in torch (float32 by default)."""
+    """A graph prepared for repeated runs in torch (float32 by default) on ``device`` (the
+    CPU by default; on a GPU, neuron layers run whole-tensor steps)."""
 
-    def __init__(self, graph: Graph, dtype: torch.dtype = torch.float32) -> None:
+    def __init__(
+        self, graph: Graph, dtype: torch.dtype = torch.float32, device: str = "cpu"
+    ) -> None:
         self.graph = graph
         self.dtype = dtype
-        self.params = {name: prepare(node, dtype) for name, node in graph}
+        self.device = torch.device(device)
+        self.params = {name: prepare(node, dtype, self.device) for name, node in graph}
         self.kernels = {
             name: (rate_model if node.spiking or isinstance(node, ir.Readout) else None)
             or get_kernel(node, name)
@@ -144,7 +148,7 @@ class Program:
                     f"input '{name}': expected shape [{'T, ' * (lead - 1)}N, "
                     f"{', '.join(map(str, want))}], got {list(x.shape)}"
                 )
-            out.append(x.to(self.dtype))
+            out.append(x.to(self.device, self.dtype))
         return out
 
     @torch.no_grad()
@@ -197,7 +201,7 @@ class Program:
             return self._node(name, node, values, n_t, state, spikes)
 
         for t0, n_t, values in time_blocks(self.graph, xs_, T, tb, sequence, node_fn):
-            steps = torch.arange(t0 + 1, t0 + n_t + 1, dtype=self.dtype)
+            steps = torch.arange(t0 + 1, t0 + n_t + 1, dtype=self.dtype, device=self.device)
             for o in self.graph.outputs:
                 y, temporal = values[o]
                 if not temporal:

@@ -20,13 +20,20 @@ import torch
 from ...errors import InputError
 from ...ir import nodes as ir
 from ...ir.graph import Graph
-from ...sim.reference import SimResult, scales_into_add, time_block, time_blocks
+from ...sim.reference import (
+    BLOCK_ELEMENTS,
+    SimResult,
+    scales_into_add,
+    time_block,
+    time_blocks,
+)
 from ..registry import check, emitter
 from .device import array_module
 from .neurons import NeuronLayer
 from .ops import TARGET, Context
 
 Value = tuple[Any, bool]  # (array, temporal)
+GPU_BLOCK_ELEMENTS = 1 << 29  # 2 GiB per float32 temporal tensor
 
 
 @dataclass
@@ -66,6 +73,12 @@ class SimGraph:
         self.fns = {name: emitter(graph, name, TARGET)(name, node, ctx) for name, node in graph}
         self._into_add = scales_into_add(graph)
 
+    def block(self, n: int) -> int:
+        """Steps per time block for batch ``n``: the reference's on the CPU (so the same
+        folded batch shapes give the same torch results); on the GPU blocks hold up to
+        ``GPU_BLOCK_ELEMENTS`` values per tensor, so one kernel launch covers many steps."""
+        return time_block(self.graph, n, BLOCK_ELEMENTS if self.xp is np else GPU_BLOCK_ELEMENTS)
+
     def neuron_layers(self) -> dict[str, NeuronLayer]:
         return {n: f for n, f in self.fns.items() if isinstance(f, NeuronLayer)}
 
@@ -89,7 +102,7 @@ class SimGraph:
         if T < 1:
             raise InputError(f"T must be >= 1, got {T}")
         xp, xs_ = self.xp, self._inputs(xs, 2 if sequence else 1)
-        tb = block or time_block(self.graph, xs_[0].shape[1 if sequence else 0])
+        tb = block or self.block(xs_[0].shape[1 if sequence else 0])
         state: dict[str, Any] = {}
         spikes: dict[str, int] = {}
         carry: dict[str, Any] = dict.fromkeys(self.graph.outputs, 0.0)

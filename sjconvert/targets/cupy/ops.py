@@ -49,10 +49,7 @@ class Context:
 def _via_torch(node: ir.Node, ctx: Context) -> Fn:
     """The reference simulator's torch kernel for ``node``, on the arrays' device."""
     device = "cpu" if ctx.xp is np else "cuda"
-    params = {
-        k: v.to(device) if isinstance(v, torch.Tensor) else v
-        for k, v in prepare(node, ctx.torch_dtype).items()
-    }
+    params = prepare(node, ctx.torch_dtype, device)
     kernel = KERNELS[node.op]
 
     def run(xs: list[Any]) -> Any:
