@@ -284,14 +284,25 @@ def evaluate(
     steps: Sequence[int] = (4, 8, 16, 32),
     ann: Graph | None = None,
     progress: Progress | None = None,
+    backend: str = "torch",
 ) -> Evaluation:
     """Simulate ``snn`` for ``max(steps)`` steps on ``data`` (one run gives every T) and
-    compare with the labels, or with the ANN's predictions when the data has no labels."""
+    compare with the labels, or with the ANN's predictions when the data has no labels.
+    ``backend``: ``torch`` (the reference simulator), ``numpy`` or ``cupy`` (the simulation
+    graph of :func:`sjconvert.targets.cupy.to_cupy`)."""
     steps = sorted({int(t) for t in steps})
     if not steps or steps[0] < 1:
         raise InputError(f"time steps must be positive integers, got {steps}")
     t_max = steps[-1]
-    snn_prog, ann_prog = Program(snn), (Program(ann) if ann is not None else None)
+    if backend not in ("torch", "numpy", "cupy"):
+        raise InputError(f"unknown backend {backend!r}; use torch, numpy or cupy")
+    if backend == "torch":
+        snn_prog: Any = Program(snn)
+    else:
+        from .targets.cupy import to_cupy
+
+        snn_prog = to_cupy(snn, backend)
+    ann_prog = Program(ann) if ann is not None else None
     correct = dict.fromkeys(steps, 0)
     ann_correct, n, spikes, labelled = 0, 0, 0.0, None
     layer_spikes: dict[str, float] = {}

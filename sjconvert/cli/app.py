@@ -196,6 +196,13 @@ def simulate(
         str, typer.Option("-T", "--steps", help="Comma-separated time steps, e.g. 4,8,16,32.")
     ] = "4,8,16,32",
     batch_size: BatchOpt = 256,
+    backend: Annotated[
+        str,
+        typer.Option(
+            help="Simulator: torch (reference), numpy (simulation graph on the CPU) or cupy "
+            "(the graph on a CUDA GPU with fused neuron kernels)."
+        ),
+    ] = "torch",
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate the SNN for max(T) steps and print accuracy at every T beside the ANN's."""
@@ -212,7 +219,7 @@ def simulate(
         ann = load_source(ir_file)
         ds = load_data(data, batch_size)
         with _progress(f"simulating T={max(ts, default=0)}", _size(ds), json_out) as advance:
-            res = evaluate(snn, ds, ts, ann=ann, progress=advance)
+            res = evaluate(snn, ds, ts, ann=ann, progress=advance, backend=backend)
         if json_out:
             out.print_json(json.dumps(res.to_dict()))
         else:

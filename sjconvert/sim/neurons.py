@@ -22,10 +22,12 @@ from .torch_ops import channel_view
 CHUNK = 32768
 
 
-def _state(node: ir.IF | ir.LIF, shape: torch.Size, dtype: torch.dtype) -> torch.Tensor:
-    v0 = channel_view(node.v_init, len(shape), dtype)
+def _state(
+    node: ir.IF | ir.LIF, shape: torch.Size, dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    v0 = channel_view(node.v_init, len(shape), dtype, device)
     if isinstance(v0, float):
-        return torch.full(shape, v0, dtype=dtype)
+        return torch.full(shape, v0, dtype=dtype, device=device)
     return v0.expand(shape).clone()
 
 
@@ -41,7 +43,9 @@ def _steps(
     leak = isinstance(node, ir.LIF)
     v_r = 0.0 if node.v_reset is None else float(node.v_reset)
     tmp = torch.empty_like(v) if leak else v
-    fired = torch.empty(v.shape, dtype=torch.bool) if node.v_reset is not None else v
+    fired = (
+        torch.empty(v.shape, dtype=torch.bool, device=v.device) if node.v_reset is not None else v
+    )
     for t in range(out.shape[0]):
         xt = x if static else x[t]
         if not leak:
@@ -96,11 +100,12 @@ def run_neuron(
     shape = x.shape if static else x.shape[1:]
     dtype = x.dtype
     x = x.contiguous()
-    v = _state(node, shape, dtype) if v0 is None else v0.clone()
-    th = channel_view(node.v_threshold, len(shape), dtype)
-    out = torch.empty((T, *shape), dtype=dtype)
+    v = _state(node, shape, dtype, x.device) if v0 is None else v0.clone()
+    th = channel_view(node.v_threshold, len(shape), dtype, x.device)
+    out = torch.empty((T, *shape), dtype=dtype, device=x.device)
     per_sample = math.prod(shape[1:])
-    step = max(1, CHUNK // max(1, per_sample))
+    # on a GPU one chunk: whole-tensor steps (chunks only pay on CPU caches)
+    step = shape[0] if x.is_cuda else max(1, CHUNK // max(1, per_sample))
     starts = list(range(0, shape[0], step))
 
     def run(group: list[int]) -> None:

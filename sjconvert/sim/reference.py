@@ -15,8 +15,9 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import torch
 
@@ -43,6 +44,29 @@ class SimResult:
 BLOCK_ELEMENTS = 1 << 22
 
 
+def time_block(graph: Graph, n: int, elements: int = BLOCK_ELEMENTS) -> int:
+    """Steps per time block for batch ``n``: a power of two such that temporal tensors hold
+    about ``elements`` values. It does not depend on T, so step t is computed with the
+    same batch shapes (hence the same float results) whatever T_max a run uses, as long as
+    its block is complete. Other simulators use it to fold time the same way."""
+    widest = max((math.prod(s) for s in graph.shapes.values()), default=1)
+    fit = max(1, elements // max(1, n * widest))
+    return 1 << (fit.bit_length() - 1)
+
+
+def last_uses(graph: Graph) -> dict[str, list[str]]:
+    """For each node, the values whose last reader it is (freed after it runs)."""
+    last: dict[str, str] = {}
+    for name, _ in graph:
+        for src in graph.edges[name]:
+            last[src] = name
+    free: dict[str, list[str]] = {}
+    for src, reader in last.items():
+        if src not in graph.outputs:
+            free.setdefault(reader, []).append(src)
+    return free
+
+
 def folded_scales(graph: Graph) -> dict[str, float]:
     """Scalar Scale nodes read only by an Add, with their factors: the Add applies them
     (``Y = A + s·B`` in one pass, ``torch.add(A, B, alpha=s)``). Backends that must match
@@ -57,36 +81,61 @@ def folded_scales(graph: Graph) -> dict[str, float]:
     }
 
 
-class Program:
-    """A graph prepared for repeated runs in torch (float32 by default)."""
+def time_blocks(
+    graph: Graph,
+    xs: list[Any],
+    T: int,
+    block: int,
+    sequence: bool,
+    node_fn: Callable[[str, ir.Node, dict[str, Any], int], tuple[Any, bool]],
+) -> Iterator[tuple[int, int, dict[str, tuple[Any, bool]]]]:
+    """The multi-step schedule, shared by the simulators: for each block of ``block`` steps,
+    every node's value ``(array, temporal)`` from ``node_fn(name, node, values, steps)``;
+    static values are computed in the first block only and values are freed after their
+    last reader. Yields ``(t0, steps, values of the graph outputs)`` per block."""
+    last_use = last_uses(graph)
+    static = {} if sequence else dict(zip(graph.inputs, xs, strict=True))
+    for t0 in range(0, T, block):
+        n_t = min(block, T - t0)
+        values: dict[str, tuple[Any, bool]] = {}
+        if sequence:
+            values.update(
+                (n, (x[t0 : t0 + n_t], True)) for n, x in zip(graph.inputs, xs, strict=True)
+            )
+        for name, node in graph:
+            if name in static:
+                values[name] = (static[name], False)
+            elif name not in values:
+                values[name] = node_fn(name, node, values, n_t)
+                if not values[name][1]:
+                    static[name] = values[name][0]
+            for src in last_use.get(name, ()):
+                del values[src]
+        yield t0, n_t, {o: values[o] for o in graph.outputs}
 
-    def __init__(self, graph: Graph, dtype: torch.dtype = torch.float32) -> None:
+
+class Program:
+    """A graph prepared for repeated runs in torch (float32 by default) on ``device`` (the
+    CPU by default; on a GPU, neuron layers run whole-tensor steps)."""
+
+    def __init__(
+        self, graph: Graph, dtype: torch.dtype = torch.float32, device: str = "cpu"
+    ) -> None:
         self.graph = graph
         self.dtype = dtype
-        self.params = {name: prepare(node, dtype) for name, node in graph}
+        self.device = torch.device(device)
+        self.params = {name: prepare(node, dtype, self.device) for name, node in graph}
         self.kernels = {
             name: (rate_model if node.spiking or isinstance(node, ir.Readout) else None)
             or get_kernel(node, name)
             for name, node in graph
             if not isinstance(node, ir.Input)
         }
-        self._last_use = self._last_uses()
+        self._last_use = last_uses(graph)
         misplaced = [n for n, nd in graph if isinstance(nd, ir.Readout) and n not in graph.outputs]
         if misplaced:
             raise UnsupportedOpError(f"Readout nodes {misplaced} must be graph outputs")
         self._into_add = folded_scales(graph)
-
-    def _last_uses(self) -> dict[str, list[str]]:
-        """For each node, the values whose last reader it is (freed after it runs)."""
-        last: dict[str, str] = {}
-        for name, _ in self.graph:
-            for src in self.graph.edges[name]:
-                last[src] = name
-        free: dict[str, list[str]] = {}
-        for src, reader in last.items():
-            if src not in self.graph.outputs:
-                free.setdefault(reader, []).append(src)
-        return free
 
     def _check_input(self, xs: tuple[torch.Tensor, ...], lead: int) -> list[torch.Tensor]:
         names = self.graph.inputs
@@ -101,7 +150,7 @@ class Program:
                     f"input '{name}': expected shape [{'T, ' * (lead - 1)}N, "
                     f"{', '.join(map(str, want))}], got {list(x.shape)}"
                 )
-            out.append(x.to(self.dtype))
+            out.append(x.to(self.device, self.dtype))
         return out
 
     @torch.no_grad()
@@ -127,15 +176,6 @@ class Program:
                         del values[src]
         return values
 
-    def _block(self, n: int) -> int:
-        """Steps per time block: a power of two such that temporal tensors hold about
-        ``BLOCK_ELEMENTS`` values. It does not depend on T, so step t is computed with the
-        same batch shapes (hence the same float results) whatever T_max a run uses, as long
-        as its block is complete."""
-        widest = max((math.prod(s) for s in self.graph.shapes.values()), default=1)
-        fit = max(1, BLOCK_ELEMENTS // max(1, n * widest))
-        return 1 << (fit.bit_length() - 1)
-
     @torch.no_grad()
     def snn(
         self,
@@ -160,34 +200,20 @@ class Program:
         xs_ = self._check_input(xs, 2 if sequence else 1)
         if sequence and any(x.shape[0] != T for x in xs_):
             raise InputError(f"sequence inputs must have T={T} steps on axis 0")
-        tb = block or self._block(xs_[0].shape[1 if sequence else 0])
-        static: dict[str, torch.Tensor] = {}
-        if not sequence:
-            static.update(zip(self.graph.inputs, xs_, strict=True))
+        tb = block or time_block(self.graph, xs_[0].shape[1 if sequence else 0])
         state: dict[str, torch.Tensor] = {}
         spikes: dict[str, float] = {}
         carry: dict[str, torch.Tensor | float] = dict.fromkeys(self.graph.outputs, 0.0)
         pieces: dict[str, list[torch.Tensor]] = {o: [] for o in self.graph.outputs}
-        for t0 in range(0, T, tb):
-            n_t = min(tb, T - t0)
-            values: dict[str, tuple[torch.Tensor, bool]] = {}
-            if sequence:
-                values.update(
-                    (n, (x[t0 : t0 + n_t], True))
-                    for n, x in zip(self.graph.inputs, xs_, strict=True)
-                )
-            for name, node in self.graph:
-                if name in static:
-                    values[name] = (static[name], False)
-                elif name not in values:
-                    values[name] = self._node(name, node, values, n_t, state, spikes)
-                    if not values[name][1]:
-                        static[name] = values[name][0]
-                    if observe is not None:
-                        observe(name, *values[name])
-                for src in self._last_use.get(name, ()):
-                    del values[src]
-            steps = torch.arange(t0 + 1, t0 + n_t + 1, dtype=self.dtype)
+
+        def node_fn(name: str, node: ir.Node, values: dict[str, Any], n_t: int) -> Any:
+            value = self._node(name, node, values, n_t, state, spikes)
+            if observe is not None:
+                observe(name, *value)
+            return value
+
+        for t0, n_t, values in time_blocks(self.graph, xs_, T, tb, sequence, node_fn):
+            steps = torch.arange(t0 + 1, t0 + n_t + 1, dtype=self.dtype, device=self.device)
             for o in self.graph.outputs:
                 y, temporal = values[o]
                 if not temporal:

@@ -33,19 +33,24 @@ def kernel(*ops: type[ir.Node]) -> Callable[[Kernel], Kernel]:
     return deco
 
 
-def channel_view(value: Any, ndim: int, dtype: torch.dtype) -> torch.Tensor | float:
+def channel_view(
+    value: Any, ndim: int, dtype: torch.dtype, device: torch.device | str | None = None
+) -> torch.Tensor | float:
     """A scalar stays a float; a per-channel array becomes a [C, 1, ...] tensor for axis 1."""
     arr = np.asarray(value)
     if arr.ndim == 0:
         return float(arr)
-    return torch.tensor(arr, dtype=dtype).reshape(-1, *([1] * (ndim - 2)))
+    return torch.tensor(arr, dtype=dtype, device=device).reshape(-1, *([1] * (ndim - 2)))
 
 
-def prepare(node: ir.Node, dtype: torch.dtype) -> dict[str, Any]:
+def prepare(
+    node: ir.Node, dtype: torch.dtype, device: torch.device | str | None = None
+) -> dict[str, Any]:
     """Convert a node's array fields to torch tensors once, before any batch runs."""
     out: dict[str, Any] = {"node": node}
     for key, value in node.params().items():
-        out[key] = torch.tensor(value, dtype=dtype) if isinstance(value, np.ndarray) else value
+        is_array = isinstance(value, np.ndarray)
+        out[key] = torch.tensor(value, dtype=dtype, device=device) if is_array else value
     return out
 
 
@@ -128,7 +133,7 @@ def rate_model(p: dict[str, Any], xs: list[torch.Tensor]) -> torch.Tensor:
     node = p["node"]
     if isinstance(node, ir.Readout):
         return xs[0]
-    th = channel_view(node.v_threshold, xs[0].ndim, xs[0].dtype)
+    th = channel_view(node.v_threshold, xs[0].ndim, xs[0].dtype, xs[0].device)
     return torch.clamp(xs[0] / th, 0.0, 1.0)
 
 

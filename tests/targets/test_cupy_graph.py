@@ -1,0 +1,193 @@
+"""The cupy target's simulation graph against the torch reference simulator.
+
+NumPy with torch synapses (DLPack) must give bit-identical float32 outputs and spikes on
+the samples and on random graphs; native NumPy synapses must do so whenever the synapse
+sums are exact (dyadic weights and inputs), and stay within rounding otherwise.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sjconvert import ann2snn
+from sjconvert.errors import UnsupportedOpError
+from sjconvert.ir import Graph
+from sjconvert.ir import nodes as ir
+from sjconvert.sim.reference import Program
+from sjconvert.sim.torch_ops import KERNELS, prepare
+from sjconvert.targets.cupy import to_cupy
+from sjconvert.targets.cupy.ops import Context, _conv, _pool
+from tests.conftest import load_sample
+from tests.targets.test_cupy_neurons import neurons
+
+
+def assert_same(graph: Graph, x: np.ndarray, T: int, synapses: str, **kw: Any) -> None:
+    """The NumPy graph reproduces the reference exactly: every step's output, every count."""
+    ref = Program(graph).snn(torch.from_numpy(x), T=T, **kw)
+    res = to_cupy(graph, "numpy", synapses=synapses).snn(x, T=T, **kw)
+    for name, y in ref.outputs.items():
+        assert torch.equal(res.outputs[name], y), f"output {name} differs"
+    assert res.spikes == ref.spikes
+
+
+@pytest.mark.parametrize("sample", ["digits", "mnist1d"])
+def test_samples_are_bit_identical_with_torch_synapses(sample: str) -> None:
+    model, test, calib = load_sample(sample)
+    snn = ann2snn(model, [calib["x"][:64]]).snn
+    assert_same(snn, test["x"][:48].astype(np.float32), 16, "torch")
+
+
+class _Net:
+    """A chain builder that tracks the running per-sample shape with the torch kernels."""
+
+    def __init__(self, shape: tuple[int, ...], r: np.random.Generator, dyadic: bool) -> None:
+        self.nodes: dict[str, ir.Node] = {"x": ir.Input(shape)}
+        self.edges: dict[str, tuple[str, ...]] = {"x": ()}
+        self.shape, self.last, self.r, self.dyadic = shape, "x", r, dyadic
+
+    def weights(self, *shape: int) -> np.ndarray:
+        if self.dyadic:  # multiples of 1/8: every synapse sum is exact in float32
+            return self.r.integers(-8, 9, size=shape) / 8.0
+        return self.r.normal(size=shape) / np.sqrt(np.prod(shape[1:]))
+
+    def add(self, node: ir.Node, *ins: str) -> str:
+        name = f"n{len(self.nodes)}"
+        self.nodes[name], self.edges[name] = node, ins or (self.last,)
+        if node.op in KERNELS and not isinstance(node, (ir.Add, ir.Scale)):
+            y = KERNELS[node.op](prepare(node, torch.float32), [torch.zeros(1, *self.shape)])
+            self.shape = tuple(y.shape[1:])
+        self.last = name
+        return name
+
+    def graph(self) -> Graph:
+        return Graph(self.nodes, self.edges, (self.last,))
+
+
+def _fit(node: ir.IF | ir.LIF, channels: int) -> ir.Node:
+    """The node with its per-channel arrays resized to ``channels``."""
+    fields = {"v_threshold": node.v_threshold, "v_init": node.v_init}
+    return node.evolve(
+        **{k: np.resize(v, channels) if np.ndim(v) else v for k, v in fields.items()}
+    )
+
+
+@st.composite
+def networks(draw: st.DrawFn, dyadic: bool = False) -> tuple[Graph, np.ndarray, int, int, bool]:
+    """Conv → neuron → pool → residual block (scaled add) → dense → neuron → readout."""
+    r = np.random.default_rng(draw(st.integers(0, 2**16)))
+    dims = draw(st.sampled_from([1, 2]))
+    conv = ir.Conv1d if dims == 1 else ir.Conv2d
+    pools = [ir.AvgPool1d, ir.MaxPool1d] if dims == 1 else [ir.AvgPool2d, ir.MaxPool2d]
+    c_in, side = draw(st.integers(1, 2)), draw(st.integers(6, 9))
+    net = _Net((c_in, *([side] * dims)), r, dyadic)
+    k, groups = draw(st.integers(1, 3)), draw(st.sampled_from([1, c_in]))
+    w = net.weights(3 * groups, c_in // groups, *([k] * dims))
+    net.add(conv(w, net.weights(3 * groups), draw(st.integers(1, 2)), k // 2, 1, groups))
+    net.add(_fit(draw(neurons()), net.shape[0]))
+    if draw(st.booleans()):
+        net.add(draw(st.sampled_from(pools))(2, 2, draw(st.integers(0, 1))))
+    c = net.shape[0]
+    if draw(st.booleans()):  # residual: Y = s·X + conv(neuron(conv(X)))
+        skip = net.last
+        net.add(conv(net.weights(c, c, *([3] * dims)), None, 1, 1))
+        net.add(ir.IF(1.0, None))
+        branch = net.add(conv(net.weights(c, c, *([3] * dims)), None, 1, 1))
+        scaled = net.add(ir.Scale(draw(st.sampled_from([0.5, 0.75, 1.25]))), skip)
+        net.add(ir.Add(), scaled, branch)
+        net.add(_fit(draw(neurons()), c))
+    net.add(ir.Flatten())
+    net.add(ir.Linear(net.weights(6, net.shape[0]), net.weights(6)))
+    net.add(_fit(draw(neurons()), 6))
+    net.add(ir.Linear(net.weights(4, 6), None))
+    net.add(ir.Readout())
+    T, sequence = draw(st.integers(1, 10)), draw(st.booleans())
+    shape = (T, 5, *net.nodes["x"].shape) if sequence else (5, *net.nodes["x"].shape)
+    x = net.r.integers(0, 9, size=shape) / 8.0 if dyadic else net.r.uniform(0, 1.5, size=shape)
+    return net.graph(), x.astype(np.float32), T, draw(st.integers(1, T)), sequence
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=networks())
+def test_random_graphs_are_bit_identical_with_torch_synapses(case) -> None:
+    graph, x, T, block, sequence = case
+    assert_same(graph, x, T, "torch", sequence=sequence, block=block)
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=networks(dyadic=True))
+def test_native_synapses_are_bit_identical_when_synapse_sums_are_exact(case) -> None:
+    graph, x, T, block, sequence = case
+    assert_same(graph, x, T, "native", sequence=sequence, block=block)
+
+
+CTX = Context(np, np.dtype(np.float32), "native")
+
+
+@pytest.mark.parametrize(
+    ("dims", "stride", "padding", "dilation", "groups"),
+    [(1, 1, 0, 1, 1), (1, 2, 2, 2, 2), (2, 1, 1, 1, 1), (2, (2, 1), (0, 1), (1, 2), 2)],
+)
+def test_native_convolution_agrees_with_torch(dims, stride, padding, dilation, groups) -> None:
+    r = np.random.default_rng(0)
+    cls, fn = (ir.Conv1d, F.conv1d) if dims == 1 else (ir.Conv2d, F.conv2d)
+    node = cls(
+        r.normal(size=(6, 4 // groups, *[3] * dims)),
+        r.normal(size=6),
+        stride,
+        padding,
+        dilation,
+        groups,
+    )
+    x = r.normal(size=(3, 4, *[9] * dims)).astype(np.float32)
+    want = fn(
+        torch.from_numpy(x),
+        torch.tensor(node.weight),
+        torch.tensor(node.bias),
+        node.stride,
+        node.padding,
+        node.dilation,
+        groups,
+    )
+    got = _conv("c", node, CTX)([x])
+    np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "node",
+    [ir.AvgPool1d(3, 2, 1), ir.AvgPool2d((2, 3), (2, 1), (1, 1)), ir.MaxPool2d(3, 2, 1)],
+    ids=lambda n: n.op,
+)
+def test_native_pooling_is_bit_identical_to_torch(node) -> None:
+    dims = len(node.kernel_size)
+    x = np.random.default_rng(0).normal(size=(4, 3, *[11] * dims)).astype(np.float32)
+    want = KERNELS[node.op](prepare(node, torch.float32), [torch.from_numpy(x)])
+    np.testing.assert_array_equal(_pool("p", node, CTX)([x]), want.numpy())
+
+
+def test_unsupported_nodes_are_all_named() -> None:
+    nodes = {
+        "x": ir.Input((4,)),
+        "sm": ir.Softmax(1),
+        "lin": ir.Linear(np.eye(4)),
+        "sm2": ir.Softmax(1),
+    }
+    graph = Graph(nodes, {"x": (), "sm": ("x",), "lin": ("sm",), "sm2": ("lin",)}, ("sm2",))
+    with pytest.raises(UnsupportedOpError, match="cannot express 2 node") as info:
+        to_cupy(graph, "numpy")
+    assert "'sm' (Softmax)" in str(info.value) and "'sm2' (Softmax)" in str(info.value)
+
+
+def _has_device() -> bool:
+    try:
+        import cupy
+
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
