@@ -167,6 +167,8 @@ MODULE_BUILDERS: dict[type, Callable[[nn.Module, Ctx], ir.Node]] = {
     nn.BatchNorm1d: _bn,
     nn.BatchNorm2d: _bn,
     nn.ReLU: lambda m, c: ir.ReLU(),
+    nn.ReLU6: lambda m, c: ir.ReLU(6.0),
+    nn.Hardtanh: lambda m, c: _clamp(m.min_val, m.max_val),
     nn.AvgPool1d: _pool("Avg", 1),
     nn.AvgPool2d: _pool("Avg", 2),
     nn.MaxPool1d: _pool("Max", 1),
@@ -255,11 +257,28 @@ def _fn_pool(kind: str, dims: int) -> Callable[[Ctx], ir.Node]:
     return build
 
 
+def _clamp(low: Any, high: Any) -> ir.Node:
+    """``clamp(x, 0, a)`` (and ``hardtanh(x, 0, a)``, ``relu6``) is a ReLU capped at a."""
+    if low is None or float(low) != 0.0 or (high is not None and not float(high) > 0):
+        raise Unsupported(f"clamp to [{low}, {high}] (only [0, a] with a > 0 converts)")
+    return ir.ReLU(None if high is None else float(high))
+
+
+def _fn_clamp(ctx: Ctx) -> ir.Node:
+    return _clamp(ctx.arg(1, "min"), ctx.arg(2, "max"))
+
+
 # call_function / call_method targets -> builder; methods are keyed by their name.
 FUNCTION_BUILDERS: dict[Any, Callable[[Ctx], ir.Node | Chain]] = {
     F.relu: lambda c: ir.ReLU(),
     torch.relu: lambda c: ir.ReLU(),
     "relu": lambda c: ir.ReLU(),
+    F.relu6: lambda c: ir.ReLU(6.0),
+    F.hardtanh: lambda c: _clamp(c.arg(1, "min_val", -1.0), c.arg(2, "max_val", 1.0)),
+    torch.clamp: _fn_clamp,
+    torch.clip: _fn_clamp,
+    "clamp": _fn_clamp,
+    "clip": _fn_clamp,
     torch.flatten: _fn_flatten,
     "flatten": _fn_flatten,
     "view": _fn_reshape,

@@ -88,6 +88,13 @@ def replace_maxpool(graph: Graph, policy: str = "pre") -> Graph:
     return ed.freeze()
 
 
+def cap(node: ir.Node, lam: Lam) -> Lam:
+    """λ of a capped ReLU ``min(max(x, 0), a)`` never exceeds ``a``: the IF's rate saturates
+    at 1, so ``λ = a`` reproduces the cap exactly."""
+    a = getattr(node, "max_value", None)
+    return lam if a is None else np.minimum(lam, a)
+
+
 def _pool_before_relu(graph: Graph, pools: list[str]) -> Graph:
     ed = graph.editor()
     for m in pools:
@@ -186,6 +193,7 @@ def relu_to_if(
         value = as_lam(given[n] if n in given else statistic(stats[n], mode))  # type: ignore[index]
         ok = np.isfinite(value) & (value > 0)
         lams[n] = np.where(ok, value, 1.0) if value.ndim else as_lam(value if ok else 1.0)
+        lams[n] = cap(graph.nodes[n], lams[n])
     dropped = []
     for o in list(ed.outputs):  # softmax at an output: monotonic, the SNN reads its input
         if isinstance(ed.nodes[o], ir.Softmax):

@@ -38,7 +38,7 @@ from ..sim.neurons import run_neuron
 from ..sim.reference import Program
 from ._scales import Lam, as_lam, channel_lam
 from .fold import SYNAPSES
-from .normalise import relu_to_if
+from .normalise import cap, relu_to_if
 
 GRID = tuple(float(s) for s in np.geomspace(0.25, 1.25, 13))
 BIAS_ITERATIONS = 3
@@ -268,7 +268,7 @@ def refine(
         if channelwise and channelwise_ok(prepared, n):
             stat = channel_statistic(acts[n], mode)
             stat = np.where(stat > 0, stat, float(lams[n]) if lams[n].ndim == 0 else 1.0)
-            lams[n] = channel_lam(stat, len(prepared.shapes[n]))
+            lams[n] = cap(prepared.nodes[n], channel_lam(stat, len(prepared.shapes[n])))
     report: dict[str, dict[str, Any]] = {}
     cur = prepared
     for n in layers:
@@ -279,7 +279,8 @@ def refine(
         s, delta, info = calibrate_layer(
             current, temporal, acts[n], lams[n], T, v_init, cw, search, carrier is not None
         )
-        lams[n] = lams[n] * (s.reshape(lams[n].shape) if lams[n].ndim else float(s[0]))
+        scaled = lams[n] * (s.reshape(lams[n].shape) if lams[n].ndim else float(s[0]))
+        lams[n] = cap(cur.nodes[n], scaled)
         if carrier is not None:
             cur = add_bias(cur, carrier, delta.double().numpy())
         report[n] = {

@@ -72,7 +72,8 @@ def _bn(p: dict[str, Any], xs: list[torch.Tensor]) -> torch.Tensor:
 
 @kernel(ir.ReLU)
 def _relu(p: dict[str, Any], xs: list[torch.Tensor]) -> torch.Tensor:
-    return torch.relu(xs[0])
+    a = p["node"].max_value
+    return torch.relu(xs[0]) if a is None else torch.clamp(xs[0], 0.0, a)
 
 
 @kernel(ir.AvgPool1d, ir.AvgPool2d)

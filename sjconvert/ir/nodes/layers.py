@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -84,7 +85,15 @@ class BatchNorm(Node):
 
 @dataclass(frozen=True, eq=False)
 class ReLU(Node):
-    """``Y = max(X, 0)``."""
+    """``Y = max(X, 0)``, or ``Y = min(max(X, 0), a)`` with ``a = max_value`` (ReLU6,
+    ``hardtanh(x, 0, a)``, ``clamp(x, 0, a)``); conversion caps the firing-rate scale at a."""
+
+    max_value: float | None = None
+
+    def validate(self) -> None:
+        a = self.max_value
+        if a is not None and not (math.isfinite(a) and a > 0):
+            raise ValueError(f"ReLU max_value must be finite and > 0, got {a}")
 
 
 @dataclass(frozen=True, eq=False)
