@@ -1,0 +1,70 @@
+"""Run a NetX HDF5 network in Lava's CPU simulator (``Loihi2SimCfg(select_tag="fixed_pt")``).
+
+Needs lava-nc and lava-dl (the Python 3.10 environment); nothing else in sjconvert imports
+this module. Each sample runs in a freshly built network, so it starts from zero state as
+the fixed-point simulator does. Arrays use PyTorch axis order; the Lava ``(W, H, C)`` order
+is converted here with :func:`whc`.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from lava.lib.dl import netx
+from lava.magma.core.run_conditions import RunSteps
+from lava.magma.core.run_configs import Loihi2SimCfg
+from lava.proc.io.sink import RingBuffer as Sink
+from lava.proc.io.source import RingBuffer
+from lava.proc.monitor.process import Monitor
+
+RUN_CFG = Loihi2SimCfg(select_tag="fixed_pt")
+
+
+def whc(shape_or_array: np.ndarray, lead: int = 0, trail: int = 0) -> np.ndarray:
+    """Reverse the ``C, H, W`` axes of an array (after ``lead``, before ``trail`` axes)."""
+    a = np.asarray(shape_or_array)
+    axes = list(range(a.ndim))
+    mid = axes[lead : a.ndim - trail]
+    return a.transpose(axes[:lead] + mid[::-1] + axes[a.ndim - trail :])
+
+
+@dataclass
+class LavaResult:
+    """Per layer spikes ``[T, N, *shape]`` (bool) and the last layer's voltage."""
+
+    spikes: list[np.ndarray]
+    voltage: np.ndarray
+
+
+def _run_one(path: str, x: np.ndarray, steps: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """One sample ``x`` (``[T, *input_shape]`` integers) through the network."""
+    net = netx.hdf5.Network(net_config=path, input_message_bits=24)
+    data = whc(x, lead=1).reshape(len(x), *net.inp.shape)
+    src = RingBuffer(data=np.moveaxis(data, 0, -1).astype(np.int32))
+    src.s_out.connect(net.inp)
+    sinks = []
+    for layer in net.layers:
+        sinks.append(Sink(shape=layer.shape, buffer=steps))
+        layer.neuron.s_out.connect(sinks[-1].a_in)
+    monitor = Monitor()  # one probe per monitor: several make Lava's compiler fail
+    last = net.layers[-1].neuron
+    monitor.probe(last.v, steps)
+    try:
+        net.run(condition=RunSteps(num_steps=steps), run_cfg=RUN_CFG)
+        data_out = monitor.get_data()
+        rasters = [np.moveaxis(sink.data.get(), -1, 0) for sink in sinks]
+    finally:
+        net.stop()
+    spikes = [whc(r, lead=1) > 0 for r in rasters]
+    v = np.asarray(data_out[last.name]["v"]).reshape(steps, *net.layers[-1].shape)
+    return spikes, whc(v, lead=1).astype(np.int64)
+
+
+def run_netx(path: str | os.PathLike[str], x: np.ndarray, steps: int) -> LavaResult:
+    """Run every sample of ``x`` (``[N, *input_shape]`` integer messages, sent every step)
+    for ``steps`` steps; outputs are stacked over samples on axis 1."""
+    per = [_run_one(str(path), np.repeat(xi[None], steps, 0), steps) for xi in x]
+    spikes = [np.stack([p[0][i] for p in per], 1) for i in range(len(per[0][0]))]
+    return LavaResult(spikes, np.stack([p[1] for p in per], 1))
