@@ -65,7 +65,8 @@ def _why_not(graph: Graph, name: str, pool: ir.Node) -> str | None:
     if isinstance(reader, CONVS[type(pool)]):
         if reader.dilation != (1,) * pool.dims:
             return "the convolution after it is dilated"
-        if any(s % k for s, k in zip(graph.shapes[graph.edges[name][0]][1:], pool.kernel_size)):
+        spatial = graph.shapes[graph.edges[name][0]][1:]
+        if any(s % k for s, k in zip(spatial, pool.kernel_size, strict=True)):
             return "its input length is not a multiple of the kernel"
         return None
     if isinstance(reader, ir.Flatten) and reader.start_dim == 1 and reader.end_dim == -1:

@@ -150,7 +150,12 @@ def quantize_loihi(
         layers[src] = {"neuron": name, **facts}
         if isinstance(node, ir.NEURONS):
             ed.nodes[name] = ir.IF(v_threshold=facts["vth"] + 1.0, v_reset=0.0)
-    ed.meta["loihi"] = {"input_scale": input_scale, "steps": steps, "reset": reset, "layers": layers}
+    ed.meta["loihi"] = {
+        "input_scale": input_scale,
+        "steps": steps,
+        "reset": reset,
+        "layers": layers,
+    }
     return ed.freeze()
 
 

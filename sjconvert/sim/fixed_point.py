@@ -9,7 +9,7 @@ Per step ``t = 0, 1, …`` and layer ``l`` (integers; ``s_0`` is the graded inte
 following Lava's ``PyDenseModelBitAcc``, ``PyConvModelFixed`` and ``PyLifModelBitAcc``::
 
     a_l[t] = syn_l(s_{l-1}[t-1])                 (each synapse delays by one step; a[0] = 0)
-    u_l[t] = wrap24(dec(u_l[t-1], δ_i) + a_l[t]·2⁶)
+    u_l[t] = wrap(dec(u_l[t-1], δ_i) + a_l[t]·2⁶)     (±2²⁴ once past ±2²³, as Lava)
     v_l[t] = clip23(dec(v_l[t-1], δ_v) + u_l[t] + b_l·2⁶)
     s_l[t] = v_l[t] > θ_l·2⁶ ;   v_l[t] ← 0 where s_l[t]       (hard reset)
 
@@ -132,6 +132,12 @@ def _wrap(x: np.ndarray, bits: int) -> np.ndarray:
     return (x + base // 2) % base - base // 2
 
 
+def _wrap_once(u: np.ndarray) -> np.ndarray:
+    """Lava's current overflow: subtract (add) 2²⁴ once above 2²³ (at or below −2²³)."""
+    out = np.where(u > _UV_MAX, u - 2 * _UV_MAX, u)
+    return np.where(out <= -_UV_MAX, u + 2 * _UV_MAX, out)
+
+
 class _Synapse:
     """A layer's synaptic operator over a batch ``[N, *in_shape]`` of integer messages."""
 
@@ -192,7 +198,7 @@ def run(net: LoihiNet, x: np.ndarray, steps: int, sequence: bool = False) -> Fix
         for i, lay in enumerate(net.layers):
             a = pending[i]
             pending[i] = syn[i](inp)
-            u[i] = _wrap(_decay(u[i], lay.i_decay) + (a << STATE_SHIFT), 24)
+            u[i] = _wrap_once(_decay(u[i], lay.i_decay) + _wrap(a << STATE_SHIFT, 32))
             vv = _decay(v[i], lay.v_decay) + u[i] + (bias[i] << STATE_SHIFT)
             vv = np.clip(vv, -_UV_MAX + 1, _UV_MAX - 1)
             s = vv > (lay.vth << STATE_SHIFT)

@@ -30,6 +30,7 @@ class Builder:
     shape: tuple[int, ...] = ()
     pending: tuple[str, ir.Node] | None = None
     layers: list[Layer] = field(default_factory=list)
+    shapes: dict[str, tuple[int, ...]] = field(default_factory=dict)
 
 
 def _hard_reset(node: Any) -> str | None:
@@ -62,7 +63,7 @@ def _layer(name: str, b: Builder) -> Layer:
     facts = b.facts["layers"].get(syn_name)
     if facts is None:
         raise EmitError(f"{b.graph.where(syn_name)} is not quantised (run quantize_loihi)")
-    out = tuple(b.graph.shapes[syn_name])
+    out = b.shapes[syn_name]
     conv = isinstance(syn, ir.Conv2d)
     extra = (
         {
@@ -104,6 +105,18 @@ def _readout(name: str, node: ir.Readout, b: Builder) -> None:
     b.layers.append(_layer(name, b))
 
 
+def _shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
+    """Per-sample output shapes: the graph's own, else one rate-mode pass on zeros."""
+    if all(name in graph.shapes for name in graph.nodes):
+        return {k: tuple(v) for k, v in graph.shapes.items()}
+    import torch
+
+    from ...sim.reference import Program
+
+    zeros = [torch.zeros(1, *graph.nodes[n].shape) for n in graph.inputs]
+    return {k: tuple(v.shape[1:]) for k, v in Program(graph).ann(*zeros).items()}
+
+
 def lower(graph: Graph) -> LoihiNet:
     """The :class:`LoihiNet` of a quantised chain graph; raises
     :class:`~sjconvert.errors.UnsupportedOpError` listing every node NetX cannot express."""
@@ -113,7 +126,7 @@ def lower(graph: Graph) -> LoihiNet:
         raise EmitError("the graph is not quantised for Loihi (run quantize_loihi first)")
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedOpError("NetX networks have exactly one input and one output")
-    b = Builder(graph, facts)
+    b = Builder(graph, facts, shapes=_shapes(graph))
     prev = None
     for name, node in graph:
         ins = graph.edges[name]

@@ -68,3 +68,24 @@ def run_netx(path: str | os.PathLike[str], x: np.ndarray, steps: int) -> LavaRes
     per = [_run_one(str(path), np.repeat(xi[None], steps, 0), steps) for xi in x]
     spikes = [np.stack([p[0][i] for p in per], 1) for i in range(len(per[0][0]))]
     return LavaResult(spikes, np.stack([p[1] for p in per], 1))
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m sjconvert.targets.lava.run NET X.npz OUT.npz --steps T``: run the integer
+    input ``x`` of X.npz and save ``spikes_<i>`` per layer and ``voltage`` to OUT.npz (the
+    ``to-lava --verify`` subprocess in the Lava environment)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("net")
+    parser.add_argument("inputs")
+    parser.add_argument("output")
+    parser.add_argument("--steps", type=int, required=True)
+    args = parser.parse_args(argv)
+    res = run_netx(args.net, np.load(args.inputs)["x"], args.steps)
+    arrays = {f"spikes_{i}": s for i, s in enumerate(res.spikes)}
+    np.savez_compressed(args.output, voltage=res.voltage, **arrays)
+
+
+if __name__ == "__main__":
+    main()

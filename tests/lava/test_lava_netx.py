@@ -1,0 +1,79 @@
+"""NetX files written by sjconvert (h5py only) run in Lava's fixed-point Loihi 2 simulator
+with exactly the spikes and voltages our fixed-point simulator predicts: every layer, every
+step, every neuron. Lava runs are small (few samples and steps) to keep the suite fast."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from sjconvert.passes.quantize import quantize_loihi
+from sjconvert.sim.fixed_point import Layer, LoihiNet, run
+from sjconvert.targets.lava import lower, write_netx
+from sjconvert.targets.lava.run import run_netx
+from tests.targets.lava_graphs import snn_chains
+
+pytestmark = pytest.mark.lava
+
+
+def assert_parity(net: LoihiNet, x: np.ndarray, steps: int, path) -> None:
+    """Lava's spikes and last-layer voltage equal the fixed-point simulator's exactly."""
+    write_netx(net, path)
+    ours = run(net, x, steps)
+    lava = run_netx(path, x, steps)
+    assert len(lava.spikes) == len(ours.spikes)
+    for (name, mine), theirs in zip(ours.spikes.items(), lava.spikes, strict=True):
+        assert theirs.shape == mine.shape, name
+        np.testing.assert_array_equal(theirs, mine, err_msg=f"layer {name}")
+    np.testing.assert_array_equal(lava.voltage, ours.voltage)
+
+
+def test_conv_dense_bias_decay(tmp_path):
+    r = np.random.default_rng(0)
+    conv = Layer(
+        "conv",
+        "conv",
+        r.integers(-20, 40, (6, 2, 3, 3)),
+        (2, 6, 6),
+        (6, 3, 3),
+        vth=2000,
+        bias=r.integers(-3, 5, 6),
+        stride=(2, 2),
+        padding=(1, 1),
+    )
+    dense = Layer(
+        "dense",
+        "dense",
+        r.integers(-90, 127, (5, 54)),
+        (54,),
+        (5,),
+        vth=150,
+        i_decay=1000,
+        v_decay=100,
+    )
+    net = LoihiNet((2, 6, 6), (conv, dense))
+    x = r.integers(0, 30, (2, 2, 6, 6))
+    ours = run(net, x, 12)
+    rate = ours.spikes["conv"].mean()
+    assert 0.05 < rate < 0.7, "inputs must make the conv layer spike, but not saturate"
+    assert_parity(net, x, 12, tmp_path / "net.net")
+
+
+def test_large_activations_are_not_truncated(tmp_path):
+    """Dense sums beyond 16 bits reach the neuron unchanged (no int16 wrap)."""
+    w = np.full((2, 40), 127)
+    w[1, 0] = -128
+    net = LoihiNet((40,), (Layer("d", "dense", w, (40,), (2,), vth=131071),))
+    x = np.full((1, 40), 100)
+    assert_parity(net, x, 4, tmp_path / "big.net")
+
+
+@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=snn_chains())
+def test_random_chains(case, tmp_path_factory):
+    graph, r = case
+    q = quantize_loihi(graph, input_scale=60.0, steps=10, x_max=1.0)
+    net = lower(q)
+    x = net.encode(r.uniform(0, 1, (1, *net.input_shape)))
+    assert_parity(net, x, 10, tmp_path_factory.mktemp("chain") / "net.net")
