@@ -69,6 +69,15 @@ def test_large_activations_are_not_truncated(tmp_path):
     assert_parity(net, x, 4, tmp_path / "big.net")
 
 
+def test_inhibitory_only_weights_follow_lavas_clip(tmp_path):
+    """NetX scales [-4, -1] to [-256, -64]; Lava clips 256 to 255 and truncates: the
+    effective weight is -3 (``netx_dense_weights``), which Lava's voltages confirm."""
+    w = np.array([[-4, -1], [-2, -1]])
+    bias = np.array([40, 40])
+    net = LoihiNet((2,), (Layer("d", "dense", w, (2,), (2,), vth=1000, bias=bias),))
+    assert_parity(net, np.array([[1, 1]]), 6, tmp_path / "inh.net")
+
+
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=snn_chains())
 def test_random_chains(case, tmp_path_factory):
@@ -77,3 +86,17 @@ def test_random_chains(case, tmp_path_factory):
     net = lower(q)
     x = net.encode(r.uniform(0, 1, (1, *net.input_shape)))
     assert_parity(net, x, 10, tmp_path_factory.mktemp("chain") / "net.net")
+
+
+def test_converted_digits_cnn(tmp_path):
+    """The bundled digits CNN (ann2snn, avg pooling folded, biases, readout) on 2 samples:
+    every layer's spikes and the readout voltage equal in Lava and our simulator."""
+    from sjconvert import ann2snn
+    from sjconvert.targets.lava.export import to_loihi
+    from tests.conftest import load_sample
+
+    model, test, calib = load_sample("digits")
+    _, net = to_loihi(ann2snn(model, [calib["x"][:128]]).snn, steps=10)
+    x = net.encode(test["x"][:2])
+    assert run(net, x, 10).spikes["features_0"].any()
+    assert_parity(net, x, 10, tmp_path / "digits.net")

@@ -11,14 +11,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import InputError
+from ...errors import InputError, UnsupportedOpError
 from ...ir.graph import Graph
 from ...passes import run_pipeline
-from ...passes.pool import fuse_avgpool
+from ...passes.pool import POOLS, fuse_avgpool
 from ...passes.quantize import quantize_loihi
 from ...sim.fixed_point import LoihiNet, run
 from ...sim.reference import Program
-from .lower import lower
+from ..registry import load_target
+from .lower import TARGET, lower
 from .verify import compare, predict, run_lava
 
 INPUT_MAX = 127  # graded input messages: 8-bit signed
@@ -28,6 +29,17 @@ def to_loihi(
     snn: Graph, steps: int, x_max: float = 1.0, reset: str = "hard"
 ) -> tuple[Graph, LoihiNet]:
     """Fold pooling, quantise (input ``|x| <= x_max`` → ``[-127, 127]``) and lower."""
+    table = load_target(TARGET)
+    missing = [
+        f"{snn.where(n)} ({node.op})"
+        for n, node in snn
+        if node.op not in table and not isinstance(node, POOLS)
+    ]
+    if missing:
+        raise UnsupportedOpError(
+            f"NetX (a chain of dense/conv layers) cannot express {', '.join(missing)}; "
+            f"supported: {', '.join(sorted(table))} and foldable average pooling"
+        )
     if x_max <= 0:
         raise InputError(f"the input range must be positive, got max |x| = {x_max}")
     quantise = partial(
