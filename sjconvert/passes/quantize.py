@@ -90,12 +90,12 @@ def _layer(
         bound.append(BIAS_RANGE[1] / (sigma * float(np.abs(b).max())))
     if readout:  # |v| must stay below VTH_MAX·2⁶ for `steps` steps
         reach = np.abs(w).reshape(n_out, -1).sum(1) * x_max * sigma + np.abs(b) * sigma
-        bound.append(VTH_MAX / (steps * max(float(reach.max()), 1e-30) * sigma))
+        bound.append(VTH_MAX / (steps * max(float(reach.max()), 1e-30)))
     s = min(bound)
     wq, w_err = quantize_weights(w, s)
     if np.abs(wq).max() < 8:
-        raise PassError(
-            f"weights do not fit after quantisation: bias or threshold leave "
+        raise ValueError(
+            f"weights do not fit after quantisation: bias, threshold or readout range leave "
             f"{int(np.abs(wq).max())} weight levels"
         )
     bq, b_err = quantize_weights(b, s * sigma)
@@ -146,7 +146,10 @@ def quantize_loihi(
             raise PassError(f"{graph.where(name)} must read a synapse that feeds only it")
         first = _reads_input(graph, src, inputs)
         sigma = input_scale if first else 1.0
-        ed.nodes[src], facts = _layer(syn, node, sigma, steps, x_max if first else 1.0)
+        try:
+            ed.nodes[src], facts = _layer(syn, node, sigma, steps, x_max if first else 1.0)
+        except ValueError as exc:
+            raise PassError(f"{graph.where(src)}: {exc}") from None
         layers[src] = {"neuron": name, **facts}
         if isinstance(node, ir.NEURONS):
             ed.nodes[name] = ir.IF(v_threshold=facts["vth"] + 1.0, v_reset=0.0)

@@ -1,22 +1,20 @@
 """Bit-accurate fixed-point model of a Loihi 2 feed-forward network (Lava ``fixed_pt``).
 
 A :class:`LoihiNet` is what ``sjconvert`` writes as NetX HDF5: a chain of synapse layers
-(``dense`` / ``conv``), each followed by CUBA neurons with integer parameters. Axis order is
+(``dense`` / ``conv``), each followed by Loihi neurons with integer parameters (CUBA,
+sigma-delta or sigma; their dynamics are in :mod:`.loihi_neurons`). Axis order is
 PyTorch's (``[C, H, W]``, weights ``[out, in, kH, kW]``); the Lava axis reversal lives in
 :mod:`sjconvert.targets.lava.netx` only.
 
-Per step ``t = 0, 1, …`` and layer ``l`` (integers; ``s_0`` is the graded integer input),
-following Lava's ``PyDenseModelBitAcc``, ``PyConvModelFixed`` and ``PyLifModelBitAcc``::
+Per step ``t = 0, 1, …`` and layer ``l`` (``s_0`` is the graded integer input)::
 
-    a_l[t] = syn_l(s_{l-1}[t-1])                 (each synapse delays by one step; a[0] = 0)
-    u_l[t] = wrap(dec(u_l[t-1], δ_i) + a_l[t]·2⁶)     (±2²⁴ once past ±2²³, as Lava)
-    v_l[t] = clip23(dec(v_l[t-1], δ_v) + u_l[t] + b_l·2⁶)
-    s_l[t] = v_l[t] > θ_l·2⁶ ;   v_l[t] ← 0 where s_l[t]       (hard reset)
+    a_l[t] = syn_l(s_{l-1}[t-1])       (each synapse delivers one step late; a_l[0] = 0)
+    s_l[t] = neuron_l(a_l[t])
 
-with ``dec(x, δ) = sign(x(4096 − δ))·(|x(4096 − δ)| >> 12)``. ``syn`` of a dense layer is
-``⌊(W' s) / 2^k⌋`` with ``(W', k)`` from :func:`netx_dense_weights` (NetX's weight
-optimisation followed by Lava's 8-bit clip and truncation); a conv layer is the plain integer
-correlation wrapped to 24 bits.
+``syn`` of a dense layer is ``⌊(W' s) / 2^k⌋`` with ``(W', k)`` from
+:func:`netx_dense_weights` (NetX's weight optimisation followed by Lava's 8-bit clip and
+truncation, as ``PyDenseModelBitAcc``); a conv layer is the plain integer correlation
+wrapped to 24 bits (``PyConvModelFixed``).
 """
 
 from __future__ import annotations
@@ -27,20 +25,23 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-DECAY_UNITY = 4096
+from .loihi_neurons import DECAY_UNITY, UV_MAX, Cuba, Sigma, SigmaDelta, wrap
+
+NEURON_KINDS = ("cuba", "sdnn", "sigma")
 VTH_MAX = (1 << 17) - 1
 BIAS_RANGE = (-(1 << 12), (1 << 12) - 1)
-STATE_SHIFT = 6
-_UV_MAX = 1 << 23
 
 
 @dataclass(frozen=True, eq=False)
 class Layer:
-    """One synapse + CUBA neuron layer with integer parameters (PyTorch axis order).
+    """One synapse + neuron layer with integer parameters (PyTorch axis order).
 
     ``weight`` is ``[out, in]`` (dense) or ``[out, in/groups, kH, kW]`` (conv); ``bias`` the
     bias mantissa per output channel (exponent 6); ``vth`` the threshold mantissa;
     ``i_decay`` / ``v_decay`` the 12-bit current / voltage decays (4096 = forget all).
+    ``neuron`` is ``cuba``, ``sdnn`` (sigma-delta ReLU: ``vth`` is the delta threshold,
+    ``bias`` 16-bit) or ``sigma`` (output integrator; ``bias`` is not sent to Lava, it is the
+    offset :func:`~sjconvert.targets.lava.verify.predict` adds to the read-out sigma).
     """
 
     name: str
@@ -56,16 +57,21 @@ class Layer:
     padding: tuple[int, int] = (0, 0)
     dilation: tuple[int, int] = (1, 1)
     groups: int = 1
+    neuron: str = "cuba"
 
     def __post_init__(self) -> None:
+        if self.neuron not in NEURON_KINDS:
+            raise ValueError(f"layer {self.name}: neuron must be one of {NEURON_KINDS}")
         if self.kind not in ("dense", "conv"):
             raise ValueError(f"layer {self.name}: kind must be dense or conv, not {self.kind}")
         if not 0 <= self.vth <= VTH_MAX:
             raise ValueError(f"layer {self.name}: threshold mantissa {self.vth} outside 17 bits")
         if not (0 <= self.i_decay <= DECAY_UNITY and 0 <= self.v_decay < DECAY_UNITY):
             raise ValueError(f"layer {self.name}: decays must be 12-bit")
-        if self.bias is not None and (
-            self.bias.min() < BIAS_RANGE[0] or self.bias.max() > BIAS_RANGE[1]
+        if (
+            self.neuron == "cuba"
+            and self.bias is not None
+            and (self.bias.min() < BIAS_RANGE[0] or self.bias.max() > BIAS_RANGE[1])
         ):
             raise ValueError(f"layer {self.name}: bias mantissa outside 13 bits")
 
@@ -79,10 +85,23 @@ class LoihiNet:
     input_scale: float = 1.0
     meta: dict = field(default_factory=dict)
 
+    @property
+    def delta_input(self) -> bool:
+        """Sigma-delta networks take their input as changes: ``x`` once, then zeros."""
+        return self.layers[0].neuron == "sdnn"
+
+    def schedule(self, x: np.ndarray, steps: int) -> np.ndarray:
+        """Integer input ``[N, ...]`` as the ``[T, N, ...]`` messages the network gets:
+        the same every step (CUBA, rate coding), or once (sigma-delta)."""
+        x = np.asarray(x, np.int64)
+        if self.delta_input:
+            return x[None]
+        return np.broadcast_to(x, (steps, *x.shape))
+
     def encode(self, x: np.ndarray) -> np.ndarray:
         """Float input ``[..., *input_shape]`` → graded integer messages (24-bit signed)."""
         q = np.rint(np.asarray(x, np.float64) * self.input_scale)
-        return np.clip(q, -_UV_MAX, _UV_MAX - 1).astype(np.int64)
+        return np.clip(q, -UV_MAX, UV_MAX - 1).astype(np.int64)
 
 
 def netx_dense_weights(weight: np.ndarray) -> tuple[np.ndarray, int]:
@@ -122,22 +141,6 @@ def netx_dense_weights(weight: np.ndarray) -> tuple[np.ndarray, int]:
     return (-w if inhibitory else w), shift
 
 
-def _decay(x: np.ndarray, decay: int) -> np.ndarray:
-    prod = x * (DECAY_UNITY - decay)
-    return np.sign(prod) * (np.abs(prod) >> 12)
-
-
-def _wrap(x: np.ndarray, bits: int) -> np.ndarray:
-    base = 1 << bits
-    return (x + base // 2) % base - base // 2
-
-
-def _wrap_once(u: np.ndarray) -> np.ndarray:
-    """Lava's current overflow: subtract (add) 2²⁴ once above 2²³ (at or below −2²³)."""
-    out = np.where(u > _UV_MAX, u - 2 * _UV_MAX, u)
-    return np.where(out <= -_UV_MAX, u + 2 * _UV_MAX, out)
-
-
 class _Synapse:
     """A layer's synaptic operator over a batch ``[N, *in_shape]`` of integer messages."""
 
@@ -156,7 +159,7 @@ class _Synapse:
             acc = np.rint((x.reshape(x.shape[0], -1) @ self.w.T).numpy()).astype(np.int64)
             return acc >> self.shift if self.shift >= 0 else acc << -self.shift
         y = F.conv2d(x, self.w, None, lay.stride, lay.padding, lay.dilation, lay.groups)
-        return _wrap(np.rint(y.numpy()).astype(np.int64), 24)
+        return wrap(np.rint(y.numpy()).astype(np.int64), 24)
 
 
 @dataclass
@@ -172,39 +175,41 @@ class FixedPointResult:
         return next(reversed(self.spikes.values())).sum(0)
 
 
+def _neuron(layer: Layer, n: int) -> Cuba | SigmaDelta | Sigma:
+    shape = (n, *layer.shape)
+    bias = (
+        np.zeros(1, np.int64)
+        if layer.bias is None or layer.neuron == "sigma"
+        else np.asarray(layer.bias, np.int64).reshape(-1, *([1] * (len(layer.shape) - 1)))
+    )
+    if layer.neuron == "cuba":
+        return Cuba(shape, layer.vth, layer.i_decay, layer.v_decay, bias)
+    if layer.neuron == "sdnn":
+        return SigmaDelta(shape, layer.vth, bias)
+    return Sigma(shape)
+
+
 def run(net: LoihiNet, x: np.ndarray, steps: int, sequence: bool = False) -> FixedPointResult:
     """Simulate ``steps`` steps of ``net`` on integer input.
 
-    ``x`` is ``[N, *input_shape]`` (sent every step) or, with ``sequence``, ``[T, N, ...]``
-    (zeros after its last step). The recorded voltage is after the spike reset, as Lava's
-    monitor reads it.
+    ``x`` is ``[N, *input_shape]`` (scheduled by :meth:`LoihiNet.schedule`) or, with
+    ``sequence``, ``[T, N, ...]`` (zeros after its last step). ``spikes`` holds each
+    layer's messages (0/1 for CUBA, graded for sigma-delta); the recorded state of the last
+    layer (CUBA voltage after the reset, or sigma) is what Lava's monitor reads.
     """
-    x = np.asarray(x, np.int64)
-    n = x.shape[1] if sequence else x.shape[0]
+    x = np.asarray(x, np.int64) if sequence else net.schedule(x, steps)
+    n = x.shape[1]
     syn = [_Synapse(layer) for layer in net.layers]
-    u = [np.zeros((n, *lay.shape), np.int64) for lay in net.layers]
-    v = [np.zeros_like(a) for a in u]
-    pending = [np.zeros_like(a) for a in u]  # what each synapse sends next step
-    bias = [
-        np.zeros(1, np.int64)
-        if lay.bias is None
-        else np.asarray(lay.bias, np.int64).reshape(-1, *([1] * (len(lay.shape) - 1)))
-        for lay in net.layers
-    ]
-    spikes = {lay.name: np.zeros((steps, n, *lay.shape), bool) for lay in net.layers}
+    neurons = [_neuron(layer, n) for layer in net.layers]
+    pending = [np.zeros((n, *lay.shape), np.int64) for lay in net.layers]
+    spikes = {lay.name: np.zeros((steps, n, *lay.shape), np.int64) for lay in net.layers}
     volt = np.zeros((steps, n, *net.layers[-1].shape), np.int64)
     for t in range(steps):
-        inp = (x[t] if t < len(x) else np.zeros_like(x[0])) if sequence else x
+        inp = x[t] if t < len(x) else np.zeros_like(x[0])
         for i, lay in enumerate(net.layers):
-            a = pending[i]
+            a = pending[i]  # each synapse delivers one step late
             pending[i] = syn[i](inp)
-            u[i] = _wrap_once(_decay(u[i], lay.i_decay) + _wrap(a << STATE_SHIFT, 32))
-            vv = _decay(v[i], lay.v_decay) + u[i] + (bias[i] << STATE_SHIFT)
-            vv = np.clip(vv, -_UV_MAX + 1, _UV_MAX - 1)
-            s = vv > (lay.vth << STATE_SHIFT)
-            vv[s] = 0
-            v[i] = vv
-            spikes[lay.name][t] = s
-            inp = s.astype(np.int64)
-        volt[t] = v[-1]
+            inp = neurons[i].step(a)
+            spikes[lay.name][t] = inp
+        volt[t] = neurons[-1].state
     return FixedPointResult(spikes, volt)

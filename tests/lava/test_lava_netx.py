@@ -9,6 +9,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from sjconvert.passes.quantize import quantize_loihi
+from sjconvert.passes.quantize_sdnn import quantize_sdnn
 from sjconvert.sim.fixed_point import Layer, LoihiNet, run
 from sjconvert.targets.lava import lower, write_netx
 from sjconvert.targets.lava.run import run_netx
@@ -21,7 +22,7 @@ def assert_parity(net: LoihiNet, x: np.ndarray, steps: int, path) -> None:
     """Lava's spikes and last-layer voltage equal the fixed-point simulator's exactly."""
     write_netx(net, path)
     ours = run(net, x, steps)
-    lava = run_netx(path, x, steps)
+    lava = run_netx(path, net.schedule(x, steps), steps)
     assert len(lava.spikes) == len(ours.spikes)
     for (name, mine), theirs in zip(ours.spikes.items(), lava.spikes, strict=True):
         assert theirs.shape == mine.shape, name
@@ -78,25 +79,32 @@ def test_inhibitory_only_weights_follow_lavas_clip(tmp_path):
     assert_parity(net, np.array([[1, 1]]), 6, tmp_path / "inh.net")
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@pytest.mark.parametrize("model", ["cuba", "sdnn"])
+@settings(max_examples=5, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=snn_chains())
-def test_random_chains(case, tmp_path_factory):
+def test_random_chains(model, case, tmp_path_factory):
     graph, r = case
-    q = quantize_loihi(graph, input_scale=60.0, steps=10, x_max=1.0)
+    if model == "cuba":
+        q = quantize_loihi(graph, input_scale=60.0, steps=10, x_max=1.0)
+    else:
+        q = quantize_sdnn(graph, input_scale=60.0)
     net = lower(q)
     x = net.encode(r.uniform(0, 1, (1, *net.input_shape)))
     assert_parity(net, x, 10, tmp_path_factory.mktemp("chain") / "net.net")
 
 
-def test_converted_digits_cnn(tmp_path):
-    """The bundled digits CNN (ann2snn, avg pooling folded, biases, readout) on 2 samples:
-    every layer's spikes and the readout voltage equal in Lava and our simulator."""
+@pytest.mark.parametrize("model", ["cuba", "sdnn"])
+def test_converted_digits_cnn(model, tmp_path):
+    """The bundled digits CNN (ann2snn, avg pooling folded, biases, readout) on 2 samples,
+    as CUBA (hard reset) or sigma-delta neurons: every layer's messages and the readout's
+    voltage (sigma) are equal in Lava and our simulator."""
     from sjconvert import ann2snn
     from sjconvert.targets.lava.export import to_loihi
     from tests.conftest import load_sample
 
-    model, test, calib = load_sample("digits")
-    _, net = to_loihi(ann2snn(model, [calib["x"][:128]]).snn, steps=10)
+    _, test, calib = load_sample("digits")
+    snn = ann2snn(load_sample("digits")[0], [calib["x"][:128]]).snn
+    _, net = to_loihi(snn, steps=10, model=model)
     x = net.encode(test["x"][:2])
     assert run(net, x, 10).spikes["features_0"].any()
     assert_parity(net, x, 10, tmp_path / "digits.net")

@@ -21,7 +21,7 @@ DIGITS = [str(SAMPLES / "digits_cnn.pt"), "--arch", "samples.models:DigitsCNN"]
 def test_to_lava_writes_netx_and_reports_json(tmp_path):
     out = tmp_path / "digits.net"
     args = [*DIGITS, "--calib", str(SAMPLES / "digits_calib.npz"), "-o", str(out), "--T", "16"]
-    res = CliRunner().invoke(app, ["to-lava", *args, "--json"])
+    res = CliRunner().invoke(app, ["to-lava", *args, "--neuron", "cuba", "--json"])
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
     assert list(report["layers"]) == [
@@ -32,8 +32,17 @@ def test_to_lava_writes_netx_and_reports_json(tmp_path):
         "classifier_4",
     ]
     assert all(f["error"]["weight"] < 0.02 for f in report["layers"].values())
+    assert report["neuron"] == "cuba"
     with h5py.File(out) as f:
         assert len(f["layer"]) == 7
+
+
+def test_to_lava_picks_sigma_delta_for_a_converted_ann(tmp_path):
+    out = tmp_path / "digits.net"
+    args = [*DIGITS, "--calib", str(SAMPLES / "digits_calib.npz"), "-o", str(out)]
+    res = CliRunner().invoke(app, ["to-lava", *args])
+    assert res.exit_code == 0, res.output
+    assert "sdnn neurons" in res.output and "features_0" in res.output
 
 
 def test_to_lava_names_the_residual_add(tmp_path):

@@ -54,7 +54,7 @@ def test_soft_reset_is_refused_in_exact_mode_and_named(digits):
 
 def test_quantised_layers_fit_loihi(digits):
     snn, _ = digits
-    q, net = to_loihi(snn, steps=16, x_max=1.0)
+    q, net = to_loihi(snn, steps=16, x_max=1.0, model="cuba")
     for layer in net.layers:
         assert np.abs(layer.weight).max() <= 127
         assert np.abs(layer.weight).max() >= 32  # at most 2 of 8 bits go to the bias range
@@ -111,7 +111,7 @@ def test_residual_add_is_refused_by_name():
 
 def test_netx_file_layout(digits, tmp_path):
     snn, _ = digits
-    _, net = to_loihi(snn, steps=16)
+    _, net = to_loihi(snn, steps=16, model="cuba")
     path = write_netx(net, tmp_path / "digits.net")
     with h5py.File(path) as f:
         types = [f[f"layer/{i}/type"][()].decode() for i in range(len(f["layer"]))]
@@ -126,3 +126,27 @@ def test_netx_file_layout(digits, tmp_path):
         np.testing.assert_array_equal(conv["bias"][()], net.layers[0].bias)
         assert f["layer/6/neuron/vThMant"][()] == VTH_MAX
         assert not f.attrs and not conv.attrs
+
+
+def test_sigma_delta_layout_and_readout(digits, tmp_path):
+    snn, _ = digits
+    _, net = to_loihi(snn, steps=8)  # auto: soft-reset IF → sigma-delta
+    assert [layer.neuron for layer in net.layers] == ["sdnn"] * 4 + ["sigma"]
+    path = write_netx(net, tmp_path / "sdnn.net")
+    with h5py.File(path) as f:
+        assert f["layer/1/neuron/type"][()] == b"SDNN"
+        assert "sigma_output" not in f["layer/1/neuron"]
+        assert "sigma_output" in f["layer/6/neuron"] and "bias" not in f["layer/6"]
+
+
+def test_sigma_delta_keeps_ann_accuracy(digits):
+    """Sigma-delta settles on the quantised ANN one step per layer after the input."""
+    from sjconvert.targets.lava.verify import predict
+
+    snn, test = digits
+    _, net = to_loihi(snn, steps=8)
+    x, y = test["x"], test["y"]
+    ann = Program(snn).ann(torch.tensor(x))[snn.outputs[0]].argmax(-1).numpy()
+    res = run(net, net.encode(x), len(net.layers) + 1)
+    acc = float(np.mean(predict(net, res) == y))
+    assert acc >= float(np.mean(ann == y)) - 0.01

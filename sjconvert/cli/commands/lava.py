@@ -15,12 +15,13 @@ from ..app import ArchOpt, JsonOpt, ModelArg, TrustOpt, _run, app, out
 
 def _tables(output: Path, q: Any, report: dict[str, Any]) -> list[Table]:
     quant = Table(title=f"{output}: quantisation per layer", title_justify="left")
-    for col in ("layer", "θ mantissa", "scale", "weight err", "bias err", "threshold err"):
+    for col in ("layer", "neuron", "θ mantissa", "scale", "weight err", "bias err", "θ err"):
         quant.add_column(col, justify="right" if col != "layer" else "left")
     for name, f in q.meta["loihi"]["layers"].items():
         e = f["error"]
         quant.add_row(
             name,
+            f.get("model", "cuba"),
             str(f["vth"]),
             f"{f['scale']:.4g}",
             f"{e['weight']:.2%}",
@@ -73,6 +74,13 @@ def to_lava(
             "(approximate); exact: refuse them."
         ),
     ] = "hard",
+    neuron: Annotated[
+        str,
+        typer.Option(
+            help="auto: CUBA for hard-reset SNNs, sigma-delta for converted ANNs; "
+            "cuba: rate-coded CUBA LIF; sdnn: sigma-delta ReLU with a sigma readout."
+        ),
+    ] = "auto",
     verify: Annotated[
         str | None,
         typer.Option(help="Labelled data: measure accuracy and run Lava's simulator on a subset."),
@@ -95,12 +103,13 @@ def to_lava(
         data = None if calib is None else load_data(calib)
         snn, ann = open_snn(model, data, arch=arch, trust=trust)
         x_max = 1.0 if data is None else input_max(data)
-        q, net = to_loihi(snn, steps, x_max=x_max, reset=reset)
+        q, net = to_loihi(snn, steps, x_max=x_max, reset=reset, model=neuron)
         write_netx(net, output)
         report: dict[str, Any] = {
             "output": str(output),
             "layers": q.meta["loihi"]["layers"],
             "input_scale": net.input_scale,
+            "neuron": net.layers[0].neuron,
         }
         if verify is not None:
             ds = load_data(verify)
@@ -113,6 +122,6 @@ def to_lava(
             return
         for table in _tables(output, q, report):
             out.print(table)
-        out.print(f"wrote {output} ({len(net.layers)} layers)")
+        out.print(f"wrote {output} ({len(net.layers)} layers, {report['neuron']} neurons)")
 
     _run(body)

@@ -16,6 +16,7 @@ from ...ir.graph import Graph
 from ...passes import run_pipeline
 from ...passes.pool import POOLS, fuse_avgpool
 from ...passes.quantize import quantize_loihi
+from ...passes.quantize_sdnn import quantize_sdnn
 from ...sim.fixed_point import LoihiNet, run
 from ...sim.reference import Program
 from ..registry import load_target
@@ -25,10 +26,27 @@ from .verify import compare, predict, run_lava
 INPUT_MAX = 127  # graded input messages: 8-bit signed
 
 
+NEURON_MODELS = ("auto", "cuba", "sdnn")
+
+
+def choose_model(snn: Graph) -> str:
+    """``cuba`` when every neuron already is a hard-reset-to-0 neuron starting from 0
+    (SpikingJelly-trained SNNs), else ``sdnn`` (ANN conversions: soft-reset IF)."""
+    exact = all(
+        node.v_reset == 0.0 and not np.any(np.asarray(node.v_init))
+        for _, node in snn
+        if node.spiking
+    )
+    return "cuba" if exact else "sdnn"
+
+
 def to_loihi(
-    snn: Graph, steps: int, x_max: float = 1.0, reset: str = "hard"
+    snn: Graph, steps: int, x_max: float = 1.0, reset: str = "hard", model: str = "auto"
 ) -> tuple[Graph, LoihiNet]:
-    """Fold pooling, quantise (input ``|x| <= x_max`` → ``[-127, 127]``) and lower."""
+    """Fold pooling, quantise (input ``|x| <= x_max`` → ``[-127, 127]``) for CUBA or
+    sigma-delta neurons (``model``; ``auto``: :func:`choose_model`) and lower."""
+    if model not in NEURON_MODELS:
+        raise InputError(f"neuron model must be one of {NEURON_MODELS}, got {model!r}")
     table = load_target(TARGET)
     missing = [
         f"{snn.where(n)} ({node.op})"
@@ -42,8 +60,13 @@ def to_loihi(
         )
     if x_max <= 0:
         raise InputError(f"the input range must be positive, got max |x| = {x_max}")
-    quantise = partial(
-        quantize_loihi, input_scale=INPUT_MAX / x_max, steps=steps, x_max=x_max, reset=reset
+    model = choose_model(snn) if model == "auto" else model
+    quantise = (
+        partial(quantize_sdnn, input_scale=INPUT_MAX / x_max)
+        if model == "sdnn"
+        else partial(
+            quantize_loihi, input_scale=INPUT_MAX / x_max, steps=steps, x_max=x_max, reset=reset
+        )
     )
     q = run_pipeline(snn, [fuse_avgpool, quantise])
     return q, lower(q)
@@ -106,4 +129,4 @@ def run_lava_path(net: LoihiNet, x: np.ndarray, steps: int) -> Any:
 
     with tempfile.TemporaryDirectory() as tmp:
         path = write_netx(net, Path(tmp) / "net.net")
-        return run_lava(path, net.encode(x), steps)
+        return run_lava(path, net.schedule(net.encode(x), steps), steps)

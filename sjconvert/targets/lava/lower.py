@@ -87,6 +87,7 @@ def _layer(name: str, b: Builder) -> Layer:
             i_decay=facts["i_decay"],
             v_decay=facts["v_decay"],
             bias=bias,
+            neuron=facts.get("model", "cuba"),
             **extra,
         )
     except ValueError as exc:
@@ -100,8 +101,9 @@ def _neuron(name: str, node: ir.IF, b: Builder) -> None:
     b.layers.append(_layer(name, b))
 
 
-@register(TARGET, "Readout")
-def _readout(name: str, node: ir.Readout, b: Builder) -> None:
+@register(TARGET, "Readout", "ReLU")
+def _integrator(name: str, node: ir.Node, b: Builder) -> None:
+    """Readout: a CUBA integrator or sigma output; ReLU: sigma-delta neurons."""
     b.layers.append(_layer(name, b))
 
 

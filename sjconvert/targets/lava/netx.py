@@ -31,6 +31,7 @@ WEIGHT = "weight"
 BIAS = "bias"
 NEURON = "neuron"
 NEURON_KEYS = ("type", "iDecay", "vDecay", "vThMant", "refDelay", "gradedSpike")
+SIGMA_OUTPUT = "sigma_output"
 CONV_KEYS = ("stride", "padding", "dilation", "groups")
 
 
@@ -41,9 +42,16 @@ def torch_to_netx_shape(shape: tuple[int, ...]) -> np.ndarray:
 
 def _neuron(group: h5py.Group, layer: Layer) -> None:
     n = group.create_group(NEURON)
-    values = ("CUBA", layer.i_decay, layer.v_decay, layer.vth, 1, False)
-    for key, value in zip(NEURON_KEYS, values, strict=True):
-        n.create_dataset(key, data=np.bytes_(value) if isinstance(value, str) else value)
+    if layer.neuron == "cuba":
+        values = ("CUBA", layer.i_decay, layer.v_decay, layer.vth, 1, False)
+        for key, value in zip(NEURON_KEYS, values, strict=True):
+            n.create_dataset(key, data=np.bytes_(value) if isinstance(value, str) else value)
+        return
+    n.create_dataset("type", data=np.bytes_("SDNN"))
+    n.create_dataset("vThMant", data=layer.vth)
+    n.create_dataset("gradedSpike", data=True)
+    if layer.neuron == "sigma":
+        n.create_dataset(SIGMA_OUTPUT, data=True)
 
 
 def _layer(group: h5py.Group, layer: Layer) -> None:
@@ -60,7 +68,7 @@ def _layer(group: h5py.Group, layer: Layer) -> None:
         for key in CONV_KEYS:
             group.create_dataset(key, data=np.asarray(getattr(layer, key), np.int64))
     group.create_dataset(WEIGHT, data=np.asarray(layer.weight, np.float32))
-    if layer.bias is not None:
+    if layer.bias is not None and layer.neuron != "sigma":
         group.create_dataset(BIAS, data=np.asarray(layer.bias, np.float32))
     _neuron(group, layer)
 

@@ -32,17 +32,18 @@ def whc(shape_or_array: np.ndarray, lead: int = 0, trail: int = 0) -> np.ndarray
 
 @dataclass
 class LavaResult:
-    """Per layer spikes ``[T, N, *shape]`` (bool) and the last layer's voltage."""
+    """Per layer messages ``[T, N, *shape]`` and the last layer's voltage (or sigma)."""
 
     spikes: list[np.ndarray]
     voltage: np.ndarray
 
 
 def _run_one(path: str, x: np.ndarray, steps: int) -> tuple[list[np.ndarray], np.ndarray]:
-    """One sample ``x`` (``[T, *input_shape]`` integers) through the network."""
+    """One sample ``x`` (``[T', *input_shape]`` integers, zeros after T') through the net."""
     net = netx.hdf5.Network(net_config=path, input_message_bits=24)
-    data = whc(x, lead=1).reshape(len(x), *net.inp.shape)
-    src = RingBuffer(data=np.moveaxis(data, 0, -1).astype(np.int32))
+    data = np.zeros((steps, *net.inp.shape), np.int32)
+    data[: len(x)] = whc(x, lead=1).reshape(len(x), *net.inp.shape)[:steps]
+    src = RingBuffer(data=np.moveaxis(data, 0, -1))
     src.s_out.connect(net.inp)
     sinks = []
     for layer in net.layers:
@@ -50,22 +51,23 @@ def _run_one(path: str, x: np.ndarray, steps: int) -> tuple[list[np.ndarray], np
         layer.neuron.s_out.connect(sinks[-1].a_in)
     monitor = Monitor()  # one probe per monitor: several make Lava's compiler fail
     last = net.layers[-1].neuron
-    monitor.probe(last.v, steps)
+    state = "v" if hasattr(last, "v") else "sigma"  # CUBA voltage, or (sigma-)delta sigma
+    monitor.probe(getattr(last, state), steps)
     try:
         net.run(condition=RunSteps(num_steps=steps), run_cfg=RUN_CFG)
         data_out = monitor.get_data()
         rasters = [np.moveaxis(sink.data.get(), -1, 0) for sink in sinks]
     finally:
         net.stop()
-    spikes = [whc(r, lead=1) > 0 for r in rasters]
-    v = np.asarray(data_out[last.name]["v"]).reshape(steps, *net.layers[-1].shape)
+    spikes = [whc(r, lead=1).astype(np.int64) for r in rasters]
+    v = np.asarray(data_out[last.name][state]).reshape(steps, *net.layers[-1].shape)
     return spikes, whc(v, lead=1).astype(np.int64)
 
 
 def run_netx(path: str | os.PathLike[str], x: np.ndarray, steps: int) -> LavaResult:
-    """Run every sample of ``x`` (``[N, *input_shape]`` integer messages, sent every step)
-    for ``steps`` steps; outputs are stacked over samples on axis 1."""
-    per = [_run_one(str(path), np.repeat(xi[None], steps, 0), steps) for xi in x]
+    """Run input messages ``x`` (``[T', N, *input_shape]`` integers, zeros after ``T'``)
+    for ``steps`` steps, one sample at a time; outputs are stacked over samples on axis 1."""
+    per = [_run_one(str(path), x[:, i], steps) for i in range(x.shape[1])]
     spikes = [np.stack([p[0][i] for p in per], 1) for i in range(len(per[0][0]))]
     return LavaResult(spikes, np.stack([p[1] for p in per], 1))
 

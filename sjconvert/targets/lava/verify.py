@@ -40,7 +40,8 @@ def lava_python() -> str:
 
 
 def run_lava(path: Path, x: np.ndarray, steps: int) -> FixedPointResult:
-    """Run integer inputs ``x`` ``[N, ...]`` through the NetX file in Lava (subprocess)."""
+    """Run integer input messages ``x`` ``[T', N, ...]`` through the NetX file in Lava (in
+    a subprocess of the Lava environment)."""
     python = lava_python()
     with tempfile.TemporaryDirectory() as tmp:
         xin, out = Path(tmp) / "x.npz", Path(tmp) / "out.npz"
@@ -63,8 +64,13 @@ def run_lava(path: Path, x: np.ndarray, steps: int) -> FixedPointResult:
 
 
 def predict(net: LoihiNet, res: FixedPointResult) -> np.ndarray:
-    """Class per sample: the readout's final voltage, else the output spike counts."""
-    if net.layers[-1].vth == VTH_MAX:
+    """Class per sample: the final sigma plus its offset (sigma output), the readout's final
+    voltage (CUBA integrator), else the output spike counts."""
+    last = net.layers[-1]
+    if last.neuron == "sigma":
+        offset = 0 if last.bias is None else np.asarray(last.bias)
+        return (res.voltage[-1] + offset).reshape(res.voltage.shape[1], -1).argmax(-1)
+    if last.vth == VTH_MAX:
         return res.voltage[-1].reshape(res.voltage.shape[1], -1).argmax(-1)
     return res.counts.reshape(res.counts.shape[0], -1).argmax(-1)
 
