@@ -15,8 +15,9 @@ per unit of activation) and ``σ`` the input scale (messages ``round(x·σ)``)::
 ``2¹²/K_l``) and the message resolution; where ``K_max`` binds, the layer's weights use
 fewer than 8 bits (measured in ``docs/lava.md``). The readout's bias is not sent to Lava
 (a sigma output has none): ``round(K_L b̃)`` is kept as the offset added to the read-out
-sigma. ``K_max`` (2¹⁶ by default) bounds messages to
-``K_max / 2⁶`` so conv sums stay inside Lava's 24-bit (float32) convolution.
+sigma. ``K_max`` bounds messages to ``K_max / 2⁶``: 2¹⁶ before a convolution, so its
+sums stay inside Lava's 24-bit (float32) convolution, and 2²¹ before a dense layer (int32
+sums of 127·2¹⁵ per input).
 """
 
 from __future__ import annotations
@@ -32,11 +33,17 @@ from .fold import SYNAPSES
 from .quantize import WEIGHT_MAX, _channels, _reads_input, quantize_weights
 
 STATE_MAX = 1 << 16
+DENSE_STATE_MAX = 1 << 21
 MESSAGE_SHIFT = 6
 BIAS_SHIFT = 12
 
 
-def quantize_sdnn(graph: Graph, input_scale: float = 1.0, state_max: int = STATE_MAX) -> Graph:
+def quantize_sdnn(
+    graph: Graph,
+    input_scale: float = 1.0,
+    state_max: int = STATE_MAX,
+    dense_state_max: int = DENSE_STATE_MAX,
+) -> Graph:
     """Quantise every synapse → neuron pair of ``graph`` for sigma-delta neurons (see the
     module docstring); neuron facts and per-layer errors go to ``meta["loihi"]``."""
     ed = graph.editor()
@@ -58,7 +65,8 @@ def quantize_sdnn(graph: Graph, input_scale: float = 1.0, state_max: int = STATE
         m = input_scale if _reads_input(graph, src, inputs) else _upstream(graph, src, scale)
         s = WEIGHT_MAX / max(float(np.abs(w).max()), 1e-30)
         if not readout:
-            s = min(s, state_max / m)
+            cap = dense_state_max if _feeds_dense(graph, name) else state_max
+            s = min(s, cap / m)
         k = s * m
         wq, w_err = quantize_weights(w, s)
         bq, b_err = quantize_weights(b, k if readout else k / (1 << BIAS_SHIFT))
@@ -79,6 +87,14 @@ def quantize_sdnn(graph: Graph, input_scale: float = 1.0, state_max: int = STATE
         }
     ed.meta["loihi"] = {"input_scale": input_scale, "model": "sdnn", "layers": layers}
     return ed.freeze()
+
+
+def _feeds_dense(graph: Graph, name: str) -> bool:
+    """Whether the messages of neuron ``name`` reach only Linear synapses."""
+    readers = graph.consumers(name)
+    while readers and all(isinstance(graph.nodes[r], (ir.Flatten, ir.Reshape)) for r in readers):
+        readers = [c for r in readers for c in graph.consumers(r)]
+    return bool(readers) and all(isinstance(graph.nodes[r], ir.Linear) for r in readers)
 
 
 def _upstream(graph: Graph, name: str, scale: dict[str, float]) -> float:
