@@ -9,8 +9,10 @@ It prints
 * accuracy on the test set: ANN, float SNN (reference simulator, soft reset), our
   fixed-point simulator, and Lava's ``fixed_pt`` simulator on the first samples (with the
   fixed point on the same samples and the spike agreement between the two);
-* simulation speed: time steps per second of Lava against our fixed-point simulator on the
-  same network (one sample at a time, as Lava runs; and batched for ours).
+* simulation speed in sample-steps per second on the same network: Lava (one sample per
+  built network, with and without building it; "run" still includes Lava's compile and
+  process start-up), our fixed-point simulator one sample at a time, and batched over the
+  whole test set.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ def bench(lava_samples: int) -> dict[str, Any]:
         row["snn_float"] = _acc(Program(snn).snn(xt, T=steps).output[-1].argmax(-1).numpy(), y)
         start = time.perf_counter()
         res = run(net, net.encode(x), steps)
-        row["fixed_point_batched_steps_per_s"] = steps / (time.perf_counter() - start)
+        row["fixed_point_batched_steps_per_s"] = len(x) * steps / (time.perf_counter() - start)
         row["fixed_point"] = _acc(predict(net, res), y)
         if lava_samples:
             k = lava_samples
@@ -68,7 +70,8 @@ def bench(lava_samples: int) -> dict[str, Any]:
             sub = run(net, net.encode(x[:k]), steps)
             start = time.perf_counter()
             lava = run_lava_path(net, x[:k], steps)
-            row["lava_steps_per_s"] = k * steps / (time.perf_counter() - start)
+            row["lava_steps_per_s_with_build"] = k * steps / (time.perf_counter() - start)
+            row["lava_steps_per_s"] = k * steps / lava.seconds
             parity = compare(net, sub, lava)
             row["lava"] = _acc(predict(net, lava), y[:k])
             row["fixed_point_subset"] = _acc(predict(net, sub), y[:k])
@@ -95,9 +98,10 @@ def _tables(res: dict[str, Any]) -> list[Table]:
         "Lava (subset)",
         "fixed (subset)",
         "spike agreement",
-        "Lava steps/s",
+        "Lava steps/s (with build)",
+        "Lava steps/s (run)",
         "fixed steps/s",
-        "fixed batched steps/s",
+        "fixed steps/s (batch)",
     ):
         acc.add_column(col, justify="right")
     for r in res["cases"]:
@@ -109,9 +113,10 @@ def _tables(res: dict[str, Any]) -> list[Table]:
             _cell(r, "lava"),
             _cell(r, "fixed_point_subset"),
             _cell(r, "spike_agreement_min"),
+            _cell(r, "lava_steps_per_s_with_build", "{:.1f}"),
             _cell(r, "lava_steps_per_s", "{:.1f}"),
             _cell(r, "fixed_point_steps_per_s", "{:.0f}"),
-            _cell(r, "fixed_point_batched_steps_per_s", "{:.1f}"),
+            _cell(r, "fixed_point_batched_steps_per_s", "{:.0f}"),
         )
     quant = Table(title="quantisation error per layer (relative RMS)", title_justify="left")
     quant.add_column("layer")

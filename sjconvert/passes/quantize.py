@@ -26,6 +26,7 @@ to hard reset to 0 from 0 (an approximation whose accuracy cost ``docs/lava.md``
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -137,13 +138,7 @@ def quantize_loihi(
     ed = graph.editor()
     layers: dict[str, dict[str, Any]] = {}
     inputs = set(graph.inputs)
-    for name, node in graph:
-        if not isinstance(node, (*ir.NEURONS, ir.Readout)):
-            continue
-        (src,) = graph.edges[name]
-        syn = graph.nodes[src]
-        if not isinstance(syn, SYNAPSES) or graph.consumers(src) != [name]:
-            raise PassError(f"{graph.where(name)} must read a synapse that feeds only it")
+    for src, syn, name, node in layer_pairs(graph):
         first = _reads_input(graph, src, inputs)
         sigma = input_scale if first else 1.0
         try:
@@ -160,6 +155,19 @@ def quantize_loihi(
         "layers": layers,
     }
     return ed.freeze()
+
+
+def layer_pairs(graph: Graph) -> Iterator[tuple[str, ir.Node, str, ir.Node]]:
+    """``(synapse name, synapse, neuron name, neuron)`` for every IF/LIF/Readout, which must
+    read a Linear/Conv that feeds nothing else."""
+    for name, node in graph:
+        if not isinstance(node, (*ir.NEURONS, ir.Readout)):
+            continue
+        (src,) = graph.edges[name]
+        syn = graph.nodes[src]
+        if not isinstance(syn, SYNAPSES) or graph.consumers(src) != [name]:
+            raise PassError(f"{graph.where(name)} must read a synapse that feeds only it")
+        yield src, syn, name, node
 
 
 def _reads_input(graph: Graph, name: str, inputs: set[str]) -> bool:

@@ -29,8 +29,7 @@ import numpy as np
 from ..errors import PassError
 from ..ir import nodes as ir
 from ..ir.graph import Graph
-from .fold import SYNAPSES
-from .quantize import WEIGHT_MAX, _channels, _reads_input, quantize_weights
+from .quantize import WEIGHT_MAX, _channels, _reads_input, layer_pairs, quantize_weights
 
 STATE_MAX = 1 << 16
 DENSE_STATE_MAX = 1 << 21
@@ -50,13 +49,7 @@ def quantize_sdnn(
     layers: dict[str, dict[str, Any]] = {}
     scale: dict[str, float] = {}  # K of each neuron's output
     inputs = set(graph.inputs)
-    for name, node in graph:
-        if not isinstance(node, (*ir.NEURONS, ir.Readout)):
-            continue
-        (src,) = graph.edges[name]
-        syn = graph.nodes[src]
-        if not isinstance(syn, SYNAPSES) or graph.consumers(src) != [name]:
-            raise PassError(f"{graph.where(name)} must read a synapse that feeds only it")
+    for src, syn, name, node in layer_pairs(graph):
         readout = isinstance(node, ir.Readout)
         n_out = syn.weight.shape[0]
         theta = np.ones(n_out) if readout else _channels(node.v_threshold, n_out)

@@ -168,6 +168,7 @@ class FixedPointResult:
 
     spikes: dict[str, np.ndarray]
     voltage: np.ndarray
+    seconds: float = 0.0  # for Lava runs: time inside Lava's run (see ``run_netx``)
 
     @property
     def counts(self) -> np.ndarray:

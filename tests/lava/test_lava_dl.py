@@ -12,37 +12,14 @@ from sjconvert.passes.layout import nxt_to_tnx, tnx_to_nxt
 from sjconvert.sim.fixed_point import Layer, LoihiNet, run
 from sjconvert.targets.lava.lava_dl import to_lava_dl
 from tests.lava.test_lava_netx import assert_parity
+from tests.targets.lava_graphs import conv_dense_net
 
 pytestmark = pytest.mark.lava
 
 
-def _net(r: np.random.Generator) -> LoihiNet:
-    conv = Layer(
-        "conv",
-        "conv",
-        r.integers(-20, 41, (6, 2, 3, 2)),
-        (2, 6, 5),
-        (6, 6, 2),
-        vth=2000,
-        stride=(1, 2),
-        padding=(1, 0),
-    )
-    dense = Layer(
-        "dense",
-        "dense",
-        r.integers(-91, 127, (5, 72)),
-        (72,),
-        (5,),
-        vth=150,
-        i_decay=1000,
-        v_decay=100,
-    )
-    return LoihiNet((2, 6, 5), (conv, dense))
-
-
 def test_blocks_match_fixed_point_and_lava(tmp_path):
     r = np.random.default_rng(0)
-    net = _net(r)
+    net = conv_dense_net(r, bias=False)
     x = r.integers(0, 30, (3, 2, 6, 5))
     steps = 12
     ours = run(net, x, steps)

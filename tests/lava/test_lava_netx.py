@@ -13,7 +13,7 @@ from sjconvert.passes.quantize_sdnn import quantize_sdnn
 from sjconvert.sim.fixed_point import Layer, LoihiNet, run
 from sjconvert.targets.lava import lower, write_netx
 from sjconvert.targets.lava.run import run_netx
-from tests.targets.lava_graphs import snn_chains
+from tests.targets.lava_graphs import conv_dense_net, snn_chains
 
 pytestmark = pytest.mark.lava
 
@@ -32,29 +32,8 @@ def assert_parity(net: LoihiNet, x: np.ndarray, steps: int, path) -> None:
 
 def test_conv_dense_bias_decay(tmp_path):
     r = np.random.default_rng(0)
-    conv = Layer(
-        "conv",
-        "conv",
-        r.integers(-20, 40, (6, 2, 3, 3)),
-        (2, 6, 6),
-        (6, 3, 3),
-        vth=2000,
-        bias=r.integers(-3, 5, 6),
-        stride=(2, 2),
-        padding=(1, 1),
-    )
-    dense = Layer(
-        "dense",
-        "dense",
-        r.integers(-90, 127, (5, 54)),
-        (54,),
-        (5,),
-        vth=150,
-        i_decay=1000,
-        v_decay=100,
-    )
-    net = LoihiNet((2, 6, 6), (conv, dense))
-    x = r.integers(0, 30, (2, 2, 6, 6))
+    net = conv_dense_net(r)
+    x = r.integers(0, 30, (2, 2, 6, 5))
     ours = run(net, x, 12)
     rate = ours.spikes["conv"].mean()
     assert 0.05 < rate < 0.7, "inputs must make the conv layer spike, but not saturate"

@@ -7,6 +7,7 @@ from hypothesis import strategies as st
 
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
+from sjconvert.sim.fixed_point import Layer, LoihiNet
 
 
 def chain(shape: tuple[int, ...], *layers: ir.Node) -> Graph:
@@ -61,3 +62,30 @@ def snn_chains(draw: st.DrawFn) -> tuple[Graph, np.random.Generator]:
         layers.append(ir.Readout() if last and readout else _neuron(r, kinds[2 + j]))
         features = n_out
     return chain(shape, *layers), r
+
+
+def conv_dense_net(r: np.random.Generator, bias: bool = True) -> LoihiNet:
+    """A hand-made integer net: asymmetric conv (kernel 3×2, stride 1×2, padding 1×0, bias)
+    into a leaky dense layer, input ``[2, 6, 5]``."""
+    conv = Layer(
+        "conv",
+        "conv",
+        r.integers(-20, 41, (6, 2, 3, 2)),
+        (2, 6, 5),
+        (6, 6, 2),
+        vth=2000,
+        bias=r.integers(-3, 5, 6) if bias else None,
+        stride=(1, 2),
+        padding=(1, 0),
+    )
+    dense = Layer(
+        "dense",
+        "dense",
+        r.integers(-91, 127, (5, 72)),
+        (72,),
+        (5,),
+        vth=150,
+        i_decay=1000,
+        v_decay=100,
+    )
+    return LoihiNet((2, 6, 5), (conv, dense))

@@ -9,6 +9,7 @@ is converted here with :func:`whc`.
 from __future__ import annotations
 
 import os
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,13 +33,15 @@ def whc(shape_or_array: np.ndarray, lead: int = 0, trail: int = 0) -> np.ndarray
 
 @dataclass
 class LavaResult:
-    """Per layer messages ``[T, N, *shape]`` and the last layer's voltage (or sigma)."""
+    """Per layer messages ``[T, N, *shape]``, the last layer's voltage (or sigma), and the
+    seconds spent in ``run`` (compiling and starting included, building excluded)."""
 
     spikes: list[np.ndarray]
     voltage: np.ndarray
+    seconds: float
 
 
-def _run_one(path: str, x: np.ndarray, steps: int) -> tuple[list[np.ndarray], np.ndarray]:
+def _run_one(path: str, x: np.ndarray, steps: int) -> tuple[list[np.ndarray], np.ndarray, float]:
     """One sample ``x`` (``[T', *input_shape]`` integers, zeros after T') through the net."""
     net = netx.hdf5.Network(net_config=path, input_message_bits=24)
     data = np.zeros((steps, *net.inp.shape), np.int32)
@@ -54,14 +57,16 @@ def _run_one(path: str, x: np.ndarray, steps: int) -> tuple[list[np.ndarray], np
     state = "v" if hasattr(last, "v") else "sigma"  # CUBA voltage, or (sigma-)delta sigma
     monitor.probe(getattr(last, state), steps)
     try:
+        start = time.perf_counter()
         net.run(condition=RunSteps(num_steps=steps), run_cfg=RUN_CFG)
+        seconds = time.perf_counter() - start
         data_out = monitor.get_data()
         rasters = [np.moveaxis(sink.data.get(), -1, 0) for sink in sinks]
     finally:
         net.stop()
     spikes = [whc(r, lead=1).astype(np.int64) for r in rasters]
     v = np.asarray(data_out[last.name][state]).reshape(steps, *net.layers[-1].shape)
-    return spikes, whc(v, lead=1).astype(np.int64)
+    return spikes, whc(v, lead=1).astype(np.int64), seconds
 
 
 def run_netx(path: str | os.PathLike[str], x: np.ndarray, steps: int) -> LavaResult:
@@ -69,7 +74,7 @@ def run_netx(path: str | os.PathLike[str], x: np.ndarray, steps: int) -> LavaRes
     for ``steps`` steps, one sample at a time; outputs are stacked over samples on axis 1."""
     per = [_run_one(str(path), x[:, i], steps) for i in range(x.shape[1])]
     spikes = [np.stack([p[0][i] for p in per], 1) for i in range(len(per[0][0]))]
-    return LavaResult(spikes, np.stack([p[1] for p in per], 1))
+    return LavaResult(spikes, np.stack([p[1] for p in per], 1), sum(p[2] for p in per))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,7 +91,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     res = run_netx(args.net, np.load(args.inputs)["x"], args.steps)
     arrays = {f"spikes_{i}": s for i, s in enumerate(res.spikes)}
-    np.savez_compressed(args.output, voltage=res.voltage, **arrays)
+    np.savez_compressed(args.output, voltage=res.voltage, seconds=res.seconds, **arrays)
 
 
 if __name__ == "__main__":

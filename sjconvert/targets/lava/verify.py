@@ -60,7 +60,7 @@ def run_lava(path: Path, x: np.ndarray, steps: int) -> FixedPointResult:
         with np.load(out) as f:
             n = sum(k.startswith("spikes_") for k in f.files)
             spikes = {str(i): f[f"spikes_{i}"] for i in range(n)}
-            return FixedPointResult(spikes, f["voltage"])
+            return FixedPointResult(spikes, f["voltage"], float(f["seconds"]))
 
 
 def predict(net: LoihiNet, res: FixedPointResult) -> np.ndarray:
