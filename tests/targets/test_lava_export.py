@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from sjconvert.errors import PassError, UnsupportedOpError
+from sjconvert.errors import InputError, PassError, UnsupportedOpError
 from sjconvert.ir import nodes as ir
 from sjconvert.passes.pool import fuse_avgpool
 from sjconvert.passes.quantize import quantize_loihi, voltage_decay
@@ -150,3 +150,9 @@ def test_sigma_delta_keeps_ann_accuracy(digits):
     res = run(net, net.encode(x), len(net.layers) + 1)
     acc = float(np.mean(predict(net, res) == y))
     assert acc >= float(np.mean(ann == y)) - 0.01
+
+
+def test_sigma_delta_needs_one_step_per_layer(digits):
+    snn, _ = digits
+    with pytest.raises(InputError, match="T >= 6"):
+        to_loihi(snn, steps=4)

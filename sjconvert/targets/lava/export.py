@@ -69,7 +69,14 @@ def to_loihi(
         )
     )
     q = run_pipeline(snn, [fuse_avgpool, quantise])
-    return q, lower(q)
+    net = lower(q)
+    settle = len(net.layers) + 1
+    if model == "sdnn" and steps < settle:
+        raise InputError(
+            f"a sigma-delta network of {len(net.layers)} layers settles after {settle} steps "
+            f"(one per layer and the input): use T >= {settle}, got {steps}"
+        )
+    return q, net
 
 
 def input_max(batches: Iterable[Any]) -> float:
