@@ -1,0 +1,139 @@
+"""The Python API behind ``sjconvert to-lava``: prepare, quantise and lower a spiking graph,
+then measure it (ANN, float SNN, our fixed-point simulator, Lava on a subset)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from functools import partial
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...errors import InputError, UnsupportedOpError
+from ...ir.graph import Graph
+from ...passes import run_pipeline
+from ...passes.pool import POOLS, fuse_avgpool
+from ...passes.quantize import quantize_loihi
+from ...passes.quantize_sdnn import quantize_sdnn
+from ...sim.fixed_point import LoihiNet, run
+from ...sim.reference import Program
+from ..registry import load_target
+from .lower import TARGET, lower
+from .verify import compare, predict, run_lava
+
+INPUT_MAX = 127  # graded input messages: 8-bit signed
+
+
+NEURON_MODELS = ("auto", "cuba", "sdnn")
+
+
+def choose_model(snn: Graph) -> str:
+    """``cuba`` when every neuron already is a hard-reset-to-0 neuron starting from 0
+    (SpikingJelly-trained SNNs), else ``sdnn`` (ANN conversions: soft-reset IF)."""
+    exact = all(
+        node.v_reset == 0.0 and not np.any(np.asarray(node.v_init))
+        for _, node in snn
+        if node.spiking
+    )
+    return "cuba" if exact else "sdnn"
+
+
+def to_loihi(
+    snn: Graph, steps: int, x_max: float = 1.0, reset: str = "hard", model: str = "auto"
+) -> tuple[Graph, LoihiNet]:
+    """Fold pooling, quantise (input ``|x| <= x_max`` → ``[-127, 127]``) for CUBA or
+    sigma-delta neurons (``model``; ``auto``: :func:`choose_model`) and lower."""
+    if model not in NEURON_MODELS:
+        raise InputError(f"neuron model must be one of {NEURON_MODELS}, got {model!r}")
+    table = load_target(TARGET)
+    missing = [
+        f"{snn.where(n)} ({node.op})"
+        for n, node in snn
+        if node.op not in table and not isinstance(node, POOLS)
+    ]
+    if missing:
+        raise UnsupportedOpError(
+            f"NetX (a chain of dense/conv layers) cannot express {', '.join(missing)}; "
+            f"supported: {', '.join(sorted(table))} and foldable average pooling"
+        )
+    if x_max <= 0:
+        raise InputError(f"the input range must be positive, got max |x| = {x_max}")
+    model = choose_model(snn) if model == "auto" else model
+    quantise = (
+        partial(quantize_sdnn, input_scale=INPUT_MAX / x_max)
+        if model == "sdnn"
+        else partial(
+            quantize_loihi, input_scale=INPUT_MAX / x_max, steps=steps, x_max=x_max, reset=reset
+        )
+    )
+    q = run_pipeline(snn, [fuse_avgpool, quantise])
+    net = lower(q)
+    settle = len(net.layers) + 1
+    if model == "sdnn" and steps < settle:
+        raise InputError(
+            f"a sigma-delta network of {len(net.layers)} layers settles after {settle} steps "
+            f"(one per layer and the input): use T >= {settle}, got {steps}"
+        )
+    return q, net
+
+
+def input_max(batches: Iterable[Any]) -> float:
+    """``max |x|`` over a data set's batches."""
+    return max(float(np.abs(np.asarray(b.x)).max()) for b in batches)
+
+
+def _accuracy(pred: np.ndarray, y: np.ndarray) -> float:
+    return float(np.mean(pred == y))
+
+
+def measure(
+    net: LoihiNet,
+    snn: Graph,
+    ann: Graph | None,
+    x: np.ndarray,
+    y: np.ndarray,
+    steps: int,
+    lava_samples: int,
+) -> dict[str, Any]:
+    """Accuracies (ANN, float SNN, fixed point on all of ``x``; fixed point and Lava on the
+    first ``lava_samples``) and per-layer spike agreement between Lava and fixed point."""
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    result: dict[str, Any] = {"samples": len(x), "steps": steps}
+    if ann is not None:
+        result["ann"] = _accuracy(Program(ann).ann(xt)[ann.outputs[0]].argmax(-1).numpy(), y)
+    result["snn_float"] = _accuracy(Program(snn).snn(xt, T=steps).output[-1].argmax(-1).numpy(), y)
+    start = time.perf_counter()
+    ours = run(net, net.encode(x), steps)
+    result["fixed_point_seconds"] = time.perf_counter() - start
+    result["fixed_point"] = _accuracy(predict(net, ours), y)
+    if lava_samples <= 0:
+        return result
+    k = min(lava_samples, len(x))
+    sub = run(net, net.encode(x[:k]), steps)
+    start = time.perf_counter()
+    lava = run_lava_path(net, x[:k], steps)
+    parity = compare(net, sub, lava)
+    result["lava"] = {
+        "samples": k,
+        "seconds": time.perf_counter() - start,
+        "accuracy": _accuracy(predict(net, lava), y[:k]),
+        "fixed_point_accuracy": _accuracy(predict(net, sub), y[:k]),
+        "spike_agreement": parity.layers,
+        "voltage_equal": parity.voltage_equal,
+        "prediction_agreement": parity.predictions_equal,
+    }
+    return result
+
+
+def run_lava_path(net: LoihiNet, x: np.ndarray, steps: int) -> Any:
+    """Write ``net`` to a temporary NetX file and run ``x`` through it in Lava."""
+    import tempfile
+    from pathlib import Path
+
+    from .netx import write_netx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = write_netx(net, Path(tmp) / "net.net")
+        return run_lava(path, net.schedule(net.encode(x), steps), steps)
