@@ -31,14 +31,15 @@ from sjconvert.sim import Program
 STEPS = (1, 2, 4, 8, 16, 32)
 T_MAX = 32
 BATCH = 256
+DEFAULT = "+ bias correction (T=8) = default"
 OPTIONS: dict[str, dict] = {
     "rate norm 99.9 %, V0=0 (Rueckauer 2017)": {"T": None, "v_init": 0.0},
     "+ half-threshold start V0=θ/2": {"T": None},
-    "+ channel-wise λ": {"search": False, "bias": False},
     "+ threshold search (T=8)": {"bias": False},
-    "+ bias correction (T=8) = default": {},
-    "default, layer-wise λ": {"granularity": "layer"},
+    DEFAULT: {},
+    "default, channel-wise λ": {"granularity": "channel"},
     "default, --T 4": {"T": 4},
+    "default, --T 4, channel-wise λ": {"T": 4, "granularity": "channel"},
 }
 MAXPOOL = {
     "max pooling: spike (max over spikes)": {"maxpool": "spike"},
@@ -95,7 +96,7 @@ def run(name: str) -> dict:
             "step_seconds": step,
         }
         print(f"{name}: {label}: T=4 {acc[4]:.4f} T=8 {acc[8]:.4f} ({seconds:.1f} s)", flush=True)
-    default = rows["+ bias correction (T=8) = default"]
+    default = rows[DEFAULT]
     reach = next((t for t, a in default["accuracy"].items() if a >= ann_acc - 0.01), None)
     work = None if reach is None else reach * default["step_seconds"]
     return {
@@ -136,7 +137,7 @@ def render(results: list[dict], console: Console) -> None:
                 f"{o['spikes'][T_MAX]:.0f}",
                 f"{o['convert_seconds']:.1f}",
             )
-        step = r["options"]["+ bias correction (T=8) = default"]["step_seconds"]
+        step = r["options"][DEFAULT]["step_seconds"]
         work.add_row(
             r["sample"],
             f"{100 * r['ann_accuracy']:.2f}",

@@ -70,7 +70,7 @@ def ann2snn(
     arch: str | None = None,
     trust: bool = False,
     T: int | None = DEFAULT_T,
-    granularity: str = "channel",
+    granularity: str = "layer",
     v_init: float = 0.5,
     search: bool = True,
     bias: bool = True,

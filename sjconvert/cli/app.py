@@ -115,7 +115,7 @@ def ann2snn(
     ] = 8,
     granularity: Annotated[
         str, typer.Option(help="Normalisation per 'channel' or per 'layer'.")
-    ] = "channel",
+    ] = "layer",
     v_init: Annotated[
         float,
         typer.Option(help="Initial membrane as a fraction of the threshold (0.5: half)."),

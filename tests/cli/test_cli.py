@@ -253,7 +253,7 @@ def test_ann2snn_writes_an_if_network(converted: Path) -> None:
 def test_ann2snn_json_has_a_lambda_per_layer(runner: CliRunner, out_dir: Path) -> None:
     """--json prints only JSON, with one positive λ per IF layer of the written graph."""
     out = out_dir / "digits.sjir"
-    result = ann2snn(runner, MODEL, out, "--arch", ARCH, "--json")
+    result = ann2snn(runner, MODEL, out, "--arch", ARCH, "--json", "--granularity", "channel")
     assert_ok(result)
     summary = json.loads(result.stdout)
     assert summary["calibration_samples"] == 512
@@ -263,12 +263,13 @@ def test_ann2snn_json_has_a_lambda_per_layer(runner: CliRunner, out_dir: Path) -
     assert len(if_nodes) == 4
     values = [v if isinstance(v, list) else [v] for v in summary["lambda"].values()]
     assert all(x > 0 for v in values for x in v)
-    assert any(len(v) > 1 for v in values)  # channel-wise by default
+    assert any(len(v) > 1 for v in values)  # channel-wise as asked
 
 
 def _lambdas(runner: CliRunner, out_dir: Path, mode: str) -> dict[str, float]:
     out = out_dir / f"mode-{mode.replace('%', 'pct')}.sjir"
-    result = ann2snn(runner, MODEL, out, "--arch", ARCH, "--mode", mode, "--json")
+    # --T 0: the plain statistic, without the threshold search for a target T
+    result = ann2snn(runner, MODEL, out, "--arch", ARCH, "--mode", mode, "--json", "--T", "0")
     assert_ok(result)
     assert "IF" in ops(out)
     return json.loads(result.stdout)["lambda"]
@@ -482,17 +483,16 @@ def test_two_unsupported_layers_named_in_one_line(
     )
 
 
-def test_maxpool_refused_by_default(
-    runner: CliRunner, user_models: dict[str, Path], out_dir: Path
+def test_maxpool_pooled_before_the_neuron_by_default_or_refused_on_request(
+    runner: CliRunner, user_models: dict[str, Path], out_dir: Path, tmp_path: Path
 ) -> None:
-    """Max pooling without --maxpool names the node and suggests the option."""
-    result = ann2snn(
-        runner,
-        user_models["WithMaxPool"],
-        out_dir / "o.sjir",
-        "--arch",
-        f"{USER_MODULE}:WithMaxPool",
-    )
+    """Max pooling converts by default (pooling the current); --maxpool error names the node
+    and suggests the options."""
+    args = (user_models["WithMaxPool"], "--arch", f"{USER_MODULE}:WithMaxPool")
+    ok = ann2snn(runner, args[0], tmp_path / "pre.sjir", *args[1:])
+    assert_ok(ok)
+    assert "MaxPool2d" in ops(tmp_path / "pre.sjir")
+    result = ann2snn(runner, args[0], out_dir / "o.sjir", *args[1:], "--maxpool", "error")
     assert_clean_failure(result, out_dir, ["downsample", "--maxpool"])
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -59,8 +60,10 @@ def test_capped_relu_converts_with_lambda_at_most_the_cap(form: str) -> None:
     assert max(lam.values()) == pytest.approx(cap)
     got = Program(conv.snn).ann(x)[conv.snn.outputs[0]]
     torch.testing.assert_close(got, model(x).detach(), rtol=1e-4, atol=1e-4)
-    refined = ann2snn(model, [x], T=8).snn.meta["normalisation"]["lambda"]
-    assert all(v <= cap + 1e-6 for vs in refined.values() for v in vs)
+    for granularity in ("layer", "channel"):
+        refined = ann2snn(model, [x], T=8, granularity=granularity).snn
+        values = refined.meta["normalisation"]["lambda"].values()
+        assert all(v <= cap + 1e-6 for vs in values for v in np.atleast_1d(vs))
 
 
 def test_other_activations_are_reported_by_name_never_skipped() -> None:

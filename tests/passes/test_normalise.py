@@ -175,7 +175,9 @@ def test_random_mlps_keep_their_function_in_rate_mode(widths, residual, seed) ->
     model = MLP().eval()
     x = torch.rand(64, 5) * 3
     # layer-wise rate norm, or channel-wise λ (from the same data) without T-specific fixes
-    options = [{"T": None}, {"T": 4, "search": False, "bias": False}][seed % 2]
+    options = [{"T": None}, {"T": 4, "search": False, "bias": False, "granularity": "channel"}][
+        seed % 2
+    ]
     conv = ann2snn(model, [x[:32], x[32:]], mode="max", **options)
     with torch.no_grad():
         want = model(x)
@@ -188,7 +190,7 @@ def test_softmax_at_the_output_is_dropped_and_reported(log: bool) -> None:
     head = nn.LogSoftmax(dim=1) if log else nn.Softmax(dim=-1)
     model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3), head).eval()
     x = torch.rand(32, 4)
-    conv = ann2snn(model, [x], mode="max")
+    conv = ann2snn(model, [x], mode="max", T=None)
     assert not any(isinstance(n, ir.Softmax) for _, n in conv.snn)
     assert conv.snn.meta["dropped"] == ["_3 (Softmax, argmax unchanged)"]
     logits = Program(conv.snn).ann(x)[conv.snn.outputs[0]]

@@ -101,7 +101,9 @@ def to_lava(
 
     def body() -> None:
         data = None if calib is None else load_data(calib)
-        snn, ann = open_snn(model, data, arch=arch, trust=trust)
+        # an ANN is converted without the rate-code calibration of ann2snn's default (the
+        # sigma-delta mapping reads the ANN's activations; CUBA needs V[-1] = 0)
+        snn, ann = open_snn(model, data, arch=arch, trust=trust, T=None, v_init=0.0)
         x_max = 1.0 if data is None else input_max(data)
         q, net = to_loihi(snn, steps, x_max=x_max, reset=reset, model=neuron)
         write_netx(net, output)
@@ -123,5 +125,47 @@ def to_lava(
         for table in _tables(output, q, report):
             out.print(table)
         out.print(f"wrote {output} ({len(net.layers)} layers, {report['neuron']} neurons)")
+
+    _run(body)
+
+
+@app.command()
+def fit(
+    network: Annotated[Path, typer.Argument(help="NetX HDF5 network written by to-lava.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Loihi 2 fit report: per layer neurons, synapses, fan-in/out, weight bits, cores."""
+    from ...targets.lava.fit import fit_report, summary
+
+    def body() -> None:
+        rows = fit_report(network)
+        info = summary(rows)
+        if json_out:
+            out.print_json(json.dumps(info))
+            return
+        t = Table(title=f"{network}: Loihi 2 fit", title_justify="left")
+        cols = ("layer", "type", "neuron", "neurons", "synapses", "fan-in", "fan-out", "bits")
+        for col in (*cols, "cores", "to fit"):
+            t.add_column(col, justify="left" if col in ("type", "neuron", "to fit") else "right")
+        for r in rows:
+            t.add_row(
+                str(r.index),
+                r.kind,
+                r.neuron,
+                str(r.neurons),
+                str(r.synapses),
+                str(r.fan_in),
+                str(r.fan_out),
+                str(r.weight_bits),
+                str(r.cores),
+                r.advice,
+            )
+        out.print(t)
+        lim = info["limits"]
+        out.print(
+            f"{info['cores']} neuro-cores on {info['chips']} chip(s); limits per core: "
+            f"{lim['neurons_per_core']} neurons, {lim['synapses_per_core_8bit']} 8-bit synapses "
+            f"({lim['source']})"
+        )
 
     _run(body)
