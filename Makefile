@@ -44,6 +44,7 @@ test-lava: $(LAVA_VENV)/.built
 
 bench: $(VENV)/.built
 	$(VENV)/bin/python -m benchmarks.conversion
+	$(VENV)/bin/python -m benchmarks.low_t
 
 clean:
 	rm -rf $(VENV) $(LAVA_VENV) build .pytest_cache
