@@ -88,3 +88,16 @@ def example_nodes() -> dict[str, ir.Node]:
         "Threshold": ir.Threshold(np.array([0.0, 0.5, 1.0], np.float32)),
         "Delay": ir.Delay(2),
     }
+
+
+def chain(shape: tuple[int, ...], *layers: ir.Node):
+    """``Input(shape) → layers[0] → layers[1] → …`` with the last layer as the output."""
+    from sjconvert.ir.graph import Graph
+
+    nodes: dict[str, ir.Node] = {"x": ir.Input(shape)}
+    edges: dict[str, tuple[str, ...]] = {"x": ()}
+    prev = "x"
+    for i, node in enumerate(layers):
+        nodes[f"n{i}"], edges[f"n{i}"] = node, (prev,)
+        prev = f"n{i}"
+    return Graph(nodes, edges, (prev,))

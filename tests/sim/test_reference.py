@@ -10,16 +10,11 @@ from sjconvert.ir import Graph
 from sjconvert.ir import nodes as ir
 from sjconvert.sim import Program, simulate
 from sjconvert.sim.neurons import run_neuron
+from tests.conftest import chain
 
 
 def _chain(*layers: ir.Node, shape: tuple[int, ...] = (5,)) -> Graph:
-    nodes = {"x": ir.Input(shape)}
-    edges: dict[str, tuple[str, ...]] = {"x": ()}
-    prev = "x"
-    for i, node in enumerate(layers):
-        nodes[f"n{i}"], edges[f"n{i}"] = node, (prev,)
-        prev = f"n{i}"
-    return Graph(nodes, edges, (prev,))
+    return chain(shape, *layers)
 
 
 def test_if_soft_reset_rate_matches_theory() -> None:

@@ -8,17 +8,7 @@ from hypothesis import strategies as st
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
 from sjconvert.sim.fixed_point import Layer, LoihiNet
-
-
-def chain(shape: tuple[int, ...], *layers: ir.Node) -> Graph:
-    """``Input(shape) → layers[0] → layers[1] → …`` with the last layer as the output."""
-    nodes: dict[str, ir.Node] = {"x": ir.Input(shape)}
-    edges: dict[str, tuple[str, ...]] = {"x": ()}
-    prev = "x"
-    for i, node in enumerate(layers):
-        nodes[f"n{i}"], edges[f"n{i}"] = node, (prev,)
-        prev = f"n{i}"
-    return Graph(nodes, edges, (prev,))
+from tests.conftest import chain
 
 
 def _neuron(r: np.random.Generator, kind: str) -> ir.Node:
