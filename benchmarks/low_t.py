@@ -31,15 +31,17 @@ from sjconvert.sim import Program
 STEPS = (1, 2, 4, 8, 16, 32)
 T_MAX = 32
 BATCH = 256
-DEFAULT = "+ bias correction (T=8) = default"
+DEFAULT = "+ per-layer V0 search (T=8) = default"
 OPTIONS: dict[str, dict] = {
     "rate norm 99.9 %, V0=0 (Rueckauer 2017)": {"T": None, "v_init": 0.0},
     "+ half-threshold start V0=θ/2": {"T": None},
-    "+ threshold search (T=8)": {"bias": False},
+    "+ channel-wise λ": {"search": False, "bias": False, "v_search": False},
+    "+ threshold search (T=8)": {"bias": False, "v_search": False},
+    "+ bias correction (T=8)": {"v_search": False},
     DEFAULT: {},
-    "default, channel-wise λ": {"granularity": "channel"},
+    "default, layer-wise λ": {"granularity": "layer"},
     "default, --T 4": {"T": 4},
-    "default, --T 4, channel-wise λ": {"T": 4, "granularity": "channel"},
+    "default, --T 4, layer-wise λ": {"T": 4, "granularity": "layer"},
 }
 MAXPOOL = {
     "max pooling: spike (max over spikes)": {"maxpool": "spike"},
@@ -150,11 +152,48 @@ def render(results: list[dict], console: Console) -> None:
     console.print(work)
 
 
+def _at(table: dict, t: int) -> float:
+    """``table[t]`` for a fresh run or a JSON-loaded one (whose keys are strings)."""
+    return table[t] if t in table else table[str(t)]
+
+
+def markdown(results: list[dict]) -> str:
+    """The accuracy and work tables as Markdown (``docs/low_t.md`` quotes them)."""
+    head = "| model | option | ANN | " + " | ".join(f"T={t}" for t in STEPS)
+    lines = [head + " | spikes @8 | @32 | conv s |", "|---" * (len(STEPS) + 6) + "|"]
+    for r in results:
+        for label, o in r["options"].items():
+            acc = " | ".join(f"{100 * _at(o['accuracy'], t):.2f}" for t in STEPS)
+            lines.append(
+                f"| {r['sample']} | {label} | {100 * r['ann_accuracy']:.2f} | {acc} | "
+                f"{_at(o['spikes'], 8):.0f} | {_at(o['spikes'], T_MAX):.0f} | "
+                f"{o['convert_seconds']:.1f} |"
+            )
+    lines += [
+        "",
+        "| model | T needed | one step | T × step | in ANN passes |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        step = r["options"][DEFAULT]["step_seconds"]
+        work = "" if r["reach_seconds"] is None else f"{1e3 * r['reach_seconds']:.0f} ms"
+        passes = "" if r["reach_ann_passes"] is None else f"{r['reach_ann_passes']:.1f}×"
+        lines.append(
+            f"| {r['sample']} | {r['reach_T']} | {1e3 * step:.1f} ms / {r['test_samples']} "
+            f"samples | {work} | {passes} |"
+        )
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", nargs="*", default=list(SAMPLE_NAMES))
     parser.add_argument("--json", type=Path, help="also write the results as JSON")
+    parser.add_argument("--markdown", type=Path, help="print the tables of a saved JSON run")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return
     torch.manual_seed(0)
     results = [run(s) for s in args.samples]
     render(results, Console(width=200))

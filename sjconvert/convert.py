@@ -28,7 +28,7 @@ from .passes import (
     run_pipeline,
     statistic,
 )
-from .passes.refine import refine
+from .passes.refine import V_GRID, refine
 from .sim.reference import Program
 
 Progress = Callable[[int], None]
@@ -70,10 +70,11 @@ def ann2snn(
     arch: str | None = None,
     trust: bool = False,
     T: int | None = DEFAULT_T,
-    granularity: str = "layer",
+    granularity: str = "channel",
     v_init: float = 0.5,
     search: bool = True,
     bias: bool = True,
+    v_search: bool = True,
     refine_samples: int = 512,
 ) -> Conversion:
     """Convert a ReLU ANN to an IF SNN (capture → prepare → calibrate → normalise →
@@ -89,8 +90,9 @@ def ann2snn(
     drive :func:`sjconvert.passes.refine.refine`: per-channel (``granularity="channel"``) or
     per-layer λ from those samples, a threshold search (``search``) and bias correction
     (``bias``) against the ANN at T steps. ``v_init`` is the initial membrane as a fraction
-    of the threshold (0.5: half-threshold start). ``T=None`` gives the plain layer-wise
-    conversion of Rueckauer et al. (2017) with ``mode`` alone.
+    of the threshold (0.5: half-threshold start); with ``v_search`` each layer picks its own
+    from :data:`sjconvert.passes.refine.V_GRID` by the same error. ``T=None`` gives the plain
+    layer-wise conversion of Rueckauer et al. (2017) with ``mode`` alone.
     """
     kind = parse_mode(mode)
     if granularity not in GRANULARITIES:
@@ -156,6 +158,7 @@ def ann2snn(
             search=search,
             bias=bias,
             v_init=v_init,
+            v_grid=V_GRID if v_search else (),
             spiking_output=spiking_output,
             report=(report := {}),
         )

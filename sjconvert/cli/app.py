@@ -115,7 +115,7 @@ def ann2snn(
     ] = 8,
     granularity: Annotated[
         str, typer.Option(help="Normalisation per 'channel' or per 'layer'.")
-    ] = "layer",
+    ] = "channel",
     v_init: Annotated[
         float,
         typer.Option(help="Initial membrane as a fraction of the threshold (0.5: half)."),
@@ -125,6 +125,9 @@ def ann2snn(
     ] = True,
     bias: Annotated[
         bool, typer.Option(help="Correct each layer's bias against the ANN at the target T.")
+    ] = True,
+    v_search: Annotated[
+        bool, typer.Option(help="Pick each layer's initial membrane for the target T.")
     ] = True,
     refine_samples: Annotated[
         int, typer.Option(min=1, help="Calibration samples used for layer calibration.")
@@ -156,6 +159,7 @@ def ann2snn(
                 v_init=v_init,
                 search=search,
                 bias=bias,
+                v_search=v_search,
                 refine_samples=refine_samples,
             )
         save(output, conv.snn, source=conv.ann)

@@ -172,7 +172,7 @@ def relu_to_if(
     mode: str | float = "99.9%",
     spiking_output: bool = False,
     lam: Mapping[str, Any] | None = None,
-    v_init: float = 0.0,
+    v_init: float | Mapping[str, float] = 0.0,
 ) -> Graph:
     """Convert every ReLU to an IF neuron (threshold 1, soft reset, ``V[-1] = v_init``) with
     layer- or channel-wise normalisation (module docstring).
@@ -212,7 +212,7 @@ def relu_to_if(
             "mode": str(mode),
             "granularity": "channel" if lam_is_array(lams) else "layer",
             "lambda": {k: describe(v) for k, v in lams.items()},
-            "v_init": v_init,
+            "v_init": v_init if isinstance(v_init, float | int) else dict(v_init),
         },
         converted=True,
         dropped=dropped,
@@ -220,7 +220,7 @@ def relu_to_if(
     return ed.freeze()
 
 
-def _normalise(ed: GraphEditor, lam: dict[str, Lam], v_init: float) -> None:
+def _normalise(ed: GraphEditor, lam: dict[str, Lam], v_init: float | Mapping[str, float]) -> None:
     scale: dict[str, Lam] = {}
     one = as_lam(1.0)
     for name in list(ed.nodes):
@@ -248,7 +248,8 @@ def _normalise(ed: GraphEditor, lam: dict[str, Lam], v_init: float) -> None:
             scale[name] = want
         elif isinstance(node, ir.ReLU):
             _adapt(ed, ins[0], name, scale[ins[0]], lam[name])
-            ed.nodes[name] = ir.IF(v_threshold=1.0, v_reset=None, v_init=v_init)
+            v0 = v_init.get(name, 0.0) if isinstance(v_init, Mapping) else v_init
+            ed.nodes[name] = ir.IF(v_threshold=1.0, v_reset=None, v_init=float(v0))
             scale[name] = lam[name]
         elif isinstance(node, ir.Readout):
             _adapt(ed, ins[0], name, scale[ins[0]], one)

@@ -18,6 +18,9 @@ calibration"):
    over samples and positions, per channel) to the bias feeding the layer; the neuron's
    input shifts by ``δ_c/λ'_c`` per step. Three fixed-point iterations account for the
    clipping nonlinearity. The membrane readout at the outputs gets the same correction.
+3. **Initial membrane search** (optional, ``v_grid``): steps 1–2 are repeated for each
+   initial membrane ``V[-1] ∈ v_grid`` (fractions of θ around θ/2) and the layer keeps the
+   one with the least error at T.
 
 Both act on ANN-level parameters (λ, biases) and re-run :func:`relu_to_if`, so the result is
 a plain IF network: threshold 1, soft reset, ``V[-1] = v_init``, as every target accepts.
@@ -42,6 +45,7 @@ from .normalise import cap, relu_to_if
 
 GRID = tuple(float(s) for s in np.geomspace(0.25, 1.25, 13))
 BIAS_ITERATIONS = 3
+V_GRID = (0.3, 0.4, 0.5, 0.6)  # initial membranes (fractions of θ) tried per layer
 SEARCH_VALUES = 2048  # (sample, position) pairs per channel seen by the search
 # Ops a per-channel bias shift passes through unchanged (Y(x + δ) = Y(x) + δ per channel).
 SHIFT_KEEPING = (ir.MaxPool1d, ir.MaxPool2d, ir.AvgPool1d, ir.AvgPool2d, ir.Dropout, ir.Identity)
@@ -136,6 +140,7 @@ def calibrate_layer(
     channelwise: bool,
     search: bool = True,
     bias: bool = True,
+    v_grid: tuple[float, ...] = (),
 ) -> tuple[np.ndarray, torch.Tensor, dict[str, float]]:
     """Threshold search and bias correction for one neuron layer.
 
@@ -146,6 +151,26 @@ def calibrate_layer(
     the mean squared errors before (``s = 1``, no shift) and after.
     """
     current, target, lt = _subsample(current, temporal, target, lam)
+    best_v: tuple[float, Any] | None = None
+    for v0 in v_grid or (v_init,):
+        found = _search(current, temporal, target, lt, T, v0, channelwise, search, bias)
+        if best_v is None or found[2]["mse_after"] < best_v[1][2]["mse_after"]:
+            best_v = (v0, found)
+    v0, (chosen, delta, info) = best_v  # type: ignore[misc]
+    return chosen, delta, {**info, "v_init": v0}
+
+
+def _search(
+    current: torch.Tensor,
+    temporal: bool,
+    target: torch.Tensor,
+    lt: torch.Tensor,
+    T: int,
+    v_init: float,
+    channelwise: bool,
+    search: bool,
+    bias: bool,
+) -> tuple[np.ndarray, torch.Tensor, dict[str, float]]:
     grid = GRID if search else (1.0,)
     errors, shifts = [], []
     before = float("nan")
@@ -250,13 +275,15 @@ def refine(
     search: bool = True,
     bias: bool = True,
     v_init: float = 0.5,
+    v_grid: tuple[float, ...] = (),
     spiking_output: bool = False,
     progress: Callable[[str], None] | None = None,
 ) -> Refinement:
     """Calibrate λ (threshold search) and biases layer by layer for ``T`` steps on the
     calibration samples ``x`` (module docstring). ``lam`` holds each ReLU's layer-wise λ."""
+    v0s: dict[str, float] = {}
     convert: Callable[[Graph, dict[str, Lam]], Graph] = lambda g, lm: relu_to_if(  # noqa: E731
-        g, lam=lm, spiking_output=spiking_output, v_init=v_init
+        g, lam=lm, spiking_output=spiking_output, v_init={**dict.fromkeys(lm, v_init), **v0s}
     )
     relus = [n for n, nd in prepared if isinstance(nd, ir.ReLU)]
     lams: dict[str, Lam] = {n: as_lam(v) for n, v in lam.items()}
@@ -277,8 +304,18 @@ def refine(
         carrier = bias_carrier(cur, cur.edges[n][0]) if bias else None
         cw = channelwise and lams[n].ndim > 0
         s, delta, info = calibrate_layer(
-            current, temporal, acts[n], lams[n], T, v_init, cw, search, carrier is not None
+            current,
+            temporal,
+            acts[n],
+            lams[n],
+            T,
+            v_init,
+            cw,
+            search,
+            carrier is not None,
+            v_grid,
         )
+        v0s[n] = info["v_init"]
         scaled = lams[n] * (s.reshape(lams[n].shape) if lams[n].ndim else float(s[0]))
         lams[n] = cap(cur.nodes[n], scaled)
         if carrier is not None:

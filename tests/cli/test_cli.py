@@ -328,7 +328,7 @@ def test_simulate_json(runner: CliRunner, converted: Path) -> None:
     assert set(res["snn"]) == {"4", "8", "16"}
     assert res["snn"]["16"] >= 0.95
     assert res["ann"] >= 0.97
-    assert res["snn"]["4"] <= res["snn"]["16"] + 1e-9
+    assert res["snn"]["4"] >= res["ann"] - 0.03  # the default conversion targets low T
 
 
 def test_inspect_table(runner: CliRunner, converted: Path) -> None:
