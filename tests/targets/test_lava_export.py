@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from sjconvert.errors import InputError, PassError, UnsupportedOpError
+from sjconvert import ann2snn
+from sjconvert.errors import EmitError, InputError, PassError, UnsupportedOpError
 from sjconvert.ir import nodes as ir
 from sjconvert.passes.pool import fuse_avgpool
 from sjconvert.passes.quantize import quantize_loihi, voltage_decay
@@ -16,16 +17,14 @@ from sjconvert.sim.fixed_point import VTH_MAX, netx_dense_weights, run
 from sjconvert.sim.reference import Program
 from sjconvert.targets.lava import lower, write_netx
 from sjconvert.targets.lava.export import to_loihi
+from tests.conftest import load_sample
 from tests.targets.lava_graphs import chain
 
 
 @pytest.fixture(scope="module")
 def digits():
-    from sjconvert import ann2snn
-    from tests.conftest import load_sample
-
     model, test, calib = load_sample("digits")
-    return ann2snn(model, [calib["x"][:128]]).snn, test
+    return ann2snn(model, [calib["x"][:128]], T=None, v_init=0.0).snn, test
 
 
 def test_avgpool_folds_exactly(digits):
@@ -104,7 +103,7 @@ def test_residual_add_is_refused_by_name():
     from tests.conftest import load_sample
 
     model, _, calib = load_sample("mnist1d")
-    snn = ann2snn(model, [calib["x"][:32]]).snn
+    snn = ann2snn(model, [calib["x"][:32]], T=None, v_init=0.0).snn
     with pytest.raises(UnsupportedOpError, match=r"cannot express .*\(Add\)"):
         to_loihi(snn, steps=8)
 
@@ -156,3 +155,12 @@ def test_sigma_delta_needs_one_step_per_layer(digits):
     snn, _ = digits
     with pytest.raises(InputError, match="T >= 6"):
         to_loihi(snn, steps=4)
+
+
+def test_sigma_delta_refuses_an_snn_calibrated_for_a_rate_code() -> None:
+    """The default ann2snn output is tuned for clipped IF rates at T; sigma-delta would
+    compute something else, so it is refused with the way out."""
+    model, _, calib = load_sample("digits")
+    snn = ann2snn(model, [calib["x"][:64]]).snn
+    with pytest.raises(EmitError, match=r"calibrated for rate-coded IF neurons at T=8"):
+        to_loihi(snn, steps=8)

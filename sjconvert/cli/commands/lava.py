@@ -104,6 +104,8 @@ def to_lava(
         # an ANN is converted without the rate-code calibration of ann2snn's default (the
         # sigma-delta mapping reads the ANN's activations; CUBA needs V[-1] = 0)
         snn, ann = open_snn(model, data, arch=arch, trust=trust, T=None, v_init=0.0)
+        if snn.meta.get("normalisation", {}).get("target_T") and ann is not None and data:
+            snn, ann = open_snn(ann, data, T=None, v_init=0.0)  # plain conversion of the source
         x_max = 1.0 if data is None else input_max(data)
         q, net = to_loihi(snn, steps, x_max=x_max, reset=reset, model=neuron)
         write_netx(net, output)

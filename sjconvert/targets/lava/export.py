@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import InputError, UnsupportedOpError
+from ...errors import EmitError, InputError, UnsupportedOpError
 from ...ir.graph import Graph
 from ...passes import run_pipeline
 from ...passes.pool import POOLS, fuse_avgpool
@@ -61,6 +61,13 @@ def to_loihi(
     if x_max <= 0:
         raise InputError(f"the input range must be positive, got max |x| = {x_max}")
     model = choose_model(snn) if model == "auto" else model
+    target_t = snn.meta.get("normalisation", {}).get("target_T")
+    if model == "sdnn" and target_t is not None:
+        raise EmitError(
+            f"this SNN was calibrated for rate-coded IF neurons at T={target_t} (clipped rates, "
+            "shifted biases); the sigma-delta mapping needs the plain conversion: give the ANN "
+            "with --calib, or convert with `sjconvert ann2snn --T 0 --v-init 0`"
+        )
     quantise = (
         partial(quantize_sdnn, input_scale=INPUT_MAX / x_max)
         if model == "sdnn"
