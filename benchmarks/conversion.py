@@ -31,10 +31,11 @@ from rich.console import Console
 from rich.table import Table
 
 from samples import SAMPLE_NAMES, load
-from sjconvert.ir import capture
+from sjconvert.exec import Simulator
+from sjconvert.exec.evaluate import evaluate
+from sjconvert.frontends import capture
 from sjconvert.ir import nodes as ir
 from sjconvert.passes import PREPARE, calibrate, relu_to_if, replace_maxpool, run_pipeline
-from sjconvert.sim import Program
 
 MODES = ("max", "99.9%", "99.99%")
 STEPS = (1, 2, 4, 8, 16, 32, 64)
@@ -125,24 +126,15 @@ def run(name: str) -> dict:
     modes = {}
     for mode in MODES:
         snn = relu_to_if(graph, stats, mode)
-        prog = Program(snn)
-        correct = torch.zeros(len(STEPS))
-        spikes = 0.0
-        for i in range(0, len(x), BATCH):
-            res = prog.snn(x[i : i + BATCH], T=max(STEPS))
-            pred = res.output.argmax(-1)
-            correct += torch.tensor([(pred[t - 1] == y[i : i + BATCH]).sum() for t in STEPS])
-            spikes += sum(res.spikes.values())
-        modes[mode] = {
-            "accuracy": {t: float(c) / len(x) for t, c in zip(STEPS, correct, strict=True)},
-            "spikes_per_sample_T64": spikes / len(x),
-        }
+        batched = [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, len(x), BATCH)]
+        res = evaluate(Simulator(snn), batched, STEPS)
+        modes[mode] = {"accuracy": res.snn, "spikes_per_sample_T64": res.spikes_per_sample}
     snn = relu_to_if(graph, stats, "99.9%")
-    prog = Program(snn)
+    prog = Simulator(snn)
     t_ann = timed(lambda: ann_pass(x), repeat=9)
     sim = {}
     for T in (8, 32):
-        t_sim = timed(lambda T=T: [prog.snn(b, T=T) for b in batches(x)], repeat=5)
+        t_sim = timed(lambda T=T: [prog.run(b, T=T) for b in batches(x)], repeat=5)
         sim[T] = {"seconds": t_sim, "ann_seconds": T * t_ann, "ratio": t_sim / (T * t_ann)}
     return {
         "sample": name,

@@ -6,7 +6,7 @@ Whole network — throughput (samples·steps/s) and peak memory growth for T = 4
 VGG-style CNN with random weights and on the two samples (converted SNNs):
 * CPU: the NumPy graph (torch synapses via DLPack, NumPy neuron programs) vs the reference;
 * GPU: the CuPy graph (fused neuron kernels) vs the reference on the same GPU
-  (``Program(graph, device="cuda")``: torch synapses and whole-tensor neuron steps), both in
+  (``Simulator(graph, device="cuda")``: torch synapses and whole-tensor neuron steps), both in
   float32 (TF32 off) with the same time blocks.
 Neuron update alone (T = 32): the fused path (NumPy program in cache-sized chunks, or one
 CUDA kernel over all steps) vs a per-step torch loop (three ops a step), and the
@@ -34,12 +34,12 @@ from rich.table import Table
 
 from samples import load
 from sjconvert import ann2snn
+from sjconvert.exec import Simulator, with_shapes
+from sjconvert.exec.arrays import Arrays, run_node, stateful
 from sjconvert.ir import Graph
 from sjconvert.ir import nodes as ir
-from sjconvert.sim.neurons import run_neuron
-from sjconvert.sim.reference import Program
 from sjconvert.targets.cupy import to_cupy
-from sjconvert.targets.cupy.neurons import NeuronLayer
+from sjconvert.targets.cupy.fused import FusedStateful
 
 STEPS = (4, 32, 128)
 SIZES = {
@@ -59,7 +59,7 @@ def vgg(width: int, side: int, seed: int = 0) -> Graph:
         name = f"l{len(nodes)}"
         edges[name], nodes[name] = (list(nodes)[-1],), node
 
-    c, side0 = 3, side
+    c = 3
     for out in (width, width, "pool", 2 * width, 2 * width, "pool", 4 * width, "pool"):
         if out == "pool":
             add(ir.AvgPool2d(2, 2, 0))
@@ -73,11 +73,7 @@ def vgg(width: int, side: int, seed: int = 0) -> Graph:
     add(ir.IF(1.0, None))
     add(ir.Linear(r.normal(size=(10, 256)) / 16))
     add(ir.Readout())
-    graph = Graph(nodes, edges, (list(nodes)[-1],))
-    shapes: dict[str, tuple[int, ...]] = {}  # per-sample shapes size the time blocks
-    probe = torch.zeros(1, 3, side0, side0)
-    Program(graph).ann(probe, observe=lambda n, v: shapes.__setitem__(n, tuple(v.shape[1:])))
-    return Graph(nodes, edges, graph.outputs, shapes)
+    return with_shapes(Graph(nodes, edges, (list(nodes)[-1],)))  # shapes size the time blocks
 
 
 def rss_growth_mb(network: str, which: str, T: int) -> float:
@@ -90,7 +86,7 @@ def rss_growth_mb(network: str, which: str, T: int) -> float:
 def _memory_child(network: str, which: str, T: int) -> None:
     graph, x = networks("cpu", only=network)[network]
     run = (
-        partial(Program(graph).snn, torch.from_numpy(x), T=T)
+        partial(Simulator(graph).snn, torch.from_numpy(x), T=T)
         if which == "reference"
         else partial(to_cupy(graph, "numpy").run, x, T=T)
     )
@@ -153,7 +149,7 @@ def network_rows(device: str) -> list[dict[str, Any]]:
     rows = []
     for name, (graph, x) in networks(device).items():
         ours = to_cupy(graph, "cupy" if gpu else "numpy")
-        ref = Program(graph, device="cuda" if gpu else "cpu")
+        ref = Simulator(graph, device="cuda" if gpu else "cpu")
         xo, xt = ours.xp.asarray(x), torch.from_numpy(x).to(ref.device)
         block = ours.block(x.shape[0])  # the same time blocks for both
         for T in STEPS:
@@ -197,17 +193,17 @@ def neuron_rows(device: str, T: int = 32) -> list[dict[str, Any]]:
             s = (v >= 1.0).to(v.dtype)
             v = v - s
 
-    layer = NeuronLayer(node, np, np.dtype(np.float32))
+    layer = stateful(node, Arrays(np, np.dtype(np.float32)))
     runs: dict[str, Callable[[], Any]] = {"per-step torch loop": per_step}
     if gpu:
         import cupy
 
-        layer = NeuronLayer(node, cupy, np.dtype(np.float32))
+        fused = FusedStateful(node, Arrays(cupy, np.dtype(np.float32)))
         xc = cupy.asarray(x)
-        runs["fused CUDA kernel (CuPy)"] = lambda: layer(xc, T, static=False)
+        runs["fused CUDA kernel (CuPy)"] = lambda: fused(xc, T, False, None)
     else:
-        runs["reference fused torch loop"] = lambda: run_neuron(node, xt, T, static=False)
-        runs["fused NumPy program"] = lambda: layer(x, T, static=False)
+        runs["reference fused torch loop"] = lambda: run_node(node, xt, T, static=False)
+        runs["fused NumPy program"] = lambda: layer(x, T, False, None)
     times = fastest(runs, gpu)
     base = times["per-step torch loop"]
     out = []
@@ -231,9 +227,9 @@ def agreement_rows(device: str, T: int = 32) -> list[dict[str, Any]]:
     rows = []
     for name, (graph, x) in list(networks(device).items())[1:]:
         x = x.astype(np.float32)
-        ref = Program(graph).snn(torch.from_numpy(x), T=T)
+        ref = Simulator(graph).run(torch.from_numpy(x), T=T)
         for dtype, synapses in variants:
-            res = to_cupy(graph, backend, dtype, synapses).snn(x, T=T)
+            res = to_cupy(graph, backend, dtype, synapses).run(x, T=T)
             out, want = res.output.float(), ref.output
             total, want_total = sum(res.spikes.values()), sum(ref.spikes.values())
             rows.append(

@@ -29,9 +29,9 @@ from rich.table import Table
 
 from samples import load
 from sjconvert import ann2snn
-from sjconvert.sim.fixed_point import run
-from sjconvert.sim.reference import Program
+from sjconvert.exec import Simulator
 from sjconvert.targets.lava.export import run_lava_path, to_loihi
+from sjconvert.targets.lava.fixed_point import run
 from sjconvert.targets.lava.verify import compare, predict
 
 CASES = (("cuba", 16), ("cuba", 32), ("cuba", 64), ("sdnn", 6), ("sdnn", 8))
@@ -49,14 +49,14 @@ def bench(lava_samples: int) -> dict[str, Any]:
     xt = torch.tensor(x)
     out: dict[str, Any] = {
         "samples": len(x),
-        "ann": _acc(Program(ann).ann(xt)[ann.outputs[0]].argmax(-1).numpy(), y),
+        "ann": _acc(Simulator(ann).rate(xt)[ann.outputs[0]].argmax(-1).numpy(), y),
         "cases": [],
     }
     for model_name, steps in CASES:
         q, net = to_loihi(snn, steps, x_max=float(np.abs(calib["x"]).max()), model=model_name)
         row: dict[str, Any] = {"neuron": model_name, "T": steps}
         row["quantisation_error"] = {k: f["error"] for k, f in q.meta["loihi"]["layers"].items()}
-        row["snn_float"] = _acc(Program(snn).snn(xt, T=steps).output[-1].argmax(-1).numpy(), y)
+        row["snn_float"] = _acc(Simulator(snn).run(xt, T=steps).output[-1].argmax(-1).numpy(), y)
         start = time.perf_counter()
         res = run(net, net.encode(x), steps)
         row["fixed_point_batched_steps_per_s"] = len(x) * steps / (time.perf_counter() - start)

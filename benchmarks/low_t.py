@@ -26,7 +26,8 @@ from rich.table import Table
 
 from samples import SAMPLE_NAMES, load
 from sjconvert import ann2snn
-from sjconvert.sim import Program
+from sjconvert.exec import Simulator
+from sjconvert.exec.evaluate import evaluate
 
 STEPS = (1, 2, 4, 8, 16, 32)
 T_MAX = 32
@@ -53,20 +54,12 @@ def simulate(
     snn, x: torch.Tensor, y: torch.Tensor
 ) -> tuple[dict[int, float], dict[int, float], float]:
     """Accuracy at every T ≤ 32, spikes per sample at T = 8 and 32, seconds per step."""
-    prog = Program(snn)
-    correct = torch.zeros(T_MAX)
-    spikes = dict.fromkeys((8, T_MAX), 0.0)
-    start = time.perf_counter()
-    for i in range(0, len(x), BATCH):
-        xb, yb = x[i : i + BATCH], y[i : i + BATCH]
-        res = prog.snn(xb, T=T_MAX)
-        correct += (res.output.argmax(-1) == yb).sum(1).float()
-        spikes[T_MAX] += sum(res.spikes.values())
-    seconds = time.perf_counter() - start
-    for i in range(0, len(x), BATCH):
-        spikes[8] += sum(prog.snn(x[i : i + BATCH], T=8).spikes.values())
-    acc = {t: float(correct[t - 1]) / len(x) for t in range(1, T_MAX + 1)}
-    return acc, {t: s / len(x) for t, s in spikes.items()}, seconds / T_MAX
+    sim = Simulator(snn)
+    batches = [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, len(x), BATCH)]
+    long = evaluate(sim, batches, range(1, T_MAX + 1))
+    short = evaluate(sim, batches, 8)
+    spikes = {8: short.spikes_per_sample, T_MAX: long.spikes_per_sample}
+    return long.snn, spikes, long.seconds / T_MAX
 
 
 def run(name: str) -> dict:

@@ -24,11 +24,11 @@ from rich.table import Table
 from torch import nn
 
 from samples import SAMPLE_NAMES, load
-from sjconvert.convert import ann2snn
-from sjconvert.ir import capture
+from sjconvert.api import ann2snn, measure_lossy
+from sjconvert.exec import Simulator
+from sjconvert.frontends import capture
 from sjconvert.ir.graph import Graph
 from sjconvert.passes import fold_scales
-from sjconvert.sim import Program
 from sjconvert.targets.nir import LOSSY, lossy
 
 T = 32
@@ -60,7 +60,7 @@ def sjconvert_run(graph: Graph, x: torch.Tensor) -> tuple[dict[str, torch.Tensor
     """Per-step spikes of every neuron, keyed by the module it was captured from."""
     neurons = [n for n, node in graph if node.spiking]
     probe = Graph(graph.nodes, graph.edges, (*neurons, *graph.outputs), graph.shapes)
-    res = Program(probe).snn(x, T=T)
+    res = Simulator(probe).run(x, T=T)
     spikes = {}
     for n in neurons:
         steps = torch.arange(1, T + 1).reshape(-1, *[1] * (res.outputs[n].ndim - 1))
@@ -107,7 +107,7 @@ def lossy_rows(sample: str) -> list[dict]:
     needed = lossy.needed(conv.snn, ())
     mapped, _ = lossy.apply(conv.snn, needed)
     data = [(torch.as_tensor(test["x"]).float(), torch.as_tensor(test["y"]))]
-    rep = lossy.measure(conv.snn, mapped, data, STEPS)
+    rep = measure_lossy(conv.snn, mapped, data, STEPS)
     return [
         {
             "sample": sample,

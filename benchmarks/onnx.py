@@ -26,8 +26,8 @@ from rich.table import Table
 from benchmarks.conversion import timed
 from samples import SAMPLE_NAMES, load
 from sjconvert import ann2snn
-from sjconvert.loading import DataSource
-from sjconvert.sim import Program
+from sjconvert.exec import Simulator
+from sjconvert.frontends.loading import DataSource
 from sjconvert.targets.onnx.export import export_step, export_unrolled
 from sjconvert.targets.onnx.parity import verify_onnx
 from sjconvert.targets.onnx.runtime import run_steps, run_unrolled, session
@@ -49,10 +49,10 @@ def bench(name: str, T: int) -> list[dict[str, object]]:
     x, y = test["x"], test["y"]
     batches = [x[i : i + BATCH] for i in range(0, len(x), BATCH)]
     data = DataSource(name, arrays=(x, y), batch_size=BATCH)
-    prog = Program(snn)
+    prog = Simulator(snn)
 
     def simulate() -> list[torch.Tensor]:
-        return [prog.snn(torch.tensor(b), T=T).output[-1].argmax(-1) for b in batches]
+        return [prog.run(torch.tensor(b), T=T).output[-1].argmax(-1) for b in batches]
 
     ref_pred = torch.cat(simulate()).numpy()
     rows: list[dict[str, object]] = [

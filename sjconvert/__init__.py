@@ -6,11 +6,11 @@ Python API (mirrors the CLI)::
     import sjconvert
     conv = sjconvert.ann2snn(model, calib_batches, mode="99.9%")
     sjconvert.save("net.sjir", conv.snn, source=conv.ann)
-    res = sjconvert.simulate(conv.snn, x, T=32)          # per-step outputs [T, N, classes]
-    report = sjconvert.evaluate(conv.snn, batches, steps=[4, 8, 16, 32], ann=conv.ann)
+    report = sjconvert.simulate(conv.snn, batches, T=[4, 8, 16, 32], ann=conv.ann)
+    trace = sjconvert.run(conv.snn, x, T=32)             # per-step outputs [T, N, classes]
 """
 
-from .convert import Conversion, Evaluation, ann2snn, evaluate
+from .api import Conversion, ann2snn, open_snn, simulate
 from .errors import (
     CaptureError,
     EmitError,
@@ -19,11 +19,12 @@ from .errors import (
     SjconvertError,
     UnsupportedOpError,
 )
-from .ir import Graph, capture, load, save
-from .loading import load_data, load_model
-from .sim import Program, SimResult, simulate
+from .exec import SimResult, Simulator, run
+from .exec.evaluate import Evaluation
+from .frontends import capture, load_data, load_model
+from .ir import Graph, load, save
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 __all__ = [
     "CaptureError",
@@ -33,16 +34,17 @@ __all__ = [
     "Graph",
     "InputError",
     "PassError",
-    "Program",
     "SimResult",
+    "Simulator",
     "SjconvertError",
     "UnsupportedOpError",
     "ann2snn",
     "capture",
-    "evaluate",
     "load",
     "load_data",
     "load_model",
+    "open_snn",
+    "run",
     "save",
     "simulate",
 ]

@@ -1,5 +1,5 @@
-"""``python -m sjconvert``."""
+"""``python -m sjconvert``: the same command line as ``sjconvert``."""
 
-from .cli.app import main
+from .cli.main import main
 
 main()

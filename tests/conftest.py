@@ -23,14 +23,14 @@ collect_ignore_glob = []
 if importlib.util.find_spec("lava") is None:
     collect_ignore_glob.append("lava/*")
 if importlib.util.find_spec("spikingjelly") is None:
-    collect_ignore_glob += ["sim/test_spikingjelly_parity.py", "sim/test_sj_converted.py"]
+    collect_ignore_glob += ["exec/test_spikingjelly_parity.py", "frontends/test_sj_converted.py"]
 if any(importlib.util.find_spec(p) is None for p in ("spikingjelly", "snntorch", "norse")):
     collect_ignore_glob.append("targets/test_nir_interop.py")
 if importlib.util.find_spec("onnxruntime") is None:
     collect_ignore_glob.append("targets/test_onnx*.py")
 _NEEDS = {
     "main": (
-        "sim/test_spikingjelly_parity.py",
+        "exec/test_spikingjelly_parity.py",
         "targets/test_nir_interop.py",
         "targets/test_onnx*.py",
     ),
@@ -69,8 +69,8 @@ def example_nodes() -> dict[str, ir.Node]:
         ),
         "ReLU": ir.ReLU(),
         "AvgPool1d": ir.AvgPool1d(2, 2, 0),
-        "AvgPool2d": ir.AvgPool2d((2, 2), (2, 2), (1, 1)),
-        "MaxPool1d": ir.MaxPool1d(3, 1, 1),
+        "AvgPool2d": ir.AvgPool2d((2, 2), (2, 2), (1, 1), True, False),
+        "MaxPool1d": ir.MaxPool1d(3, 1, 1, 2, True),
         "MaxPool2d": ir.MaxPool2d(2, 2, 0),
         "Flatten": ir.Flatten(1, -1),
         "Reshape": ir.Reshape((4, 2)),
@@ -87,6 +87,10 @@ def example_nodes() -> dict[str, ir.Node]:
         "LI": ir.LI(4.0, -0.5),
         "Threshold": ir.Threshold(np.array([0.0, 0.5, 1.0], np.float32)),
         "Delay": ir.Delay(2),
+        "AdaptiveAvgPool1d": ir.AdaptiveAvgPool1d(3),
+        "AdaptiveAvgPool2d": ir.AdaptiveAvgPool2d((7, 2)),
+        "Transpose": ir.Transpose((2, 3, 1)),
+        "Slice": ir.Slice(1, 1, 3),
     }
 
 

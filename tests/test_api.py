@@ -22,7 +22,7 @@ def test_ann2snn_from_files_like_the_cli(monkeypatch: pytest.MonkeyPatch, tmp_pa
     assert set(again.scales) == set(conv.scales)
     for k, v in conv.scales.items():
         assert np.allclose(again.scales[k], v)
-    report = sjconvert.evaluate(
+    report = sjconvert.simulate(
         sjconvert.load(path),
         sjconvert.load_data("samples/digits_test.npz"),
         [8, 16],
@@ -38,14 +38,14 @@ def test_default_conversion_accuracy_floor(name: str, T: int, floor: float) -> N
     model, test, calib = load_sample(name)
     conv = sjconvert.ann2snn(model, [torch.tensor(calib["x"])])
     x, y = torch.tensor(test["x"]), torch.tensor(test["y"])
-    res = sjconvert.simulate(conv.snn, x, T=T)
+    res = sjconvert.run(conv.snn, x, T=T)
     acc = float((res.output[T - 1].argmax(-1) == y).float().mean())
     assert acc >= floor
     assert sum(isinstance(n, ir.IF) for _, n in conv.snn) == len(conv.scales)
 
 
 def test_open_snn_converts_models_and_reuses_snn_files(tmp_path):
-    from sjconvert.convert import open_snn
+    from sjconvert.api.convert import open_snn
     from sjconvert.errors import InputError
     from sjconvert.ir.io import save
     from tests.conftest import load_sample

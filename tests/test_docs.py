@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from sjconvert.support import supported_ops_markdown
+from sjconvert.api.support import supported_ops_markdown
 from tests.conftest import ROOT
 
 
 def test_supported_ops_doc_is_current() -> None:
     committed = (ROOT / "docs" / "supported_ops.md").read_text()
     assert committed == supported_ops_markdown(), (
-        "docs/supported_ops.md is stale: run python -m sjconvert.support > docs/supported_ops.md"
+        "docs/supported_ops.md is stale: "
+        "run python -m sjconvert.api.support > docs/supported_ops.md"
     )

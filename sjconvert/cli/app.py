@@ -1,5 +1,16 @@
 """The ``sjconvert`` command line (Typer). Commands are thin: they call the library, and this
-module alone turns :class:`SjconvertError` into a one-line message and an exit code."""
+module alone turns errors into a one-line message and an exit code:
+
+====  ===========================================================================
+0     success
+2     bad input: a missing, unreadable or invalid file, model, data set or option
+3     the model cannot be captured, or a target cannot express some of its nodes
+4     a conversion pass refused the graph (its message names the pass)
+5     a target failed to emit its output
+70    internal error: a bug in sjconvert (``--debug`` shows the traceback)
+130   interrupted (Ctrl-C)
+====  ===========================================================================
+"""
 
 from __future__ import annotations
 
@@ -15,8 +26,17 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..api import ann2snn as convert
+from ..api import simulate as run_simulation
 from ..errors import InputError, SjconvertError
+from ..frontends.capture import capture as trace
+from ..frontends.loading import load_data, load_model
+from ..ir.io import load, load_source, save
 from .render import graph_rows, graph_table, results_table
+
+REPORT = "https://github.com/sjconvert/sjconvert/issues"
+INTERNAL_ERROR = 70
+INTERRUPTED = 130
 
 app = typer.Typer(
     rich_markup_mode="rich",
@@ -27,11 +47,22 @@ app = typer.Typer(
 # Piped output gets a wide fixed width so tables do not fold at 80 columns.
 out = Console() if sys.stdout.isatty() else Console(width=160)
 err = Console(stderr=True)
-T = TypeVar("T")
+R = TypeVar("R")
+DEBUG = {"on": bool(os.environ.get("SJCONVERT_DEBUG"))}
 
 
-def _run(fn: Callable[[], T]) -> T:
-    """Run a command body; library errors become one line on stderr and an exit code."""
+@app.callback()
+def _options(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an internal error.")
+    ] = False,
+) -> None:
+    """Convert trained PyTorch models to spiking networks, simulate and inspect them."""
+    DEBUG["on"] = DEBUG["on"] or debug
+
+
+def _run(fn: Callable[[], R]) -> R:
+    """Run a command body; errors become one line on stderr and a documented exit code."""
     try:
         return fn()
     except SjconvertError as exc:
@@ -39,7 +70,19 @@ def _run(fn: Callable[[], T]) -> T:
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("interrupted")
-        raise typer.Exit(130) from None
+        raise typer.Exit(INTERRUPTED) from None
+    except Exception as exc:
+        if DEBUG["on"]:
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {first} — this is a bug in "
+            f"sjconvert; please report it with the command you ran at {REPORT} "
+            "(rerun with --debug for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(INTERNAL_ERROR) from None
 
 
 @contextmanager
@@ -59,6 +102,14 @@ def _progress(label: str, total: int | None, quiet: bool) -> Iterator[Callable[[
     with bar:
         task = bar.add_task(label, total=total)
         yield lambda n: bar.advance(task, n)
+
+
+def parse_steps(text: str) -> list[int]:
+    """``-T 4,8,16`` as a list of time steps."""
+    try:
+        return [int(t) for t in text.split(",") if t.strip()]
+    except ValueError:
+        raise InputError(f"-T takes comma-separated integers, got {text!r}") from None
 
 
 def _size(data: Any) -> int | None:
@@ -106,8 +157,8 @@ def ann2snn(
     steps: Annotated[
         int,
         typer.Option(
-            "--T",
             "-T",
+            "--T",
             min=0,
             help="Target time steps: thresholds and biases are calibrated for this T "
             "(0: plain rate-norm conversion, no layer calibration).",
@@ -138,9 +189,6 @@ def ann2snn(
     json_out: JsonOpt = False,
 ) -> None:
     """Convert a ReLU ANN into an IF SNN, calibrating thresholds on CALIB for --T steps."""
-    from ..convert import ann2snn as convert
-    from ..ir.io import save
-    from ..loading import load_data
 
     def body() -> None:
         data = load_data(calib, batch_size)
@@ -197,7 +245,7 @@ def simulate(
         typer.Option(help="Evaluation data: .npz/.pt with x and y, or package.module:function."),
     ],
     steps: Annotated[
-        str, typer.Option("-T", "--steps", help="Comma-separated time steps, e.g. 4,8,16,32.")
+        str, typer.Option("-T", "--T", help="Comma-separated time steps, e.g. 4,8,16,32.")
     ] = "4,8,16,32",
     batch_size: BatchOpt = 256,
     backend: Annotated[
@@ -210,20 +258,14 @@ def simulate(
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate the SNN for max(T) steps and print accuracy at every T beside the ANN's."""
-    from ..convert import evaluate
-    from ..ir.io import load, load_source
-    from ..loading import load_data
 
     def body() -> None:
-        try:
-            ts = [int(t) for t in steps.split(",") if t.strip()]
-        except ValueError:
-            raise InputError(f"-T takes comma-separated integers, got {steps!r}") from None
+        ts = parse_steps(steps)
         snn = load(ir_file)
         ann = load_source(ir_file)
         ds = load_data(data, batch_size)
         with _progress(f"simulating T={max(ts, default=0)}", _size(ds), json_out) as advance:
-            res = evaluate(snn, ds, ts, ann=ann, progress=advance, backend=backend)
+            res = run_simulation(snn, ds, ts, ann=ann, progress=advance, backend=backend)
         if json_out:
             out.print_json(json.dumps(res.to_dict()))
         else:
@@ -241,7 +283,6 @@ def inspect(
     json_out: JsonOpt = False,
 ) -> None:
     """Print the graph as a table: node, op, inputs, shape, parameters, threshold."""
-    from ..ir.io import load
 
     def body() -> None:
         g = load(ir_file, "source" if source else "graph")
@@ -268,9 +309,6 @@ def capture(
     trust: TrustOpt = False,
 ) -> None:
     """Trace a model (ANN or SpikingJelly SNN) into an IR file without converting it."""
-    from ..ir.capture import capture as trace
-    from ..ir.io import save
-    from ..loading import load_data, load_model
 
     def body() -> None:
         net = load_model(model, arch=arch, trust=trust)
@@ -279,23 +317,3 @@ def capture(
         out.print(graph_table(g, title=f"{model.name} → {output}"))
 
     _run(body)
-
-
-def _load_commands() -> None:
-    """Register the target commands (``to-lava``, ``to-onnx``, ...): every module in
-    :mod:`sjconvert.cli.commands` adds its commands to :data:`app` on import."""
-    import importlib
-    import pkgutil
-
-    from . import commands
-
-    for m in pkgutil.iter_modules(commands.__path__):
-        importlib.import_module(f"{commands.__name__}.{m.name}")
-
-
-_load_commands()
-
-
-def main() -> None:
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    app(prog_name="sjconvert")

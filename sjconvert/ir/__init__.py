@@ -1,8 +1,7 @@
-"""The typed graph IR: nodes, graph, capture from torch.fx, and the file format."""
+"""The typed graph IR: nodes with their traits, the graph, one graph walker, the file format."""
 
-from . import nodes
-from .capture import capture
-from .graph import Graph, GraphEditor
+from . import nodes, walk
+from .graph import Graph, GraphEditor, GraphError
 from .io import load, save
 
-__all__ = ["Graph", "GraphEditor", "capture", "load", "nodes", "save"]
+__all__ = ["Graph", "GraphEditor", "GraphError", "load", "nodes", "save", "walk"]

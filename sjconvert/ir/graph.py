@@ -1,7 +1,8 @@
 """The IR graph: named nodes in topological order, each with its ordered input names.
 
 A :class:`Graph` is immutable. Passes edit a :class:`GraphEditor` copy and freeze it again,
-so a pass never mutates its input.
+so a pass never mutates its input. An inconsistent graph (an edge to an unknown node, a
+wrong number of inputs, input shapes a node cannot take) raises :class:`GraphError`.
 """
 
 from __future__ import annotations
@@ -11,8 +12,11 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ..errors import SjconvertError
 from .nodes import Input, Node
+
+
+class GraphError(ValueError):
+    """A graph whose nodes, edges, outputs or shapes do not fit together."""
 
 
 def _frozen(mapping: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -40,6 +44,11 @@ class Graph:
         object.__setattr__(self, "outputs", tuple(self.outputs))
         object.__setattr__(self, "shapes", _frozen({k: tuple(v) for k, v in self.shapes.items()}))
         object.__setattr__(self, "meta", _frozen(self.meta))
+        readers: dict[str, list[str]] = {n: [] for n in self.nodes}
+        for n, ins in self.edges.items():
+            for i in dict.fromkeys(ins):
+                readers.setdefault(i, []).append(n)
+        object.__setattr__(self, "_readers", {k: tuple(v) for k, v in readers.items()})
         self.validate()
 
     # -- queries -------------------------------------------------------------------------
@@ -54,31 +63,48 @@ class Graph:
         return len(self.nodes)
 
     def consumers(self, name: str) -> list[str]:
-        return [n for n, ins in self.edges.items() if name in ins]
+        """The nodes that read ``name``, in graph order (each once)."""
+        return list(self._readers.get(name, ()))  # type: ignore[attr-defined]
+
+    def uses(self, name: str) -> int:
+        """How many times the value is read (edges and graph outputs)."""
+        reads = sum(self.edges[c].count(name) for c in self.consumers(name))
+        return reads + self.outputs.count(name)
+
+    def has_shapes(self) -> bool:
+        return all(name in self.shapes for name in self.nodes)
 
     def validate(self) -> None:
-        """Check names, edge targets, topological order, arity and outputs."""
+        """Check names, edge targets, topological order, arity, outputs and, where shapes
+        are recorded, that every node can take its inputs' shapes."""
         seen: set[str] = set()
         for name, node in self.nodes.items():
+            if not isinstance(node, Node):
+                raise GraphError(f"graph: '{name}' is a {type(node).__name__}, not an IR node")
             ins = self.edges.get(name, ())
             missing = [i for i in ins if i not in seen]
             if missing:
-                raise SjconvertError(
+                raise GraphError(
                     f"graph: node '{name}' reads {missing} which are not defined before it"
                 )
             if node.arity is None:
                 if not ins:
-                    raise SjconvertError(f"graph: node '{name}' ({node.op}) has no inputs")
+                    raise GraphError(f"graph: node '{name}' ({node.op}) has no inputs")
             elif len(ins) != node.arity:
-                raise SjconvertError(
+                raise GraphError(
                     f"graph: node '{name}' ({node.op}) takes {node.arity} inputs, has {len(ins)}"
                 )
+            if ins and all(i in self.shapes for i in ins):
+                try:
+                    node.check_inputs([self.shapes[i] for i in ins])
+                except ValueError as exc:
+                    raise GraphError(f"graph: node '{name}' ({node.op}): {exc}") from None
             seen.add(name)
         extra = set(self.edges) - seen
         if extra:
-            raise SjconvertError(f"graph: edges for unknown nodes {sorted(extra)}")
+            raise GraphError(f"graph: edges for unknown nodes {sorted(extra)}")
         if not self.outputs or any(o not in seen for o in self.outputs):
-            raise SjconvertError(f"graph: outputs {self.outputs} must name existing nodes")
+            raise GraphError(f"graph: outputs {list(self.outputs)} must name existing nodes")
 
     def where(self, name: str) -> str:
         """A node's name for messages, with the module path it was captured from."""
@@ -90,6 +116,9 @@ class Graph:
 
     def with_meta(self, **items: Any) -> Graph:
         return Graph(self.nodes, self.edges, self.outputs, self.shapes, {**self.meta, **items})
+
+    def with_shapes(self, shapes: Mapping[str, tuple[int, ...]]) -> Graph:
+        return Graph(self.nodes, self.edges, self.outputs, shapes, self.meta)
 
 
 class GraphEditor:
@@ -124,16 +153,14 @@ class GraphEditor:
     def insert_after(self, src: str, name: str, node: Node, only: Iterable[str] = ()) -> None:
         """Insert ``node`` reading ``src``; rewire the consumers in ``only`` (all if empty)."""
         if name in self.nodes:
-            raise SjconvertError(f"graph: node name '{name}' already exists")
+            raise GraphError(f"graph: node name '{name}' already exists")
         targets = set(only) or set(self.consumers(src))
         for n in targets:
             self.edges[n] = tuple(name if i == src else i for i in self.edges[n])
         if not only:
             self.outputs = [name if o == src else o for o in self.outputs]
-        order = list(self.nodes)
         items = list(self.nodes.items())
-        pos = order.index(src) + 1
-        items.insert(pos, (name, node))
+        items.insert([n for n, _ in items].index(src) + 1, (name, node))
         self.nodes = dict(items)
         self.edges[name] = (src,)
         if src in self.shapes:

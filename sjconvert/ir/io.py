@@ -25,7 +25,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from .graph import Graph
+from .graph import Graph, GraphError
 from .nodes import NODE_TYPES
 
 FORMAT = "sjconvert-ir"
@@ -83,7 +83,9 @@ def _read_graph(group: h5py.Group, path: Path) -> Graph:
         except (TypeError, ValueError) as exc:
             raise InputError(f"{path}: node '{name}' ({op}) is invalid: {exc}") from None
         edges[name] = tuple(json.loads(g.attrs["inputs"]))
-        shapes[name] = tuple(json.loads(g.attrs["shape"]))
+        shape = tuple(json.loads(g.attrs["shape"]))
+        if shape:  # [] = not recorded (per-sample shapes are never empty)
+            shapes[name] = shape
     outputs = tuple(json.loads(group.attrs["outputs"]))
     return Graph(nodes, edges, outputs, shapes, json.loads(group.attrs["meta"]))
 
@@ -141,7 +143,7 @@ def load(path: str | os.PathLike[str], which: str = "graph") -> Graph:
             raise InputError(f"{path}: holds no '{which}' graph")
         try:
             return _read_graph(f[which], path)
-        except (KeyError, json.JSONDecodeError) as exc:
+        except (KeyError, json.JSONDecodeError, GraphError) as exc:
             raise InputError(f"{path}: corrupt IR file ({exc})") from None
 
 

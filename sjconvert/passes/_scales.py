@@ -11,9 +11,11 @@ import math
 from typing import Any
 
 import numpy as np
+import torch
 
 from ..errors import PassError
 from ..ir import nodes as ir
+from ..ops import entry, prepare
 
 Lam = np.ndarray
 
@@ -44,20 +46,60 @@ def vector(lam: Lam, shape: tuple[int, ...], where: str) -> np.ndarray | float:
     return full[:, 0].copy()
 
 
+def _move(node: ir.Node, full: np.ndarray, shape_in: tuple[int, ...]) -> np.ndarray:
+    """A movement op applied to one per-sample array (float64, through its own kernel)."""
+    found = entry(node)
+    if found is None:
+        raise PassError(f"no kernel to move scales through {node.op}")
+    p = prepare(node, [shape_in], torch.float64)
+    out = found.fn(p, [torch.from_numpy(np.ascontiguousarray(full))[None]])
+    return out[0].numpy().copy()
+
+
 def through(node: ir.Node, lam: Lam, shape_in: tuple[int, ...], shape_out: tuple[int, ...]) -> Lam:
-    """λ after a scale-keeping op (pooling keeps channels; flatten/reshape move them)."""
-    if lam.ndim == 0 or not isinstance(node, (ir.Flatten, ir.Reshape)):
-        return lam
-    return np.broadcast_to(lam, shape_in).reshape(shape_out).copy()
-
-
-def split(lam: Lam, sizes: list[int], dim: int) -> list[Lam]:
-    """λ of each input of a concat over per-sample axis ``dim - 1`` (sizes along it)."""
+    """λ after a scale-keeping op: data movement moves it with the values (flatten,
+    reshape, transpose, slice); pooling and identities keep it per channel."""
     if lam.ndim == 0:
-        return [lam] * len(sizes)
-    if dim != 1:
-        raise PassError("channel-wise scales cannot cross a concat that is not over channels")
-    return np.split(lam, np.cumsum(sizes)[:-1], axis=0)
+        return lam
+    if node.movement:
+        return _compact(_move(node, np.broadcast_to(lam, shape_in), shape_in))
+    return channel_lam(vector(lam, shape_in, node.op), len(shape_out))
+
+
+def back(
+    node: ir.Node, lam: Lam, shape_in: tuple[int, ...], shape_out: tuple[int, ...]
+) -> Lam | None:
+    """λ before a scale-keeping op that gives ``lam`` after it, or None where the op loses
+    values (a slice) or mixes inputs (a concat)."""
+    if lam.ndim == 0:
+        return lam
+    if not node.movement:
+        return channel_lam(vector(lam, shape_out, node.op), len(shape_in))
+    full = np.broadcast_to(lam, shape_out)
+    if isinstance(node, (ir.Flatten, ir.Reshape)):
+        return full.reshape(shape_in).copy()
+    if isinstance(node, ir.Transpose):
+        return np.transpose(full, np.argsort(node.dims)).copy()
+    return None
+
+
+def split(
+    lam: Lam, shapes: list[tuple[int, ...]], dim: int, out_shape: tuple[int, ...]
+) -> list[Lam]:
+    """λ of each input of a concat over axis ``dim`` (per-sample inputs ``shapes``)."""
+    if lam.ndim == 0:
+        return [lam] * len(shapes)
+    sizes = [s[dim - 1] for s in shapes]
+    parts = np.split(np.broadcast_to(lam, out_shape), np.cumsum(sizes)[:-1], axis=dim - 1)
+    return [_compact(p) for p in parts]
+
+
+def _compact(lam: np.ndarray) -> Lam:
+    """A full per-sample λ as ``(C, 1, …)`` when it is constant within each channel."""
+    flat = lam.reshape(lam.shape[0], -1)
+    if np.all(flat == flat[:, :1]):
+        return channel_lam(flat[:, 0], lam.ndim)
+    return lam.copy()
 
 
 def rescale_weights(

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..exec.reference import Simulator
 from ..ir.graph import Graph
 
 SHIFT = 17
@@ -84,9 +85,7 @@ def calibrate(
 
     Memory is one batch's activations plus one fixed-size summary per node.
     """
-    from ..sim.reference import Program
-
-    program = Program(graph)
+    program = Simulator(graph)
     summaries = {n: ActivationSummary() for n in nodes}
     seen = 0
     for x in batches:
@@ -95,7 +94,7 @@ def calibrate(
             continue
         if not torch.isfinite(x).all():
             raise InputError(f"calibration batch {seen} holds NaN or Inf")
-        program.ann(x, keep=set(), observe=lambda n, v: n in summaries and summaries[n].update(v))
+        program.rate(x, keep=set(), observe=lambda n, v: n in summaries and summaries[n].update(v))
         seen += 1
         if progress:
             progress(int(x.shape[0]))

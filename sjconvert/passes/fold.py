@@ -6,13 +6,9 @@ from ..ir import nodes as ir
 from ..ir.graph import Graph
 from ._math import fold_bn
 
-SYNAPSES = (ir.Linear, ir.Conv1d, ir.Conv2d)
-
 
 def fold_bn_node(syn: ir.Linear | ir.Conv1d | ir.Conv2d, bn: ir.BatchNorm) -> ir.Node:
     """Node-level helper: the synapse with ``bn`` folded in (see :func:`_math.fold_bn`)."""
-    if bn.mean.shape[0] != syn.weight.shape[0]:
-        raise ValueError("BatchNorm channels differ from the synapse's output channels")
     w, b = fold_bn(syn.weight, syn.bias, bn.mean, bn.var, bn.eps, bn.gamma, bn.beta)
     return syn.evolve(weight=w, bias=b)
 
@@ -30,7 +26,7 @@ def fold_batchnorm(graph: Graph) -> Graph:
             continue
         (src,) = ed.edges[name]
         syn = ed.nodes[src]
-        if isinstance(syn, SYNAPSES) and ed.uses(src) == 1:
+        if syn.synapse and ed.uses(src) == 1:
             ed.nodes[src] = fold_bn_node(syn, node)
             ed.remove(name)
     return ed.freeze()
@@ -40,6 +36,6 @@ def remove_identities(graph: Graph) -> Graph:
     """Remove Dropout and Identity nodes (both are ``Y = X`` at inference)."""
     ed = graph.editor()
     for name, node in graph:
-        if isinstance(node, (ir.Dropout, ir.Identity)):
+        if node.identity:
             ed.remove(name)
     return ed.freeze()

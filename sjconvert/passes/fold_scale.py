@@ -19,12 +19,10 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir import nodes as ir
+from ..ir import walk
 from ..ir.graph import Graph, GraphEditor
 
 Array = np.ndarray
-SYNAPSES = (ir.Linear, ir.Conv1d, ir.Conv2d)
-NEURONS = (ir.IF, ir.LIF)
-COMMUTING = (ir.AvgPool1d, ir.AvgPool2d, ir.Identity, ir.Dropout)
 
 
 def scale_weight_inputs(weight: Array, s: Array | float) -> Array:
@@ -64,7 +62,7 @@ def _feature_scale(s: Array, flatten: ir.Flatten, in_shape: tuple[int, ...]) -> 
 def _into_neuron(ed: GraphEditor, name: str, s: Array) -> bool:
     (dst,) = ed.consumers(name)
     node = ed.nodes[dst]
-    new = neuron_on_unscaled(node, s) if isinstance(node, NEURONS) else None
+    new = neuron_on_unscaled(node, s) if node.rate_coded else None
     if new is None:
         return False
     ed.nodes[dst] = new
@@ -72,27 +70,33 @@ def _into_neuron(ed: GraphEditor, name: str, s: Array) -> bool:
     return True
 
 
+def _commutes(node: ir.Node) -> bool:
+    """Ops a per-channel scale passes on the way to a synapse: pooling, identities and a
+    flatten (which spreads it over the features)."""
+    return node.keeps_scale and (not node.movement or isinstance(node, ir.Flatten))
+
+
 def _into_synapse(ed: GraphEditor, name: str, s: Array) -> bool:
     """Follow single-use commuting nodes from Scale ``name`` to a synapse and fold."""
-    cur = name
-    while True:
-        if ed.uses(cur) != 1 or cur in ed.outputs:
-            return False
-        (nxt,) = ed.consumers(cur)
-        node = ed.nodes[nxt]
+    if ed.uses(name) != 1:
+        return False
+    stop, path = walk.forward(ed, name, _commutes)
+    if stop is None or not ed.nodes[stop].synapse or any(ed.uses(p) != 1 for p in path):
+        return False
+    prev = name
+    for p in path:
+        node = ed.nodes[p]
         if isinstance(node, ir.Flatten):
-            s = _feature_scale(s, node, ed.shapes.get(cur, ()))
+            s = _feature_scale(s, node, ed.shapes.get(prev, ()))
             if s is None:
                 return False
-        elif isinstance(node, SYNAPSES):
-            if s.ndim and getattr(node, "groups", 1) != 1:
-                return False
-            ed.nodes[nxt] = node.evolve(weight=scale_weight_inputs(node.weight, s))
-            ed.remove(name)
-            return True
-        elif not isinstance(node, COMMUTING):
-            return False
-        cur = nxt
+        prev = p
+    syn = ed.nodes[stop]
+    if s.ndim and getattr(syn, "groups", 1) != 1:
+        return False
+    ed.nodes[stop] = syn.evolve(weight=scale_weight_inputs(syn.weight, s))
+    ed.remove(name)
+    return True
 
 
 def fold_scales(graph: Graph) -> Graph:

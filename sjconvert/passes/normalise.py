@@ -26,10 +26,12 @@ import numpy as np
 
 from ..errors import PassError
 from ..ir import nodes as ir
+from ..ir import walk
 from ..ir.graph import Graph, GraphEditor
 from ._scales import (
     Lam,
     as_lam,
+    back,
     describe,
     factor,
     rescale_weights,
@@ -39,18 +41,7 @@ from ._scales import (
     vector,
 )
 from .calibrate import ActivationSummary, statistic
-from .fold import SYNAPSES
 
-KEEP_SCALE = (
-    ir.AvgPool1d,
-    ir.AvgPool2d,
-    ir.MaxPool1d,
-    ir.MaxPool2d,
-    ir.Flatten,
-    ir.Reshape,
-    ir.Dropout,
-    ir.Identity,
-)
 MAXPOOLS = {ir.MaxPool1d: ir.AvgPool1d, ir.MaxPool2d: ir.AvgPool2d}
 MAXPOOL_OPTIONS = ("pre", "error", "avg", "spike")
 
@@ -84,7 +75,10 @@ def replace_maxpool(graph: Graph, policy: str = "pre") -> Graph:
     ed = graph.editor()
     for n in found:
         node = ed.nodes[n]
-        ed.nodes[n] = MAXPOOLS[type(node)](node.kernel_size, node.stride, node.padding)
+        if any(d != 1 for d in node.dilation):
+            raise PassError(f"max pooling at {graph.where(n)} is dilated: no average equivalent")
+        avg = MAXPOOLS[type(node)]
+        ed.nodes[n] = avg(node.kernel_size, node.stride, node.padding, node.ceil_mode, False)
     return ed.freeze()
 
 
@@ -113,26 +107,29 @@ def _pool_before_relu(graph: Graph, pools: list[str]) -> Graph:
     return ed.freeze()
 
 
+def _passes_scale(node: ir.Node) -> bool:
+    return node.keeps_scale or isinstance(node, (ir.Add, ir.Concat))
+
+
 def _desired(ed: GraphEditor, name: str, lam: Mapping[str, Lam]) -> Lam:
-    """λ wanted at ``name``'s output: the λ of the ReLU it feeds through scale-keeping ops
-    (carried back through flatten/reshape to ``name``'s shape)."""
-    path = []
-    while ed.uses(name) == 1 and name not in ed.outputs:
-        (c,) = ed.consumers(name)
-        node = ed.nodes[c]
-        if isinstance(node, ir.ReLU) and c in lam:
-            want = lam[c]
-            for n in reversed(path):  # undo the shape changes between name and the ReLU
-                src = ed.edges[n][0]
-                want = through(ed.nodes[n], want, ed.shapes[n], ed.shapes[src])
-            return want
-        if not isinstance(node, (*KEEP_SCALE, ir.Add, ir.Concat)):
-            break
-        if isinstance(node, ir.Concat) and lam_is_array(lam):
-            break
-        path.append(c)
-        name = c
-    return as_lam(1.0)
+    """λ wanted at ``name``'s output: the λ of the ReLU it feeds through scale-keeping ops,
+    adds and concats (carried back through the data movement between them)."""
+    stop, path = walk.forward(ed, name, _passes_scale)
+    if stop is None or not isinstance(ed.nodes[stop], ir.ReLU) or stop not in lam:
+        return as_lam(1.0)
+    want: Lam | None = lam[stop]
+    for n in reversed(path):  # undo the moves between name and the ReLU
+        node = ed.nodes[n]
+        if isinstance(node, ir.Add):
+            continue
+        if isinstance(node, ir.Concat):
+            if want.ndim:
+                return as_lam(1.0)
+            continue
+        want = back(node, want, ed.shapes[ed.edges[n][0]], ed.shapes[n])
+        if want is None:
+            return as_lam(1.0)
+    return want
 
 
 def lam_is_array(lam: Mapping[str, Lam]) -> bool:
@@ -144,7 +141,7 @@ def _rescale(ed: GraphEditor, name: str, lam_in: Lam, lam_out: Lam) -> ir.Node:
     where = ed.meta.get("source", {}).get(name, name)
     vin = vector(lam_in, ed.shapes[src], f"input of '{where}'")
     vout = vector(lam_out, ed.shapes[name], f"'{where}'")
-    if isinstance(node, SYNAPSES):
+    if node.synapse:
         w, b = rescale_weights(node.weight, node.bias, vin, vout, getattr(node, "groups", 1))
         return node.evolve(weight=w, bias=b)
     if isinstance(node, ir.BatchNorm):
@@ -159,7 +156,7 @@ def _adapt(ed: GraphEditor, src: str, dst: str, have: Lam, need: Lam) -> None:
     if same(have, need):
         return
     node = ed.nodes[src]
-    if isinstance(node, (*SYNAPSES, ir.BatchNorm)) and ed.uses(src) == 1:
+    if (node.synapse or node.affine) and ed.uses(src) == 1:
         ed.nodes[src] = _rescale(ed, src, as_lam(1.0), need / have)
         return
     f = factor(have / need, ed.shapes[src], f"'{src}'")
@@ -228,12 +225,12 @@ def _normalise(ed: GraphEditor, lam: dict[str, Lam], v_init: float | Mapping[str
         ins = ed.edges.get(name, ())
         if isinstance(node, ir.Input):
             scale[name] = one
-        elif isinstance(node, (*SYNAPSES, ir.BatchNorm)):
+        elif node.synapse or node.affine:
             scale[name] = _desired(ed, name, lam)
             ed.nodes[name] = _rescale(ed, name, scale[ins[0]], scale[name])
-        elif isinstance(node, (*KEEP_SCALE, ir.Scale)):
-            if isinstance(node, ir.Scale):
-                raise PassError(f"graph already holds Scale node '{name}'; convert the ANN")
+        elif isinstance(node, ir.Scale):
+            raise PassError(f"graph already holds Scale node '{name}'; convert the ANN")
+        elif node.keeps_scale and not isinstance(node, ir.Concat):
             scale[name] = through(node, scale[ins[0]], ed.shapes[ins[0]], ed.shapes[name])
         elif isinstance(node, ir.Add):
             want = _desired(ed, name, lam)
@@ -242,14 +239,14 @@ def _normalise(ed: GraphEditor, lam: dict[str, Lam], v_init: float | Mapping[str
             scale[name] = want
         elif isinstance(node, ir.Concat):
             want = _desired(ed, name, lam)
-            sizes = [ed.shapes[s][node.dim - 1] for s in ins]
-            for src, part in zip(ins, split(want, sizes, node.dim), strict=True):
+            parts = split(want, [ed.shapes[s] for s in ins], node.dim, ed.shapes[name])
+            for src, part in zip(ins, parts, strict=True):
                 _adapt(ed, src, name, scale[src], part)
             scale[name] = want
         elif isinstance(node, ir.ReLU):
             _adapt(ed, ins[0], name, scale[ins[0]], lam[name])
             v0 = v_init.get(name, 0.0) if isinstance(v_init, Mapping) else v_init
-            ed.nodes[name] = ir.IF(v_threshold=1.0, v_reset=None, v_init=float(v0))
+            ed.nodes[name] = ir.IF(v_threshold=1.0, v_reset=None, v_init=v0)
             scale[name] = lam[name]
         elif isinstance(node, ir.Readout):
             _adapt(ed, ins[0], name, scale[ins[0]], one)

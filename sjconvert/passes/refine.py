@@ -35,20 +35,18 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..exec.arrays import run_node
+from ..exec.reference import Simulator
 from ..ir import nodes as ir
+from ..ir import walk
 from ..ir.graph import Graph
-from ..sim.neurons import run_neuron
-from ..sim.reference import Program
 from ._scales import Lam, as_lam, channel_lam
-from .fold import SYNAPSES
 from .normalise import cap, relu_to_if
 
 GRID = tuple(float(s) for s in np.geomspace(0.25, 1.25, 13))
 BIAS_ITERATIONS = 3
 V_GRID = (0.3, 0.4, 0.5, 0.6)  # initial membranes (fractions of θ) tried per layer
 SEARCH_VALUES = 2048  # (sample, position) pairs per channel seen by the search
-# Ops a per-channel bias shift passes through unchanged (Y(x + δ) = Y(x) + δ per channel).
-SHIFT_KEEPING = (ir.MaxPool1d, ir.MaxPool2d, ir.AvgPool1d, ir.AvgPool2d, ir.Dropout, ir.Identity)
 
 
 @dataclass
@@ -63,12 +61,7 @@ class Refinement:
 
 def _subgraph(graph: Graph, out: str) -> Graph:
     """The nodes ``out`` depends on, with ``out`` as the only output."""
-    need, stack = set(), [out]
-    while stack:
-        n = stack.pop()
-        if n not in need:
-            need.add(n)
-            stack.extend(graph.edges[n])
+    need = walk.ancestors(graph, out)
     nodes = {n: nd for n, nd in graph if n in need}
     shapes = {n: s for n, s in graph.shapes.items() if n in need}
     return Graph(nodes, {n: graph.edges[n] for n in nodes}, (out,), shapes, graph.meta)
@@ -85,7 +78,7 @@ def record(graph: Graph, name: str, x: torch.Tensor, T: int) -> tuple[torch.Tens
             parts.append(value.clone())
             temporal[0] = is_temporal
 
-    Program(_subgraph(graph, name)).snn(x, T=T, observe=observe)
+    Simulator(_subgraph(graph, name)).run(x, T=T, observe=observe)
     return (torch.cat(parts) if temporal[0] else parts[0]), temporal[0]
 
 
@@ -94,7 +87,7 @@ def spike_rate(
 ) -> torch.Tensor:
     """``N_T(I/s)/T``: the firing rate of an IF (threshold 1, soft reset) driven by I/s."""
     node = ir.IF(v_threshold=s, v_reset=None, v_init=v_init * s)
-    spikes, _ = run_neuron(node, current, T, static=not temporal)
+    spikes, _ = run_node(node, current, T, static=not temporal)
     return spikes.sum(0) / T
 
 
@@ -201,19 +194,18 @@ def _search(
 
 def bias_carrier(graph: Graph, name: str) -> str | None:
     """The synapse (or batch norm) whose bias shifts the value ``name`` per channel: ``name``
-    itself, or found back through ops that pass a per-channel shift unchanged."""
-    while True:
-        node = graph.nodes[name]
-        if isinstance(node, (*SYNAPSES, ir.BatchNorm)):
-            return name
-        if isinstance(node, ir.Add):
-            found = [bias_carrier(graph, s) for s in graph.edges[name]]
-            return next((f for f in found if f is not None), None)
-        if not isinstance(node, SHIFT_KEEPING):
-            return None
-        (name,) = graph.edges[name]
-        if len(graph.consumers(name)) != 1:
-            return None
+    itself, or found back through single-use ops that pass a per-channel shift unchanged
+    (through an Add, the first of its inputs that has one)."""
+    stop, path = walk.back(graph, name, lambda n: n.keeps_shift)
+    if any(len(graph.consumers(graph.edges[p][0])) != 1 for p in path):
+        return None
+    node = graph.nodes[stop]
+    if node.synapse or node.affine:
+        return stop
+    if isinstance(node, ir.Add):
+        found = (bias_carrier(graph, s) for s in graph.edges[stop])
+        return next((f for f in found if f is not None), None)
+    return None
 
 
 def add_bias(graph: Graph, name: str, delta: np.ndarray) -> Graph:
@@ -242,12 +234,9 @@ def channel_statistic(acts: torch.Tensor, mode: tuple[str, float]) -> np.ndarray
 
 def channelwise_ok(graph: Graph, relu: str) -> bool:
     """Channel-wise λ needs the ReLU's channels to be its producing synapse's channels."""
-    name = graph.edges[relu][0]
-    while isinstance(graph.nodes[name], (*SHIFT_KEEPING, ir.Add)):
-        if isinstance(graph.nodes[name], ir.Add):
-            return True
-        name = graph.edges[name][0]
-    return isinstance(graph.nodes[name], (*SYNAPSES, ir.BatchNorm))
+    stop, _ = walk.back(graph, graph.edges[relu][0], lambda n: n.keeps_shift)
+    node = graph.nodes[stop]
+    return isinstance(node, ir.Add) or node.synapse or node.affine
 
 
 def _readout_pairs(prepared: Graph, snn: Graph, spiking_output: bool) -> dict[str, str]:
@@ -256,9 +245,7 @@ def _readout_pairs(prepared: Graph, snn: Graph, spiking_output: bool) -> dict[st
     for r in snn.outputs:
         if not isinstance(snn.nodes[r], ir.Readout):
             continue
-        src = snn.edges[r][0]
-        while isinstance(snn.nodes[src], ir.Scale):
-            src = snn.edges[src][0]
+        src, _ = walk.back(snn, snn.edges[r][0], lambda n: isinstance(n, ir.Scale))
         if src in prepared.nodes:
             pairs[r] = src
     return pairs
@@ -290,7 +277,7 @@ def refine(
     snn = convert(prepared, lams)
     layers = [n for n in relus if isinstance(snn.nodes.get(n), ir.IF)]
     pairs = _readout_pairs(prepared, snn, spiking_output)
-    acts = Program(prepared).ann(x, keep=set(layers) | set(pairs.values()))
+    acts = Simulator(prepared).rate(x, keep=set(layers) | set(pairs.values()))
     for n in layers:
         if channelwise and channelwise_ok(prepared, n):
             stat = channel_statistic(acts[n], mode)
@@ -330,7 +317,7 @@ def refine(
             progress(n)
     snn = convert(cur, lams)
     if bias:
-        res = Program(snn).snn(x, T=T)
+        res = Simulator(snn).run(x, T=T)
         for r, src in pairs.items():
             carrier = bias_carrier(cur, src)
             if carrier is not None:

@@ -1,6 +1,7 @@
-"""Deployment targets. Each sub-package (``lava``, ``lynxi``, ``onnx``, ``nir``, ``cupy``)
-registers its emitters in :mod:`.registry` when imported; nothing here imports a vendor SDK."""
+"""Deployment targets, one sub-package each (``cupy``, ``lava``, ``lynxi``, ``nir``,
+``onnx``), each with its own emitter :class:`~.registry.Registry` (``REGISTRY``). No target
+imports another; nothing here imports a vendor SDK."""
 
-from .registry import EMITTERS, available_targets, check, emitter, load_target, register
+from .registry import Entry, Registry, available_targets, load_target
 
-__all__ = ["EMITTERS", "available_targets", "check", "emitter", "load_target", "register"]
+__all__ = ["Entry", "Registry", "available_targets", "load_target"]

@@ -1,108 +1,127 @@
-"""Emitter registry: one emitter per (target, IR op), as onnx2torch registers converters.
+"""Emitter registries: one emitter per (target, IR node class), as onnx2torch registers
+converters. Each target package owns its :class:`Registry` (no global table, so importing
+one target never registers another's emitters, and a test can build a registry of its own)::
 
-A target package (``sjconvert.targets.<name>``) registers its emitters on import::
+    REGISTRY: Registry[ExportCtx, nir.NIRNode] = Registry("nir")
 
-    @register("onnx", "Linear")
-    def _linear(name: str, node: ir.Linear, ctx: Any) -> Any: ...
+    @REGISTRY.register(ir.Linear)
+    def _linear(name: str, node: ir.Linear, ctx: ExportCtx) -> nir.NIRNode: ...
 
-and may attach an ``accepts(node) -> str | None`` check (``None`` = fine, else the reason)
-for ops it takes only with some parameters (e.g. hard reset only). :func:`check` walks the
-whole graph before anything is emitted and reports every unsupported node at once.
+An entry may carry ``accepts(node) -> str | None`` (None: fine, else the reason) for ops a
+target takes only with some parameters. :meth:`Registry.check` walks the whole graph before
+anything is emitted and reports every unsupported node at once, by name.
 """
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar
 
 from ..errors import UnsupportedOpError
 from ..ir import nodes as ir
 from ..ir.graph import Graph
 
+Ctx = TypeVar("Ctx", contravariant=True)
+Out = TypeVar("Out", covariant=True)
 Accepts = Callable[[Any], str | None]
 
 
+class Emitter(Protocol[Ctx, Out]):
+    """The typed contract of an emitter: ``(node name, node, target context) -> output``."""
+
+    def __call__(self, name: str, node: Any, ctx: Ctx, /) -> Out: ...
+
+
 @dataclass(frozen=True)
-class Entry:
-    emit: Callable[..., Any]
+class Entry(Generic[Ctx, Out]):
+    emit: Emitter[Ctx, Out]
     accepts: Accepts | None = None
 
 
-EMITTERS: dict[str, dict[str, Entry]] = {}
+class Registry(Generic[Ctx, Out]):
+    """The emitters of one target, keyed by IR node class."""
 
+    def __init__(self, target: str) -> None:
+        self.target = target
+        self.entries: dict[type[ir.Node], Entry[Ctx, Out]] = {}
 
-def op_name(node: ir.Node) -> str:
-    """The registry key of a node: its IR class name (``Linear``, ``IF``, ...)."""
-    return type(node).__name__
+    def add(
+        self,
+        classes: Iterable[type[ir.Node]],
+        fn: Emitter[Ctx, Out],
+        accepts: Accepts | None = None,
+    ) -> None:
+        for cls in classes:
+            if not (isinstance(cls, type) and issubclass(cls, ir.Node)):
+                raise TypeError(f"{self.target}: {cls!r} is not an IR node class")
+            if cls in self.entries:
+                raise ValueError(f"an emitter for ({self.target!r}, {cls.__name__}) is registered")
+            self.entries[cls] = Entry(fn, accepts)
 
+    def register(
+        self, *classes: type[ir.Node], accepts: Accepts | None = None
+    ) -> Callable[[Emitter[Ctx, Out]], Emitter[Ctx, Out]]:
+        """Decorator registering ``fn`` as the emitter for each node class in ``classes``."""
+        if not classes:
+            raise ValueError(f"register({self.target!r}) needs at least one node class")
 
-def register(
-    target: str, *ops: str, accepts: Accepts | None = None
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator registering ``fn`` as ``target``'s emitter for each IR op in ``ops``."""
-    unknown = [op for op in ops if op not in ir.NODE_TYPES]
-    if unknown or not ops:
-        raise ValueError(f"register({target!r}): unknown IR ops {unknown or '(none given)'}")
+        def deco(fn: Emitter[Ctx, Out]) -> Emitter[Ctx, Out]:
+            self.add(classes, fn, accepts)
+            return fn
 
-    def deco(fn: Callable[..., Any]) -> Callable[..., Any]:
-        table = EMITTERS.setdefault(target, {})
-        for op in ops:
-            if op in table:
-                raise ValueError(f"an emitter for ({target!r}, {op!r}) is already registered")
-            table[op] = Entry(fn, accepts)
-        return fn
+        return deco
 
-    return deco
+    def get(self, node: ir.Node) -> Entry[Ctx, Out] | None:
+        return self.entries.get(type(node))
 
+    def ops(self) -> list[str]:
+        return sorted(cls.__name__ for cls in self.entries)
 
-def load_target(target: str) -> dict[str, Entry]:
-    """Import ``sjconvert.targets.<target>`` (which registers its emitters); its table."""
-    if target not in EMITTERS:
-        try:
-            importlib.import_module(f"{__package__}.{target}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{target}":
-                raise
+    def problems(self, graph: Graph) -> list[str]:
+        """Every node of ``graph`` this target cannot emit, with the reason."""
+        out = []
+        for name, node in graph:
+            entry = self.get(node)
+            if entry is None:
+                out.append(f"{graph.where(name)} ({node.op}): no {self.target} emitter")
+            elif entry.accepts is not None and (why := entry.accepts(node)) is not None:
+                out.append(f"{graph.where(name)} ({node.op}): {why}")
+        return out
+
+    def check(self, graph: Graph) -> None:
+        """Raise :class:`UnsupportedOpError` listing every node this target cannot emit."""
+        found = self.problems(graph)
+        if found:
             raise UnsupportedOpError(
-                f"unknown target {target!r}; known: {', '.join(available_targets())}"
-            ) from None
-    return EMITTERS.get(target, {})
+                f"target {self.target} cannot express {len(found)} node(s): {'; '.join(found)} "
+                f"(supported ops: {', '.join(self.ops()) or 'nothing'})"
+            )
+
+    def emitter(self, graph: Graph, name: str) -> Emitter[Ctx, Out]:
+        """The emitter for node ``name``; raises :class:`UnsupportedOpError` naming it."""
+        node = graph.nodes[name]
+        entry = self.get(node)
+        if entry is None:
+            raise UnsupportedOpError(
+                f"target {self.target} has no emitter for {node.op} at {graph.where(name)}"
+            )
+        return entry.emit
 
 
 def available_targets() -> list[str]:
     """Names of the target packages shipped in ``sjconvert.targets``."""
-    from . import __path__ as pkg_path
+    here = str(Path(__file__).parent)
+    return sorted(m.name for m in pkgutil.iter_modules([here]) if m.ispkg)
 
-    return sorted(m.name for m in pkgutil.iter_modules(pkg_path) if m.ispkg)
 
-
-def check(graph: Graph, target: str) -> None:
-    """Raise :class:`UnsupportedOpError` listing every node ``target`` cannot emit."""
-    table = load_target(target)
-    problems = []
-    for name, node in graph:
-        entry = table.get(op_name(node))
-        if entry is None:
-            problems.append(f"{graph.where(name)} ({op_name(node)}): no {target} emitter")
-        elif entry.accepts is not None and (why := entry.accepts(node)) is not None:
-            problems.append(f"{graph.where(name)} ({op_name(node)}): {why}")
-    if problems:
-        supported = ", ".join(sorted(table)) or "nothing"
+def load_target(target: str) -> Registry[Any, Any]:
+    """The registry of target ``target`` (its package's ``REGISTRY``)."""
+    if target not in available_targets():
         raise UnsupportedOpError(
-            f"target {target} cannot express {len(problems)} node(s): {'; '.join(problems)} "
-            f"(supported ops: {supported})"
+            f"unknown target {target!r}; known: {', '.join(available_targets())}"
         )
-
-
-def emitter(graph: Graph, name: str, target: str) -> Callable[..., Any]:
-    """The emitter for node ``name``; raises :class:`UnsupportedOpError` naming it on a miss."""
-    node = graph.nodes[name]
-    entry = load_target(target).get(op_name(node))
-    if entry is None:
-        raise UnsupportedOpError(
-            f"target {target} has no emitter for {op_name(node)} at {graph.where(name)}"
-        )
-    return entry.emit
+    return importlib.import_module(f"{__package__}.{target}").REGISTRY

@@ -22,7 +22,7 @@ import pytest
 import torch
 from typer.testing import CliRunner, Result
 
-from sjconvert.cli.app import app
+from sjconvert.cli.main import app
 from sjconvert.errors import (
     CaptureError,
     EmitError,

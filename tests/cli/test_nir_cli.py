@@ -10,11 +10,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from sjconvert.cli.app import app
+from sjconvert.cli.main import app
+from sjconvert.exec import Simulator
 from sjconvert.ir import load, save
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
-from sjconvert.sim.reference import Program
 
 runner = CliRunner()
 
@@ -48,7 +48,7 @@ def test_to_nir_and_back(tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     a, b = load(src), load(tmp_path / "b.sjir")
     x = torch.rand(5, 4)
-    assert torch.equal(Program(a).snn(x, T=8).output, Program(b).snn(x, T=8).output)
+    assert torch.equal(Simulator(a).run(x, T=8).output, Simulator(b).run(x, T=8).output)
 
 
 def test_soft_reset_is_refused_naming_the_node(tmp_path: Path) -> None:

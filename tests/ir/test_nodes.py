@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from sjconvert.errors import InputError
-from sjconvert.ir import Graph, load, save
+from sjconvert.ir import Graph, GraphError, load, save
 from sjconvert.ir import nodes as ir
 from tests.conftest import example_nodes
 
@@ -52,6 +52,13 @@ def test_round_trip_every_node_class(op: str, tmp_path) -> None:
         lambda: ir.Flatten(0),
         lambda: ir.Input(()),
         lambda: ir.Concat(0),
+        lambda: ir.Transpose((1, 1)),
+        lambda: ir.Slice(1, 3, 3),
+        lambda: ir.MaxPool2d(3, 1, 2, 1),
+        lambda: ir.AdaptiveAvgPool2d((0, 2)),
+        lambda: ir.Linear(np.array([["a"]])),
+        lambda: ir.Linear(np.array([[1e300]])),
+        lambda: ir.IF(v_threshold=np.ones((2, 2))),
     ],
 )
 def test_invalid_parameters_raise_value_error(make) -> None:
@@ -67,13 +74,22 @@ def test_nodes_are_immutable() -> None:
         node.weight[0, 0] = 5.0
 
 
-def test_graph_rejects_bad_edges() -> None:
-    from sjconvert.errors import SjconvertError
-
-    with pytest.raises(SjconvertError, match="not defined before"):
+def test_graph_rejects_bad_edges_and_shapes() -> None:
+    with pytest.raises(GraphError, match="not defined before"):
         Graph({"r": ir.ReLU(), "x": ir.Input((2,))}, {"r": ("x",), "x": ()}, ("r",))
-    with pytest.raises(SjconvertError, match="takes 1 inputs"):
+    with pytest.raises(GraphError, match="takes 1 inputs"):
         Graph({"x": ir.Input((2,)), "r": ir.ReLU()}, {"x": (), "r": ("x", "x")}, ("r",))
+    conv = ir.Conv2d(np.ones((4, 3, 3, 3)), None)
+    with pytest.raises(GraphError, match=r"'c' \(Conv2d\): Conv2d takes \[3, H, W\]"):
+        Graph(
+            {"x": ir.Input((2, 8, 8)), "c": conv},
+            {"x": (), "c": ("x",)},
+            ("c",),
+            {"x": (2, 8, 8), "c": (4, 6, 6)},
+        )
+    with pytest.raises(GraphError, match="Add needs two or more inputs of one shape"):
+        nodes = {"x": ir.Input((2,)), "y": ir.Input((3,)), "a": ir.Add()}
+        Graph(nodes, {"x": (), "y": (), "a": ("x", "y")}, ("a",), {"x": (2,), "y": (3,)})
 
 
 def test_load_rejects_other_files(tmp_path) -> None:

@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from sjconvert.errors import EmitError
-from sjconvert.passes.layout import nxt_to_tnx, tnx_to_nxt
-from sjconvert.sim.fixed_point import Layer, LoihiNet, run
+from sjconvert.targets.lava.fixed_point import LoihiLayer, LoihiNet, run
 from sjconvert.targets.lava.lava_dl import to_lava_dl
+from sjconvert.targets.lava.layout import nxt_to_tnx, tnx_to_nxt
 from tests.lava.test_lava_netx import assert_parity
 from tests.targets.lava_graphs import conv_dense_net
 
@@ -36,7 +36,7 @@ def test_blocks_match_fixed_point_and_lava(tmp_path):
 
 def test_bias_is_refused_by_layer_name():
     r = np.random.default_rng(1)
-    layer = Layer(
+    layer = LoihiLayer(
         "fc1", "dense", r.integers(-9, 9, (3, 4)), (4,), (3,), vth=10, bias=np.array([1, 0, 2])
     )
     with pytest.raises(EmitError, match=r"fc1.*bias"):

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from sjconvert.passes.quantize import quantize_loihi
-from sjconvert.passes.quantize_sdnn import quantize_sdnn
-from sjconvert.sim.fixed_point import Layer, LoihiNet, run
 from sjconvert.targets.lava import lower, write_netx
+from sjconvert.targets.lava.fixed_point import LoihiLayer, LoihiNet, run
+from sjconvert.targets.lava.quantize import quantize_loihi
 from sjconvert.targets.lava.run import run_netx
+from sjconvert.targets.lava.sdnn import quantize_sdnn
 from tests.targets.lava_graphs import conv_dense_net, snn_chains
 
 pytestmark = pytest.mark.lava
@@ -44,7 +44,7 @@ def test_large_activations_are_not_truncated(tmp_path):
     """Dense sums beyond 16 bits reach the neuron unchanged (no int16 wrap)."""
     w = np.full((2, 40), 127)
     w[1, 0] = -128
-    net = LoihiNet((40,), (Layer("d", "dense", w, (40,), (2,), vth=131071),))
+    net = LoihiNet((40,), (LoihiLayer("d", "dense", w, (40,), (2,), vth=131071),))
     x = np.full((1, 40), 100)
     assert_parity(net, x, 4, tmp_path / "big.net")
 
@@ -54,7 +54,7 @@ def test_inhibitory_only_weights_follow_lavas_clip(tmp_path):
     effective weight is -3 (``netx_dense_weights``), which Lava's voltages confirm."""
     w = np.array([[-4, -1], [-2, -1]])
     bias = np.array([40, 40])
-    net = LoihiNet((2,), (Layer("d", "dense", w, (2,), (2,), vth=1000, bias=bias),))
+    net = LoihiNet((2,), (LoihiLayer("d", "dense", w, (2,), (2,), vth=1000, bias=bias),))
     assert_parity(net, np.array([[1, 1]]), 6, tmp_path / "inh.net")
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sjconvert.cli.app import app
+from sjconvert.cli.main import app
 
 pytestmark = pytest.mark.lava
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"

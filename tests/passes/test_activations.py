@@ -10,9 +10,9 @@ from torch import nn
 
 from sjconvert import ann2snn
 from sjconvert.errors import UnsupportedOpError
-from sjconvert.ir import capture
+from sjconvert.exec import Simulator
+from sjconvert.frontends import capture
 from sjconvert.ir import nodes as ir
-from sjconvert.sim import Program
 
 FORMS = {
     "nn.ReLU6": (nn.ReLU6(), 6.0),
@@ -58,7 +58,7 @@ def test_capped_relu_converts_with_lambda_at_most_the_cap(form: str) -> None:
     conv = ann2snn(model, [x], mode="max", T=None)
     lam = conv.snn.meta["normalisation"]["lambda"]
     assert max(lam.values()) == pytest.approx(cap)
-    got = Program(conv.snn).ann(x)[conv.snn.outputs[0]]
+    got = Simulator(conv.snn).rate(x)[conv.snn.outputs[0]]
     torch.testing.assert_close(got, model(x).detach(), rtol=1e-4, atol=1e-4)
     for granularity in ("layer", "channel"):
         refined = ann2snn(model, [x], T=8, granularity=granularity).snn

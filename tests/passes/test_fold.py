@@ -10,15 +10,15 @@ from hypothesis import strategies as st
 from torch import nn
 
 from sjconvert.errors import PassError
-from sjconvert.ir import capture
+from sjconvert.exec import Simulator
+from sjconvert.frontends import capture
 from sjconvert.ir import nodes as ir
 from sjconvert.passes import fold_batchnorm, remove_identities, run_pipeline
 from sjconvert.passes._math import fold_bn
-from sjconvert.sim import Program
 
 
 def _out(g, x):
-    return Program(g).ann(x)[g.outputs[0]]
+    return Simulator(g).rate(x)[g.outputs[0]]
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -84,14 +84,23 @@ def test_fold_skips_conv_read_twice() -> None:
 
 
 def test_pipeline_error_names_failing_pass_and_previous() -> None:
-    def broken(graph):
-        raise ValueError("boom")
+    def refuses(graph):
+        raise PassError("boom")
 
     g = capture(nn.Sequential(nn.Linear(2, 2)), torch.randn(1, 2))
     with pytest.raises(
-        PassError, match="pass broken failed after remove_identities, fold_batchnorm: boom"
+        PassError, match="pass refuses failed after remove_identities, fold_batchnorm: boom"
     ):
-        run_pipeline(g, [remove_identities, fold_batchnorm, broken])
+        run_pipeline(g, [remove_identities, fold_batchnorm, refuses])
+
+
+def test_a_bug_in_a_pass_is_not_reported_as_a_pass_error() -> None:
+    def buggy(graph):
+        return graph.nodes["missing"]
+
+    g = capture(nn.Sequential(nn.Linear(2, 2)), torch.randn(1, 2))
+    with pytest.raises(KeyError):
+        run_pipeline(g, [remove_identities, buggy])
 
 
 @settings(max_examples=25, deadline=None)

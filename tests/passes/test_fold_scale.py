@@ -8,11 +8,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
 from sjconvert.passes import fold_scales
 from sjconvert.passes.fold_scale import neuron_on_unscaled, scale_weight_inputs
-from sjconvert.sim.reference import Program
 
 
 def test_scale_weight_inputs_scales_columns_and_channels() -> None:
@@ -68,7 +68,7 @@ def scaled_nets(draw: st.DrawFn) -> Graph:
 
 
 def _shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
-    values = Program(graph).ann(torch.zeros(1, 2, 4, 4))
+    values = Simulator(graph).rate(torch.zeros(1, 2, 4, 4))
     return {n: tuple(v.shape[1:]) for n, v in values.items()}
 
 
@@ -78,7 +78,7 @@ def test_folding_power_of_two_scales_keeps_spikes(graph: Graph) -> None:
     folded = fold_scales(graph)
     assert not any(isinstance(n, ir.Scale) for _, n in folded)
     x = torch.rand(3, 2, 4, 4) * 2
-    a, b = Program(graph).snn(x, T=10), Program(folded).snn(x, T=10)
+    a, b = Simulator(graph).run(x, T=10), Simulator(folded).run(x, T=10)
     assert a.spikes == b.spikes
     torch.testing.assert_close(a.output, b.output, rtol=1e-5, atol=1e-5)
 

@@ -13,10 +13,10 @@ from torch import nn
 
 from sjconvert import ann2snn
 from sjconvert.errors import PassError
-from sjconvert.ir import capture
+from sjconvert.exec import Simulator
+from sjconvert.frontends import capture
 from sjconvert.ir import nodes as ir
 from sjconvert.passes import PREPARE, calibrate, relu_to_if, replace_maxpool, run_pipeline
-from sjconvert.sim import Program
 
 
 class Res(nn.Module):
@@ -65,7 +65,7 @@ def test_rate_model_of_converted_graph_equals_ann_with_max_norm(make, shape) -> 
     snn = relu_to_if(g, stats, "max")
     with torch.no_grad():
         want = model(x)
-    got = Program(snn).ann(x)[snn.outputs[0]]
+    got = Simulator(snn).rate(x)[snn.outputs[0]]
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
     assert not any(isinstance(n, ir.ReLU) for _, n in snn)
     ifs = [node for _, node in snn if isinstance(node, ir.IF)]
@@ -101,7 +101,7 @@ def test_snn_output_converges_to_ann_with_more_steps() -> None:
     model = _cnn()
     x = torch.rand(32, 1, 8, 8)
     conv = ann2snn(model, [x], mode="max", T=None)
-    res = Program(conv.snn).snn(x, T=256)
+    res = Simulator(conv.snn).run(x, T=256)
     with torch.no_grad():
         want = model(x)
     err = [(res.output[t - 1] - want).abs().mean().item() for t in (8, 64, 256)]
@@ -133,7 +133,7 @@ def test_pool_before_relu_keeps_the_ann_function() -> None:
     g = run_pipeline(capture(model, x), PREPARE)
     pre = replace_maxpool(g, "pre")
     assert [type(n).__name__ for _, n in pre][1:4] == ["Conv2d", "MaxPool2d", "ReLU"]
-    torch.testing.assert_close(Program(pre).ann(x)[pre.outputs[0]], model(x).detach())
+    torch.testing.assert_close(Simulator(pre).rate(x)[pre.outputs[0]], model(x).detach())
 
 
 def test_spiking_output_keeps_last_relu_as_neuron() -> None:
@@ -181,7 +181,7 @@ def test_random_mlps_keep_their_function_in_rate_mode(widths, residual, seed) ->
     conv = ann2snn(model, [x[:32], x[32:]], mode="max", **options)
     with torch.no_grad():
         want = model(x)
-    got = Program(conv.snn).ann(x)[conv.snn.outputs[0]]
+    got = Simulator(conv.snn).rate(x)[conv.snn.outputs[0]]
     torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)
 
 
@@ -193,7 +193,7 @@ def test_softmax_at_the_output_is_dropped_and_reported(log: bool) -> None:
     conv = ann2snn(model, [x], mode="max", T=None)
     assert not any(isinstance(n, ir.Softmax) for _, n in conv.snn)
     assert conv.snn.meta["dropped"] == ["_3 (Softmax, argmax unchanged)"]
-    logits = Program(conv.snn).ann(x)[conv.snn.outputs[0]]
+    logits = Simulator(conv.snn).rate(x)[conv.snn.outputs[0]]
     with torch.no_grad():
         assert torch.equal(logits.argmax(1), model(x).argmax(1))
         torch.testing.assert_close(logits, model[:3](x), rtol=1e-4, atol=1e-4)

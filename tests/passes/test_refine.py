@@ -11,12 +11,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from sjconvert import ann2snn, evaluate
+from sjconvert import ann2snn, simulate
+from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
 from sjconvert.passes import PREPARE, run_pipeline
 from sjconvert.passes._scales import rescale_weights
 from sjconvert.passes.refine import calibrate_layer, record, spike_rate
-from sjconvert.sim import Program
 from tests.conftest import load_sample
 
 
@@ -80,7 +80,7 @@ def test_threshold_search_and_bias_correction_reduce_the_layer_error() -> None:
 def _layer_errors(snn, ann, x, T) -> float:
     """Mean over neuron layers of the held-out rate error λ·rate_T − ANN activation."""
     lam = snn.meta["normalisation"]["lambda"]
-    acts = Program(ann).ann(x)
+    acts = Simulator(ann).rate(x)
     errs = []
     for n, node in snn:
         if isinstance(node, ir.IF) and n in acts:
@@ -127,7 +127,7 @@ def test_default_conversion_meets_the_low_T_targets(name, floor) -> None:
     model, test, calib = load_sample(name)
     conv = ann2snn(model, [torch.tensor(calib["x"])])
     assert conv.snn.meta["normalisation"]["target_T"] == 8
-    res = evaluate(conv.snn, [(test["x"], test["y"])], steps=[4, 8], ann=conv.ann)
+    res = simulate(conv.snn, [(test["x"], test["y"])], T=[4, 8], ann=conv.ann)
     assert res.snn[8] >= floor, res.snn
     assert res.ann is not None and res.snn[8] >= res.ann - 0.01
     assert res.snn[4] >= res.ann - 0.03

@@ -7,7 +7,7 @@ from hypothesis import strategies as st
 
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
-from sjconvert.sim.fixed_point import Layer, LoihiNet
+from sjconvert.targets.lava.fixed_point import LoihiLayer, LoihiNet
 from tests.conftest import chain
 
 
@@ -57,7 +57,7 @@ def snn_chains(draw: st.DrawFn) -> tuple[Graph, np.random.Generator]:
 def conv_dense_net(r: np.random.Generator, bias: bool = True) -> LoihiNet:
     """A hand-made integer net: asymmetric conv (kernel 3×2, stride 1×2, padding 1×0, bias)
     into a leaky dense layer, input ``[2, 6, 5]``."""
-    conv = Layer(
+    conv = LoihiLayer(
         "conv",
         "conv",
         r.integers(-20, 41, (6, 2, 3, 2)),
@@ -68,7 +68,7 @@ def conv_dense_net(r: np.random.Generator, bias: bool = True) -> LoihiNet:
         stride=(1, 2),
         padding=(1, 0),
     )
-    dense = Layer(
+    dense = LoihiLayer(
         "dense",
         "dense",
         r.integers(-91, 127, (5, 72)),

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from sjconvert.cli.app import app
+from sjconvert.cli.main import app
 from tests.targets.test_cupy_graph import _has_device
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -18,20 +18,21 @@ from hypothesis import strategies as st
 
 from sjconvert import ann2snn
 from sjconvert.errors import UnsupportedOpError
+from sjconvert.exec import Simulator, infer_shapes
+from sjconvert.exec.arrays import Arrays
 from sjconvert.ir import Graph
 from sjconvert.ir import nodes as ir
-from sjconvert.sim.reference import Program
-from sjconvert.sim.torch_ops import KERNELS, prepare
+from sjconvert.ops import KERNELS, prepare
 from sjconvert.targets.cupy import to_cupy
 from sjconvert.targets.cupy.ops import Context, _conv, _pool
 from tests.conftest import load_sample
-from tests.targets.test_cupy_neurons import neurons
+from tests.exec.test_programs import neurons
 
 
 def assert_same(graph: Graph, x: np.ndarray, T: int, synapses: str, **kw: Any) -> None:
     """The NumPy graph reproduces the reference exactly: every step's output, every count."""
-    ref = Program(graph).snn(torch.from_numpy(x), T=T, **kw)
-    res = to_cupy(graph, "numpy", synapses=synapses).snn(x, T=T, **kw)
+    ref = Simulator(graph).run(torch.from_numpy(x), T=T, **kw)
+    res = to_cupy(graph, "numpy", synapses=synapses).run(x, T=T, **kw)
     for name, y in ref.outputs.items():
         assert torch.equal(res.outputs[name], y), f"output {name} differs"
     assert res.spikes == ref.spikes
@@ -60,9 +61,7 @@ class _Net:
     def add(self, node: ir.Node, *ins: str) -> str:
         name = f"n{len(self.nodes)}"
         self.nodes[name], self.edges[name] = node, ins or (self.last,)
-        if node.op in KERNELS and not isinstance(node, (ir.Add, ir.Scale)):
-            y = KERNELS[node.op](prepare(node, torch.float32), [torch.zeros(1, *self.shape)])
-            self.shape = tuple(y.shape[1:])
+        self.shape = infer_shapes(Graph(self.nodes, self.edges, (name,)))[name]
         self.last = name
         return name
 
@@ -70,9 +69,9 @@ class _Net:
         return Graph(self.nodes, self.edges, (self.last,))
 
 
-def _fit(node: ir.IF | ir.LIF, channels: int) -> ir.Node:
+def _fit(node: ir.Node, channels: int) -> ir.Node:
     """The node with its per-channel arrays resized to ``channels``."""
-    fields = {"v_threshold": node.v_threshold, "v_init": node.v_init}
+    fields = {k: getattr(node, k) for k in ("v_threshold", "v_init") if hasattr(node, k)}
     return node.evolve(
         **{k: np.resize(v, channels) if np.ndim(v) else v for k, v in fields.items()}
     )
@@ -127,7 +126,7 @@ def test_native_synapses_are_bit_identical_when_synapse_sums_are_exact(case) -> 
     assert_same(graph, x, T, "native", sequence=sequence, block=block)
 
 
-CTX = Context(np, np.dtype(np.float32), "native")
+CTX = Context(Arrays(np, np.dtype(np.float32)), "native")
 
 
 @pytest.mark.parametrize(
@@ -167,11 +166,11 @@ def test_native_convolution_agrees_with_torch(dims, stride, padding, dilation, g
 def test_native_pooling_is_bit_identical_to_torch(node) -> None:
     dims = len(node.kernel_size)
     x = np.random.default_rng(0).normal(size=(4, 3, *[11] * dims)).astype(np.float32)
-    want = KERNELS[node.op](prepare(node, torch.float32), [torch.from_numpy(x)])
+    want = KERNELS[type(node)].fn(prepare(node, [x.shape[1:]]), [torch.from_numpy(x)])
     np.testing.assert_array_equal(_pool("p", node, CTX)([x]), want.numpy())
 
 
-def test_unsupported_nodes_are_all_named() -> None:
+def test_nodes_native_synapses_cannot_run_are_all_named() -> None:
     nodes = {
         "x": ir.Input((4,)),
         "sm": ir.Softmax(1),
@@ -179,8 +178,8 @@ def test_unsupported_nodes_are_all_named() -> None:
         "sm2": ir.Softmax(1),
     }
     graph = Graph(nodes, {"x": (), "sm": ("x",), "lin": ("sm",), "sm2": ("lin",)}, ("sm2",))
-    with pytest.raises(UnsupportedOpError, match="cannot express 2 node") as info:
-        to_cupy(graph, "numpy")
+    with pytest.raises(UnsupportedOpError, match="native synapses") as info:
+        to_cupy(graph, "numpy", synapses="native")
     assert "'sm' (Softmax)" in str(info.value) and "'sm2' (Softmax)" in str(info.value)
 
 

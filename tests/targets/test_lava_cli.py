@@ -9,7 +9,7 @@ import h5py
 import pytest
 from typer.testing import CliRunner
 
-from sjconvert.cli.app import app
+from sjconvert.cli.main import app
 from sjconvert.errors import EmitError
 from sjconvert.targets.lava import verify
 

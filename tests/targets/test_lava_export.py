@@ -10,13 +10,13 @@ import torch
 
 from sjconvert import ann2snn
 from sjconvert.errors import EmitError, InputError, PassError, UnsupportedOpError
+from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
-from sjconvert.passes.pool import fuse_avgpool
-from sjconvert.passes.quantize import quantize_loihi, voltage_decay
-from sjconvert.sim.fixed_point import VTH_MAX, netx_dense_weights, run
-from sjconvert.sim.reference import Program
 from sjconvert.targets.lava import lower, write_netx
 from sjconvert.targets.lava.export import to_loihi
+from sjconvert.targets.lava.fixed_point import VTH_MAX, netx_dense_weights, run
+from sjconvert.targets.lava.pool import fuse_avgpool
+from sjconvert.targets.lava.quantize import quantize_loihi, voltage_decay
 from tests.conftest import load_sample
 from tests.targets.lava_graphs import chain
 
@@ -32,8 +32,8 @@ def test_avgpool_folds_exactly(digits):
     fused = fuse_avgpool(snn)
     assert not any(isinstance(n, (ir.AvgPool1d, ir.AvgPool2d)) for _, n in fused)
     x = torch.tensor(test["x"][:64])
-    a = Program(snn).snn(x, T=8)
-    b = Program(fused).snn(x, T=8)
+    a = Simulator(snn).run(x, T=8)
+    b = Simulator(fused).run(x, T=8)
     torch.testing.assert_close(b.output, a.output, atol=1e-4, rtol=1e-4)
     for name, count in a.spikes.items():  # spikes per layer agree to float rounding
         assert abs(b.spikes[name] - count) <= 1e-3 * max(count, 1)
@@ -73,7 +73,7 @@ def test_hard_reset_if_quantisation_is_exact_on_integer_weights():
     net = lower(quantize_loihi(g, input_scale=1.0, steps=20))
     assert [lay.weight.max() for lay in net.layers] == [127, 127]
     x = r.integers(0, 2, (20, 3, 5)).astype(np.float32)
-    ref = Program(g).snn(torch.tensor(x), T=20, sequence=True)
+    ref = Simulator(g).run(torch.tensor(x), T=20, sequence=True)
     ours = run(net, net.encode(x), 22, sequence=True)
     s1 = ours.spikes["n0"][1:21]
     assert s1.sum() == ref.spikes["n1"] > 0
@@ -145,7 +145,7 @@ def test_sigma_delta_keeps_ann_accuracy(digits):
     snn, test = digits
     _, net = to_loihi(snn, steps=8)
     x, y = test["x"], test["y"]
-    ann = Program(snn).ann(torch.tensor(x))[snn.outputs[0]].argmax(-1).numpy()
+    ann = Simulator(snn).rate(torch.tensor(x))[snn.outputs[0]].argmax(-1).numpy()
     res = run(net, net.encode(x), len(net.layers) + 1)
     acc = float(np.mean(predict(net, res) == y))
     assert acc >= float(np.mean(ann == y)) - 0.01

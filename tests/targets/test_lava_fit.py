@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sjconvert.cli.app import app
+from sjconvert.cli.main import app
 from sjconvert.errors import InputError
 from sjconvert.targets.lava.fit import NEURONS_PER_CORE, fit_report
 

@@ -10,7 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from sjconvert.errors import EmitError, InputError, UnsupportedOpError
+from sjconvert.errors import EmitError, InputError
+from sjconvert.exec.module import SpikingNet
+from sjconvert.exec.parity import reference_run
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
 from sjconvert.targets.lynxi import (
@@ -21,14 +23,14 @@ from sjconvert.targets.lynxi import (
     to_lynxi,
     violations,
 )
-from sjconvert.targets.lynxi.net import build
 from sjconvert.targets.lynxi.sdk import require_sdk
-from sjconvert.verify import reference_run
 from tests.targets.snn_graphs import NEURONS, neuron_zoo
 
 
 def _module_run(graph: Graph, x: torch.Tensor, T: int, target: str, **kw) -> tuple:
-    net = build(graph, T, target, "float32", counts=True, **kw)
+    """The module executor with float64 running means (as ONNX export) or float32 (Lynxi)."""
+    acc = torch.float64 if target == "onnx" else torch.float32
+    net = SpikingNet(graph, T, torch.float32, acc, counts=True, **kw)
     with torch.no_grad():
         rates, *counts = net(x)
     return rates.numpy(), dict(zip(net.neurons, (c.numpy() for c in counts), strict=True))
@@ -158,8 +160,6 @@ def test_build_refuses_what_it_cannot_express_in_one_line() -> None:
         to_lynxi(g, 2, "bfloat16")
     with pytest.raises(InputError, match="T must be >= 1"):
         to_lynxi(g, 0)
-    with pytest.raises(UnsupportedOpError, match="unknown target"):
-        build(g, 2, "nope")
 
 
 @pytest.mark.skipif(
@@ -185,21 +185,21 @@ def test_missing_onnx_packages_are_named_in_one_line(monkeypatch, tmp_path) -> N
 
     from typer.testing import CliRunner
 
-    from sjconvert.cli.app import app
-    from sjconvert.loading import load_model
+    from sjconvert.cli.main import app
+    from sjconvert.frontends.loading import load_model
     from sjconvert.targets import onnx as onnx_target
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
         onnx_target.importlib.util,
         "find_spec",
-        lambda name, *a: None if name == "onnxruntime" else real(name, *a),
+        lambda name, *a: None if name in ("onnx", "onnxruntime") else real(name, *a),
     )
     (tmp_path / "m.onnx").write_bytes(b"")
-    with pytest.raises(InputError, match=r"m\.onnx needs .*onnxruntime.*sjconvert\[onnx\]"):
+    with pytest.raises(InputError, match=r"m\.onnx needs .*onnx.*sjconvert\[onnx\]"):
         load_model(tmp_path / "m.onnx")
     result = CliRunner().invoke(
-        app, ["to-onnx", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "o.onnx"), "--step"]
+        app, ["to-onnx", str(tmp_path / "m.onnx"), "-o", str(tmp_path / "o.onnx"), "--form", "step"]
     )
     assert result.exit_code == 5 and "ONNX export needs" in result.output
     assert len(result.output.strip().splitlines()) == 1

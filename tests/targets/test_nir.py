@@ -13,10 +13,11 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sjconvert.api import measure_lossy
 from sjconvert.errors import InputError, UnsupportedOpError
+from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
-from sjconvert.sim.reference import Program
 from sjconvert.targets.nir import LOSSY, from_nir, lossy, read, to_nir, write
 from sjconvert.targets.registry import load_target
 
@@ -105,7 +106,7 @@ def same_params(a: ir.Node, b: ir.Node) -> bool:
 
 
 def test_cases_cover_every_exported_op() -> None:
-    assert set(CASES) == set(load_target("nir"))
+    assert set(CASES) == set(load_target("nir").ops())
 
 
 @pytest.mark.parametrize("op", sorted(CASES))
@@ -123,7 +124,7 @@ def test_round_trip(op: str, tmp_path: Path) -> None:
     for name, node in want:
         assert same_params(node, back.nodes[name]), name
     x = torch.rand(4, *graph.nodes["x"].shape) * 2
-    a, b = Program(graph).snn(x, T=12), Program(back).snn(x, T=12)
+    a, b = Simulator(graph).run(x, T=12), Simulator(back).run(x, T=12)
     assert a.spikes == b.spikes
     assert all(torch.equal(a.outputs[o], b.outputs[o]) for o in graph.outputs)
 
@@ -155,8 +156,8 @@ def test_lossy_mapping_is_what_the_file_holds(tmp_path: Path) -> None:
     }
     back = read(write(tmp_path / "lossy.nir", g, lossy=names))
     x = torch.rand(3, 2, 4, 4) * 3
-    assert torch.equal(Program(back).snn(x, T=9).output, Program(mapped).snn(x, T=9).output)
-    assert not torch.equal(Program(g).snn(x, T=9).output, Program(mapped).snn(x, T=9).output)
+    assert torch.equal(Simulator(back).run(x, T=9).output, Simulator(mapped).run(x, T=9).output)
+    assert not torch.equal(Simulator(g).run(x, T=9).output, Simulator(mapped).run(x, T=9).output)
 
 
 def test_lossy_measurement_reports_both_accuracies() -> None:
@@ -165,7 +166,7 @@ def test_lossy_measurement_reports_both_accuracies() -> None:
     mapped, _ = lossy.apply(g, ["soft-reset-as-hard"])
     x = torch.tensor([[1.0, 0.2, 0.1], [0.1, 0.2, 1.0], [0.3, 0.9, 0.6]])
     y = torch.tensor([0, 2, 1])
-    rep = lossy.measure(g, mapped, [(x, y)], [4, 16])
+    rep = measure_lossy(g, mapped, [(x, y)], [4, 16])
     assert rep.samples == 3 and set(rep.before) == {4, 16}
     assert rep.before[16] == 1.0
     assert len(rep.lines()) == 2 and "->" in rep.lines()[0]
@@ -226,7 +227,7 @@ def test_import_sumpool_is_avgpool_times_window() -> None:
         )
     )
     x = torch.arange(16.0).reshape(1, 1, 4, 4)
-    got = Program(g).ann(x)[g.outputs[0]]
+    got = Simulator(g).rate(x)[g.outputs[0]]
     assert torch.equal(got, torch.tensor([[[[10.0, 18.0], [42.0, 50.0]]]]))
 
 
@@ -267,5 +268,5 @@ def test_random_chains_round_trip(graph: Graph) -> None:
     for name, node in graph:
         assert same_params(node, back.nodes[name]), name
     x = torch.rand(5, *graph.nodes["x"].shape) * 2
-    a, b = Program(graph).snn(x, T=8), Program(back).snn(x, T=8)
+    a, b = Simulator(graph).run(x, T=8), Simulator(back).run(x, T=8)
     assert a.spikes == b.spikes and torch.equal(a.output, b.output)

@@ -11,9 +11,9 @@ import pytest
 import torch
 from torch import nn
 
+from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
-from sjconvert.sim.reference import Program
 from sjconvert.targets.nir import from_nir, to_nir
 
 pytestmark = pytest.mark.spikingjelly
@@ -27,7 +27,7 @@ def running_mean(steps: torch.Tensor) -> torch.Tensor:
 
 
 def ours(graph: Graph, x: torch.Tensor) -> torch.Tensor:
-    return Program(graph).snn(x, T=x.shape[0], sequence=True).output
+    return Simulator(graph).run(x, T=x.shape[0], sequence=True).output
 
 
 def _graph(nodes: dict[str, ir.Node], outputs: tuple[str, ...]) -> Graph:

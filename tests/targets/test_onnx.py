@@ -10,7 +10,8 @@ import pytest
 from onnx import TensorProto, helper
 
 from sjconvert.errors import EmitError
-from sjconvert.loading import DataSource
+from sjconvert.exec.parity import reference_run
+from sjconvert.frontends.loading import DataSource
 from sjconvert.targets.onnx.export import (
     export_step,
     export_unrolled,
@@ -20,7 +21,6 @@ from sjconvert.targets.onnx.export import (
 )
 from sjconvert.targets.onnx.parity import verify_onnx
 from sjconvert.targets.onnx.runtime import run_steps, run_unrolled, session
-from sjconvert.verify import reference_run
 from tests.targets.snn_graphs import NEURONS, dyadic, neuron_zoo
 
 

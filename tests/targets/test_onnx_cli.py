@@ -11,7 +11,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from sjconvert.cli.app import app
+from sjconvert.cli.main import app
 from sjconvert.ir.io import save
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,7 +40,7 @@ def test_to_onnx_unrolled_and_step_verify_as_json(runner, snn_file, tmp_path) ->
     report = _json(
         runner.invoke(
             app,
-            ["to-onnx", str(snn_file), "-o", str(out), "--unroll", "4", "--verify", TEST, "--json"],
+            ["to-onnx", str(snn_file), "-o", str(out), "-T", "4", "--verify", TEST, "--json"],
         )
     )
     (row,) = report["verify"].values()
@@ -56,10 +56,11 @@ def test_to_onnx_unrolled_and_step_verify_as_json(runner, snn_file, tmp_path) ->
                 str(snn_file),
                 "-o",
                 str(step),
-                "--step",
+                "--form",
+                "step",
                 "--verify",
                 TEST,
-                "--verify-steps",
+                "-T",
                 "3",
                 "--json",
             ],
@@ -77,7 +78,7 @@ def test_to_onnx_prints_the_parity_table(runner, snn_file, tmp_path) -> None:
             str(snn_file),
             "-o",
             str(tmp_path / "m.onnx"),
-            "--unroll",
+            "-T",
             "2",
             "--verify",
             TEST,
@@ -92,10 +93,9 @@ def test_to_onnx_prints_the_parity_table(runner, snn_file, tmp_path) -> None:
 @pytest.mark.parametrize(
     "args,message",
     [
-        (["--unroll", "4", "--step"], "exactly one of --unroll T and --step"),
-        ([], "exactly one of --unroll T and --step"),
-        (["--step", "--dtype", "float16"], "float32 with a direct input only"),
-        (["--unroll", "2", "--dtype", "int8"], "dtype must be one of"),
+        (["--form", "rolled"], "--form is unrolled or step"),
+        (["--form", "step", "--dtype", "float16"], "float32 with a direct input only"),
+        (["-T", "2", "--dtype", "int8"], "dtype must be one of"),
     ],
 )
 def test_to_onnx_bad_options_fail_with_one_line(runner, snn_file, tmp_path, args, message):

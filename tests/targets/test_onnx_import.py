@@ -16,9 +16,9 @@ from torch import nn
 
 import sjconvert
 from sjconvert.errors import CaptureError, InputError, UnsupportedOpError
+from sjconvert.exec import Simulator
+from sjconvert.frontends.loading import load_model
 from sjconvert.ir import nodes as ir
-from sjconvert.loading import load_model
-from sjconvert.sim.reference import Program
 from tests.conftest import load_sample
 
 
@@ -58,7 +58,7 @@ def test_torch_exported_models_capture_to_the_same_function(name, tmp_path) -> N
         x = torch.tensor(test["x"][:16])
     _export(model, x[:4], tmp_path / "m.onnx")
     graph = sjconvert.capture(load_model(tmp_path / "m.onnx"), x[:2])
-    got = Program(graph).ann(x)[graph.outputs[0]]
+    got = Simulator(graph).rate(x)[graph.outputs[0]]
     with torch.no_grad():
         np.testing.assert_allclose(got.numpy(), model(x).numpy(), rtol=1e-4, atol=1e-4)
     if name == "mnist1d":
@@ -74,8 +74,8 @@ def test_converting_an_imported_onnx_model_matches_converting_the_torch_model(tm
     means = [sorted(float(np.mean(v)) for v in c.scales.values()) for c in (from_onnx, from_torch)]
     assert means[0] == pytest.approx(means[1], rel=1e-4)
     x = torch.tensor(test["x"][:200])
-    a = sjconvert.simulate(from_onnx.snn, x, T=16).output[-1].argmax(-1)
-    b = sjconvert.simulate(from_torch.snn, x, T=16).output[-1].argmax(-1)
+    a = sjconvert.run(from_onnx.snn, x, T=16).output[-1].argmax(-1)
+    b = sjconvert.run(from_torch.snn, x, T=16).output[-1].argmax(-1)
     assert float((a == b).float().mean()) >= 0.99
 
 
@@ -120,7 +120,7 @@ def test_a_hand_built_onnx_model_matches_onnx_runtime(tmp_path) -> None:
     want = ort.InferenceSession(model.SerializeToString()).run(None, {"in": x})[0]
     graph = sjconvert.capture(load_model(tmp_path / "other.onnx"), torch.tensor(x[:2]))
     assert [n.op for _, n in graph][1:4] == ["Conv2d", "ReLU", "AvgPool2d"]  # BN folded
-    got = Program(graph).ann(torch.tensor(x))[graph.outputs[0]].numpy()
+    got = Simulator(graph).rate(torch.tensor(x))[graph.outputs[0]].numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     snn = sjconvert.ann2snn(tmp_path / "other.onnx", [x]).snn
     assert any(isinstance(n, ir.IF) for _, n in snn)

@@ -1,4 +1,5 @@
-"""The emitter registry: registration rules and whole-graph checks."""
+"""Emitter registries: one per target, registration rules, whole-graph checks, and no
+registration side effects between targets."""
 
 from __future__ import annotations
 
@@ -7,14 +8,7 @@ import pytest
 from sjconvert.errors import UnsupportedOpError
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
-from sjconvert.targets import registry
-
-
-@pytest.fixture
-def scratch_target():
-    name = "scratch_test_target"
-    yield name
-    registry.EMITTERS.pop(name, None)
+from sjconvert.targets import Registry, available_targets, load_target
 
 
 @pytest.fixture(scope="module")
@@ -26,30 +20,43 @@ def digits_snn() -> Graph:
     return ann2snn(model, [calib["x"][:64]]).snn
 
 
-def test_register_twice_is_an_error(scratch_target):
-    registry.register(scratch_target, "Linear")(lambda *a: None)
-    with pytest.raises(ValueError, match="already registered"):
-        registry.register(scratch_target, "Linear")(lambda *a: None)
+def test_register_twice_is_an_error() -> None:
+    reg: Registry[None, None] = Registry("scratch")
+    reg.register(ir.Linear)(lambda *a: None)
+    with pytest.raises(ValueError, match="registered"):
+        reg.register(ir.Linear)(lambda *a: None)
 
 
-def test_register_unknown_op_is_an_error(scratch_target):
-    with pytest.raises(ValueError, match="unknown IR ops"):
-        registry.register(scratch_target, "Conv3d")
+def test_register_what_is_not_a_node_class_is_an_error() -> None:
+    reg: Registry[None, None] = Registry("scratch")
+    with pytest.raises(TypeError, match="not an IR node class"):
+        reg.register("Linear")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one node class"):
+        reg.register()
 
 
-def test_check_reports_every_unsupported_node(scratch_target, digits_snn):
-    registry.register(scratch_target, "Input", "Linear")(lambda *a: None)
-    registry.register(scratch_target, "IF", accepts=lambda n: "soft reset only")(lambda *a: None)
+def test_check_reports_every_unsupported_node(digits_snn) -> None:
+    reg: Registry[None, None] = Registry("scratch")
+    reg.register(ir.Input, ir.Linear)(lambda *a: None)
+    reg.register(ir.IF, accepts=lambda n: "soft reset only")(lambda *a: None)
     with pytest.raises(UnsupportedOpError) as info:
-        registry.check(digits_snn, scratch_target)
+        reg.check(digits_snn)
     msg = str(info.value)
     unsupported = {type(n).__name__ for _, n in digits_snn} - {"Input", "Linear", "IF"}
     for op in unsupported:
-        assert f"({op}): no {scratch_target} emitter" in msg
+        assert f"({op}): no scratch emitter" in msg
     assert "(IF): soft reset only" in msg
     assert msg.count("(IF)") == sum(isinstance(n, ir.IF) for _, n in digits_snn)
+    assert "\n" not in msg
 
 
-def test_unknown_target_names_the_known_ones():
+def test_each_target_owns_its_registry() -> None:
+    tables = {t: load_target(t) for t in available_targets()}
+    assert set(tables) == {"cupy", "lava", "lynxi", "nir", "onnx"}
+    assert len({id(t) for t in tables.values()}) == len(tables)
+    assert all(t.target == name for name, t in tables.items())
+
+
+def test_unknown_target_names_the_known_ones() -> None:
     with pytest.raises(UnsupportedOpError, match="unknown target 'nope'"):
-        registry.load_target("nope")
+        load_target("nope")

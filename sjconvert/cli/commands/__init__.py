@@ -1,3 +1,2 @@
-"""Target commands. Each module here imports ``app`` (and the shared option types and
-helpers) from :mod:`sjconvert.cli.app` and registers its commands with ``@app.command``; the
-app imports every module in this package at start-up, so adding a target adds no edit here."""
+"""Target commands. Each module here registers its commands on the app of
+:mod:`sjconvert.cli.app` (``@app.command``); :mod:`sjconvert.cli.main` imports them all."""

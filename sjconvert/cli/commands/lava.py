@@ -10,6 +10,12 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ...api import open_snn
+from ...errors import InputError
+from ...frontends.loading import load_data
+from ...targets.lava.export import input_max, measure_loihi, to_loihi
+from ...targets.lava.fit import fit_report, summary
+from ...targets.lava.netx import write_netx
 from ..app import ArchOpt, JsonOpt, ModelArg, TrustOpt, _run, app, out
 
 
@@ -66,7 +72,7 @@ def to_lava(
             "sets the input range."
         ),
     ] = None,
-    steps: Annotated[int, typer.Option("--T", "-T", min=1, help="Time steps the net runs.")] = 32,
+    steps: Annotated[int, typer.Option("-T", "--T", min=1, help="Time steps the net runs.")] = 32,
     reset: Annotated[
         str,
         typer.Option(
@@ -93,11 +99,6 @@ def to_lava(
     json_out: JsonOpt = False,
 ) -> None:
     """Quantise an SNN (or an ANN, converted first) to Loihi 2 fixed point and write NetX."""
-    from ...convert import open_snn
-    from ...errors import InputError
-    from ...loading import load_data
-    from ...targets.lava.export import input_max, measure, to_loihi
-    from ...targets.lava.netx import write_netx
 
     def body() -> None:
         data = None if calib is None else load_data(calib)
@@ -120,7 +121,7 @@ def to_lava(
             if ds.arrays is None or ds.arrays[1] is None:
                 raise InputError(f"{verify}: --verify needs arrays x and labels y")
             x, y = ds.arrays
-            report["verify"] = measure(net, snn, ann, x, y, steps, lava_samples)
+            report["verify"] = measure_loihi(net, snn, ann, x, y, steps, lava_samples)
         if json_out:
             out.print_json(json.dumps(report, default=float))
             return
@@ -137,7 +138,6 @@ def fit(
     json_out: JsonOpt = False,
 ) -> None:
     """Loihi 2 fit report: per layer neurons, synapses, fan-in/out, weight bits, cores."""
-    from ...targets.lava.fit import fit_report, summary
 
     def body() -> None:
         rows = fit_report(network)

@@ -8,8 +8,14 @@ from typing import Annotated
 
 import typer
 
+from ...api import measure_lossy, open_snn
 from ...errors import InputError
-from ..app import ArchOpt, BatchOpt, JsonOpt, ModelArg, TrustOpt, _run, app, out
+from ...frontends.loading import load_data
+from ...ir.io import save as save_ir
+from ...targets.nir import DT, read, save
+from ...targets.nir import lossy as lossy_maps
+from ...targets.nir import to_nir as export
+from ..app import ArchOpt, BatchOpt, JsonOpt, ModelArg, TrustOpt, _run, app, out, parse_steps
 from ..render import graph_table
 
 DtOpt = Annotated[
@@ -38,7 +44,7 @@ def to_nir(
         typer.Option(help="Evaluation data for measuring what --lossy changes."),
     ] = None,
     steps: Annotated[
-        str, typer.Option("-T", "--steps", help="Time steps for the --lossy measurement.")
+        str, typer.Option("-T", "--T", help="Time steps for the --lossy measurement.")
     ] = "32",
     dt: DtOpt = None,
     arch: ArchOpt = None,
@@ -47,11 +53,6 @@ def to_nir(
     json_out: JsonOpt = False,
 ) -> None:
     """Export a converted SNN to a NIR graph (refusing, by node, what NIR cannot hold)."""
-    from ...convert import open_snn
-    from ...loading import load_data
-    from ...targets.nir import DT, save
-    from ...targets.nir import lossy as lossy_maps
-    from ...targets.nir import to_nir as export
 
     def body() -> None:
         snn, ann = open_snn(model, calib, arch=arch, trust=trust)
@@ -62,11 +63,8 @@ def to_nir(
         if changed:
             if data is None:
                 raise InputError("--lossy changes the network: give --data to measure it")
-            try:
-                ts = [int(t) for t in steps.split(",") if t.strip()]
-            except ValueError:
-                raise InputError(f"-T takes comma-separated integers, got {steps!r}") from None
-            report = lossy_maps.measure(snn, mapped, load_data(data, batch_size), ts, ann)
+            ts = parse_steps(steps)
+            report = measure_lossy(snn, mapped, load_data(data, batch_size), ts, ann)
         save(output, nir_graph)
         summary = {
             "output": str(output),
@@ -94,12 +92,10 @@ def from_nir(
     dt: DtOpt = None,
 ) -> None:
     """Import a NIR graph into an IR file the simulator and every target take."""
-    from ...ir.io import save
-    from ...targets.nir import read
 
     def body() -> None:
         graph = read(nir_file, dt)
-        save(output, graph)
+        save_ir(output, graph)
         out.print(graph_table(graph, title=f"{nir_file.name} → {output}"))
         out.print(f"wrote {output}")
 

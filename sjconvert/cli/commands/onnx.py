@@ -10,7 +10,13 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
+from ...api import open_snn
 from ...errors import InputError
+from ...frontends.loading import load_data
+from ...ir.io import save
+from ...targets.lynxi import compile_lynxi, require_sdk
+from ...targets.lynxi import to_lynxi as build_module
+from ...targets.onnx import require_onnx
 from ..app import ArchOpt, BatchOpt, JsonOpt, ModelArg, TrustOpt, _progress, _run, _size, app, out
 
 CalibOpt = Annotated[
@@ -65,9 +71,6 @@ def parity_table(rows: dict[str, Any], T: int, title: str) -> Table:
 
 
 def _snn(model: Path, calib: str | None, arch: str | None, trust: bool, quiet: bool) -> Any:
-    from ...convert import open_snn
-    from ...loading import load_data
-
     data = None if calib is None else load_data(calib)
     with _progress("converting", None if data is None else _size(data), quiet) as advance:
         return open_snn(model, data, arch=arch, trust=trust, progress=advance)
@@ -76,8 +79,7 @@ def _snn(model: Path, calib: str | None, arch: str | None, trust: bool, quiet: b
 def _verify(
     graph: Any, models: dict[str, Any], data: str, T: int, batch: int, quiet: bool
 ) -> dict[str, Any]:
-    from ...loading import load_data
-    from ...targets.onnx.parity import verify_onnx
+    from ...targets.onnx.parity import verify_onnx  # needs onnxruntime (optional)
 
     ds = load_data(data, batch)
     rows = {}
@@ -109,38 +111,40 @@ def _check_verify(verify: str | None, sequence: bool) -> None:
 def to_onnx(
     model: ModelArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="ONNX file to write.")],
-    unroll: Annotated[
-        int | None, typer.Option(min=1, help="Export the T-step unrolled model (rates out).")
-    ] = None,
-    step: Annotated[
-        bool, typer.Option("--step", help="Export the stateful single-step model.")
-    ] = False,
+    form: Annotated[
+        str,
+        typer.Option(
+            help="unrolled: the T-step model (rates out); step: the stateful single-step model."
+        ),
+    ] = "unrolled",
+    steps: Annotated[
+        int,
+        typer.Option("-T", "--T", min=1, help="Time steps: unrolled, and run by --verify."),
+    ] = 8,
     dtype: Annotated[str, typer.Option(help="float32 or float16 (unrolled only).")] = "float32",
     sequence: SequenceOpt = False,
     verify: VerifyOpt = None,
-    verify_steps: Annotated[int, typer.Option(min=1, help="T for --verify of a --step model.")] = 8,
     calib: CalibOpt = None,
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
     json_out: JsonOpt = False,
 ) -> None:
-    """Export an SNN to ONNX (opset 17): [bold]--unroll T[/] or [bold]--step[/]. Both carry
-    per-layer spike outputs; the step model's initial state is in its metadata."""
+    """Export an SNN to ONNX (opset 17): [bold]--form unrolled -T N[/] or [bold]--form step[/].
+    Both carry per-layer spike outputs; the step model's initial state is in its metadata."""
 
     def body() -> None:
-        from ...targets.onnx import require_onnx
-
         require_onnx()
         from ...targets.onnx.export import export_step, export_unrolled, save_onnx
 
-        if (unroll is None) == (not step):
-            raise InputError("give exactly one of --unroll T and --step")
+        if form not in ("unrolled", "step"):
+            raise InputError(f"--form is unrolled or step, got {form!r}")
+        step = form == "step"
         if step and (dtype != "float32" or sequence):
-            raise InputError("the --step model is float32 with a direct input only")
+            raise InputError("the step model is float32 with a direct input only")
         _check_verify(verify, sequence)
         snn, _ = _snn(model, calib, arch, trust, json_out)
-        T = unroll or verify_steps
+        T = steps
         onnx_model = (
             export_step(snn, counts=True)
             if step
@@ -153,7 +157,7 @@ def to_onnx(
         save_onnx(onnx_model, output)
         summary = {
             "output": str(output),
-            "form": "step" if step else f"unrolled T={unroll}",
+            "form": "step" if step else f"unrolled T={T}",
             "dtype": dtype,
             "inputs": [i.name for i in onnx_model.graph.input],
             "outputs": [o.name for o in onnx_model.graph.output],
@@ -167,7 +171,9 @@ def to_onnx(
 def to_lynxi(
     model: ModelArg,
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder to write.")],
-    T: Annotated[int, typer.Option("--T", min=1, help="Time steps unrolled in the module.")] = 4,
+    T: Annotated[
+        int, typer.Option("-T", "--T", min=1, help="Time steps unrolled in the module.")
+    ] = 4,
     dtype: Annotated[str, typer.Option(help="float16 (native) or float32.")] = "float16",
     sequence: SequenceOpt = False,
     compile_: Annotated[
@@ -183,13 +189,8 @@ def to_lynxi(
     """Build the Lynxi module (rank ≤ 4, no in-place op, [N, ...] in, rates out), check it,
     and write model.sjir, lynxi.onnx and lynxi.json to a folder ([bold]--compile[/]: also
     the lyngor build in compiled/)."""
-    from ...ir.io import save
-    from ...targets.lynxi import compile_lynxi, require_sdk
-    from ...targets.lynxi import to_lynxi as build_module
 
     def body() -> None:
-        from ...targets.onnx import require_onnx
-
         require_onnx(purpose="to-lynxi (it writes and checks lynxi.onnx)")
         from ...targets.onnx.export import export_unrolled, save_onnx
 
@@ -198,12 +199,14 @@ def to_lynxi(
             require_sdk()  # before any work: one line saying what is missing
         snn, ann = _snn(model, calib, arch, trust, json_out)
         module = build_module(snn, T, dtype, sequence)
-        lynxi_onnx = export_unrolled(snn, T, dtype=dtype, sequence=sequence, target="lynxi")
+        lynxi_onnx = export_unrolled(snn, T, dtype=dtype, sequence=sequence, exact_means=False)
         rows = {}
         if verify is not None:
             dtypes = ["float32"] + (["float16"] if dtype == "float16" else [])
             checked = {
-                f"ONNX Runtime {d}": export_unrolled(snn, T, dtype=d, counts=True, target="lynxi")
+                f"ONNX Runtime {d}": export_unrolled(
+                    snn, T, dtype=d, counts=True, exact_means=False
+                )
                 for d in dtypes
             }
             rows = _verify(snn, checked, verify, T, batch_size, json_out)

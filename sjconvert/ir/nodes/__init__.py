@@ -1,8 +1,9 @@
-"""Typed IR nodes: small frozen dataclasses, one field per parameter, the math in the docstring.
+"""Typed IR nodes: small frozen dataclasses, one field per parameter, the math in the docstring
+and the op's kind as traits on the class (:mod:`.base`).
 
 Shapes and dimension indices follow PyTorch with the batch axis at 0 (``[N, C, ...]``).
-Time is never an axis of a node: spiking nodes are defined per step ``t`` and the
-simulators run them over ``[T, N, ...]``. Arrays are float32, read-only copies.
+Time is never an axis of a node: stateful nodes are defined per step ``t`` and the
+executors run them over ``[T, N, ...]``. Arrays are float32, read-only copies.
 """
 
 from __future__ import annotations
@@ -11,24 +12,26 @@ from .base import Input, Node, array_field, per_channel
 from .dynamics import LI, CubaLIF, Delay, Threshold
 from .layers import (
     Add,
-    AvgPool1d,
-    AvgPool2d,
     BatchNorm,
-    Concat,
     Conv1d,
     Conv2d,
     Dropout,
-    Flatten,
     Identity,
     Linear,
-    MaxPool1d,
-    MaxPool2d,
     ReLU,
-    Reshape,
     Scale,
     Softmax,
 )
+from .movement import Concat, Flatten, Reshape, Slice, Transpose
 from .neurons import IF, LIF, Readout
+from .pools import (
+    AdaptiveAvgPool1d,
+    AdaptiveAvgPool2d,
+    AvgPool1d,
+    AvgPool2d,
+    MaxPool1d,
+    MaxPool2d,
+)
 
 
 def _subclasses(cls: type) -> list[type]:
@@ -40,14 +43,14 @@ def _subclasses(cls: type) -> list[type]:
 
 
 NODE_TYPES: dict[str, type[Node]] = {c.__name__: c for c in _subclasses(Node)}
-NEURONS = (IF, LIF)
 
 __all__ = [
     "IF",
     "LI",
     "LIF",
-    "NEURONS",
     "NODE_TYPES",
+    "AdaptiveAvgPool1d",
+    "AdaptiveAvgPool2d",
     "Add",
     "AvgPool1d",
     "AvgPool2d",
@@ -69,8 +72,10 @@ __all__ = [
     "Readout",
     "Reshape",
     "Scale",
+    "Slice",
     "Softmax",
     "Threshold",
+    "Transpose",
     "array_field",
     "per_channel",
 ]

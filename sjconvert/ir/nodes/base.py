@@ -1,8 +1,26 @@
-"""IR node base class, field helpers and the graph input node.
+"""IR node base class, its traits, field helpers and the graph input node.
 
 Shapes and dimension indices follow PyTorch with the batch axis at 0 (``[N, C, ...]``).
-Time is never an axis of a node: spiking nodes are defined per step ``t`` and the
-simulators run them over ``[T, N, ...]``. Arrays are float32, read-only copies.
+Time is never an axis of a node: stateful nodes are defined per step ``t`` and the
+executors run them over ``[T, N, ...]``. Arrays are float32, read-only copies.
+
+**Traits.** What kind of op a node is lives on its class, as class variables that passes,
+executors and targets read (never as tuples of classes repeated across files):
+
+=================  ==============================================================
+``synapse``        weighted sum ``Y = W ⋆ X + b`` with ``weight`` and ``bias`` fields
+``affine``         per-channel affine map with a bias (batch norm)
+``spiking``        emits spikes 0/1 (neurons); ``stateful`` nodes carry state over t
+``rate_coded``     a neuron whose rate model is ``clamp(X / V_th, 0, 1)`` (IF, LIF)
+``identity``       ``Y = X`` at inference (dropout, identity)
+``movement``       only rearranges values (flatten, reshape, transpose, slice, concat)
+``pool``           pooling over spatial windows
+``linear``         ``Y`` is linear in ``X`` without a bias (pools, movement, identity)
+``keeps_scale``    ``f(s ⊙ X) = s ⊙ f(X)`` for a positive scale ``s`` per channel (the
+                   channel axis survives, possibly moved: the normalisation λ passes)
+``keeps_shift``    ``f(X + δ) = f(X) + δ`` for a shift ``δ`` per channel on axis 1
+``elementwise``    applied value by value (the per-channel axis 1 is kept in place)
+=================  ==============================================================
 """
 
 from __future__ import annotations
@@ -17,11 +35,28 @@ Array = np.ndarray
 
 
 def _frozen_array(value: Any, name: str) -> Array:
-    arr = np.array(value, dtype=np.float32, copy=True)
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        arr = np.array(arr, dtype=np.float32, copy=True)
     if not np.all(np.isfinite(arr)):
-        raise ValueError(f"{name} holds NaN or Inf")
+        raise ValueError(f"{name} holds NaN or Inf (or values beyond float32)")
     arr.flags.writeable = False
     return arr
+
+
+def _per_channel_value(value: Any, name: str) -> float | Array:
+    """A scalar kept as a Python float (full precision), or a frozen float32 ``[C]`` array."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        if arr.dtype.kind not in "biuf" or not np.isfinite(float(arr)):
+            raise ValueError(f"{name} must be a finite real number, got {value!r}")
+        return float(arr)
+    out = _frozen_array(arr, name)
+    if out.ndim > 1:
+        raise ValueError(f"{name} must be a scalar or one value per channel")
+    return out
 
 
 def as_tuple(value: Any, n: int, name: str) -> tuple[int, ...]:
@@ -36,7 +71,18 @@ class Node:
     """Base class of all IR nodes. ``arity`` is the number of inputs (None: one or more)."""
 
     arity: ClassVar[int | None] = 1
+    synapse: ClassVar[bool] = False
+    affine: ClassVar[bool] = False
     spiking: ClassVar[bool] = False
+    stateful: ClassVar[bool] = False
+    rate_coded: ClassVar[bool] = False
+    identity: ClassVar[bool] = False
+    movement: ClassVar[bool] = False
+    pool: ClassVar[bool] = False
+    linear: ClassVar[bool] = False
+    keeps_scale: ClassVar[bool] = False
+    keeps_shift: ClassVar[bool] = False
+    elementwise: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -44,10 +90,7 @@ class Node:
             if f.metadata.get("array") and value is not None:
                 object.__setattr__(self, f.name, _frozen_array(value, f.name))
             elif f.metadata.get("per_channel"):  # scalar, or one value per channel (axis 1)
-                arr = np.asarray(value, dtype=np.float64)
-                as_array = arr.ndim > 0
-                value = _frozen_array(arr, f.name) if as_array else float(arr)
-                object.__setattr__(self, f.name, value)
+                object.__setattr__(self, f.name, _per_channel_value(value, f.name))
         self.validate()
 
     def validate(self) -> None:
@@ -63,6 +106,9 @@ class Node:
     def evolve(self, **changes: Any) -> Node:
         """A copy with some fields replaced (nodes are immutable)."""
         return dataclasses.replace(self, **changes)
+
+    def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
+        """Raise ValueError when input per-sample ``shapes`` cannot feed this node."""
 
 
 def array_field(optional: bool = False) -> Any:
@@ -86,12 +132,29 @@ def check_scalar_or_array(value: Any, name: str, positive: bool) -> None:
         raise ValueError(f"{name} must be > 0")
 
 
+def channel_count(value: Any) -> int | None:
+    """Channels of a per-channel field: None for a scalar, else its length."""
+    arr = np.asarray(value)
+    return None if arr.ndim == 0 else int(arr.shape[0])
+
+
+def check_channels(node: Node, shape: tuple[int, ...], *names: str) -> None:
+    """Per-channel fields ``names`` of ``node`` must have one value per channel of ``shape``."""
+    for name in names:
+        n = channel_count(getattr(node, name))
+        if n is not None and (not shape or shape[0] != n):
+            raise ValueError(f"{node.op} {name} has {n} values for input shape {list(shape)}")
+
+
 @dataclass(frozen=True, eq=False)
 class Input(Node):
-    """Graph input: ``Y = X`` with per-sample shape ``shape`` (batch axis excluded)."""
+    """Graph input: ``Y = X`` with per-sample shape ``shape`` (batch axis excluded);
+    ``sequence`` marks an input that is a ``[T, N, ...]`` sequence (one value per step)
+    rather than a static ``[N, ...]`` value presented at every step."""
 
     arity: ClassVar[int | None] = 0
     shape: tuple[int, ...] = ()
+    sequence: bool = False
 
     def validate(self) -> None:
         object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))

@@ -8,11 +8,12 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import Node, check_scalar_or_array, per_channel
+from .base import Node, check_channels, check_scalar_or_array, per_channel
+from .neurons import _Neuron
 
 
 @dataclass(frozen=True, eq=False)
-class CubaLIF(Node):
+class CubaLIF(_Neuron):
     """Current-based LIF neuron (SpikingJelly ``CUBALIFNode``), per step t (I[-1] = 0,
     V[-1] = v_init)::
 
@@ -23,7 +24,6 @@ class CubaLIF(Node):
     then soft or hard reset of ``H`` as :class:`~.neurons.IF`.
     """
 
-    spiking: ClassVar[bool] = True
     c_decay: float = 0.5
     v_decay: float = 0.75
     v_threshold: Any = per_channel(1.0)
@@ -49,6 +49,8 @@ class LI(Node):
         V[t] = V[t-1] + (X[t] − (V[t-1] − v_leak)) / τ
     """
 
+    stateful: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
     tau: float = 2.0
     v_leak: float = 0.0
 
@@ -63,16 +65,23 @@ class LI(Node):
 class Threshold(Node):
     """Stateless step: ``Y = Θ(X − θ)`` (1 where ``X >= θ``), θ scalar or per channel."""
 
+    elementwise: ClassVar[bool] = True
     threshold: Any = per_channel(0.0)
 
     def validate(self) -> None:
         check_scalar_or_array(self.threshold, "threshold", positive=False)
+
+    def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
+        check_channels(self, shapes[0], "threshold")
 
 
 @dataclass(frozen=True, eq=False)
 class Delay(Node):
     """Delay line of ``steps`` time steps: ``Y[t] = X[t − steps]`` (0 for ``t < steps``)."""
 
+    stateful: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
+    linear: ClassVar[bool] = True
     steps: int = 1
 
     def validate(self) -> None:

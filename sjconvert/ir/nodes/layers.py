@@ -1,4 +1,4 @@
-"""Synapse, pooling, shape and arithmetic nodes (everything but neurons)."""
+"""Synapses, batch norm, activations and arithmetic nodes."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from .base import Array, Node, array_field, as_tuple
 class Linear(Node):
     """Dense synapse: ``Y = X Wᵀ + b`` with ``W`` of shape [out, in]."""
 
+    synapse: ClassVar[bool] = True
     weight: Array = array_field()
     bias: Array | None = array_field(optional=True)
 
@@ -24,11 +25,16 @@ class Linear(Node):
         if self.bias is not None and self.bias.shape != (self.weight.shape[0],):
             raise ValueError(f"Linear bias shape {self.bias.shape} != ({self.weight.shape[0]},)")
 
+    def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
+        if shapes[0][-1:] != (self.weight.shape[1],):
+            raise ValueError(f"Linear takes {self.weight.shape[1]} features, got {list(shapes[0])}")
+
 
 @dataclass(frozen=True, eq=False)
 class _ConvNd(Node):
     """``Y[n, o] = b[o] + Σ_{c ∈ group(o)} (W[o, c] ⋆ X[n, c])`` with stride, padding, dilation."""
 
+    synapse: ClassVar[bool] = True
     dims: ClassVar[int] = 0
     weight: Array = array_field()
     bias: Array | None = array_field(optional=True)
@@ -41,7 +47,8 @@ class _ConvNd(Node):
         n = self.dims
         for name in ("stride", "padding", "dilation"):
             object.__setattr__(self, name, as_tuple(getattr(self, name), n, name))
-        if self.weight.ndim != n + 2:
+        object.__setattr__(self, "groups", int(self.groups))
+        if self.weight.ndim != n + 2 or 0 in self.weight.shape:
             raise ValueError(f"{self.op} weight must be {n + 2}-D, got {self.weight.shape}")
         if self.groups < 1 or self.weight.shape[0] % self.groups:
             raise ValueError(f"{self.op}: out channels not divisible by groups={self.groups}")
@@ -49,6 +56,15 @@ class _ConvNd(Node):
             raise ValueError(f"{self.op} bias shape {self.bias.shape} mismatches weight")
         if min(self.stride) < 1 or min(self.dilation) < 1 or min(self.padding) < 0:
             raise ValueError(f"{self.op}: invalid stride/padding/dilation")
+
+    def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
+        shape = shapes[0]
+        want = self.weight.shape[1] * self.groups
+        if len(shape) != self.dims + 1 or shape[0] != want:
+            raise ValueError(
+                f"{self.op} takes [{want}, {'L' if self.dims == 1 else 'H, W'}] inputs "
+                f"({self.weight.shape[1]} channels × {self.groups} groups), got {list(shape)}"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -69,6 +85,7 @@ class Conv2d(_ConvNd):
 class BatchNorm(Node):
     """Inference batch norm on axis 1 (BatchNorm1d/2d): ``Y = γ (X − μ) / √(σ² + ε) + β``."""
 
+    affine: ClassVar[bool] = True
     mean: Array = array_field()
     var: Array = array_field()
     gamma: Array = array_field()
@@ -79,8 +96,14 @@ class BatchNorm(Node):
         shapes = {a.shape for a in (self.mean, self.var, self.gamma, self.beta)}
         if len(shapes) != 1 or self.mean.ndim != 1:
             raise ValueError(f"BatchNorm statistics must be 1-D of equal length, got {shapes}")
-        if np.any(self.var < 0) or self.eps < 0:
+        if np.any(self.var < 0) or not (math.isfinite(self.eps) and self.eps >= 0):
             raise ValueError("BatchNorm variance and eps must be >= 0")
+
+    def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
+        if shapes[0][:1] != (self.mean.shape[0],):
+            raise ValueError(
+                f"BatchNorm has {self.mean.shape[0]} channels, input {list(shapes[0])}"
+            )
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,6 +111,7 @@ class ReLU(Node):
     """``Y = max(X, 0)``, or ``Y = min(max(X, 0), a)`` with ``a = max_value`` (ReLU6,
     ``hardtanh(x, 0, a)``, ``clamp(x, 0, a)``); conversion caps the firing-rate scale at a."""
 
+    elementwise: ClassVar[bool] = True
     max_value: float | None = None
 
     def validate(self) -> None:
@@ -97,113 +121,55 @@ class ReLU(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class _PoolNd(Node):
-    dims: ClassVar[int] = 0
-    kernel_size: tuple[int, ...] = 1
-    stride: tuple[int, ...] = 1
-    padding: tuple[int, ...] = 0
-
-    def validate(self) -> None:
-        for name in ("kernel_size", "stride", "padding"):
-            object.__setattr__(self, name, as_tuple(getattr(self, name), self.dims, name))
-        if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
-            raise ValueError(f"{self.op}: invalid kernel_size/stride/padding")
-        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
-            raise ValueError(f"{self.op}: padding must be at most half the kernel size")
-
-
-@dataclass(frozen=True, eq=False)
-class AvgPool1d(_PoolNd):
-    """``Y[n, c, i] = mean_{k < K} X[n, c, i·s + k − p]`` (zero padding counted), ceil_mode off."""
-
-    dims: ClassVar[int] = 1
-
-
-@dataclass(frozen=True, eq=False)
-class AvgPool2d(_PoolNd):
-    """``Y[n, c, i, j] = mean_{window} X[n, c, ·, ·]`` (zero padding counted), ceil_mode off."""
-
-    dims: ClassVar[int] = 2
-
-
-@dataclass(frozen=True, eq=False)
-class MaxPool1d(_PoolNd):
-    """``Y[n, c, i] = max_{k < K} X[n, c, i·s + k − p]`` (padding is −∞)."""
-
-    dims: ClassVar[int] = 1
-
-
-@dataclass(frozen=True, eq=False)
-class MaxPool2d(_PoolNd):
-    """``Y[n, c, i, j] = max_{window} X[n, c, ·, ·]`` (padding is −∞)."""
-
-    dims: ClassVar[int] = 2
-
-
-@dataclass(frozen=True, eq=False)
-class Flatten(Node):
-    """``Y = X`` with axes ``start_dim..end_dim`` merged (batch axis 0 kept)."""
-
-    start_dim: int = 1
-    end_dim: int = -1
-
-    def validate(self) -> None:
-        if self.start_dim == 0:
-            raise ValueError("Flatten must keep the batch axis (start_dim >= 1)")
-
-
-@dataclass(frozen=True, eq=False)
-class Reshape(Node):
-    """``Y = reshape(X, [N, *shape])``: per-sample reshape, batch axis kept."""
-
-    shape: tuple[int, ...] = ()
-
-    def validate(self) -> None:
-        object.__setattr__(self, "shape", tuple(int(s) for s in self.shape))
-        if not self.shape or min(self.shape) < 1:
-            raise ValueError(f"Reshape needs a concrete positive shape, got {self.shape}")
-
-
-@dataclass(frozen=True, eq=False)
 class Add(Node):
     """Residual sum: ``Y = Σ_i X_i`` (two or more inputs of equal shape)."""
 
     arity: ClassVar[int | None] = None
+    elementwise: ClassVar[bool] = True
 
-
-@dataclass(frozen=True, eq=False)
-class Concat(Node):
-    """``Y = cat(X_1, …, X_k, dim)`` with ``dim >= 1`` (batch axis is 0)."""
-
-    arity: ClassVar[int | None] = None
-    dim: int = 1
-
-    def validate(self) -> None:
-        if self.dim < 1:
-            raise ValueError(f"Concat dim must be a non-batch axis >= 1, got {self.dim}")
+    def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
+        if len(shapes) < 2 or len(set(shapes)) != 1:
+            raise ValueError(f"Add needs two or more inputs of one shape, got {shapes}")
 
 
 @dataclass(frozen=True, eq=False)
 class Scale(Node):
     """``Y = s ⊙ X``; ``s`` is a scalar or one factor per channel (axis 1)."""
 
+    elementwise: ClassVar[bool] = True
+    linear: ClassVar[bool] = True
     factor: Array = array_field()
 
     def validate(self) -> None:
         if self.factor.ndim > 1:
             raise ValueError("Scale factor must be a scalar or 1-D per channel")
 
+    def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
+        if self.factor.ndim and shapes[0][:1] != self.factor.shape:
+            raise ValueError(f"Scale has {self.factor.size} factors, input {list(shapes[0])}")
+
 
 @dataclass(frozen=True, eq=False)
 class Dropout(Node):
     """Inference dropout: ``Y = X`` (``p`` kept for provenance)."""
 
+    identity: ClassVar[bool] = True
+    linear: ClassVar[bool] = True
+    keeps_scale: ClassVar[bool] = True
+    keeps_shift: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
     p: float = 0.5
 
 
 @dataclass(frozen=True, eq=False)
 class Identity(Node):
     """``Y = X``."""
+
+    identity: ClassVar[bool] = True
+    linear: ClassVar[bool] = True
+    keeps_scale: ClassVar[bool] = True
+    keeps_shift: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,4 +1,5 @@
-"""Neuron nodes (defined per time step) and the membrane readout."""
+"""Neuron nodes (defined per time step) and the membrane readout. Each neuron's step is one
+program in :mod:`sjconvert.ops.neurons`, which every executor runs or generates code from."""
 
 from __future__ import annotations
 
@@ -6,11 +7,34 @@ import math
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .base import Node, check_scalar_or_array, per_channel
+from .base import Node, check_channels, check_scalar_or_array, per_channel
 
 
 @dataclass(frozen=True, eq=False)
-class IF(Node):
+class _Neuron(Node):
+    """A spiking neuron layer: element-wise, with a membrane carried over time steps."""
+
+    spiking: ClassVar[bool] = True
+    stateful: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
+
+    def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
+        check_channels(self, shapes[0], "v_threshold", "v_init")
+
+    @property
+    def reset_mode(self) -> str:
+        return "soft" if getattr(self, "v_reset", None) is None else "hard"
+
+
+def _check_common(node: Any) -> None:
+    check_scalar_or_array(node.v_threshold, "v_threshold", positive=True)
+    check_scalar_or_array(node.v_init, "v_init", positive=False)
+    if node.v_reset is not None and not math.isfinite(node.v_reset):
+        raise ValueError("v_reset must be finite or None")
+
+
+@dataclass(frozen=True, eq=False)
+class IF(_Neuron):
     """Integrate-and-fire neuron, per step t (V[-1] = v_init; Θ(x) = 1 if x >= 0 else 0)::
 
         H[t] = V[t-1] + X[t]
@@ -21,24 +45,17 @@ class IF(Node):
     ``v_threshold`` and ``v_init`` are scalars or per-channel (axis 1) arrays.
     """
 
-    spiking: ClassVar[bool] = True
+    rate_coded: ClassVar[bool] = True
     v_threshold: Any = per_channel(1.0)
     v_reset: float | None = None
     v_init: Any = per_channel(0.0)
 
     def validate(self) -> None:
-        check_scalar_or_array(self.v_threshold, "v_threshold", positive=True)
-        check_scalar_or_array(self.v_init, "v_init", positive=False)
-        if self.v_reset is not None and not math.isfinite(self.v_reset):
-            raise ValueError("v_reset must be finite or None")
-
-    @property
-    def reset_mode(self) -> str:
-        return "soft" if self.v_reset is None else "hard"
+        _check_common(self)
 
 
 @dataclass(frozen=True, eq=False)
-class LIF(Node):
+class LIF(_Neuron):
     """Leaky integrate-and-fire neuron (SpikingJelly semantics), per step t::
 
         decay_input:     H[t] = V[t-1] + (X[t] − (V[t-1] − V_r)) / τ
@@ -49,7 +66,7 @@ class LIF(Node):
     by ``decay`` instead of dividing by ``τ`` — the same math, kept for bit-exact parity.
     """
 
-    spiking: ClassVar[bool] = True
+    rate_coded: ClassVar[bool] = True
     tau: float = 2.0
     v_threshold: Any = per_channel(1.0)
     v_reset: float | None = 0.0
@@ -62,14 +79,12 @@ class LIF(Node):
             raise ValueError(f"LIF tau must be finite and >= 1, got {self.tau}")
         if self.decay is not None and not math.isclose(self.decay * self.tau, 1.0, rel_tol=1e-5):
             raise ValueError(f"LIF decay {self.decay} must equal 1/tau ({1 / self.tau})")
-        IF.validate(self)  # type: ignore[arg-type]
-
-    @property
-    def reset_mode(self) -> str:
-        return "soft" if self.v_reset is None else "hard"
+        _check_common(self)
 
 
 @dataclass(frozen=True, eq=False)
 class Readout(Node):
     """Non-spiking integrator read out as a running mean: ``V[t] = V[t-1] + X[t]``,
-    ``Y[t] = V[t] / (t + 1)`` for ``t = 0, 1, …`` (V[-1] = 0)."""
+    ``Y[t] = V[t] / (t + 1)`` for ``t = 0, 1, …`` (V[-1] = 0). Only at graph outputs."""
+
+    elementwise: ClassVar[bool] = True

@@ -1,5 +1,5 @@
 """The GPU side: picking CuPy only where a CUDA device exists, compiling and launching the
-generated neuron kernels. Nothing here imports CuPy at module import time."""
+generated kernels. Nothing here imports CuPy at module import time."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 
 from ...errors import EmitError, InputError
+from ...ops import StepProgram
 from .kernels import OPTIONS, kernel_name, kernel_source
-from .program import NeuronSpec
 
 THREADS = 256
 
@@ -61,38 +61,37 @@ def nvrtc_ptx(source: str, arch: str = "compute_80") -> str:
 
 
 @functools.cache
-def compiled(spec: NeuronSpec, dtype: str, device: int) -> Any:
-    """The CuPy ``RawKernel`` for ``spec``, compiled once per device (CuPy also keeps the
-    binary in its on-disk cache)."""
+def compiled(source: str, name: str, device: int) -> Any:
+    """The CuPy ``RawKernel`` for a generated source, compiled once per device (CuPy also
+    keeps the binary in its on-disk cache)."""
     import cupy
 
     with cupy.cuda.Device(device):
-        return cupy.RawKernel(kernel_source(spec, dtype), kernel_name(spec, dtype), OPTIONS)
+        return cupy.RawKernel(source, name, OPTIONS)
 
 
 def launch(
-    spec: NeuronSpec,
+    program: StepProgram,
     x: Any,
-    v: Any,
-    th: Any,
+    state: list[Any],
+    channels: list[Any],
     steps: int,
     static: bool,
     inner: int,
-    channels: int,
+    n_channels: int,
 ) -> Any:
-    """Run the fused kernel over ``steps`` steps; ``v`` is updated in place.
-
-    ``x`` is ``[n]`` (static) or ``[steps, n]``, ``v`` ``[n]`` and ``th`` ``[channels]``,
-    all contiguous CuPy arrays of one dtype; float16 layers need an even ``n``. Returns the
-    spikes ``[steps, n]``."""
+    """Run the fused kernel over ``steps`` steps; each state register (``[n]``) is updated
+    in place. ``x`` is ``[n]`` (static) or ``[steps, n]``, per-channel constants
+    ``[n_channels]`` (in the program's sorted order), all contiguous CuPy arrays of one
+    dtype; float16 layers need an even ``n``. Returns the outputs ``[steps, n]``."""
     import cupy
 
-    dtype = str(v.dtype)
+    dtype = str(state[0].dtype)
     lanes = 2 if dtype == "float16" else 1
-    n = v.size // lanes
-    s = cupy.empty((steps, v.size), dtype=v.dtype)
-    kernel = compiled(spec, dtype, v.device.id)
+    n = state[0].size // lanes
+    y = cupy.empty((steps, state[0].size), dtype=state[0].dtype)
+    kernel = compiled(kernel_source(program, dtype), kernel_name(program, dtype), y.device.id)
     sizes = (np.int64(n), np.int32(steps), np.int64(0 if static else n))
-    args = (x, s, v, th, *sizes, np.int64(inner), np.int64(channels))
+    args = (x, y, *state, *channels, *sizes, np.int64(inner), np.int64(n_channels))
     kernel(((n + THREADS - 1) // THREADS,), (THREADS,), args)
-    return s
+    return y

@@ -1,19 +1,20 @@
-"""CUDA source for fused multi-step neuron kernels, generated from :mod:`.program`.
+"""CUDA source for fused multi-step kernels, generated from a node's step program
+(:mod:`sjconvert.ops.neurons`).
 
-One kernel per (neuron parameters, dtype) covers all T steps of a layer: each thread owns one
-neuron (``float``) or two (``half2``), keeps its membrane in a register and loops over time,
-reading ``X[t]`` and writing ``S[t]`` once per step — the forward-through-time layout of
-SpikingJelly's ``NeuronFPTTKernel``, with the charge equation rendered from the IR's
-parameters instead of written by hand. Scalar parameters are compiled in as constants; a
-per-channel threshold is read once per neuron from an array.
+One kernel per (program signature, dtype) covers all T steps of a layer: each thread owns one
+neuron (``float``) or two (``half2``), keeps its state registers in registers and loops over
+time, reading ``X[t]`` and writing ``Y[t]`` once per step — the forward-through-time layout
+of SpikingJelly's ``NeuronFPTTKernel``, with the step rendered from the program instead of
+written by hand. Scalar constants are compiled in; a per-channel constant is read once per
+neuron from an array.
 
 Arguments (``n`` counts threads' elements: neurons, or neuron pairs for ``half2``)::
 
-    x      [T, n] (x_stride = n) or [n] (x_stride = 0: the same input every step)
-    s      [T, n] spikes out (0/1)
-    v      [n] membrane, read at the start and written back at the end (state across calls)
-    th     [channels] thresholds (read only when the threshold is per channel)
-    inner  neurons per channel within one sample (channel = (i / inner) % channels)
+    x        [T, n] (x_stride = n) or [n] (x_stride = 0: the same input every step)
+    y        [T, n] output (spikes 0/1, or the state it reads out)
+    <state>  [n] per state register, read at the start and written back at the end
+    <const>  [channels] per per-channel constant
+    inner    neurons per channel within one sample (channel = (index / inner) % channels)
 
 Kernels compile with ``--fmad=false`` so no multiply-add is contracted: every op rounds as
 in the reference (IEEE division, no flush to zero: the NVRTC defaults).
@@ -23,10 +24,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+from typing import Any
 
 import numpy as np
 
-from .program import NeuronSpec, Op, program, registers
+from ...ops import Op, StepProgram
 
 DTYPES = {"float32": "float", "float16": "half2"}
 OPTIONS = ("--fmad=false", "--prec-div=true", "--ftz=false", "-std=c++17")
@@ -63,9 +65,10 @@ def literal(value: float, dtype: str) -> str:
     return f"__float2half2_rn({text})" if dtype == "float16" else text
 
 
-def kernel_name(spec: NeuronSpec, dtype: str) -> str:
-    digest = hashlib.sha1(repr((spec, dtype)).encode()).hexdigest()[:10]
-    return f"sj_{spec.model.lower()}_{spec.reset}_{DTYPES[dtype]}_{digest}"
+def kernel_name(program: StepProgram, dtype: str) -> str:
+    digest = hashlib.sha1(repr((program.signature, dtype)).encode()).hexdigest()[:10]
+    kind = "spike" if program.spiking else "state"
+    return f"sj_{kind}_{'_'.join(program.state)}_{DTYPES[dtype]}_{digest}"
 
 
 def _body(ops: tuple[Op, ...], dtype: str) -> list[str]:
@@ -73,45 +76,53 @@ def _body(ops: tuple[Op, ...], dtype: str) -> list[str]:
     return [f"{op.dst} = {table[op.fn].format(*op.args)};" for op in ops]
 
 
-@functools.cache
-def kernel_source(spec: NeuronSpec, dtype: str) -> str:
-    """CUDA C for ``spec`` in ``dtype`` (``float32`` → ``float``, ``float16`` → ``half2``).
-    Cached: one source (and one compiled kernel) per distinct parameter set."""
+def _channel_const(name: str, dtype: str) -> str:
+    if dtype == "float32":
+        return f"const float {name} = {name}_arr[(sj_i / inner) % channels];"
+    return (  # the two lanes may lie in different channels
+        f"const half2 {name} = __halves2half2({name}_arr[((2 * sj_i) / inner) % channels], "
+        f"{name}_arr[((2 * sj_i + 1) / inner) % channels]);"
+    )
+
+
+def kernel_source(program: StepProgram, dtype: str) -> str:
+    """CUDA C for ``program`` in ``dtype`` (``float32`` → ``float``, ``float16`` →
+    ``half2``); cached by the program's signature (one source per distinct parameter set)."""
     if dtype not in DTYPES:
-        raise ValueError(f"neuron kernels take {sorted(DTYPES)}, got {dtype!r}")
-    ctype = DTYPES[dtype]
-    ops = program(spec)
-    consts = [f"const {ctype} {k} = {literal(v, dtype)};" for k, v in spec.constants().items()]
-    if spec.threshold is None:
-        if dtype == "float32":
-            consts.append("const float TH = th[(i / inner) % channels];")
-        else:  # the two lanes may lie in different channels
-            consts.append(
-                "const half2 TH = __halves2half2(th[((2 * i) / inner) % channels], "
-                "th[((2 * i + 1) / inner) % channels]);"
-            )
-    temps = ", ".join(["s", *registers(ops)])
-    elem = "half" if dtype == "float16" else "float"
+        raise ValueError(f"kernels take {sorted(DTYPES)}, got {dtype!r}")
+    return _source(program.signature, kernel_name(program, dtype), dtype)
+
+
+@functools.cache
+def _source(signature: Any, name: str, dtype: str) -> str:
+    ops, state, out, scalar_items, channel_names, _ = signature
+    ctype, elem = DTYPES[dtype], ("half" if dtype == "float16" else "float")
+    scalars = [f"const {ctype} {k} = {literal(v, dtype)};" for k, v in scalar_items]
+    consts = scalars + [_channel_const(k, dtype) for k in channel_names]
+    temps_list = list(dict.fromkeys(op.dst for op in ops if op.dst not in (*state, out)))
+    temps = ", ".join([*([out] if out not in state else []), *temps_list])
+    args = [f"{ctype}* __restrict__ {r}_state" for r in state]
+    args += [f"const {elem}* __restrict__ {k}_arr" for k in channel_names]
     lines = [
         "#include <cuda_fp16.h>" if dtype == "float16" else "",
         _HALF2_HELPERS if dtype == "float16" else "",
-        f'extern "C" __global__ void {kernel_name(spec, dtype)}(',
-        f"    const {ctype}* __restrict__ x_seq, {ctype}* __restrict__ s_seq,",
-        f"    {ctype}* __restrict__ v_state, const {elem}* __restrict__ th,",
+        f'extern "C" __global__ void {name}(',
+        f"    const {ctype}* __restrict__ x_seq, {ctype}* __restrict__ y_seq,",
+        *(f"    {a}," for a in args),
         "    const long long n, const int steps, const long long x_stride,",
         "    const long long inner, const long long channels)",
         "{",
-        "    const long long i = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
-        "    if (i >= n) return;",
+        "    const long long sj_i = (long long)blockIdx.x * blockDim.x + threadIdx.x;",
+        "    if (sj_i >= n) return;",
         *(f"    {c}" for c in consts),
-        f"    {ctype} v = v_state[i];",
-        f"    {ctype} {temps};",
-        "    for (long long t = 0; t < steps; ++t) {",
-        f"        const {ctype} x = x_seq[t * x_stride + i];",
+        *(f"    {ctype} {r} = {r}_state[sj_i];" for r in state),
+        f"    {ctype} {temps};" if temps else "",
+        "    for (long long sj_t = 0; sj_t < steps; ++sj_t) {",
+        f"        const {ctype} x = x_seq[sj_t * x_stride + sj_i];",
         *(f"        {line}" for line in _body(ops, dtype)),
-        "        s_seq[t * n + i] = s;",
+        f"        y_seq[sj_t * n + sj_i] = {out};",
         "    }",
-        "    v_state[i] = v;",
+        *(f"    {r}_state[sj_i] = {r};" for r in state),
         "}",
     ]
     return "\n".join(line for line in lines if line) + "\n"

@@ -1,10 +1,11 @@
-"""Emitters of the ``cupy`` target: each turns an IR node into a function over arrays of the
-graph's array module (NumPy or CuPy), registered per op in :mod:`sjconvert.targets.registry`.
+"""Emitters of the ``cupy`` target, one per IR node class in :data:`REGISTRY`.
 
-Synapses (Linear, Conv, BatchNorm) run either natively (``xp.matmul`` over an im2col view)
-or through the torch kernels of the reference simulator, handed the arrays by DLPack
-without copies (``synapses="torch"``); the latter computes exactly what the reference
-computes, so float32 spikes stay bit-identical. Pooling reproduces torch's window order.
+Every node runs by default as the simulator over arrays does it (:mod:`sjconvert.exec.
+arraysim`): stateless ops through the shared torch kernels on the arrays' memory (DLPack),
+stateful ones by their step program — so an emitter returns None for that. The target's own
+mappings: synapses, pooling and data movement natively in NumPy/CuPy (``synapses="native"``,
+for a GPU whose torch has no CUDA: ``xp.matmul`` over an im2col view, pooling in torch's
+window order) and, on CuPy, stateful nodes as one fused kernel per layer (:mod:`.fused`).
 """
 
 from __future__ import annotations
@@ -15,53 +16,55 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
+from ...exec.arrays import Arrays
 from ...ir import nodes as ir
-from ...sim.torch_ops import KERNELS, prepare
-from ..registry import register
-from .neurons import NeuronLayer
+from ...ops import KERNELS, PROGRAMS
+from ..registry import Registry
+from .fused import FusedStateful
 
-TARGET = "cupy"
 Fn = Callable[[list[Any]], Any]
 
 
 @dataclass(frozen=True)
 class Context:
-    """What every emitter needs: the array module, dtype and synapse provider."""
+    """What every emitter needs: the arrays (module and dtype) and the synapse provider."""
 
-    xp: Any
-    dtype: np.dtype
+    arrays: Arrays
     synapses: str  # "torch" (DLPack into torch kernels) or "native"
 
     @property
-    def torch_dtype(self) -> torch.dtype:
-        return getattr(torch, self.dtype.name)
+    def xp(self) -> Any:
+        return self.arrays.xp
+
+    @property
+    def dtype(self) -> np.dtype:
+        return np.dtype(self.arrays.dtype)
 
     def array(self, value: Any) -> Any:
-        return self.xp.asarray(np.asarray(value, dtype=self.dtype))
+        return self.arrays.asarray(value)
 
     def channels(self, value: Any, ndim: int) -> Any:
-        arr = np.asarray(value, dtype=self.dtype)
-        return self.array(arr.reshape(-1, *([1] * (ndim - 2)))) if arr.ndim else arr[()]
+        return self.arrays.constant(value, ndim)
 
 
-def _via_torch(node: ir.Node, ctx: Context) -> Fn:
-    """The reference simulator's torch kernel for ``node``, on the arrays' device."""
-    device = "cpu" if ctx.xp is np else "cuda"
-    params = prepare(node, ctx.torch_dtype, device)
-    kernel = KERNELS[node.op]
+REGISTRY: Registry[Context, Any] = Registry("cupy")
+NATIVE: set[type[ir.Node]] = set()
 
-    def run(xs: list[Any]) -> Any:
-        args = [torch.from_dlpack(ctx.xp.ascontiguousarray(x)) for x in xs]
-        if device == "cpu":
-            return ctx.xp.from_dlpack(kernel(params, args))
-        cudnn = torch.backends.cudnn  # float32 convolutions, not TF32 (torch's default)
-        keep = {"enabled": cudnn.enabled, "benchmark": cudnn.benchmark}
-        with cudnn.flags(**keep, deterministic=cudnn.deterministic, allow_tf32=False):
-            return ctx.xp.from_dlpack(kernel(params, args))
 
-    return run
+def native(*classes: type[ir.Node]) -> Callable[[Callable[..., Fn]], Callable[..., Fn | None]]:
+    """Register a native implementation, used with ``synapses="native"`` (else None: the
+    torch kernel runs)."""
+
+    def deco(fn: Callable[..., Fn]) -> Callable[..., Fn | None]:
+        def emit(name: str, node: Any, ctx: Context) -> Fn | None:
+            return fn(name, node, ctx) if ctx.synapses == "native" else None
+
+        NATIVE.update(classes)
+        REGISTRY.add(classes, emit)
+        return emit
+
+    return deco
 
 
 def windows(
@@ -82,10 +85,8 @@ def _pad(xp: Any, x: Any, padding: tuple[int, ...], value: float) -> Any:
     return xp.pad(x, ((0, 0), (0, 0), *((p, p) for p in padding)), constant_values=value)
 
 
-@register(TARGET, "Conv1d", "Conv2d")
+@native(ir.Conv1d, ir.Conv2d)
 def _conv(name: str, node: ir.Conv1d | ir.Conv2d, ctx: Context) -> Fn:
-    if ctx.synapses == "torch":
-        return _via_torch(node, ctx)
     xp, g = ctx.xp, node.groups
     w = ctx.array(node.weight)
     k = tuple(w.shape[2:])
@@ -106,20 +107,15 @@ def _conv(name: str, node: ir.Conv1d | ir.Conv2d, ctx: Context) -> Fn:
     return run
 
 
-@register(TARGET, "Linear")
+@native(ir.Linear)
 def _linear(name: str, node: ir.Linear, ctx: Context) -> Fn:
-    if ctx.synapses == "torch":
-        return _via_torch(node, ctx)
     wt = ctx.array(node.weight.T)
     bias = None if node.bias is None else ctx.array(node.bias)
     return lambda xs: xs[0] @ wt if bias is None else xs[0] @ wt + bias
 
 
-@register(TARGET, "BatchNorm")
+@native(ir.BatchNorm)
 def _bn(name: str, node: ir.BatchNorm, ctx: Context) -> Fn:
-    if ctx.synapses == "torch":
-        return _via_torch(node, ctx)
-
     def run(xs: list[Any]) -> Any:
         x, nd = xs[0], xs[0].ndim
         inv = ctx.channels(node.gamma / np.sqrt(node.var + node.eps), nd)
@@ -128,7 +124,15 @@ def _bn(name: str, node: ir.BatchNorm, ctx: Context) -> Fn:
     return run
 
 
-@register(TARGET, "AvgPool1d", "AvgPool2d", "MaxPool1d", "MaxPool2d")
+def _plain_pool(node: Any) -> str | None:
+    if node.ceil_mode or any(d != 1 for d in getattr(node, "dilation", (1,))):
+        return "ceil mode or dilation"
+    if not getattr(node, "count_include_pad", True) or getattr(node, "divisor_override", None):
+        return "a divisor other than the window size"
+    return None
+
+
+@native(ir.AvgPool1d, ir.AvgPool2d, ir.MaxPool1d, ir.MaxPool2d)
 def _pool(name: str, node: Any, ctx: Context) -> Fn:
     """Average: window elements summed one by one in row-major order, then divided by the
     window size (zero padding counted) — torch's order, so the results are identical.
@@ -152,12 +156,12 @@ def _pool(name: str, node: Any, ctx: Context) -> Fn:
     return run
 
 
-@register(TARGET, "ReLU")
+@native(ir.ReLU)
 def _relu(name: str, node: ir.ReLU, ctx: Context) -> Fn:
     return lambda xs: ctx.xp.maximum(xs[0], ctx.dtype.type(0))
 
 
-@register(TARGET, "Flatten")
+@native(ir.Flatten)
 def _flatten(name: str, node: ir.Flatten, ctx: Context) -> Fn:
     def run(xs: list[Any]) -> Any:
         shape = xs[0].shape
@@ -168,31 +172,55 @@ def _flatten(name: str, node: ir.Flatten, ctx: Context) -> Fn:
     return run
 
 
-@register(TARGET, "Reshape")
+@native(ir.Reshape)
 def _reshape(name: str, node: ir.Reshape, ctx: Context) -> Fn:
     return lambda xs: xs[0].reshape(xs[0].shape[0], *node.shape)
 
 
-@register(TARGET, "Concat")
+@native(ir.Concat)
 def _concat(name: str, node: ir.Concat, ctx: Context) -> Fn:
     return lambda xs: ctx.xp.concatenate(xs, axis=node.dim)
 
 
-@register(TARGET, "Scale")
+@native(ir.Scale)
 def _scale(name: str, node: ir.Scale, ctx: Context) -> Fn:
     return lambda xs: xs[0] * ctx.channels(node.factor, xs[0].ndim)
 
 
-@register(TARGET, "Identity", "Dropout")
+@native(ir.Identity, ir.Dropout)
 def _identity(name: str, node: ir.Node, ctx: Context) -> Fn:
     return lambda xs: xs[0]
 
 
-@register(TARGET, "IF", "LIF")
-def _neuron(name: str, node: ir.IF | ir.LIF, ctx: Context) -> NeuronLayer:
-    return NeuronLayer(node, ctx.xp, ctx.dtype)
+def _stateful(name: str, node: ir.Node, ctx: Context) -> FusedStateful | None:
+    """On CuPy one fused kernel per layer; with NumPy the step program runs chunk by chunk."""
+    return FusedStateful(node, ctx.arrays) if ctx.xp is not np else None
 
 
-@register(TARGET, "Input", "Readout", "Add")
-def _scheduled(name: str, node: ir.Node, ctx: Context) -> None:
-    """Graph inputs, residual sums and readouts are handled by the graph's schedule."""
+def _default(name: str, node: ir.Node, ctx: Context) -> None:
+    """Run as the array simulator runs it: by the schedule itself (inputs, adds, readouts,
+    delays) or through the shared torch kernel."""
+
+
+REGISTRY.add(PROGRAMS, _stateful)
+REGISTRY.add((ir.Input, ir.Readout, ir.Add, ir.Delay), _default)
+REGISTRY.add([c for c in KERNELS if c not in NATIVE and c not in REGISTRY.entries], _default)
+
+
+def native_problems(graph: Any) -> list[str]:
+    """Nodes ``synapses="native"`` cannot run (no native implementation, or a pool with
+    ceil mode, dilation or another divisor)."""
+    out = []
+    for name, node in graph:
+        if node.stateful or isinstance(node, (ir.Input, ir.Add, ir.Readout)):
+            continue
+        why = "no native implementation" if type(node) not in NATIVE else None
+        if (
+            why is None
+            and node.pool
+            and not isinstance(node, ir.AdaptiveAvgPool1d | ir.AdaptiveAvgPool2d)
+        ):
+            why = _plain_pool(node)
+        if why:
+            out.append(f"{graph.where(name)} ({node.op}): {why}")
+    return out

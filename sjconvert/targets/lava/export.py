@@ -3,24 +3,26 @@ then measure it (ANN, float SNN, our fixed-point simulator, Lava on a subset).""
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Iterable
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from ...errors import EmitError, InputError, UnsupportedOpError
+from ...exec.reference import Simulator
 from ...ir.graph import Graph
 from ...passes import run_pipeline
-from ...passes.pool import POOLS, fuse_avgpool
-from ...passes.quantize import quantize_loihi
-from ...passes.quantize_sdnn import quantize_sdnn
-from ...sim.fixed_point import LoihiNet, run
-from ...sim.reference import Program
-from ..registry import load_target
-from .lower import TARGET, lower
+from .fixed_point import LoihiNet, run
+from .lower import REGISTRY, lower
+from .netx import write_netx
+from .pool import foldable, fuse_avgpool
+from .quantize import quantize_loihi
+from .sdnn import quantize_sdnn
 from .verify import compare, predict, run_lava
 
 INPUT_MAX = 127  # graded input messages: 8-bit signed
@@ -35,7 +37,7 @@ def choose_model(snn: Graph) -> str:
     exact = all(
         node.v_reset == 0.0 and not np.any(np.asarray(node.v_init))
         for _, node in snn
-        if node.spiking
+        if node.spiking and node.stateful
     )
     return "cuba" if exact else "sdnn"
 
@@ -47,16 +49,15 @@ def to_loihi(
     sigma-delta neurons (``model``; ``auto``: :func:`choose_model`) and lower."""
     if model not in NEURON_MODELS:
         raise InputError(f"neuron model must be one of {NEURON_MODELS}, got {model!r}")
-    table = load_target(TARGET)
     missing = [
         f"{snn.where(n)} ({node.op})"
         for n, node in snn
-        if node.op not in table and not isinstance(node, POOLS)
+        if REGISTRY.get(node) is None and not foldable(node)
     ]
     if missing:
         raise UnsupportedOpError(
             f"NetX (a chain of dense/conv layers) cannot express {', '.join(missing)}; "
-            f"supported: {', '.join(sorted(table))} and foldable average pooling"
+            f"supported: {', '.join(REGISTRY.ops())} and foldable average pooling"
         )
     if x_max <= 0:
         raise InputError(f"the input range must be positive, got max |x| = {x_max}")
@@ -95,7 +96,7 @@ def _accuracy(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(pred == y))
 
 
-def measure(
+def measure_loihi(
     net: LoihiNet,
     snn: Graph,
     ann: Graph | None,
@@ -109,8 +110,10 @@ def measure(
     xt = torch.as_tensor(x, dtype=torch.float32)
     result: dict[str, Any] = {"samples": len(x), "steps": steps}
     if ann is not None:
-        result["ann"] = _accuracy(Program(ann).ann(xt)[ann.outputs[0]].argmax(-1).numpy(), y)
-    result["snn_float"] = _accuracy(Program(snn).snn(xt, T=steps).output[-1].argmax(-1).numpy(), y)
+        result["ann"] = _accuracy(Simulator(ann).rate(xt)[ann.outputs[0]].argmax(-1).numpy(), y)
+    result["snn_float"] = _accuracy(
+        Simulator(snn).run(xt, T=steps).output[-1].argmax(-1).numpy(), y
+    )
     start = time.perf_counter()
     ours = run(net, net.encode(x), steps)
     result["fixed_point_seconds"] = time.perf_counter() - start
@@ -136,11 +139,6 @@ def measure(
 
 def run_lava_path(net: LoihiNet, x: np.ndarray, steps: int) -> Any:
     """Write ``net`` to a temporary NetX file and run ``x`` through it in Lava."""
-    import tempfile
-    from pathlib import Path
-
-    from .netx import write_netx
-
     with tempfile.TemporaryDirectory() as tmp:
         path = write_netx(net, Path(tmp) / "net.net")
         return run_lava(path, net.schedule(net.encode(x), steps), steps)

@@ -9,8 +9,9 @@ identity hook instead so odd mantissas survive. ``delay_shift`` (slayer's defaul
 each block's output by one step, as each Lava synapse does. Slayer's CUBA neuron has no
 bias, so biased layers are refused; sigma-delta layers are written as NetX only.
 
-The module takes ``[N, *input_shape, T]`` (NXT, see :mod:`sjconvert.passes.layout`) integer
-messages and returns the last block's spikes in the same layout.
+The module takes ``[N, *input_shape, T]`` integer messages (NXT, see :mod:`.layout`) and
+returns the last block's spikes in the same layout; :func:`run_tnx` takes and returns
+SpikingJelly's ``[T, N, ...]``.
 """
 
 from __future__ import annotations
@@ -18,9 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 
 from ...errors import EmitError
-from ...sim.fixed_point import DECAY_UNITY, Layer, LoihiNet
+from .fixed_point import DECAY_UNITY, LoihiLayer, LoihiNet
+from .layout import nxt_to_tnx, tnx_to_nxt
 
 W_SCALE = 1 << 6
 
@@ -29,7 +32,7 @@ def _identity(x: Any) -> Any:
     return x
 
 
-def _params(layer: Layer) -> dict[str, Any]:
+def _params(layer: LoihiLayer) -> dict[str, Any]:
     return {
         "threshold": layer.vth / W_SCALE,
         "current_decay": layer.i_decay / DECAY_UNITY,
@@ -37,8 +40,7 @@ def _params(layer: Layer) -> dict[str, Any]:
     }
 
 
-def _block(layer: Layer) -> Any:
-    import torch
+def _block(layer: LoihiLayer) -> Any:
     from lava.lib.dl import slayer
 
     if layer.neuron != "cuba":
@@ -70,7 +72,6 @@ def _block(layer: Layer) -> Any:
 def to_lava_dl(net: LoihiNet) -> Any:
     """A ``torch.nn.Sequential`` of slayer CUBA blocks computing ``net`` (see the module
     docstring); raises :class:`~sjconvert.errors.EmitError` naming a layer it cannot hold."""
-    import torch
     from lava.lib.dl import slayer
 
     blocks = []
@@ -81,3 +82,8 @@ def to_lava_dl(net: LoihiNet) -> Any:
         blocks.append(_block(layer))
         prev = layer.shape
     return torch.nn.Sequential(*blocks).eval()
+
+
+def run_tnx(module: Any, x: Any) -> Any:
+    """Run a Lava-DL module on ``[T, N, ...]`` messages; the spikes come back ``[T, N, ...]``."""
+    return nxt_to_tnx(module(tnx_to_nxt(x)))

@@ -21,7 +21,8 @@ import numpy as np
 from ...errors import EmitError
 from ...ir.graph import Graph
 from ...ir.io import atomic_write
-from ...sim.fixed_point import Layer, LoihiNet, netx_dense_weights
+from .fixed_point import LoihiLayer, LoihiNet, netx_dense_weights
+from .lower import lower
 
 # File-format keys (NetX names), in one place.
 LAYER = "layer"
@@ -40,7 +41,7 @@ def torch_to_netx_shape(shape: tuple[int, ...]) -> np.ndarray:
     return np.asarray(shape, np.int64)
 
 
-def _neuron(group: h5py.Group, layer: Layer) -> None:
+def _neuron(group: h5py.Group, layer: LoihiLayer) -> None:
     n = group.create_group(NEURON)
     if layer.neuron == "cuba":
         values = ("CUBA", layer.i_decay, layer.v_decay, layer.vth, 1, False)
@@ -54,7 +55,7 @@ def _neuron(group: h5py.Group, layer: Layer) -> None:
         n.create_dataset(SIGMA_OUTPUT, data=True)
 
 
-def _layer(group: h5py.Group, layer: Layer) -> None:
+def _layer(group: h5py.Group, layer: LoihiLayer) -> None:
     group.create_dataset(TYPE, data=np.bytes_(layer.kind))
     group.create_dataset(SHAPE, data=torch_to_netx_shape(layer.shape))
     if layer.kind == "dense":
@@ -77,8 +78,6 @@ def write_netx(net: LoihiNet | Graph, path: str | os.PathLike[str]) -> Path:
     """Write ``net`` (a :class:`LoihiNet`, or a quantised graph that is lowered first) to
     ``path`` atomically; returns the path."""
     if isinstance(net, Graph):
-        from .lower import lower
-
         net = lower(net)
     path = Path(path)
 

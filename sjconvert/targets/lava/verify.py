@@ -1,4 +1,4 @@
-"""Parity of a NetX network between Lava's simulator and our fixed-point simulator.
+"""LavaAgreement of a NetX network between Lava's simulator and our fixed-point simulator.
 
 Lava needs Python 3.10 (lava-nc 0.10, lava-dl 0.6). When the running interpreter cannot
 import it, Lava runs in a subprocess of the Lava environment: ``$SJCONVERT_LAVA_PYTHON``,
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import EmitError
-from ...sim.fixed_point import VTH_MAX, FixedPointResult, LoihiNet
+from .fixed_point import VTH_MAX, FixedPointResult, LoihiNet
 
 REPO = Path(__file__).resolve().parents[3]
 ENV_VAR = "SJCONVERT_LAVA_PYTHON"
@@ -76,7 +76,7 @@ def predict(net: LoihiNet, res: FixedPointResult) -> np.ndarray:
 
 
 @dataclass
-class Parity:
+class LavaAgreement:
     """Spike agreement per layer (fraction of equal entries) and predictions agreement."""
 
     layers: dict[str, float]
@@ -84,7 +84,7 @@ class Parity:
     predictions_equal: float
 
 
-def compare(net: LoihiNet, ours: FixedPointResult, lava: FixedPointResult) -> Parity:
+def compare(net: LoihiNet, ours: FixedPointResult, lava: FixedPointResult) -> LavaAgreement:
     layers = {
         layer.name: float(np.mean(mine == theirs))
         for layer, mine, theirs in zip(
@@ -92,4 +92,4 @@ def compare(net: LoihiNet, ours: FixedPointResult, lava: FixedPointResult) -> Pa
         )
     }
     same = float(np.mean(predict(net, ours) == predict(net, lava)))
-    return Parity(layers, bool(np.array_equal(ours.voltage, lava.voltage)), same)
+    return LavaAgreement(layers, bool(np.array_equal(ours.voltage, lava.voltage)), same)

@@ -1,4 +1,4 @@
-"""NIR emitters, one per IR op (registered in :mod:`sjconvert.targets.registry`).
+"""NIR emitters, one per IR node class (:data:`REGISTRY`).
 
 An emitter returns the NIR node for one IR node, or None for ops NIR expresses by its
 edges alone: ``Add`` (NIR sums every edge into a node), ``Identity`` and ``Dropout``.
@@ -16,10 +16,9 @@ import numpy as np
 
 from ...ir import nodes as ir
 from ...ir.graph import Graph
-from ..registry import register
+from ..registry import Registry
 from .convention import full
 
-TARGET = "nir"
 META_KEY = "sjconvert"  # node metadata: IR facts NIR has no field for (JSON text)
 
 
@@ -33,6 +32,9 @@ class ExportCtx:
 
     def in_shape(self, name: str) -> tuple[int, ...]:
         return self.shapes[self.graph.edges[name][0]]
+
+
+REGISTRY: Registry[ExportCtx, Any] = Registry("nir")
 
 
 def _meta(**facts: Any) -> dict[str, Any]:
@@ -50,19 +52,19 @@ def _reset_reason(node: ir.IF | ir.LIF) -> str | None:
     return None
 
 
-@register(TARGET, "Input")
+@REGISTRY.register(ir.Input)
 def _input(name: str, node: ir.Input, ctx: ExportCtx) -> nir.NIRNode:
     return nir.Input(input_type=np.array(node.shape))
 
 
-@register(TARGET, "Linear")
+@REGISTRY.register(ir.Linear)
 def _linear(name: str, node: ir.Linear, ctx: ExportCtx) -> nir.NIRNode:
     if node.bias is None:
         return nir.Linear(weight=np.array(node.weight))
     return nir.Affine(weight=np.array(node.weight), bias=np.array(node.bias))
 
 
-@register(TARGET, "Conv1d", "Conv2d")
+@REGISTRY.register(ir.Conv1d, ir.Conv2d)
 def _conv(name: str, node: ir.Conv1d | ir.Conv2d, ctx: ExportCtx) -> nir.NIRNode:
     bias = np.zeros(node.weight.shape[0], np.float32) if node.bias is None else node.bias
     spatial = ctx.in_shape(name)[1:]
@@ -90,7 +92,7 @@ def _conv(name: str, node: ir.Conv1d | ir.Conv2d, ctx: ExportCtx) -> nir.NIRNode
     )
 
 
-@register(TARGET, "Flatten")
+@REGISTRY.register(ir.Flatten)
 def _flatten(name: str, node: ir.Flatten, ctx: ExportCtx) -> nir.NIRNode:
     shape = ctx.in_shape(name)
 
@@ -104,7 +106,17 @@ def _flatten(name: str, node: ir.Flatten, ctx: ExportCtx) -> nir.NIRNode:
     )
 
 
-@register(TARGET, "AvgPool2d")
+def _plain(node: Any) -> str | None:
+    if (
+        node.ceil_mode
+        or node.divisor_override
+        or (any(node.padding) and not node.count_include_pad)
+    ):
+        return "NIR pooling has no ceil mode, no padding left out of the mean, no other divisor"
+    return None
+
+
+@REGISTRY.register(ir.AvgPool2d, accepts=_plain)
 def _avgpool(name: str, node: ir.AvgPool2d, ctx: ExportCtx) -> nir.NIRNode:
     return nir.AvgPool2d(
         kernel_size=np.array(node.kernel_size),
@@ -113,7 +125,7 @@ def _avgpool(name: str, node: ir.AvgPool2d, ctx: ExportCtx) -> nir.NIRNode:
     )
 
 
-@register(TARGET, "AvgPool1d")
+@REGISTRY.register(ir.AvgPool1d, accepts=_plain)
 def _avgpool1d(name: str, node: ir.AvgPool1d, ctx: ExportCtx) -> nir.NIRNode:
     """NIR has no 1-D pooling: a Conv1d with ``W[o, c, k] = δ(o, c)/K`` and no bias (exact
     for power-of-two windows, where ``x/K`` is exact; dense, since consumers such as
@@ -134,12 +146,12 @@ def _avgpool1d(name: str, node: ir.AvgPool1d, ctx: ExportCtx) -> nir.NIRNode:
     )
 
 
-@register(TARGET, "Scale")
+@REGISTRY.register(ir.Scale)
 def _scale(name: str, node: ir.Scale, ctx: ExportCtx) -> nir.NIRNode:
     return nir.Scale(scale=full(node.factor, ctx.shapes[name]))
 
 
-@register(TARGET, "IF", accepts=_reset_reason)
+@REGISTRY.register(ir.IF, accepts=_reset_reason)
 def _if(name: str, node: ir.IF, ctx: ExportCtx) -> nir.NIRNode:
     shape, f64 = ctx.shapes[name], np.float64
     return nir.IF(
@@ -149,7 +161,7 @@ def _if(name: str, node: ir.IF, ctx: ExportCtx) -> nir.NIRNode:
     )
 
 
-@register(TARGET, "LIF", accepts=_reset_reason)
+@REGISTRY.register(ir.LIF, accepts=_reset_reason)
 def _lif(name: str, node: ir.LIF, ctx: ExportCtx) -> nir.NIRNode:
     shape, f64 = ctx.shapes[name], np.float64
     return nir.LIF(
@@ -162,17 +174,17 @@ def _lif(name: str, node: ir.LIF, ctx: ExportCtx) -> nir.NIRNode:
     )
 
 
-@register(TARGET, "Readout")
+@REGISTRY.register(ir.Readout)
 def _readout(name: str, node: ir.Readout, ctx: ExportCtx) -> nir.NIRNode:
     return nir.I(r=full(1.0 / ctx.dt, ctx.shapes[name], np.float64))
 
 
-@register(TARGET, "Add", "Identity", "Dropout")
+@REGISTRY.register(ir.Add, ir.Identity, ir.Dropout)
 def _by_edges(name: str, node: ir.Node, ctx: ExportCtx) -> None:
     return None
 
 
-@register(TARGET, "CubaLIF", accepts=_reset_reason)
+@REGISTRY.register(ir.CubaLIF, accepts=_reset_reason)
 def _cuba(name: str, node: ir.CubaLIF, ctx: ExportCtx) -> nir.NIRNode:
     """``τ_syn = dt/(1 − α)``, ``τ_mem = dt/(1 − β)``, ``w_in = τ_syn/dt``, ``r = τ_mem/dt``
     (SpikingJelly's convention): Euler steps give ``I = αI + X``, ``V = βV + I``."""
@@ -190,7 +202,7 @@ def _cuba(name: str, node: ir.CubaLIF, ctx: ExportCtx) -> nir.NIRNode:
     )
 
 
-@register(TARGET, "LI")
+@REGISTRY.register(ir.LI)
 def _li(name: str, node: ir.LI, ctx: ExportCtx) -> nir.NIRNode:
     shape, f64 = ctx.shapes[name], np.float64
     return nir.LI(
@@ -201,11 +213,11 @@ def _li(name: str, node: ir.LI, ctx: ExportCtx) -> nir.NIRNode:
     )
 
 
-@register(TARGET, "Threshold")
+@REGISTRY.register(ir.Threshold)
 def _threshold(name: str, node: ir.Threshold, ctx: ExportCtx) -> nir.NIRNode:
     return nir.Threshold(threshold=full(node.threshold, ctx.shapes[name], np.float64))
 
 
-@register(TARGET, "Delay")
+@REGISTRY.register(ir.Delay)
 def _delay(name: str, node: ir.Delay, ctx: ExportCtx) -> nir.NIRNode:
     return nir.Delay(delay=full(node.steps * ctx.dt, ctx.shapes[name], np.float64))

@@ -14,30 +14,21 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import nir
-import torch
 
 from ...errors import EmitError, UnsupportedOpError
+from ...exec.shapes import with_shapes
 from ...ir import nodes as ir
 from ...ir.graph import Graph
 from ...ir.io import atomic_write
-from ..registry import check, emitter
 from . import lossy as lossy_maps
 from .convention import DT
-from .emitters import META_KEY, TARGET, ExportCtx
-
-BY_EDGES = (ir.Add, ir.Identity, ir.Dropout)
+from .emitters import META_KEY, REGISTRY, ExportCtx
 
 
-def infer_shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
-    """Per-sample output shape of every node, from the graph or from one zero-input pass of
-    the reference simulator when the graph does not record them all."""
-    if all(graph.shapes.get(name) for name in graph.nodes):  # () = not recorded
-        return dict(graph.shapes)
-    from ...sim.reference import Program
-
-    zeros = [torch.zeros(1, *graph.nodes[n].shape) for n in graph.inputs]  # type: ignore[attr-defined]
-    values = Program(graph).ann(*zeros)
-    return {name: tuple(v.shape[1:]) for name, v in values.items()}
+def by_edges(node: ir.Node) -> bool:
+    """Ops NIR expresses by its edges alone: a sum (every NIR node sums its inputs) and
+    identities."""
+    return node.identity or isinstance(node, ir.Add)
 
 
 def _check(graph: Graph, lossy: tuple[str, ...]) -> Graph:
@@ -49,7 +40,7 @@ def _check(graph: Graph, lossy: tuple[str, ...]) -> Graph:
     ]
     full, _ = lossy_maps.apply(graph, lossy_maps.LOSSY)
     try:
-        check(full, TARGET)
+        REGISTRY.check(full)
     except UnsupportedOpError as exc:
         problems.append(str(exc))
     if problems:
@@ -67,7 +58,8 @@ def to_nir(graph: Graph, dt: float = DT, lossy: Iterable[str] = ()) -> nir.NIRGr
     if not dt > 0:
         raise EmitError(f"dt must be > 0, got {dt}")
     graph = _check(graph, lossy_maps.parse(lossy))
-    ctx = ExportCtx(graph, infer_shapes(graph), float(dt))
+    graph = with_shapes(graph)
+    ctx = ExportCtx(graph, dict(graph.shapes), float(dt))
     sources: dict[str, list[str]] = {}  # IR value -> the NIR nodes whose sum it is
     nodes: dict[str, nir.NIRNode] = {}
     edges: list[tuple[str, str]] = []
@@ -83,10 +75,10 @@ def to_nir(graph: Graph, dt: float = DT, lossy: Iterable[str] = ()) -> nir.NIRGr
 
     for name, node in graph:
         ins = graph.edges[name]
-        if isinstance(node, BY_EDGES):
+        if by_edges(node):
             sources[name] = [s for i in ins for s in sources[i]]
             continue
-        nodes[name] = emitter(graph, name, TARGET)(name, node, ctx)
+        nodes[name] = REGISTRY.emitter(graph, name)(name, node, ctx)
         sources[name] = [name]
         feed(name, ins)
         add = next((i for i in ins if isinstance(graph.nodes[i], ir.Add)), None)

@@ -11,13 +11,12 @@ what the NIR file then means, so its accuracy can be measured beside the origina
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ...convert import evaluate
 from ...errors import InputError
 from ...ir import nodes as ir
 from ...ir.graph import Graph
@@ -33,12 +32,12 @@ class Lossy:
 
 
 def _neuron(node: ir.Node) -> bool:
-    return isinstance(node, (ir.IF, ir.LIF))
+    return node.rate_coded
 
 
-def _pool(node: ir.Node) -> ir.Node:
+def _pool(node: Any) -> ir.Node:
     cls = ir.AvgPool1d if isinstance(node, ir.MaxPool1d) else ir.AvgPool2d
-    return cls(node.kernel_size, node.stride, node.padding)  # type: ignore[attr-defined]
+    return cls(node.kernel_size, node.stride, node.padding, node.ceil_mode, False)
 
 
 LOSSY: dict[str, Lossy] = {
@@ -124,18 +123,3 @@ class LossyReport:
             "before": {str(t): v for t, v in self.before.items()},
             "after": {str(t): v for t, v in self.after.items()},
         }
-
-
-def measure(
-    original: Graph,
-    mapped: Graph,
-    data: Iterable[Any],
-    steps: Sequence[int],
-    ann: Graph | None = None,
-) -> LossyReport:
-    """Simulate both graphs on ``data`` and report the accuracy change per T."""
-    batches = list(data)
-    before = evaluate(original, batches, steps, ann=ann)
-    after = evaluate(mapped, batches, steps, ann=ann)
-    metric = "accuracy" if before.labelled else "agreement_with_ann"
-    return LossyReport(before.samples, metric, before.snn, after.snn)

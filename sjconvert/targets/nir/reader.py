@@ -22,11 +22,11 @@ import nir
 import numpy as np
 
 from ...errors import InputError, UnsupportedOpError
+from ...exec.shapes import infer_shapes
 from ...ir import nodes as ir
 from ...ir.graph import Graph
 from .convention import DT, close, collapse, uniform
 from .emitters import META_KEY
-from .export import infer_shapes
 
 
 @dataclass(frozen=True)
@@ -37,8 +37,8 @@ class ReadCtx:
     meta: dict[str, Any]
 
 
-Chain = list[ir.Node]
-Reader = Callable[[Any, ReadCtx], Chain]
+Nodes = list[ir.Node]
+Reader = Callable[[Any, ReadCtx], Nodes]
 
 
 def _facts(node: nir.NIRNode) -> dict[str, Any]:
@@ -57,19 +57,19 @@ def _padding(value: Any, n: int) -> tuple[int, ...]:
     return pad * n if len(pad) == 1 else pad
 
 
-def _input_scale(r: Any, ctx: ReadCtx, what: str) -> Chain:
+def _input_scale(r: Any, ctx: ReadCtx, what: str) -> Nodes:
     """A Scale in front of a neuron whose input weight ``r·dt`` is not 1."""
     gain = collapse(np.asarray(r, np.float64) * ctx.dt, what)
     return [] if close(gain, 1.0) else [ir.Scale(np.asarray(gain, np.float32))]
 
 
-def _if(node: nir.IF, ctx: ReadCtx) -> Chain:
+def _if(node: nir.IF, ctx: ReadCtx) -> Nodes:
     v_reset = uniform(node.v_reset, "IF v_reset")
     th = collapse(node.v_threshold, "IF v_threshold")
     return [*_input_scale(node.r, ctx, "IF r"), ir.IF(th, v_reset, v_reset)]
 
 
-def _lif(node: nir.LIF, ctx: ReadCtx) -> Chain:
+def _lif(node: nir.LIF, ctx: ReadCtx) -> Nodes:
     """``v += dt/tau·(v_leak − v + r·I)`` is the IR LIF with ``τ = tau/dt`` and
     ``V_r = v_leak``: ``decay_input`` when ``r = 1``, not when ``r = τ``, else a Scale."""
     tau = uniform(np.asarray(node.tau, np.float64) / ctx.dt, "LIF tau/dt")
@@ -92,7 +92,7 @@ def _lif(node: nir.LIF, ctx: ReadCtx) -> Chain:
     return [*pre, ir.LIF(tau, th, v_reset, True, v_reset, decay)]
 
 
-def _conv(node: nir.Conv1d | nir.Conv2d, ctx: ReadCtx) -> Chain:
+def _conv(node: nir.Conv1d | nir.Conv2d, ctx: ReadCtx) -> Nodes:
     n = 1 if isinstance(node, nir.Conv1d) else 2
     if ctx.meta.get("avgpool"):  # written by sjconvert for an AvgPool1d
         k = int(np.asarray(node.weight).shape[-1])
@@ -111,14 +111,14 @@ def _conv(node: nir.Conv1d | nir.Conv2d, ctx: ReadCtx) -> Chain:
     ]
 
 
-def _flatten(node: nir.Flatten, ctx: ReadCtx) -> Chain:
+def _flatten(node: nir.Flatten, ctx: ReadCtx) -> Nodes:
     def with_batch(d: int) -> int:
         return int(d) + 1 if int(d) >= 0 else int(d)
 
     return [ir.Flatten(with_batch(node.start_dim), with_batch(node.end_dim))]
 
 
-def _pool(node: nir.AvgPool2d | nir.SumPool2d, ctx: ReadCtx) -> Chain:
+def _pool(node: nir.AvgPool2d | nir.SumPool2d, ctx: ReadCtx) -> Nodes:
     k = _padding(node.kernel_size, 2)
     pool = ir.AvgPool2d(k, _padding(node.stride, 2), _padding(node.padding, 2))
     if isinstance(node, nir.AvgPool2d):
@@ -126,15 +126,15 @@ def _pool(node: nir.AvgPool2d | nir.SumPool2d, ctx: ReadCtx) -> Chain:
     return [pool, ir.Scale(np.float32(k[0] * k[1]))]
 
 
-def _scale(node: nir.Scale, ctx: ReadCtx) -> Chain:
+def _scale(node: nir.Scale, ctx: ReadCtx) -> Nodes:
     return [ir.Scale(np.asarray(collapse(node.scale, "Scale scale"), np.float32))]
 
 
-def _integrator(node: nir.I, ctx: ReadCtx) -> Chain:
+def _integrator(node: nir.I, ctx: ReadCtx) -> Nodes:
     return [*_input_scale(node.r, ctx, "I r"), ir.Readout()]
 
 
-def _cuba(node: nir.CubaLIF, ctx: ReadCtx) -> Chain:
+def _cuba(node: nir.CubaLIF, ctx: ReadCtx) -> Nodes:
     """``α = 1 − dt/τ_syn``, ``β = 1 − dt/τ_mem``; the input gain
     ``(dt/τ_syn)·w_in·(dt/τ_mem)·r`` becomes a Scale when it is not 1."""
     alpha = 1.0 - ctx.dt / uniform(node.tau_syn, "CubaLIF tau_syn")
@@ -161,7 +161,7 @@ def _cuba(node: nir.CubaLIF, ctx: ReadCtx) -> Chain:
     return [*pre, ir.CubaLIF(alpha, beta, th, v_reset, v_reset)]
 
 
-def _li(node: nir.LI, ctx: ReadCtx) -> Chain:
+def _li(node: nir.LI, ctx: ReadCtx) -> Nodes:
     tau = uniform(np.asarray(node.tau, np.float64) / ctx.dt, "LI tau/dt")
     exact = ctx.meta.get("tau")
     tau = float(exact) if exact is not None and close(exact, tau) else tau
@@ -172,7 +172,7 @@ def _li(node: nir.LI, ctx: ReadCtx) -> Chain:
     return [*pre, ir.LI(tau, uniform(node.v_leak, "LI v_leak"))]
 
 
-def _delay(node: nir.Delay, ctx: ReadCtx) -> Chain:
+def _delay(node: nir.Delay, ctx: ReadCtx) -> Nodes:
     steps = uniform(np.asarray(node.delay, np.float64) / ctx.dt, "Delay delay/dt")
     if not close(steps, round(steps)) or round(steps) < 0:
         raise UnsupportedOpError(f"delay of {steps:g} steps (only whole steps)")

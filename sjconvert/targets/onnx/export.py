@@ -25,14 +25,16 @@ import onnx
 import torch
 from torch import nn
 
-from ...errors import EmitError
-from ...ir import nodes as ir
+from ...errors import EmitError, InputError
+from ...exec.module import SpikingNet
+from ...exec.shapes import with_shapes
 from ...ir.graph import Graph
 from ...ir.io import atomic_write
-from ..lynxi import example_input
-from ..lynxi.check import MAX_RANK
-from ..lynxi.net import build
+from . import REGISTRY
 from .step import StepNet, build_step
+
+MAX_RANK = 4
+DTYPES = {"float32": torch.float32, "float16": torch.float16}
 
 OPSET = 17
 
@@ -88,38 +90,43 @@ def _export(
     return model
 
 
+def _example(graph: Graph, lead: int, dtype: torch.dtype) -> torch.Tensor:
+    return torch.zeros(lead, *with_shapes(graph).shapes[graph.inputs[0]], dtype=dtype)
+
+
 def export_unrolled(
     graph: Graph,
     T: int,
     dtype: str = "float32",
     sequence: bool = False,
     counts: bool = False,
-    target: str = "onnx",
+    exact_means: bool = True,
 ) -> onnx.ModelProto:
-    """The T-step model. ``counts`` adds ``spikes/<layer>`` outputs (spikes per sample)."""
-    net = build(graph, T, target, dtype, sequence, counts=counts)
-    x = example_input(graph, T, sequence=sequence, dtype=dtype)
+    """The T-step model. ``counts`` adds ``spikes/<layer>`` outputs (spikes per sample);
+    ``exact_means`` sums float32 outputs in float64, as the reference does (a Lynxi
+    module sums in its own dtype)."""
+    if dtype not in DTYPES:
+        raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    REGISTRY.check(graph)
+    dt = DTYPES[dtype]
+    acc = torch.float64 if exact_means and dt == torch.float32 else dt
+    net = SpikingNet(graph, T, dt, acc, sequence, counts).eval()
+    x = _example(graph, T * 2 if sequence else 2, dt)
     meta = {"form": "unrolled", "T": str(T), "dtype": dtype, "sequence": str(sequence).lower()}
-    return _export(net, (x,), net.inputs, net.output_names(), net.output_names() + net.inputs, meta)
+    names = net.output_names()
+    return _export(net, (x,), [net.input], names, [*names, net.input], meta)
 
 
 def export_step(graph: Graph, counts: bool = False) -> onnx.ModelProto:
     """The stateful single-step model (float32). ``counts`` adds ``spikes:<layer>`` outputs."""
+    REGISTRY.check(graph)
     net: StepNet = build_step(graph, counts=counts)
-    x = example_input(graph, 1)
+    x = _example(graph, 2, torch.float32)
     names = net.input_names()
     batched = [n for n in names if n != "t"] + [n for n in net.output_names() if n != "t:next"]
-    meta = {"form": "step", "dtype": "float32", "initial_state": json.dumps(_v_init(graph))}
+    init = {k: v.tolist() for k, v in zip(names[2:], net.initial_state(1)[1:], strict=True)}
+    meta = {"form": "step", "dtype": "float32", "initial_state": json.dumps(init)}
     return _export(net, (x, *net.initial_state(2)), names, net.output_names(), batched, meta)
-
-
-def _v_init(graph: Graph) -> dict[str, float | list[float]]:
-    """Each neuron layer's initial membrane: a scalar or one value per channel (axis 1)."""
-    return {
-        f"v:{n}": np.asarray(node.v_init).tolist()
-        for n, node in graph
-        if isinstance(node, (ir.IF, ir.LIF))
-    }
 
 
 def initial_state(model: onnx.ModelProto, n: int) -> dict[str, np.ndarray]:
@@ -135,9 +142,7 @@ def initial_state(model: onnx.ModelProto, n: int) -> dict[str, np.ndarray]:
         shape = [
             n if i == 0 and inp.name != "t" else d.dim_value for i, d in enumerate(t.shape.dim)
         ]
-        value = np.asarray(v0.get(inp.name, 0.0), dtype=dtype)
-        if value.ndim:  # per channel: axis 1
-            value = value.reshape(-1, *([1] * (len(shape) - 2)))
+        value = np.asarray(v0.get(inp.name, 0.0), dtype=dtype)  # one sample's start
         out[inp.name] = np.broadcast_to(value, shape).astype(dtype)
     return out
 

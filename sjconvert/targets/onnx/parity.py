@@ -8,19 +8,18 @@ from typing import Any
 
 import onnx
 
+from ...exec.parity import Agreement, ParityMeter, reference_run
 from ...ir.graph import Graph
-from ...loading import Batch
-from ...verify import Parity, ParityMeter, reference_run
 from .runtime import run_steps, run_unrolled, session
 
 
 def verify_onnx(
     graph: Graph,
     model: onnx.ModelProto,
-    data: Iterable[Batch],
+    data: Iterable[Any],
     T: int,
     progress: Callable[[int], None] | None = None,
-) -> Parity:
+) -> Agreement:
     """Parity of ``model`` (unrolled or step, as exported by :mod:`.export`) with the
     reference simulation of ``graph`` for ``T`` steps on every batch of ``data`` (direct
     input ``[N, ...]``)."""

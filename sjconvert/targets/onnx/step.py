@@ -1,81 +1,82 @@
-"""A stateful single-step SNN: ``(x[t], t, state) -> (rates, state', spikes[t])``.
+"""A stateful single-step SNN: ``(x[t], t, state) -> (rates, t + 1, state', spikes[t])``.
 
-State: one membrane ``v:<layer>`` ``[N, ...]`` per neuron layer and one accumulator
-``acc:<output>`` per graph output (``V`` of the readout, float64 so running means match the
-reference simulator bit for bit), plus the step index ``t`` (``[1]``, float). Every value is
-``[N, ...]``: layers before the first neuron are recomputed each step.
+State: each stateful layer's registers ``<register>:<layer>`` ``[N, ...]`` (``v:<layer>`` for
+an IF/LIF membrane) and one accumulator ``acc:<output>`` per graph output (the sum of its
+values so far, float64 so running means match the reference simulator bit for bit), plus
+the step index ``t`` (``[1]``, float). It is one block of one step of the shared schedule
+(:mod:`sjconvert.exec.schedule`); layers before the first neuron are recomputed each step.
 """
 
 from __future__ import annotations
 
-from typing import cast
-
-import numpy as np
 import torch
+from torch import nn
 
+from ...exec.module import ModuleBackend, StepModule, module_key
+from ...exec.schedule import Schedule
+from ...exec.shapes import with_shapes
 from ...ir.graph import Graph
-from ..lynxi.net import SpikingNet, build
-from ..lynxi.neurons import Neuron, Readout
+
+ACC = torch.float64
 
 
-class StepNet(SpikingNet):
+class StepNet(nn.Module):
     """One step of the network; see the module docstring for inputs and outputs."""
 
+    def __init__(self, graph: Graph, counts: bool = False) -> None:
+        super().__init__()
+        graph = with_shapes(graph)
+        self.graph, self.counts, self.input = graph, counts, graph.inputs[0]
+        self.schedule = Schedule(graph, ModuleBackend(graph, 1, torch.float32, ACC))
+        self.layers = nn.ModuleDict(
+            {module_key(i, n): m for i, (n, m) in enumerate(self.schedule.fns.items())}
+        )
+        self.stateful = [n for n, m in self.schedule.fns.items() if isinstance(m, StepModule)]
+        self.neurons = [n for n in self.stateful if graph.nodes[n].spiking]
+
+    def _registers(self) -> list[tuple[str, str]]:
+        return [(n, r) for n in self.stateful for r in self.schedule.fns[n].program.state]
+
     def state_names(self) -> list[str]:
-        return [f"v:{n}" for n in self.neurons] + [f"acc:{o}" for o in self.outputs]
+        regs = [f"{r}:{n}" for n, r in self._registers()]
+        return regs + [f"acc:{o}" for o in self.graph.outputs]
 
     def input_names(self) -> list[str]:
-        return [self.inputs[0], "t", *self.state_names()]
+        return [self.input, "t", *self.state_names()]
 
     def output_names(self) -> list[str]:
         spikes = [f"spikes:{n}" for n in self.neurons] if self.counts else []
-        return [*self.outputs, "t:next", *(f"{s}:next" for s in self.state_names()), *spikes]
-
-    def _readout(self, name: str) -> Readout:
-        key = self.keys[name]
-        return self.means[key] if key in self.means else self.layers[key]
+        outs = list(self.graph.outputs)
+        return [*outs, "t:next", *(f"{s}:next" for s in self.state_names()), *spikes]
 
     def initial_state(self, n: int) -> list[torch.Tensor]:
-        """``[t, *state]`` before step 0 for a batch of ``n`` (membranes at ``v_init``)."""
-        v = [self.layers[self.keys[k]].initial(n) for k in self.neurons]
-        acc = [
-            torch.zeros(n, *self._readout(o).shape, dtype=self._readout(o).acc_dtype)
-            for o in self.outputs
-        ]
-        dtype = v[0].dtype if v else torch.float32
-        return [torch.zeros(1, dtype=dtype), *v, *acc]
+        """``[t, *state]`` before step 0 for a batch of ``n`` (registers at their start)."""
+        regs = [self.schedule.fns[m].initial(n)[r] for m, r in self._registers()]
+        accs = [torch.zeros(n, *self.graph.shapes[o], dtype=ACC) for o in self.graph.outputs]
+        return [torch.zeros(1), *regs, *accs]
 
-    def forward(  # type: ignore[override]
-        self, x: torch.Tensor, t: torch.Tensor, *state: torch.Tensor
-    ) -> tuple[torch.Tensor, ...]:
-        vals = {self.inputs[0]: x}
-        v_in = dict(zip(self.neurons, state[: len(self.neurons)], strict=True))
-        v_out, spikes, rates, accs = {}, [], [], []
-        for name in self.order:
-            layer = self.layers[self.keys[name]]
-            args = [vals[i] for i in self.edges[name]]
-            if isinstance(layer, Neuron):
-                vals[name], v_out[name] = layer.step(args[0], v_in[name])
-                spikes.append(vals[name])
-            elif isinstance(layer, Readout):
-                vals[name] = args[0]
-            else:
-                vals[name] = layer(*args)
-        for o, acc in zip(self.outputs, state[len(self.neurons) :], strict=True):
-            rate, acc = self._readout(o).step(vals[o], acc, t)
-            rates.append(rate)
+    def forward(self, x: torch.Tensor, t: torch.Tensor, *state: torch.Tensor) -> tuple:
+        regs = self._registers()
+        held: dict[str, dict[str, torch.Tensor]] = {}
+        for (n, r), value in zip(regs, state[: len(regs)], strict=True):
+            held.setdefault(n, {})[r] = value
+        spikes: dict[str, torch.Tensor] = {}
+
+        def observe(name: str, value: torch.Tensor, temporal: bool) -> None:
+            if name in self.neurons:
+                spikes[name] = value
+
+        outs = self.schedule.block({}, 1, held, {self.input: x}, {}, observe)
+        rates, accs = [], []
+        for (y, _), acc in zip(outs.values(), state[len(regs) :], strict=True):
+            acc = acc + y.to(ACC)
+            rates.append(acc.to(y.dtype) / (t + 1.0))
             accs.append(acc)
-        new_v = [v_out[n] for n in self.neurons]
-        return (*rates, t + 1.0, *new_v, *accs, *(spikes if self.counts else []))
+        new = [held[n][r] for n, r in regs]
+        extra = [spikes[n] for n in self.neurons] if self.counts else []
+        return (*rates, t + 1.0, *new, *accs, *extra)
 
 
 def build_step(graph: Graph, counts: bool = False) -> StepNet:
     """The single-step module of ``graph`` (float32; see the module docstring)."""
-    net = build(graph, 1, "onnx", "float32", counts=counts, cls=StepNet)
-    return cast(StepNet, net)
-
-
-def initial_state_arrays(net: StepNet, n: int) -> dict[str, np.ndarray]:
-    """The initial ``t`` and state as NumPy arrays keyed by ONNX input name."""
-    names = ["t", *net.state_names()]
-    return {k: v.numpy() for k, v in zip(names, net.initial_state(n), strict=True)}
+    return StepNet(graph, counts=counts).eval()

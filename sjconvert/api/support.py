@@ -1,0 +1,101 @@
+"""What sjconvert supports, read from its registries (``docs/supported_ops.md`` is generated
+from this by ``python -m sjconvert.api.support > docs/supported_ops.md``)."""
+
+from __future__ import annotations
+
+import operator
+
+import torch
+import torch.nn.functional as F
+
+from ..frontends.builders import (
+    FUNCTION_BUILDERS,
+    MODULE_BUILDERS,
+    NAMED_BUILDERS,
+    NEURON_CLASSES,
+    PASSTHROUGH,
+)
+from ..ir import nodes as ir
+from ..ops import KERNELS, PROGRAMS, RATES
+from ..targets.registry import available_targets, load_target
+
+
+def _name(target: object) -> str:
+    """A stable public name (``F.relu``, ``torch.cat``, ``Tensor.view``) for a capture key."""
+    if isinstance(target, str):
+        return f"`Tensor.{target}`"
+    name = getattr(target, "__name__", str(target))
+    for prefix, module in (("F", F), ("torch", torch), ("operator", operator)):
+        if getattr(module, name, None) is target:
+            return f"`{prefix}.{name}`"
+    return f"`{name}`"
+
+
+def supported_ops_markdown() -> str:
+    lines = [
+        "# Supported operations",
+        "",
+        "Generated from the registries by `python -m sjconvert.api.support`; "
+        "a test keeps it current.",
+        "",
+        "## Capture: torch modules → IR",
+        "",
+        ", ".join(f"`nn.{cls.__name__}`" for cls in MODULE_BUILDERS)
+        + " (and their subclasses, e.g. SpikingJelly's step-aware `layer.*`).",
+        "",
+        "SpikingJelly neurons, recognised by exact class name without importing SpikingJelly: "
+        + ", ".join(f"`{n}`" for n in NEURON_CLASSES)
+        + " → IR `IF` / `LIF`; SpikingJelly ann2snn modules "
+        + ", ".join(f"`{n}`" for n in NAMED_BUILDERS)
+        + " → IR `Scale`.",
+    ]
+    lines += ["", "## Capture: functions and tensor methods → IR", ""]
+    lines.append(", ".join(sorted({_name(t) for t in FUNCTION_BUILDERS})))
+    lines += ["", f"Passed through unchanged: {', '.join(sorted(PASSTHROUGH))}.", ""]
+    lines += [
+        "## IR nodes and the reference simulator",
+        "",
+        "| IR node | semantics | equation |",
+        "|---|---|---|",
+    ]
+    for op, cls in sorted(ir.NODE_TYPES.items()):
+        kernel = (
+            "step program" + (" + rate model" if cls in RATES else "")
+            if cls in PROGRAMS
+            else "torch kernel"
+            if cls in KERNELS
+            else "schedule (stateful)"
+            if cls.stateful
+            else "schedule"
+        )
+        doc = " ".join((cls.__doc__ or "").split())
+        lines.append(f"| {op} | {kernel} | {doc.replace('|', '/')} |")
+    lines += _targets_markdown()
+    return "\n".join(lines) + "\n"
+
+
+def _targets_markdown() -> list[str]:
+    """One table row per IR op: which targets emit it (``*`` = with conditions)."""
+    tables = {t: load_target(t) for t in available_targets()}
+    if not tables:
+        return []
+    lines = [
+        "",
+        "## Targets: IR nodes → emitters",
+        "",
+        "`yes*`: emitted with conditions on the node's parameters (the check names them).",
+        "",
+        "| IR node | " + " | ".join(tables) + " |",
+        "|---|" + "---|" * len(tables),
+    ]
+    for op, cls in sorted(ir.NODE_TYPES.items()):
+        cells = []
+        for table in tables.values():
+            entry = table.entries.get(cls)
+            cells.append("" if entry is None else ("yes*" if entry.accepts else "yes"))
+        lines.append(f"| {op} | " + " | ".join(cells) + " |")
+    return lines
+
+
+if __name__ == "__main__":
+    print(supported_ops_markdown(), end="")

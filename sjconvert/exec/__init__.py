@@ -1,0 +1,27 @@
+"""Executors: one interpreter (:mod:`.schedule`) with backends — the torch reference
+simulator (:mod:`.reference`), NumPy/CuPy arrays (:mod:`.arraysim`) and the exportable torch
+module (:mod:`.module`) — plus shape inference and the parity meter."""
+
+from .arraysim import ArrayResult, ArraySimulator
+from .module import SpikingNet
+from .parity import Agreement, ParityMeter, reference_run
+from .reference import SimResult, Simulator, is_sequence, run
+from .schedule import Schedule, time_block
+from .shapes import infer_shapes, with_shapes
+
+__all__ = [
+    "Agreement",
+    "ArrayResult",
+    "ArraySimulator",
+    "ParityMeter",
+    "Schedule",
+    "SimResult",
+    "Simulator",
+    "SpikingNet",
+    "infer_shapes",
+    "is_sequence",
+    "reference_run",
+    "run",
+    "time_block",
+    "with_shapes",
+]

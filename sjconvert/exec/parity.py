@@ -1,0 +1,132 @@
+"""Parity between the reference simulator and another executor (ONNX Runtime, a chip, ...).
+
+For N samples run by both, with rates ``r`` ``[N, classes]`` and per-layer spike counts
+``c_l`` ``[N]`` (spikes of layer ``l`` per sample over the T steps)::
+
+    prediction agreement  = mean_n [argmax r_ref[n] = argmax r[n]]
+    spike-count agreement = mean_{n, l} [c_ref,l[n] = c_l[n]]     (exact equality)
+    max rate error        = max_{n, k} |r_ref[n, k] − r[n, k]|
+
+:class:`ParityMeter` accumulates them over batches; :func:`reference_run` gives the
+reference side, with per-sample counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..ir.graph import Graph
+from .reference import Simulator
+
+
+@dataclass
+class Agreement:
+    """Agreement of one executor with the reference on ``samples`` samples."""
+
+    samples: int
+    prediction_agreement: float
+    spike_count_agreement: float | None
+    max_rate_error: float
+    spikes_reference: float = 0.0
+    spikes_other: float = 0.0
+    layers: dict[str, float] = field(default_factory=dict)
+    accuracy_reference: float | None = None
+    accuracy: float | None = None
+
+    @property
+    def identical(self) -> bool:
+        """Every rate and every spike count equal."""
+        return self.max_rate_error == 0.0 and self.spike_count_agreement in (None, 1.0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "samples": self.samples,
+            "prediction_agreement": self.prediction_agreement,
+            "spike_count_agreement": self.spike_count_agreement,
+            "max_rate_error": self.max_rate_error,
+            "spikes_per_sample_reference": self.spikes_reference,
+            "spikes_per_sample": self.spikes_other,
+            "spike_count_agreement_per_layer": self.layers,
+            "accuracy_reference": self.accuracy_reference,
+            "accuracy": self.accuracy,
+            "identical": self.identical,
+        }
+
+
+class ParityMeter:
+    """Streams batches of (reference, other) results into a :class:`Agreement`."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.agree = 0
+        self.max_err = 0.0
+        self.equal: dict[str, int] = {}
+        self.spikes = [0.0, 0.0]
+        self.correct = [0, 0]
+        self.labelled = True
+
+    def update(
+        self,
+        ref_rates: Any,
+        rates: Any,
+        ref_counts: dict[str, Any] | None = None,
+        counts: dict[str, Any] | None = None,
+        labels: Any = None,
+    ) -> None:
+        a, b = np.asarray(ref_rates, np.float64), np.asarray(rates, np.float64)
+        if a.shape != b.shape:
+            raise ValueError(f"rates of shape {a.shape} and {b.shape} cannot be compared")
+        self.n += a.shape[0]
+        self.agree += int((a.argmax(-1) == b.argmax(-1)).sum())
+        self.max_err = max(self.max_err, float(np.abs(a - b).max(initial=0.0)))
+        if labels is None:
+            self.labelled = False
+        else:
+            y = np.asarray(labels).reshape(-1)
+            self.correct[0] += int((a.argmax(-1) == y).sum())
+            self.correct[1] += int((b.argmax(-1) == y).sum())
+        if ref_counts is not None and counts is not None:
+            for layer, c_ref in ref_counts.items():
+                c_ref, c = np.asarray(c_ref), np.asarray(counts[layer])
+                self.equal[layer] = self.equal.get(layer, 0) + int((c_ref == c).sum())
+                self.spikes[0] += float(c_ref.sum())
+                self.spikes[1] += float(c.sum())
+
+    def result(self) -> Agreement:
+        n = max(self.n, 1)
+        layers = {k: v / n for k, v in self.equal.items()}
+        acc = [c / n for c in self.correct] if self.labelled and self.n else [None, None]
+        return Agreement(
+            self.n,
+            self.agree / n,
+            (sum(self.equal.values()) / (n * len(layers))) if layers else None,
+            self.max_err,
+            self.spikes[0] / n,
+            self.spikes[1] / n,
+            layers,
+            acc[0],
+            acc[1],
+        )
+
+
+def reference_run(
+    graph: Graph, x: Any, T: int, sequence: bool | None = None, trains: bool = False
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Simulate ``graph`` on ``x``: ``(running rates [T, N, ...] of the first output,
+    {layer: spikes per sample [N]}, {layer: spike trains [T, N, ...]} if ``trains``)``."""
+    kept: dict[str, list[torch.Tensor]] = {}
+    spiking = {n for n, node in graph if node.spiking and node.stateful}
+
+    def observe(name: str, value: torch.Tensor, temporal: bool) -> None:
+        if name in spiking:
+            kept.setdefault(name, []).append(value.clone())
+
+    res = Simulator(graph).run(
+        torch.as_tensor(np.asarray(x)), T=T, sequence=sequence, observe=observe if trains else None
+    )
+    counts = {k: v.numpy() for k, v in res.counts.items()}
+    return res.output.numpy(), counts, {k: torch.cat(v).numpy() for k, v in kept.items()}

@@ -1,0 +1,40 @@
+"""Shape inference, in one place: a graph that does not record every node's per-sample shape
+gets them from one rate-mode pass of the kernels on ``meta`` tensors (no data, no compute)."""
+
+from __future__ import annotations
+
+import torch
+
+from ..errors import InputError
+from ..ir import nodes as ir
+from ..ir.graph import Graph, GraphError
+from ..ops import entry, prepare
+
+
+def infer_shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
+    """Per-sample output shape of every node of ``graph``."""
+    values: dict[str, torch.Tensor] = {}
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, node in graph:
+        if isinstance(node, ir.Input):
+            values[name] = torch.empty((1, *node.shape), device="meta")
+        else:
+            ins = graph.edges[name]
+            try:
+                node.check_inputs([shapes[s] for s in ins])
+            except ValueError as exc:
+                raise GraphError(f"graph: node '{name}' ({node.op}): {exc}") from None
+            found = entry(node, rate_mode=True)
+            if found is None:
+                raise InputError(f"no kernel for {node.op} at '{name}'")
+            p = prepare(node, [shapes[s] for s in ins], device="meta", rate_mode=True)
+            values[name] = found.fn(p, [values[s] for s in ins])
+        shapes[name] = tuple(values[name].shape[1:])
+    return shapes
+
+
+def with_shapes(graph: Graph) -> Graph:
+    """``graph``, with every shape recorded (inferred once where some are missing)."""
+    if graph.has_shapes():
+        return graph
+    return graph.with_shapes(infer_shapes(graph))

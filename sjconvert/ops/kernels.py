@@ -1,0 +1,207 @@
+"""Stateless ops and rate models in torch, written once and registered per node class.
+
+Every torch-based executor calls these: the reference simulator, the NumPy/CuPy graph (its
+synapses, through DLPack), the exported torch module (Lynxi, ONNX) and calibration. A kernel
+takes the node's prepared parameters (:func:`prepare`) and its inputs ``[B, ...]``, where
+``B`` is a batch or time and batch folded together (``T·N``); it never reads ``x.ndim`` or
+``x.shape`` (per-channel values are shaped once, from the graph's shapes), so torch.fx and
+the ONNX exporter can trace it. A rate model is a stateful node's ANN-mode view.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..ir import nodes as ir
+
+Params = dict[str, Any]
+Kernel = Callable[[Params, list[torch.Tensor]], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Entry:
+    fn: Kernel
+    channels: tuple[str, ...] = ()  # fields broadcast per channel over axis 1
+
+
+KERNELS: dict[type[ir.Node], Entry] = {}
+RATES: dict[type[ir.Node], Entry] = {}
+
+
+def _register(
+    table: dict[type[ir.Node], Entry], classes: Sequence[type[ir.Node]], channels: tuple[str, ...]
+) -> Callable[[Kernel], Kernel]:
+    def deco(fn: Kernel) -> Kernel:
+        for cls in classes:
+            if cls in table:
+                raise ValueError(f"a kernel for {cls.__name__} is already registered")
+            table[cls] = Entry(fn, channels)
+        return fn
+
+    return deco
+
+
+def kernel(*classes: type[ir.Node], channels: tuple[str, ...] = ()) -> Callable[[Kernel], Kernel]:
+    """Register the torch kernel of one or more stateless node classes."""
+    return _register(KERNELS, classes, channels)
+
+
+def rate(*classes: type[ir.Node], channels: tuple[str, ...] = ()) -> Callable[[Kernel], Kernel]:
+    """Register the rate model (ANN-mode view) of one or more stateful node classes."""
+    return _register(RATES, classes, channels)
+
+
+def entry(node: ir.Node, rate_mode: bool = False) -> Entry | None:
+    """The kernel of ``node`` (its rate model for a stateful node when ``rate_mode``)."""
+    if rate_mode and type(node) in RATES:
+        return RATES[type(node)]
+    return KERNELS.get(type(node))
+
+
+def channel_view(value: Any, rank: int) -> np.ndarray:
+    """A per-channel array ``[C]`` as ``[C, 1, ...]`` for axis 1 of a rank-``rank`` batch
+    (a scalar stays a 0-d array). The one broadcast helper every executor uses."""
+    arr = np.asarray(value)
+    return arr if arr.ndim == 0 else arr.reshape(-1, *([1] * (rank - 2)))
+
+
+def prepare(
+    node: ir.Node,
+    in_shapes: Sequence[tuple[int, ...]],
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+    rate_mode: bool = False,
+) -> Params:
+    """Parameters as tensors, once before any batch runs; per-channel fields of the kernel
+    are shaped for the input rank (from the per-sample input shapes)."""
+    found = entry(node, rate_mode)
+    channels = found.channels if found else ()
+    rank = len(in_shapes[0]) + 1 if in_shapes else 1
+    out: Params = {"node": node}
+    for key, value in node.params().items():
+        if key in channels:
+            value = channel_view(value, rank)
+        if isinstance(value, np.ndarray):
+            value = torch.tensor(value, dtype=dtype, device=device)
+        out[key] = value
+    return out
+
+
+@kernel(ir.Linear)
+def _linear(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return F.linear(xs[0], p["weight"], p["bias"])
+
+
+@kernel(ir.Conv1d, ir.Conv2d)
+def _conv(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    fn = F.conv1d if isinstance(p["node"], ir.Conv1d) else F.conv2d
+    return fn(xs[0], p["weight"], p["bias"], p["stride"], p["padding"], p["dilation"], p["groups"])
+
+
+@kernel(ir.BatchNorm)
+def _bn(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return F.batch_norm(xs[0], p["mean"], p["var"], p["gamma"], p["beta"], False, 0.0, p["eps"])
+
+
+@kernel(ir.ReLU)
+def _relu(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    a = p["max_value"]
+    return torch.relu(xs[0]) if a is None else torch.clamp(xs[0], 0.0, a)
+
+
+@kernel(ir.AvgPool1d, ir.AvgPool2d)
+def _avgpool(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    fn = F.avg_pool1d if isinstance(p["node"], ir.AvgPool1d) else F.avg_pool2d
+    extra = () if fn is F.avg_pool1d else (p["divisor_override"],)
+    k, s, pad = p["kernel_size"], p["stride"], p["padding"]
+    return fn(xs[0], k, s, pad, p["ceil_mode"], p["count_include_pad"], *extra)
+
+
+@kernel(ir.MaxPool1d, ir.MaxPool2d)
+def _maxpool(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    fn = F.max_pool1d if isinstance(p["node"], ir.MaxPool1d) else F.max_pool2d
+    return fn(xs[0], p["kernel_size"], p["stride"], p["padding"], p["dilation"], p["ceil_mode"])
+
+
+@kernel(ir.AdaptiveAvgPool1d, ir.AdaptiveAvgPool2d)
+def _adaptive(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    one = isinstance(p["node"], ir.AdaptiveAvgPool1d)
+    fn = F.adaptive_avg_pool1d if one else F.adaptive_avg_pool2d
+    return fn(xs[0], p["output_size"])
+
+
+@kernel(ir.Flatten)
+def _flatten(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return torch.flatten(xs[0], p["start_dim"], p["end_dim"])
+
+
+@kernel(ir.Reshape)
+def _reshape(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return xs[0].reshape(-1, *p["shape"])
+
+
+@kernel(ir.Transpose)
+def _transpose(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return xs[0].permute(0, *p["dims"])
+
+
+@kernel(ir.Slice)
+def _slice(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return xs[0].narrow(p["dim"], p["start"], p["stop"] - p["start"])
+
+
+@kernel(ir.Add)
+def _add(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    out = xs[0] + xs[1]
+    for x in xs[2:]:
+        out = out + x
+    return out
+
+
+@kernel(ir.Concat)
+def _concat(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return torch.cat(xs, dim=p["dim"])
+
+
+@kernel(ir.Scale, channels=("factor",))
+def _scale(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return xs[0] * p["factor"]
+
+
+@kernel(ir.Softmax)
+def _softmax(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    fn = F.log_softmax if p["log"] else F.softmax
+    return fn(xs[0], dim=p["dim"])
+
+
+@kernel(ir.Dropout, ir.Identity, ir.Readout, ir.Input)
+def _identity(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return xs[0]
+
+
+@kernel(ir.Threshold, channels=("threshold",))
+def _threshold(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return (xs[0] >= p["threshold"]).to(xs[0].dtype)
+
+
+@rate(ir.IF, ir.LIF, ir.CubaLIF, channels=("v_threshold",))
+def _rate_coded(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    """``clamp(X / V_th, 0, 1)``: the firing rate of a neuron with a constant input."""
+    return torch.clamp(xs[0] / p["v_threshold"], 0.0, 1.0)
+
+
+@rate(ir.LI)
+def _rate_li(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    """The fixed point ``V = X + v_leak`` of a constant input."""
+    return xs[0] + p["v_leak"]
+
+
+@rate(ir.Delay)
+def _rate_delay(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
+    return xs[0]

@@ -1,5 +1,0 @@
-"""Reference simulators over the IR."""
-
-from .reference import Program, SimResult, simulate
-
-__all__ = ["Program", "SimResult", "simulate"]

@@ -1,0 +1,202 @@
+"""Capture: torch.fx → IR for sequential, nested, functional and residual models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from sjconvert.errors import CaptureError, UnsupportedOpError
+from sjconvert.exec import Simulator
+from sjconvert.frontends import capture
+from sjconvert.ir import nodes as ir
+
+
+def _ops(g) -> list[str]:
+    return [node.op for _, node in g]
+
+
+def _assert_same(model: nn.Module, x: torch.Tensor) -> None:
+    g = capture(model, x)
+    with torch.no_grad():
+        want = model.eval()(x)
+    got = Simulator(g).rate(x)[g.outputs[0]]
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-5)
+
+
+class Block(nn.Module):
+    def __init__(self, c: int) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(c, c, 3, padding=1)
+        self.bn1 = nn.BatchNorm2d(c)
+        self.conv2 = nn.Conv2d(c, c, 3, padding="same", bias=False)
+        self.bn2 = nn.BatchNorm2d(c)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = F.relu(self.bn1(self.conv1(x)))
+        return torch.relu(x + self.bn2(self.conv2(y)))
+
+
+class Functional(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stem = nn.Sequential(nn.Conv2d(3, 6, 3, padding=1), nn.BatchNorm2d(6), nn.ReLU())
+        self.blocks = nn.ModuleList([Block(6), Block(6)])
+        self.side = nn.Conv2d(6, 2, 1)
+        self.pool = nn.AdaptiveAvgPool2d(2)
+        self.drop = nn.Dropout(0.3)
+        self.fc = nn.Linear(8 * 2 * 2, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        for b in self.blocks:
+            x = b(x)
+        x = torch.cat([x, F.relu(self.side(x))], dim=1)
+        x = F.avg_pool2d(self.pool(x).contiguous(), 1)
+        return self.fc(self.drop(x.view(x.size(0), -1)))
+
+
+def _randomise_bn(model: nn.Module) -> nn.Module:
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+    return model.eval()
+
+
+def test_sequential_cnn_matches_model() -> None:
+    model = _randomise_bn(
+        nn.Sequential(
+            nn.Conv2d(1, 4, 3),
+            nn.BatchNorm2d(4),
+            nn.ReLU(),
+            nn.AvgPool2d(2),
+            nn.Flatten(),
+            nn.Linear(4 * 3 * 3, 10),
+            nn.ReLU(),
+            nn.Identity(),
+            nn.Linear(10, 3),
+        )
+    )
+    x = torch.randn(5, 1, 8, 8)
+    g = capture(model, x)
+    assert _ops(g) == [
+        "Input",
+        "Conv2d",
+        "BatchNorm",
+        "ReLU",
+        "AvgPool2d",
+        "Flatten",
+        "Linear",
+        "ReLU",
+        "Identity",
+        "Linear",
+    ]
+    assert g.shapes[g.outputs[0]] == (3,)
+    _assert_same(model, x)
+
+
+def test_nested_functional_residual_concat_matches_model() -> None:
+    model = _randomise_bn(Functional())
+    x = torch.randn(3, 3, 8, 8)
+    g = capture(model, x)
+    ops = _ops(g)
+    assert ops.count("Add") == 2 and ops.count("Concat") == 1
+    assert "AvgPool2d" in ops and "Flatten" in ops and "Dropout" in ops
+    add = next(n for n, node in g if node.op == "Add")
+    assert len(g.edges[add]) == 2
+    _assert_same(model, x)
+
+
+def test_conv1d_residual_and_reshape() -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv1d(2, 4, 5, padding=2, stride=1)
+            self.bn = nn.BatchNorm1d(4)
+            self.p = nn.MaxPool1d(2)
+            self.fc = nn.Linear(4 * 8, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.p(F.relu(self.bn(self.c(x))))
+            y = y.reshape(-1, 4, 8).reshape(y.shape[0], 32)
+            return self.fc(torch.flatten(y, 1))
+
+    model = _randomise_bn(Net())
+    x = torch.randn(4, 2, 16)
+    g = capture(model, x)
+    assert "MaxPool1d" in _ops(g) and "BatchNorm" in _ops(g)
+    _assert_same(model, x)
+
+
+def test_multiple_unsupported_nodes_reported_at_once() -> None:
+    model = nn.Sequential(nn.Linear(4, 4), nn.Sigmoid(), nn.Linear(4, 4), nn.GELU())
+    with pytest.raises(UnsupportedOpError) as info:
+        capture(model, torch.randn(2, 4))
+    msg = str(info.value)
+    assert "2 unsupported" in msg and "Sigmoid at 1" in msg and "GELU at 3" in msg
+    assert "Supported modules" in msg and "\n" not in msg
+
+
+def test_unsupported_function_is_named() -> None:
+    class Net(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(x) + 1.0
+
+    with pytest.raises(UnsupportedOpError, match=r"call_function tanh.*adds a constant"):
+        capture(Net(), torch.randn(2, 3))
+
+
+def test_data_dependent_control_flow_is_a_capture_error() -> None:
+    class Net(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x if x.sum() > 0 else -x
+
+    with pytest.raises(CaptureError, match="control flow"):
+        capture(Net(), torch.randn(2, 3))
+
+
+def test_wrong_example_shape_is_a_capture_error() -> None:
+    with pytest.raises(CaptureError, match="failed on the example input"):
+        capture(nn.Linear(4, 2), torch.randn(2, 5))
+
+
+def test_parameters_are_copied_as_float32_arrays() -> None:
+    lin = nn.Linear(3, 2)
+    g = capture(nn.Sequential(lin), torch.randn(1, 3))
+    node = g.nodes[next(n for n, nd in g if nd.op == "Linear")]
+    assert isinstance(node, ir.Linear) and node.weight.dtype == np.float32
+    np.testing.assert_array_equal(node.weight, lin.weight.detach().numpy())
+    with torch.no_grad():
+        lin.weight.add_(1.0)  # the IR must not alias the model's tensors
+    assert not np.array_equal(node.weight, lin.weight.detach().numpy())
+
+
+@pytest.mark.parametrize("keepdim", [False, True])
+def test_global_mean_becomes_average_pooling(keepdim: bool) -> None:
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(2, 4, 3, padding=1)
+            self.fc = nn.Linear(4, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = F.relu(self.c(x)).mean((2, 3), keepdim=keepdim)
+            return self.fc(y.flatten(1) if keepdim else y)
+
+    model, x = Net().eval(), torch.randn(3, 2, 5, 6)
+    ops = _ops(capture(model, x))
+    assert ops[3] == "AvgPool2d" and ops.count("Flatten") == 1  # flatten(1) or the mean
+    _assert_same(model, x)
+
+
+def test_mean_over_channels_is_unsupported() -> None:
+    class Net(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x.mean(1)
+
+    with pytest.raises(UnsupportedOpError, match="only over all spatial axes"):
+        capture(Net(), torch.randn(2, 3, 4))
