@@ -34,7 +34,9 @@ demo: $(VENV)/.built
 test: lint test-main test-lava
 
 lint: $(VENV)/.built
+	$(VENV)/bin/ruff format --check sjconvert tests benchmarks samples
 	$(VENV)/bin/ruff check sjconvert tests benchmarks samples
+	$(VENV)/bin/lint-imports
 
 test-main: $(VENV)/.built
 	SJCONVERT_TEST_ENV=main $(VENV)/bin/python -m pytest -m "not lava" -q
