@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..exec import dist
 from ..frontends.capture import capture
 from ..frontends.loading import Batch, as_batches, load_data, load_model
 from ..ir import nodes as ir
@@ -118,6 +119,7 @@ def ann2snn(
             count += int(b.x.shape[0])
             yield x
 
+    agree(ann, calib)
     stats = calibrate(prepared, stream(), relus, progress)
     if T is None:
         snn = run_pipeline(
@@ -170,6 +172,14 @@ def _refined(graph: Graph, report: dict[str, Any], **options: Any) -> Graph:
     result = refine(graph, **options)
     report.update(result.layers)
     return result.snn
+
+
+def agree(graph: Graph, data: Any) -> None:
+    """In a sharded run every process must hold the same model and data set."""
+    if dist.current().world > 1:
+        dist.agree("models", graph.fingerprint())
+        if hasattr(data, "fingerprint"):
+            dist.agree("data", data.fingerprint())
 
 
 def _open_model(path: Path, arch: str | None, trust: bool) -> nn.Module | Graph:
