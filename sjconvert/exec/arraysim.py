@@ -49,7 +49,7 @@ def via_torch(graph: Graph, name: str, node: ir.Node, arrays: Arrays) -> Callabl
     p = prepare(node, shapes, getattr(torch, np.dtype(arrays.dtype).name), device)
 
     def run(xs: list[Any]) -> Any:
-        args = [torch.from_dlpack(xp.ascontiguousarray(x)) for x in xs]
+        args = [torch.from_dlpack(_exportable(xp, x)) for x in xs]
         if device == "cpu":
             return xp.from_dlpack(found.fn(p, args))
         cudnn = torch.backends.cudnn  # float32 convolutions, not TF32 (torch's default)
@@ -58,6 +58,14 @@ def via_torch(graph: Graph, name: str, node: ir.Node, arrays: Arrays) -> Callabl
             return xp.from_dlpack(found.fn(p, args))
 
     return run
+
+
+def _exportable(xp: Any, x: Any) -> Any:
+    """A contiguous array DLPack can export: NumPy before 2.0 marks the arrays it imports
+    by DLPack read-only, and torch refuses to import a read-only array, so copy those."""
+    x = xp.ascontiguousarray(x)
+    flags = getattr(x, "flags", None)
+    return x.copy() if flags is not None and not flags.writeable else x
 
 
 class ArrayBackend(Backend):
