@@ -26,7 +26,7 @@ from ..ir import nodes as ir
 from ..ir.graph import Graph
 from .builders import Chain, Ctx, Unsupported, module_builder
 from .functions import PASSTHROUGH, SIZE_HELPERS, SPLITS, call_name, function_builder, is_inplace
-from .refusals import NO_MAPPING, Problem, report
+from .refusals import NO_MAPPING, PARAMETER, Problem, report
 
 
 def shape_of(n: Any, lead: int) -> tuple[int, ...] | None:
@@ -111,7 +111,7 @@ class _Mapper:
         elif n.op == "output":
             self.output(n)
         elif n.op == "get_attr":
-            self.problems.append(Problem("parameter", "read as a tensor in forward", n.target))
+            self.problems.append(Problem(PARAMETER, "read as a tensor in forward", n.target))
         elif n.target in SPLITS and ins:
             self.split(n)
         elif n.target is operator.getitem and getattr(n.args[0], "name", "") in self.parts:

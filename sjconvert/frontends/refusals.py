@@ -24,8 +24,14 @@ class Problem:
     where: str
 
 
+PARAMETER = "parameter"  # a parameter read as a tensor, reported only if nothing else is
+
+
 def report(model: str, problems: list[Problem]) -> str:
-    """The one-line refusal for ``problems`` (in graph order) of ``model``."""
+    """The one-line refusal for ``problems`` (in graph order) of ``model``. Parameters read
+    as tensors are left out when the calls reading them are refused anyway."""
+    ops = [p for p in problems if p.kind != PARAMETER]
+    problems = ops or problems
     groups: dict[tuple[str, str], int] = {}
     for p in problems:
         groups[(p.kind, p.reason)] = groups.get((p.kind, p.reason), 0) + 1
