@@ -123,7 +123,11 @@ ModelArg = Annotated[
     ),
 ]
 ArchOpt = Annotated[
-    str | None, typer.Option(help="Model class as package.module:Class, for a state dict.")
+    str | None,
+    typer.Option(
+        help="Model class as package.module:Class, or a factory call with literal arguments "
+        "('torchvision.models:resnet18(num_classes=10)'), for a state dict."
+    ),
 ]
 TrustOpt = Annotated[
     bool, typer.Option(help="Allow unpickling a whole nn.Module (runs code from the file).")
