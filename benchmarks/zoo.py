@@ -145,7 +145,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated model names (default: all)")
     parser.add_argument("--json", default=str(ROOT / "docs" / "benchmark_zoo.json"))
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     args = parser.parse_args()
+    torch.set_num_threads(args.threads)
     names = torchvision.models.list_models(module=torchvision.models)
     if args.only:
         names = [n for n in names if n in args.only.split(",")]

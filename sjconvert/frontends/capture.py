@@ -12,6 +12,7 @@ import contextlib
 import copy
 import io
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -19,11 +20,12 @@ import torch
 from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
-from ..errors import CaptureError, InputError
+from ..errors import CaptureError, InputError, UnsupportedOpError
 from ..exec.reference import Simulator
 from ..ir.graph import Graph
 from .builders import module_builder
-from .fx_to_ir import to_ir
+from .fx_to_ir import to_ir, unmapped
+from .refusals import report
 
 # SpikingJelly containers that only fold [T, N] around their children: traced as a chain.
 SEQUENTIAL_WRAPPERS = {"SeqToANNContainer", "MultiStepContainer", "StepModeContainer"}
@@ -52,6 +54,18 @@ class LeafTracer(fx.Tracer):
                 x = self.call_module(child, child.forward, (x,), {})
             return x
         return super().call_module(m, forward, args, kwargs)
+
+
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """``model`` in eval mode for the duration (tracing follows ``self.training``)."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, flag in flags:
+            m.training = flag
 
 
 def _lead_axes(model: nn.Module) -> int:
@@ -110,18 +124,27 @@ def capture(
     multi-step mode), or a tuple of them for several inputs.
     """
     examples = example if isinstance(example, tuple) else (example,)
-    model = copy.deepcopy(model).eval()
+    name = type(model).__name__
     bad = [
         k
         for k, t in itertools.chain(model.named_parameters(), model.named_buffers())
         if t.is_floating_point() and not bool(torch.isfinite(t).all())
     ]
     if bad:
-        raise InputError(f"model {type(model).__name__} holds NaN or Inf in {', '.join(bad)}")
+        raise InputError(f"model {name} holds NaN or Inf in {', '.join(bad)}")
     lead = _lead_axes(model)
-    gm = trace(model)
+    if module_builder(model) is not None:  # a single layer: trace it as a leaf
+        model = nn.Sequential(model)
+    with _eval_mode(model):
+        gm = trace(model)
+    problems = unmapped(gm)
+    if problems:  # refused before running (or copying) the model
+        raise UnsupportedOpError(report(name, problems))
+    meta = dict(gm.meta)
+    gm = copy.deepcopy(gm).eval()  # running it must not change the caller's model
+    gm.meta.update(meta)
     _propagate(gm, examples, lead)
-    graph = to_ir(gm, lead, type(model).__name__)
+    graph = to_ir(gm, lead, name)
     if check and lead == 1 and not any(node.spiking for _, node in graph):
         _check_equivalence(graph, gm, examples)
     return graph

@@ -175,6 +175,29 @@ class _Mapper:
             self.alias[ins[0].name] = n.name  # later reads of the argument see the result
 
 
+def unmapped(gm: fx.GraphModule) -> list[Problem]:
+    """Calls on tensors that have no builder at all (and parameters read as tensors), found
+    from the traced graph alone, before the model runs. Which values are tensors is
+    followed symbolically: size queries and the arithmetic on their results are not."""
+    tensors: set[str] = set()
+    problems: list[Problem] = []
+    for n in gm.graph.nodes:
+        args = [b for a in n.args for b in (a if isinstance(a, (tuple, list)) else (a,))]
+        takes = any(isinstance(a, fx.Node) and a.name in tensors for a in args)
+        if n.op in ("placeholder", "get_attr", "call_module") or takes:
+            tensors.add(n.name)
+        if n.op == "get_attr":
+            problems.append(Problem(PARAMETER, "read as a tensor in forward", n.target))
+        elif n.op == "call_module" and module_builder(gm.get_submodule(n.target)) is None:
+            problems.append(Problem(_kind(n, gm), NO_MAPPING, _where(n, gm)))
+        elif n.op in ("call_function", "call_method") and takes:
+            if n.target in SIZE_HELPERS and n.target is not operator.getitem:
+                tensors.discard(n.name)
+            elif n.target not in PASSTHROUGH | SPLITS and function_builder(n.target) is None:
+                problems.append(Problem(_kind(n, gm), NO_MAPPING, _where(n, gm)))
+    return problems
+
+
 def to_ir(gm: fx.GraphModule, lead: int, model_name: str) -> Graph:
     """The IR of ``gm`` (shapes propagated); every unsupported call is reported at once."""
     m = _Mapper(gm, lead)
