@@ -31,6 +31,7 @@ from ..api import simulate as run_simulation
 from ..errors import InputError, SjconvertError
 from ..frontends.capture import capture as trace
 from ..frontends.loading import load_data, load_model
+from ..ir.graph import Graph
 from ..ir.io import load, load_source, save
 from .render import graph_rows, graph_table, results_table
 
@@ -119,7 +120,8 @@ def _size(data: Any) -> int | None:
 ModelArg = Annotated[
     Path,
     typer.Argument(
-        help="Model: state dict (with --arch), pickled nn.Module (with --trust), or IR file."
+        help="Model: state dict (with --arch), pickled nn.Module (with --trust), ONNX file, "
+        "or IR file."
     ),
 ]
 ArchOpt = Annotated[
@@ -316,7 +318,7 @@ def capture(
 
     def body() -> None:
         net = load_model(model, arch=arch, trust=trust)
-        g = trace(net, load_data(data, batch_size=1 << 30).first().x)
+        g = net if isinstance(net, Graph) else trace(net, load_data(data, 1 << 30).first().x)
         save(output, g)
         out.print(graph_table(g, title=f"{model.name} → {output}"))
 

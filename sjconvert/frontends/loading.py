@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..ir.graph import Graph
 from .onnx import load_onnx
 
 
@@ -117,8 +118,9 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
 
 def load_model(
     path: str | os.PathLike[str], arch: str | None = None, trust: bool = False
-) -> nn.Module:
-    """Load a model from ``path`` (see module docstring); ``.onnx`` files are imported."""
+) -> nn.Module | Graph:
+    """Load a model from ``path`` (see module docstring); an ``.onnx`` file is imported
+    straight into an IR :class:`Graph` (:func:`.onnx.load_onnx`)."""
     p = _check_file(path)
     if p.suffix.lower() == ".onnx":
         return load_onnx(p)

@@ -1,5 +1,6 @@
-"""ANN import from ONNX (onnx2torch + onnxslim, then sjconvert's capture): models exported
-from torch, one built node by node with onnx.helper, and the errors for bad files."""
+"""ANN import from ONNX (``onnx`` alone, straight to the IR): models exported from torch, one
+built node by node with onnx.helper, each op's builder against ONNX Runtime, and the errors
+for bad files."""
 
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def test_torch_exported_models_capture_to_the_same_function(name, tmp_path) -> N
         model, test, _ = load_sample(name)
         x = torch.tensor(test["x"][:16])
     _export(model, x[:4], tmp_path / "m.onnx")
-    graph = sjconvert.capture(load_model(tmp_path / "m.onnx"), x[:2])
+    graph = load_model(tmp_path / "m.onnx")
     got = Simulator(graph).rate(x)[graph.outputs[0]]
     with torch.no_grad():
         np.testing.assert_allclose(got.numpy(), model(x).numpy(), rtol=1e-4, atol=1e-4)
@@ -118,8 +119,8 @@ def test_a_hand_built_onnx_model_matches_onnx_runtime(tmp_path) -> None:
     onnx.save(model, str(tmp_path / "other.onnx"))
     x = np.random.default_rng(1).uniform(0, 1, (32, 3, 8, 8)).astype(np.float32)
     want = ort.InferenceSession(model.SerializeToString()).run(None, {"in": x})[0]
-    graph = sjconvert.capture(load_model(tmp_path / "other.onnx"), torch.tensor(x[:2]))
-    assert [n.op for _, n in graph][1:4] == ["Conv2d", "ReLU", "AvgPool2d"]  # BN folded
+    graph = load_model(tmp_path / "other.onnx")
+    assert [n.op for _, n in graph][1:5] == ["Conv2d", "BatchNorm", "ReLU", "AvgPool2d"]
     got = Simulator(graph).rate(torch.tensor(x))[graph.outputs[0]].numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     snn = sjconvert.ann2snn(tmp_path / "other.onnx", [x]).snn
@@ -142,13 +143,13 @@ def test_bad_files_and_unsupported_ops_fail_with_one_line(tmp_path) -> None:
     (tmp_path / "junk.onnx").write_bytes(b"\x08\x07 not protobuf at all \xff\xfe")
     with pytest.raises(InputError, match=r"junk\.onnx: not an ONNX"):
         load_model(tmp_path / "junk.onnx")
-    with pytest.raises(UnsupportedOpError, match=r"'odd' \(Hardmax\)"):
+    with pytest.raises(UnsupportedOpError, match=r"cannot capture 1 Hardmax; at odd \(Hardmax\)"):
         load_model(_one_node(tmp_path, "Hardmax"))
-    with pytest.raises(UnsupportedOpError, match="unsupported node"):  # our capture's report
-        sjconvert.capture(load_model(_one_node(tmp_path, "Sigmoid")), torch.zeros(2, 4))
+    with pytest.raises(UnsupportedOpError, match=r"1 Sigmoid; at odd"):
+        load_model(_one_node(tmp_path, "Sigmoid"))
     onnx.save(_helper_model(), str(tmp_path / "other.onnx"))
-    with pytest.raises(CaptureError, match="failed on the example input") as info:
-        sjconvert.capture(load_model(tmp_path / "other.onnx"), torch.zeros(2, 1, 8, 8))
+    with pytest.raises(InputError, match=r"shape \[2, 1, 8, 8\] does not fit input") as info:
+        sjconvert.ann2snn(tmp_path / "other.onnx", [np.zeros((2, 1, 8, 8), np.float32)])
     assert "\n" not in str(info.value)
 
 
@@ -164,5 +165,5 @@ def test_exported_bytes_are_a_valid_import(tmp_path) -> None:
             opset_version=17,
         )
     (tmp_path / "lin.onnx").write_bytes(buf.getvalue())
-    graph = sjconvert.capture(load_model(tmp_path / "lin.onnx"), torch.zeros(1, 4))
+    graph = load_model(tmp_path / "lin.onnx")
     assert [n.op for _, n in graph] == ["Input", "Linear", "ReLU"]
