@@ -143,14 +143,16 @@ def capture(
     meta = dict(gm.meta)
     gm = copy.deepcopy(gm).eval()  # running it must not change the caller's model
     gm.meta.update(meta)
-    _propagate(gm, examples, lead)
+    _propagate(gm, examples, lead, name)
     graph = to_ir(gm, lead, name)
     if check and lead == 1 and not any(node.spiking for _, node in graph):
         _check_equivalence(graph, gm, examples)
     return graph
 
 
-def _propagate(gm: fx.GraphModule, examples: tuple[torch.Tensor, ...], lead: int) -> None:
+def _propagate(
+    gm: fx.GraphModule, examples: tuple[torch.Tensor, ...], lead: int, name: str
+) -> None:
     prop = _ShapeProp(gm)
     try:
         # ShapeProp prints a traceback to stderr before re-raising: keep it off the console
@@ -161,7 +163,7 @@ def _propagate(gm: fx.GraphModule, examples: tuple[torch.Tensor, ...], lead: int
         msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         shapes = ", ".join(str(list(e.shape[lead:])) for e in examples)
         raise CaptureError(
-            f"model {gm.__class__.__name__} failed on the example input (per-sample shape "
+            f"model {name} failed on the example input (per-sample shape "
             f"{shapes}) at node '{prop.current}': {msg}"
         ) from None
 

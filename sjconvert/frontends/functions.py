@@ -273,6 +273,9 @@ def _hashable(target: Any) -> bool:
 PASSTHROUGH = {"contiguous", "clone", "detach", "float", torch.clone, torch.detach}
 SPLITS = {"chunk", torch.chunk, "split", torch.split, "tensor_split", torch.tensor_split}
 SIZE_HELPERS = {"size", "dim", getattr, operator.getitem}
+# Products of two tensors, and the gates that make one squeeze-and-excitation.
+PRODUCTS = {operator.mul, operator.imul, torch.mul, "mul", "mul_"}
+GATES = {"Sigmoid", "Hardsigmoid", "sigmoid", "hardsigmoid", "sigmoid_"}
 # In-place functions whose ``inplace`` flag may be passed by position.
 _INPLACE_AT = {F.relu: 1, F.relu6: 1, F.hardtanh: 3, F.threshold: 3, F.dropout: 3}
 _INPLACE_OPS = {operator.iadd, operator.imul, operator.itruediv}

@@ -25,7 +25,16 @@ from ..errors import CaptureError, UnsupportedOpError
 from ..ir import nodes as ir
 from ..ir.graph import Graph
 from .builders import Chain, Ctx, Unsupported, module_builder
-from .functions import PASSTHROUGH, SIZE_HELPERS, SPLITS, call_name, function_builder, is_inplace
+from .functions import (
+    GATES,
+    PASSTHROUGH,
+    PRODUCTS,
+    SIZE_HELPERS,
+    SPLITS,
+    call_name,
+    function_builder,
+    is_inplace,
+)
 from .refusals import NO_MAPPING, PARAMETER, Problem, report
 
 
@@ -175,6 +184,10 @@ class _Mapper:
             self.alias[ins[0].name] = n.name  # later reads of the argument see the result
 
 
+def _nodes(args: list[Any]) -> list[fx.Node]:
+    return [a for a in args if isinstance(a, fx.Node)]
+
+
 def unmapped(gm: fx.GraphModule) -> list[Problem]:
     """Calls on tensors that have no builder at all (and parameters read as tensors), found
     from the traced graph alone, before the model runs. Which values are tensors is
@@ -193,6 +206,10 @@ def unmapped(gm: fx.GraphModule) -> list[Problem]:
         elif n.op in ("call_function", "call_method") and takes:
             if n.target in SIZE_HELPERS and n.target is not operator.getitem:
                 tensors.discard(n.name)
+            elif n.target in PRODUCTS and sum(a.name in tensors for a in _nodes(args)) > 1:
+                gated = any(_kind(a, gm) in GATES for a in _nodes(args) if a.op != "get_attr")
+                why = "squeeze-and-excitation" if gated else "elementwise product"
+                problems.append(Problem(_kind(n, gm), why, _where(n, gm)))
             elif n.target not in PASSTHROUGH | SPLITS and function_builder(n.target) is None:
                 problems.append(Problem(_kind(n, gm), NO_MAPPING, _where(n, gm)))
     return problems

@@ -103,7 +103,7 @@ def _softmax(imp: Imp) -> None:
 
 
 def _pool(imp: Imp, kind: str) -> None:
-    src, shape, extra = _input(imp)
+    src, _shape, extra = _input(imp)
     a = imp.attrs
     k = list(a["kernel_shape"])
     if len(k) not in (1, 2):
@@ -201,7 +201,7 @@ def _sub(imp: Imp) -> None:
 
 def _add_constant(imp: Imp, c: np.ndarray, i: int) -> None:
     """``y = x + c`` folds into the bias of the synapse producing ``x`` (read only here)."""
-    src, shape = imp.tensor(i)
+    _src, shape = imp.tensor(i)
     found = imp.producer(i)
     per = np.asarray(c, np.float64).reshape(-1) if c.size in (1, shape[0]) else None
     if found is None or per is None or not found[1].synapse:

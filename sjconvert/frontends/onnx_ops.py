@@ -16,7 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..ir import nodes as ir
-from .builders import Unsupported, clamp
+from .builders import Unsupported
 
 BATCH = 2_147_483_647  # the symbolic batch size inside evaluated shape arithmetic
 
@@ -296,7 +296,7 @@ def _slice_op(imp: Imp) -> None:
             raise Unsupported(f"Slice with step {st} or empty range")
         if (start, stop) != (0, shape[d - 1]):
             src = imp.emit(ir.Slice(d, start, stop), (src,))
-            shape = shape[: d - 1] + (stop - start,) + shape[d:]
+            shape = (*shape[: d - 1], stop - start, *shape[d:])
     imp.alias(src)
 
 

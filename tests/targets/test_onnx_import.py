@@ -16,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 import sjconvert
-from sjconvert.errors import CaptureError, InputError, UnsupportedOpError
+from sjconvert.errors import InputError, UnsupportedOpError
 from sjconvert.exec import Simulator
 from sjconvert.frontends.loading import load_model
 from sjconvert.ir import nodes as ir
