@@ -253,10 +253,10 @@ def _squeeze_unsqueeze(imp: Imp) -> None:
     if fold(op_type, imp):
         return
     src, shape = imp.tensor(0)
-    probe = np.empty((1, *shape), np.bool_)
+    probe = np.empty((2, *shape), np.bool_)  # a batch of 2 cannot be squeezed away
     xs = [probe] + ([imp.const(1)] if imp.n_inputs > 1 else [])
     new = (_unsqueeze if op_type == "Unsqueeze" else _squeeze)(imp, xs).shape
-    if not new or new[0] != 1 or (op_type == "Squeeze" and len(new) == len(shape)):
+    if not new or new[0] != 2:
         raise Unsupported(f"{op_type} on the batch axis")
     _reshaped(imp, src, shape, tuple(new[1:]))
 

@@ -167,3 +167,102 @@ def test_exported_bytes_are_a_valid_import(tmp_path) -> None:
     (tmp_path / "lin.onnx").write_bytes(buf.getvalue())
     graph = load_model(tmp_path / "lin.onnx")
     assert [n.op for _, n in graph] == ["Input", "Linear", "ReLU"]
+
+
+def _const(name: str, value) -> onnx.NodeProto:
+    return helper.make_node(
+        "Constant", [], [name], value=numpy_helper.from_array(np.asarray(value), name)
+    )
+
+
+def _ops_model() -> onnx.ModelProto:
+    """Pad → Conv, Split, Slice, Transpose, Reshape via Shape arithmetic, Clip, Mul and Div
+    by constants, ReduceMean, Squeeze/Unsqueeze, MatMul + Add and Concat: every builder an
+    exporter's graph may need, written as another framework would."""
+    r = np.random.default_rng(0)
+    inits = {
+        "w": r.normal(0, 0.5, (4, 2, 3, 3)),
+        "fw": r.normal(0, 0.5, (12, 5)),
+        "fb": r.normal(0, 0.1, 5),
+        "s": r.uniform(0.5, 1.5, (1, 2, 1, 1)),
+    }
+    n = helper.make_node
+    nodes = [
+        _const("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)),
+        n("Pad", ["in", "pads"], ["p"]),
+        n("Conv", ["p", "w"], ["c"]),
+        _const("lo", np.float32(0.0)),
+        _const("hi", np.float32(4.0)),
+        n("Clip", ["c", "lo", "hi"], ["r"]),
+        _const("sizes", np.array([2, 2], np.int64)),
+        n("Split", ["r", "sizes"], ["a", "b"], axis=1),
+        n("Mul", ["a", "s"], ["as"]),
+        _const("four", np.float32(4.0)),
+        n("Div", ["b", "four"], ["bs"]),
+        n("Add", ["as", "bs"], ["sum"]),
+        n("Transpose", ["sum"], ["t"], perm=[0, 1, 3, 2]),
+        _const("st", np.array([1], np.int64)),
+        _const("en", np.array([3], np.int64)),
+        _const("ax", np.array([3], np.int64)),
+        n("Slice", ["t", "st", "en", "ax"], ["sl"]),
+        n("ReduceMean", ["sl"], ["m"], axes=[3], keepdims=1),
+        n("Shape", ["m"], ["shape"]),
+        _const("zero", np.array([0], np.int64)),
+        n("Gather", ["shape", "zero"], ["batch"], axis=0),
+        _const("rest", np.array([-1], np.int64)),
+        n("Concat", ["batch", "rest"], ["target"], axis=0),
+        n("Reshape", ["m", "target"], ["flat"]),
+        n("Unsqueeze", ["flat", "st"], ["u"]),
+        n("Squeeze", ["u", "st"], ["sq"]),
+        n("MatMul", ["sq", "fw"], ["mm"]),
+        n("Add", ["mm", "fb"], ["lin"]),
+        n("Relu", ["lin"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "ops",
+        [helper.make_tensor_value_info("in", TensorProto.FLOAT, ["batch", 2, 6, 6])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 5])],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_every_builder_matches_onnx_runtime(tmp_path) -> None:
+    model = _ops_model()
+    onnx.save(model, str(tmp_path / "ops.onnx"))
+    graph = load_model(tmp_path / "ops.onnx")  # checked against ONNX Runtime on import
+    ops = [n.op for _, n in graph]
+    assert ops.count("Slice") == 3 and ops.count("Scale") == 2 and "Transpose" in ops
+    conv = next(n for _, n in graph if isinstance(n, ir.Conv2d))
+    assert conv.padding == (1, 1) and "Pad" not in ops  # the Pad folded into the conv
+    linear = next(n for _, n in graph if isinstance(n, ir.Linear))
+    np.testing.assert_allclose(linear.bias, numpy_helper.to_array(model.graph.initializer[2]))
+    x = np.random.default_rng(3).uniform(0, 1, (16, 2, 6, 6)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"in": x})[0]
+    got = Simulator(graph).rate(torch.tensor(x))[graph.outputs[0]].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_every_unsupported_onnx_node_is_reported_at_once(tmp_path) -> None:
+    n = helper.make_node
+    nodes = [
+        n("Sigmoid", ["x"], ["a"], name="s1"),
+        n("Mul", ["a", "x"], ["b"], name="gate"),
+        n("Tanh", ["b"], ["c"], name="t1"),
+        n("Sigmoid", ["c"], ["y"], name="s2"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])],
+    )
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "u.onnx"
+    )
+    with pytest.raises(
+        UnsupportedOpError,
+        match=r"cannot capture 2 Sigmoid, 1 Tanh; at s1 \(Sigmoid\), t1 \(Tanh\), s2",
+    ):
+        load_model(tmp_path / "u.onnx")
