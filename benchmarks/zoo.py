@@ -141,12 +141,48 @@ def table(rows: list[dict[str, Any]]) -> Table:
     return t
 
 
+def markdown(results: dict[str, Any]) -> str:
+    """The "Coverage" section of ``docs/zoo.md``, from the stored JSON."""
+    rows = results["models"]
+    done = [r for r in rows if r["status"] == "converted"]
+    lines = [
+        "| model | input | params (M) | IR nodes | neuron layers | rate error (rel.) "
+        "| capture s | convert s | simulate s |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        if "rate_error_relative" in r:
+            lines.append(
+                f"| {r['model']} | {r['input']} | {r['params_M']:.1f} | {r['ir_nodes']} "
+                f"| {r['neuron_layers']} | {r['rate_error_relative']:.1e} "
+                f"| {r['capture_s']:.1f} | {r['convert_s']:.1f} | {r['simulate_s']:.1f} |"
+            )
+    refused = [f"* **{r['model']}** — {r['reason']}" for r in rows if "reason" in r]
+    return "\n".join(
+        [
+            f"{len(done)} of {len(rows)} classifiers converted; {len(refused)} refused.",
+            "",
+            *lines,
+            "",
+            "Refused, with capture's one-line reason:",
+            "",
+            *refused,
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--only", help="comma-separated model names (default: all)")
     parser.add_argument("--json", default=str(ROOT / "docs" / "benchmark_zoo.json"))
     parser.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the docs table from --json and exit"
+    )
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(Path(args.json).read_text())))
+        return
     torch.set_num_threads(args.threads)
     names = torchvision.models.list_models(module=torchvision.models)
     if args.only:
