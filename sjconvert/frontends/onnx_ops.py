@@ -165,11 +165,12 @@ _FOLD: dict[str, Callable[[Imp, list[np.ndarray]], np.ndarray]] = {
 
 
 @op(*sorted(set(_NUMPY) - {"Add", "Sub", "Mul"}), "Cast", "Gather", "ConstantOfShape", "Range")
+@op("ReduceProd")
 def _const_only(imp: Imp) -> None:
     if fold(imp.attrs["__op"], imp):
         return
-    if imp.n_inputs and imp.attrs.get("to", 1) == 1 and not imp.is_const(0) and imp.n_inputs == 1:
-        imp.alias(imp.tensor(0)[0])  # a Cast to float32 of a tensor
+    if imp.attrs["__op"] == "Cast" and imp.attrs["to"] == 1 and not imp.is_const(0):
+        imp.alias(imp.tensor(0)[0])  # a Cast of a float tensor to float32
         return
     raise Unsupported("only on constants (shape arithmetic)")
 
