@@ -28,6 +28,8 @@ if any(importlib.util.find_spec(p) is None for p in ("spikingjelly", "snntorch",
     collect_ignore_glob.append("targets/test_nir_interop.py")
 if importlib.util.find_spec("onnxruntime") is None:
     collect_ignore_glob.append("targets/test_onnx*.py")
+if any(importlib.util.find_spec(p) is None for p in ("torchvision", "onnxruntime")):
+    collect_ignore_glob.append("frontends/test_torchvision.py")
 _NEEDS = {
     "main": (
         "exec/test_spikingjelly_parity.py",

@@ -8,13 +8,9 @@ import operator
 import torch
 import torch.nn.functional as F
 
-from ..frontends.builders import (
-    FUNCTION_BUILDERS,
-    MODULE_BUILDERS,
-    NAMED_BUILDERS,
-    NEURON_CLASSES,
-    PASSTHROUGH,
-)
+from ..frontends.builders import MODULE_BUILDERS, NAMED_BUILDERS, NEURON_CLASSES
+from ..frontends.functions import FUNCTION_BUILDERS, NAMED_FUNCTIONS, PASSTHROUGH, SPLITS
+from ..frontends.onnx import OP_BUILDERS
 from ..ir import nodes as ir
 from ..ops import KERNELS, PROGRAMS, RATES
 from ..targets.registry import available_targets, load_target
@@ -26,8 +22,12 @@ def _name(target: object) -> str:
         return f"`Tensor.{target}`"
     name = getattr(target, "__name__", str(target))
     for prefix, module in (("F", F), ("torch", torch), ("operator", operator)):
-        if getattr(module, name, None) is target:
+        if not name.startswith("_") and getattr(module, name, None) is target:
             return f"`{prefix}.{name}`"
+        public = (a for a in dir(module) if not a.startswith("_"))
+        found = next((a for a in public if getattr(module, a, None) is target), None)
+        if found:
+            return f"`{prefix}.{found}`"
     return f"`{name}`"
 
 
@@ -51,7 +51,19 @@ def supported_ops_markdown() -> str:
     ]
     lines += ["", "## Capture: functions and tensor methods → IR", ""]
     lines.append(", ".join(sorted({_name(t) for t in FUNCTION_BUILDERS})))
-    lines += ["", f"Passed through unchanged: {', '.join(sorted(PASSTHROUGH))}.", ""]
+    lines += ["", "By qualified name: " + ", ".join(f"`{n}`" for n in NAMED_FUNCTIONS) + "."]
+    passed = ", ".join(sorted({_name(t) for t in PASSTHROUGH}))
+    split = ", ".join(sorted({_name(t) for t in SPLITS}))
+    lines += ["", f"Passed through unchanged: {passed}. Split into slices: {split}.", ""]
+    lines += [
+        "## ONNX import: op types → IR",
+        "",
+        ", ".join(f"`{op}`" for op in sorted(OP_BUILDERS))
+        + " (shape arithmetic and Cast/Gather/... on constants only; a zero `Pad` only where "
+        "it folds into a `Conv` or `AveragePool`; `Add`/`Sub` of a constant only into a "
+        "preceding layer's bias; `Mul`/`Div` only by a constant).",
+        "",
+    ]
     lines += [
         "## IR nodes and the reference simulator",
         "",

@@ -34,6 +34,7 @@ from ..errors import InputError, SjconvertError
 from ..exec import dist
 from ..frontends.capture import capture as trace
 from ..frontends.loading import load_data, load_model
+from ..ir.graph import Graph
 from ..ir.io import load, load_source, save
 from .render import graph_rows, graph_table, results_table
 
@@ -140,11 +141,16 @@ def _size(data: Any) -> int | None:
 ModelArg = Annotated[
     Path,
     typer.Argument(
-        help="Model: state dict (with --arch), pickled nn.Module (with --trust), or IR file."
+        help="Model: state dict (with --arch), pickled nn.Module (with --trust), ONNX file, "
+        "or IR file."
     ),
 ]
 ArchOpt = Annotated[
-    str | None, typer.Option(help="Model class as package.module:Class, for a state dict.")
+    str | None,
+    typer.Option(
+        help="Model class as package.module:Class, or a factory call with literal arguments "
+        "('torchvision.models:resnet18(num_classes=10)'), for a state dict."
+    ),
 ]
 TrustOpt = Annotated[
     bool, typer.Option(help="Allow unpickling a whole nn.Module (runs code from the file).")
@@ -333,7 +339,7 @@ def capture(
 
     def body() -> None:
         net = load_model(model, arch=arch, trust=trust)
-        g = trace(net, load_data(data, batch_size=1 << 30).first().x)
+        g = net if isinstance(net, Graph) else trace(net, load_data(data, 1 << 30).first().x)
         written(lambda: save(output, g))
         out.print(graph_table(g, title=f"{model.name} → {output}"))
 

@@ -11,6 +11,18 @@ from ..ir.graph import Graph, GraphError
 from ..ops import entry, prepare
 
 
+def node_shape(node: ir.Node, in_shapes: list[tuple[int, ...]]) -> tuple[int, ...]:
+    """Per-sample output shape of ``node`` on inputs of ``in_shapes`` (ValueError if it
+    cannot take them)."""
+    node.check_inputs(in_shapes)
+    found = entry(node, rate_mode=True)
+    if found is None:
+        raise ValueError(f"no kernel for {node.op}")
+    p = prepare(node, in_shapes, device="meta", rate_mode=True)
+    out = found.fn(p, [torch.empty((1, *s), device="meta") for s in in_shapes])
+    return tuple(out.shape[1:])
+
+
 def infer_shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
     """Per-sample output shape of every node of ``graph``."""
     values: dict[str, torch.Tensor] = {}

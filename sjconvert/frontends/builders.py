@@ -1,19 +1,19 @@
-"""Maps from torch modules and functions to IR node builders (extensible by callers).
+"""Maps from torch modules to IR node builders (extensible by callers); the function and
+tensor-method builders are in :mod:`.functions`.
 
-A builder receives the module (or the fx node) and a :class:`Ctx` with the traced shapes
-and returns an IR node, or raises :class:`Unsupported` with the reason.
+A builder receives the module (or the fx node's arguments) and a :class:`Ctx` with the
+traced shapes and returns an IR node, a :class:`Chain` of them, or raises
+:class:`Unsupported` with the reason.
 """
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from ..ir import nodes as ir
@@ -32,19 +32,28 @@ class Chain:
 
 @dataclass(frozen=True)
 class Ctx:
-    """What a builder knows: per-sample input/output shapes and the number of leading axes
-    (1 for ``[N, ...]`` models, 2 for SpikingJelly multi-step ``[T, N, ...]`` models)."""
+    """What a builder knows: per-sample input/output shapes, the number of leading axes
+    (1 for ``[N, ...]`` models, 2 for SpikingJelly multi-step ``[T, N, ...]`` models),
+    whether those leading axes pass through unchanged, and the call's arguments."""
 
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     lead: int
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] | None = None
+    keeps_lead: bool = True
+    shapes: tuple[tuple[int, ...], ...] = ()  # every tensor input's per-sample shape
+
+    @property
+    def rank(self) -> int:
+        """Rank of the traced input tensor (leading axes included)."""
+        return len(self.in_shape) + self.lead
 
     def dim(self, d: int) -> int:
-        """Translate a torch dim of the traced tensor to the IR's ``[N, ...]`` convention."""
-        if d < 0:
-            return d
+        """A torch dim of the traced input as an IR dim (batch axis 0, ``>= 1``)."""
+        d = d + self.rank if d < 0 else d
+        if not 0 <= d < self.rank:
+            raise Unsupported(f"dim {d} is out of range")
         if d < self.lead:
             raise Unsupported(f"operates on the batch/time axis (dim={d})")
         return d - self.lead + 1
@@ -82,47 +91,97 @@ def _bn(m: nn.BatchNorm1d | nn.BatchNorm2d, ctx: Ctx) -> ir.Node:
     return ir.BatchNorm(_np(m.running_mean), _np(m.running_var), gamma, beta, float(m.eps))
 
 
-def _pool(kind: str, dims: int) -> Callable[[nn.Module, Ctx], ir.Node]:
+def pool(
+    kind: str,
+    dims: int,
+    kernel: Any,
+    stride: Any,
+    padding: Any = 0,
+    ceil_mode: bool = False,
+    *,
+    dilation: Any = 1,
+    count_include_pad: bool = True,
+    divisor_override: int | None = None,
+    return_indices: bool = False,
+) -> ir.Node:
+    """Max / average pooling with PyTorch's arguments (``stride=None``: the kernel size)."""
+    if return_indices:
+        raise Unsupported("return_indices=True")
+    stride = kernel if stride in (None, (), []) else stride
     cls = getattr(ir, f"{kind}Pool{dims}d")
+    if kind == "Max":
+        return cls(kernel, stride, padding, bool(ceil_mode), dilation)
+    if np.any(np.asarray(dilation) != 1):
+        raise Unsupported("average pooling with dilation")
+    return cls(kernel, stride, padding, bool(ceil_mode), bool(count_include_pad), divisor_override)
 
+
+def _pool(kind: str, dims: int) -> Callable[[nn.Module, Ctx], ir.Node]:
     def build(m: nn.Module, ctx: Ctx) -> ir.Node:
-        if getattr(m, "ceil_mode", False):
-            raise Unsupported("ceil_mode=True")
-        if getattr(m, "divisor_override", None) is not None:
-            raise Unsupported("divisor_override")
-        if kind == "Max" and (m.return_indices or np.any(np.asarray(m.dilation) != 1)):
-            raise Unsupported("return_indices or dilation != 1")
-        pad = np.asarray(m.padding)
-        if kind == "Avg" and not m.count_include_pad and np.any(pad > 0):
-            raise Unsupported("count_include_pad=False with padding")
-        stride = m.stride if m.stride not in (None, ()) else m.kernel_size
-        return cls(m.kernel_size, stride, m.padding)
+        return pool(
+            kind,
+            dims,
+            m.kernel_size,
+            m.stride,
+            m.padding,
+            m.ceil_mode,
+            dilation=getattr(m, "dilation", 1),
+            count_include_pad=getattr(m, "count_include_pad", True),
+            divisor_override=getattr(m, "divisor_override", None),
+            return_indices=getattr(m, "return_indices", False),
+        )
 
     return build
 
 
-def _adaptive_avg(m: nn.Module, ctx: Ctx) -> ir.Node:
-    """Adaptive average pooling equals a plain one when each output size divides the input."""
-    ins, outs = ctx.in_shape[1:], ctx.out_shape[1:]
-    if any(i % o for i, o in zip(ins, outs, strict=True)):
-        raise Unsupported(f"adaptive pooling {ins} -> {outs} with uneven windows")
-    stride = tuple(i // o for i, o in zip(ins, outs, strict=True))
-    return (ir.AvgPool1d if len(ins) == 1 else ir.AvgPool2d)(stride, stride, 0)
+def adaptive_avg(ctx: Ctx) -> ir.Node:
+    """Adaptive average pooling to the traced output size: a plain average pool when every
+    output size divides the input's, else the exact adaptive node (uneven windows)."""
+    spatial, out = ctx.in_shape[1:], ctx.out_shape[1:]
+    if len(spatial) not in (1, 2):
+        raise Unsupported(f"adaptive pooling over {len(spatial)} spatial axes")
+    node = (ir.AdaptiveAvgPool1d if len(spatial) == 1 else ir.AdaptiveAvgPool2d)(out)
+    return node.as_plain(spatial) or node
 
 
-def _softmax_dim(dim: int | None, ctx: Ctx) -> int:
+def softmax_dim(dim: int | None, ctx: Ctx) -> int:
     if dim is None:
         raise Unsupported("softmax without an explicit dim")
-    return ctx.dim(dim) if dim >= 0 else dim + len(ctx.out_shape) + 1
+    return ctx.dim(dim)
+
+
+def flatten(start: int, end: int, ctx: Ctx) -> ir.Node:
+    """``flatten(x, start, end)`` on the traced tensor (the last axis written ``-1``)."""
+    s, e = ctx.dim(start), ctx.dim(end)
+    return ir.Flatten(s, -1 if e == len(ctx.in_shape) else e)
 
 
 def _flatten(m: nn.Flatten, ctx: Ctx) -> ir.Node:
     if hasattr(m, "step_mode"):  # SpikingJelly's step-aware Flatten counts dims per step
         return ir.Flatten(m.start_dim, m.end_dim)
-    return ir.Flatten(ctx.dim(m.start_dim), ctx.dim(m.end_dim))
+    return flatten(m.start_dim, m.end_dim, ctx)
 
 
-NEURON_CLASSES = {"IFNode": "IF", "LIFNode": "LIF", "ParametricLIFNode": "PLIF"}
+def clamp(low: Any, high: Any) -> ir.Node:
+    """``clamp(x, 0, a)`` (and ``hardtanh(x, 0, a)``, ``relu6``) is a ReLU capped at a."""
+    if low is None or float(low) != 0.0 or (high is not None and not float(high) > 0):
+        raise Unsupported(f"clamp to [{low}, {high}] (only [0, a] with a > 0 converts)")
+    return ir.ReLU(None if high is None or float(high) == float("inf") else float(high))
+
+
+def threshold(level: Any, value: Any) -> ir.Node:
+    """``threshold(x, 0, 0)`` (``y = x if x > 0 else 0``) is a ReLU."""
+    if float(level) != 0.0 or float(value) != 0.0:
+        raise Unsupported(f"threshold({level}, {value}) (only threshold 0 with value 0)")
+    return ir.ReLU()
+
+
+NEURON_CLASSES = {
+    "IFNode": "IF",
+    "HalfThresholdIFNode": "IF",
+    "LIFNode": "LIF",
+    "ParametricLIFNode": "PLIF",
+}
 
 
 def neuron_kind(m: nn.Module) -> str | None:
@@ -143,13 +202,16 @@ def _scalar_or_array(v: Any) -> Any:
 
 def build_neuron(m: nn.Module, ctx: Ctx) -> ir.Node:
     """IF/LIF/ParametricLIF → IR neuron. The membrane starts at ``v_reset`` (0 for soft
-    reset), as in SpikingJelly; PLIF keeps its float32 ``sigmoid(w)`` as the exact decay."""
+    reset), as in SpikingJelly, except ``HalfThresholdIFNode`` (soft reset, starting at
+    ``V_th/2``); PLIF keeps its float32 ``sigmoid(w)`` as the exact decay."""
     kind = neuron_kind(m)
     v_reset = None if m.v_reset is None else _scalar_or_array(m.v_reset)
     if isinstance(v_reset, np.ndarray):
         raise Unsupported("per-neuron v_reset")
     th = _scalar_or_array(m.v_threshold)
     v0 = 0.0 if v_reset is None else v_reset
+    if type(m).__name__ == "HalfThresholdIFNode":
+        v0 = th / 2.0
     if kind == "IF":
         return ir.IF(th, v_reset, v0)
     if kind == "LIF":
@@ -160,6 +222,10 @@ def build_neuron(m: nn.Module, ctx: Ctx) -> ir.Node:
     return ir.LIF(1.0 / q, th, v_reset, bool(m.decay_input), v0, decay=q)
 
 
+def _dropout(m: nn.Module, ctx: Ctx) -> ir.Node:
+    return ir.Dropout(float(m.p))
+
+
 MODULE_BUILDERS: dict[type, Callable[[nn.Module, Ctx], ir.Node]] = {
     nn.Linear: lambda m, c: ir.Linear(_np(m.weight), _np(m.bias)),
     nn.Conv1d: _conv,
@@ -168,20 +234,24 @@ MODULE_BUILDERS: dict[type, Callable[[nn.Module, Ctx], ir.Node]] = {
     nn.BatchNorm2d: _bn,
     nn.ReLU: lambda m, c: ir.ReLU(),
     nn.ReLU6: lambda m, c: ir.ReLU(6.0),
-    nn.Hardtanh: lambda m, c: _clamp(m.min_val, m.max_val),
+    nn.Hardtanh: lambda m, c: clamp(m.min_val, m.max_val),
+    nn.Threshold: lambda m, c: threshold(m.threshold, m.value),
     nn.AvgPool1d: _pool("Avg", 1),
     nn.AvgPool2d: _pool("Avg", 2),
     nn.MaxPool1d: _pool("Max", 1),
     nn.MaxPool2d: _pool("Max", 2),
-    nn.AdaptiveAvgPool1d: _adaptive_avg,
-    nn.AdaptiveAvgPool2d: _adaptive_avg,
+    nn.AdaptiveAvgPool1d: lambda m, c: adaptive_avg(c),
+    nn.AdaptiveAvgPool2d: lambda m, c: adaptive_avg(c),
     nn.Flatten: _flatten,
-    nn.Dropout: lambda m, c: ir.Dropout(float(m.p)),
-    nn.Dropout1d: lambda m, c: ir.Dropout(float(m.p)),
-    nn.Dropout2d: lambda m, c: ir.Dropout(float(m.p)),
+    nn.Dropout: _dropout,
+    nn.Dropout1d: _dropout,
+    nn.Dropout2d: _dropout,
+    nn.Dropout3d: _dropout,
+    nn.AlphaDropout: _dropout,
+    nn.FeatureAlphaDropout: _dropout,
     nn.Identity: lambda m, c: ir.Identity(),
-    nn.Softmax: lambda m, c: ir.Softmax(_softmax_dim(m.dim, c)),
-    nn.LogSoftmax: lambda m, c: ir.Softmax(_softmax_dim(m.dim, c), log=True),
+    nn.Softmax: lambda m, c: ir.Softmax(softmax_dim(m.dim, c)),
+    nn.LogSoftmax: lambda m, c: ir.Softmax(softmax_dim(m.dim, c), log=True),
 }
 
 
@@ -210,99 +280,3 @@ def module_builder(m: nn.Module) -> Callable[[nn.Module, Ctx], ir.Node] | None:
         if cls in MODULE_BUILDERS:
             return MODULE_BUILDERS[cls]
     return None
-
-
-def _fn_flatten(ctx: Ctx) -> ir.Node:
-    return ir.Flatten(ctx.dim(ctx.arg(1, "start_dim", 0)), ctx.dim(ctx.arg(2, "end_dim", -1)))
-
-
-def _fn_reshape(ctx: Ctx) -> ir.Node:
-    if ctx.out_shape == (int(np.prod(ctx.in_shape)),):
-        return ir.Flatten(1, -1)
-    return ir.Reshape(ctx.out_shape)
-
-
-def _fn_cat(ctx: Ctx) -> ir.Node:
-    d = ctx.arg(1, "dim", 0)
-    return ir.Concat(ctx.dim(d) if d >= 0 else d + len(ctx.out_shape) + 1)
-
-
-def _fn_mean(ctx: Ctx) -> ir.Node | Chain:
-    """Global average pooling written as ``x.mean((2, 3))`` / ``torch.mean(x, dim=-1)``."""
-    dims = ctx.arg(1, "dim")
-    dims = (dims,) if isinstance(dims, int) else tuple(dims or ())
-    spatial = ctx.in_shape[1:]
-    n = len(ctx.in_shape) + 1
-    wanted = {d if d >= 0 else d + n for d in (ctx.dim(d) for d in dims)}
-    if not spatial or len(spatial) > 2 or wanted != set(range(2, n)):
-        raise Unsupported(f"mean over dims {dims} (only over all spatial axes)")
-    pool = (ir.AvgPool1d if len(spatial) == 1 else ir.AvgPool2d)(spatial, spatial, 0)
-    if ctx.arg(2, "keepdim", False):
-        return pool
-    return Chain(((pool, (ctx.in_shape[0],) + (1,) * len(spatial)), (ir.Flatten(1, -1), ())))
-
-
-def _fn_dropout(ctx: Ctx) -> ir.Node:
-    return ir.Dropout(float(ctx.arg(1, "p", 0.5)))
-
-
-def _fn_pool(kind: str, dims: int) -> Callable[[Ctx], ir.Node]:
-    def build(ctx: Ctx) -> ir.Node:
-        k = ctx.arg(1, "kernel_size")
-        if ctx.arg(4, "ceil_mode", False) or (kind == "Max" and ctx.arg(5, "dilation", 1) != 1):
-            raise Unsupported("ceil_mode or dilation")
-        s = ctx.arg(2, "stride") or k
-        return getattr(ir, f"{kind}Pool{dims}d")(k, s, ctx.arg(3, "padding", 0))
-
-    return build
-
-
-def _clamp(low: Any, high: Any) -> ir.Node:
-    """``clamp(x, 0, a)`` (and ``hardtanh(x, 0, a)``, ``relu6``) is a ReLU capped at a."""
-    if low is None or float(low) != 0.0 or (high is not None and not float(high) > 0):
-        raise Unsupported(f"clamp to [{low}, {high}] (only [0, a] with a > 0 converts)")
-    return ir.ReLU(None if high is None else float(high))
-
-
-def _fn_clamp(ctx: Ctx) -> ir.Node:
-    return _clamp(ctx.arg(1, "min"), ctx.arg(2, "max"))
-
-
-# call_function / call_method targets -> builder; methods are keyed by their name.
-FUNCTION_BUILDERS: dict[Any, Callable[[Ctx], ir.Node | Chain]] = {
-    F.relu: lambda c: ir.ReLU(),
-    torch.relu: lambda c: ir.ReLU(),
-    "relu": lambda c: ir.ReLU(),
-    F.relu6: lambda c: ir.ReLU(6.0),
-    F.hardtanh: lambda c: _clamp(c.arg(1, "min_val", -1.0), c.arg(2, "max_val", 1.0)),
-    torch.clamp: _fn_clamp,
-    torch.clip: _fn_clamp,
-    "clamp": _fn_clamp,
-    "clip": _fn_clamp,
-    torch.flatten: _fn_flatten,
-    "flatten": _fn_flatten,
-    "view": _fn_reshape,
-    "reshape": _fn_reshape,
-    torch.reshape: _fn_reshape,
-    operator.add: lambda c: ir.Add(),
-    operator.iadd: lambda c: ir.Add(),
-    torch.add: lambda c: ir.Add(),
-    "add": lambda c: ir.Add(),
-    torch.cat: _fn_cat,
-    torch.concat: _fn_cat,
-    F.dropout: _fn_dropout,
-    torch.mean: _fn_mean,
-    F.softmax: lambda c: ir.Softmax(_softmax_dim(c.arg(1, "dim"), c)),
-    F.log_softmax: lambda c: ir.Softmax(_softmax_dim(c.arg(1, "dim"), c), log=True),
-    torch.softmax: lambda c: ir.Softmax(_softmax_dim(c.arg(1, "dim"), c)),
-    "softmax": lambda c: ir.Softmax(_softmax_dim(c.arg(1, "dim"), c)),
-    "log_softmax": lambda c: ir.Softmax(_softmax_dim(c.arg(1, "dim"), c), log=True),
-    "mean": _fn_mean,
-    F.avg_pool1d: _fn_pool("Avg", 1),
-    F.avg_pool2d: _fn_pool("Avg", 2),
-    F.max_pool1d: _fn_pool("Max", 1),
-    F.max_pool2d: _fn_pool("Max", 2),
-}
-# Calls that pass their tensor through unchanged, and calls that only compute sizes.
-PASSTHROUGH = {"contiguous", "clone", "detach", "float"}
-SIZE_HELPERS = {"size", "dim", getattr, operator.getitem}

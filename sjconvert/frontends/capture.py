@@ -12,6 +12,7 @@ import contextlib
 import copy
 import io
 import itertools
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -21,18 +22,10 @@ from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import CaptureError, InputError, UnsupportedOpError
 from ..exec.reference import Simulator
-from ..ir import nodes as ir
 from ..ir.graph import Graph
-from .builders import (
-    FUNCTION_BUILDERS,
-    MODULE_BUILDERS,
-    PASSTHROUGH,
-    SIZE_HELPERS,
-    Chain,
-    Ctx,
-    Unsupported,
-    module_builder,
-)
+from .builders import module_builder
+from .fx_to_ir import to_ir, unmapped
+from .refusals import report
 
 # SpikingJelly containers that only fold [T, N] around their children: traced as a chain.
 SEQUENTIAL_WRAPPERS = {"SeqToANNContainer", "MultiStepContainer", "StepModeContainer"}
@@ -63,6 +56,18 @@ class LeafTracer(fx.Tracer):
         return super().call_module(m, forward, args, kwargs)
 
 
+@contextlib.contextmanager
+def _eval_mode(model: nn.Module) -> Iterator[None]:
+    """``model`` in eval mode for the duration (tracing follows ``self.training``)."""
+    flags = [(m, m.training) for m in model.modules()]
+    model.eval()
+    try:
+        yield
+    finally:
+        for m, flag in flags:
+            m.training = flag
+
+
 def _lead_axes(model: nn.Module) -> int:
     multi = any(getattr(m, "step_mode", "s") == "m" for m in model.modules())
     return 2 if multi else 1
@@ -87,6 +92,7 @@ def trace(model: nn.Module) -> fx.GraphModule:
             graph.erase_node(n)
     gm = fx.GraphModule(model, graph, class_name=name)
     gm.meta["per_step"] = frozenset(tracer.per_step)
+    gm.meta["scope"] = {k: path for k, (path, _) in tracer.node_name_to_scope.items()}
     return gm
 
 
@@ -109,20 +115,6 @@ class _ShapeProp(ShapeProp):
         return super().call_module(target, args, kwargs)
 
 
-def _shape(n: fx.Node, lead: int) -> tuple[int, ...] | None:
-    meta = n.meta.get("tensor_meta")
-    if meta is None or not hasattr(meta, "shape"):
-        return None
-    return tuple(int(s) for s in meta.shape[lead:])
-
-
-def _describe(n: fx.Node, gm: fx.GraphModule) -> str:
-    if n.op == "call_module":
-        return f"{type(gm.get_submodule(n.target)).__name__} at {n.target}"
-    target = n.target if isinstance(n.target, str) else getattr(n.target, "__name__", n.target)
-    return f"{n.op} {target}"
-
-
 def capture(
     model: nn.Module, example: torch.Tensor | tuple[torch.Tensor, ...], check: bool = True
 ) -> Graph:
@@ -132,118 +124,48 @@ def capture(
     multi-step mode), or a tuple of them for several inputs.
     """
     examples = example if isinstance(example, tuple) else (example,)
-    model = copy.deepcopy(model).eval()
+    name = type(model).__name__
     bad = [
         k
         for k, t in itertools.chain(model.named_parameters(), model.named_buffers())
         if t.is_floating_point() and not bool(torch.isfinite(t).all())
     ]
     if bad:
-        raise InputError(f"model {type(model).__name__} holds NaN or Inf in {', '.join(bad)}")
+        raise InputError(f"model {name} holds NaN or Inf in {', '.join(bad)}")
     lead = _lead_axes(model)
-    gm = trace(model)
+    if module_builder(model) is not None:  # a single layer: trace it as a leaf
+        model = nn.Sequential(model)
+    with _eval_mode(model):
+        gm = trace(model)
+    problems = unmapped(gm)
+    if problems:  # refused before running (or copying) the model
+        raise UnsupportedOpError(report(name, problems))
+    meta = dict(gm.meta)
+    gm = copy.deepcopy(gm).eval()  # running it must not change the caller's model
+    gm.meta.update(meta)
+    _propagate(gm, examples, lead, name)
+    graph = to_ir(gm, lead, name)
+    if check and lead == 1 and not any(node.spiking for _, node in graph):
+        _check_equivalence(graph, gm, examples)
+    return graph
+
+
+def _propagate(
+    gm: fx.GraphModule, examples: tuple[torch.Tensor, ...], lead: int, name: str
+) -> None:
     prop = _ShapeProp(gm)
     try:
         # ShapeProp prints a traceback to stderr before re-raising: keep it off the console
         with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
-            prop.propagate(*examples)
+            prop.propagate(*(e.clone() for e in examples))
     except Exception as exc:
         cause = exc.__cause__ or exc
         msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         shapes = ", ".join(str(list(e.shape[lead:])) for e in examples)
         raise CaptureError(
-            f"model {type(model).__name__} failed on the example input (per-sample shape "
+            f"model {name} failed on the example input (per-sample shape "
             f"{shapes}) at node '{prop.current}': {msg}"
         ) from None
-
-    nodes: dict[str, ir.Node] = {}
-    edges: dict[str, tuple[str, ...]] = {}
-    shapes: dict[str, tuple[int, ...]] = {}
-    source: dict[str, str] = {}
-    alias: dict[str, str] = {}  # fx node -> IR value it passes through
-    problems: list[str] = []
-    outputs: tuple[str, ...] = ()
-
-    def ref(a: Any) -> str:
-        return alias.get(a.name, a.name)
-
-    for n in gm.graph.nodes:
-        out_shape = _shape(n, lead)
-        if n.op == "placeholder":
-            if out_shape is None:
-                raise CaptureError(f"input '{n.name}' is not a tensor")
-            nodes[n.name], edges[n.name], shapes[n.name] = ir.Input(out_shape), (), out_shape
-            continue
-        if n.op == "output":
-            outs = n.args[0] if isinstance(n.args[0], (tuple, list)) else (n.args[0],)
-            if not all(isinstance(o, fx.Node) for o in outs):
-                problems.append("output: the model returns a non-tensor value")
-            else:
-                outputs = tuple(ref(o) for o in outs)
-            continue
-        if n.op == "get_attr":
-            problems.append(f"'{n.name}' (reads parameter {n.target} as a tensor in forward)")
-            continue
-        flat = [b for a in n.args for b in (a if isinstance(a, (tuple, list)) else (a,))]
-        tensor_args = [
-            a for a in flat if isinstance(a, fx.Node) and (a.name in nodes or a.name in alias)
-        ]
-        if out_shape is None:
-            if n.target in SIZE_HELPERS:
-                continue
-            problems.append(f"'{n.name}' ({_describe(n, gm)}): non-tensor result")
-            continue
-        if n.op == "call_method" and n.target in PASSTHROUGH:
-            alias[n.name] = ref(n.args[0])
-            continue
-        in_shape = shapes.get(ref(tensor_args[0]), ()) if tensor_args else ()
-        try:
-            if n.op == "call_module":
-                mod = gm.get_submodule(n.target)
-                builder = module_builder(mod)
-                if builder is None:
-                    raise Unsupported("no IR mapping")
-                # SpikingJelly's step-aware layers count dims per step, plain torch ones don't
-                per_step = hasattr(mod, "step_mode") or n.target in gm.meta["per_step"]
-                ctx = Ctx(in_shape, out_shape, 1 if per_step else lead)
-                node = builder(mod, ctx)
-                source[n.name] = str(n.target)
-            else:
-                builder = FUNCTION_BUILDERS.get(n.target)
-                if builder is None:
-                    raise Unsupported("no IR mapping")
-                ctx = Ctx(in_shape, out_shape, lead, tuple(n.args), dict(n.kwargs))
-                node = builder(ctx)
-                if isinstance(node, ir.Add) and len(tensor_args) != len(flat):
-                    raise Unsupported("adds a constant (only tensor + tensor is supported)")
-        except (Unsupported, ValueError) as exc:
-            problems.append(f"'{n.name}' ({_describe(n, gm)}): {exc}")
-            continue
-        ins = tuple(ref(a) for a in tensor_args)
-        if isinstance(node, Chain):  # one call → several IR nodes; the last keeps the name
-            for k, (part, shape) in enumerate(node.parts[:-1]):
-                name = f"{n.name}_{k}_{part.op.lower()}"
-                nodes[name], edges[name], shapes[name] = part, ins, shape
-                ins = (name,)
-            node = node.parts[-1][0]
-        nodes[n.name] = node
-        edges[n.name] = ins
-        shapes[n.name] = out_shape
-
-    if problems:
-        supported = sorted(
-            {c.__name__ for c in MODULE_BUILDERS} | {"IFNode", "LIFNode", "ParametricLIFNode"}
-        )
-        raise UnsupportedOpError(
-            f"{len(problems)} unsupported node(s) in {type(model).__name__}: "
-            + "; ".join(problems)
-            + f". Supported modules: {', '.join(supported)} (extend "
-            "sjconvert.frontends.builders.MODULE_BUILDERS to add one)"
-        )
-    graph = Graph(nodes, edges, outputs, shapes, {"source": source, "lead_axes": lead})
-    if check and lead == 1 and not any(node.spiking for node in nodes.values()):
-        _check_equivalence(graph, gm, examples)
-    return graph
 
 
 def _check_equivalence(
@@ -251,7 +173,7 @@ def _check_equivalence(
 ) -> None:
     """The IR must reproduce the traced model on the example input."""
     with torch.no_grad():
-        want = gm(*examples)
+        want = gm(*(e.clone() for e in examples))
     want = want if isinstance(want, (tuple, list)) else (want,)
     values = Simulator(graph).rate(*examples)
     for name, w in zip(graph.outputs, want, strict=True):

@@ -1,6 +1,7 @@
 """Loading user models and data, with one clear error for each kind of bad input.
 
-Models: a state dict plus an architecture ``package.module:Class`` (loaded with
+Models: a state dict plus an architecture ``package.module:Class`` or a factory call with
+literal arguments, ``package.module:factory(num_classes=10)`` (loaded with
 ``weights_only=True``), or a whole pickled ``nn.Module`` — unpickling runs code from the
 file, so that needs ``trust=True`` — or an ONNX file (``.onnx``, see
 :mod:`sjconvert.frontends.onnx`). Data: ``.npz`` / ``.pt`` files holding ``x`` (and ``y``),
@@ -9,6 +10,7 @@ or ``package.module:function`` returning an iterable of batches.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib
 import inspect
@@ -27,6 +29,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..exec import dist
+from ..ir.graph import Graph
 from .onnx import load_onnx
 
 
@@ -48,6 +51,43 @@ def import_object(spec: str) -> Any:
     except AttributeError:
         raise InputError(f"module {mod_name!r} has no attribute {attr!r}") from None
     return obj
+
+
+def _literal(node: ast.expr, spec: str) -> Any:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        raise InputError(
+            f"--arch {spec}: argument {ast.unparse(node)} is not a literal "
+            "(numbers, strings, booleans, None, and tuples/lists/dicts of them)"
+        ) from None
+
+
+def parse_arch(spec: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+    """``package.module:factory(arg, key=value)`` as ``("package.module:factory", args,
+    kwargs)``; the arguments must be Python literals (parsed with :mod:`ast`, never run)."""
+    mod, sep, rest = spec.partition(":")
+    if not sep or "(" not in rest:
+        return spec, (), {}
+    try:
+        tree = ast.parse(rest.strip(), mode="eval").body
+    except SyntaxError as exc:
+        raise InputError(f"--arch {spec}: not a call with arguments ({exc.msg})") from None
+    if not isinstance(tree, ast.Call) or not _dotted(tree.func):
+        raise InputError(f"--arch {spec}: expected package.module:name(arguments)")
+    if any(isinstance(a, ast.Starred) for a in tree.args) or any(
+        k.arg is None for k in tree.keywords
+    ):
+        raise InputError(f"--arch {spec}: *args and **kwargs are not accepted")
+    args = tuple(_literal(a, spec) for a in tree.args)
+    kwargs = {str(k.arg): _literal(k.value, spec) for k in tree.keywords}
+    return f"{mod}:{ast.unparse(tree.func)}", args, kwargs
+
+
+def _dotted(node: ast.expr) -> bool:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return isinstance(node, ast.Name)
 
 
 def _torch_load(path: Path, weights_only: bool) -> Any:
@@ -81,19 +121,23 @@ def _check_file(path: str | os.PathLike[str]) -> Path:
 
 def load_model(
     path: str | os.PathLike[str], arch: str | None = None, trust: bool = False
-) -> nn.Module:
-    """Load a model from ``path`` (see module docstring); ``.onnx`` files are imported."""
+) -> nn.Module | Graph:
+    """Load a model from ``path`` (see module docstring); an ``.onnx`` file is imported
+    straight into an IR :class:`Graph` (:func:`.onnx.load_onnx`)."""
     p = _check_file(path)
     if p.suffix.lower() == ".onnx":
         return load_onnx(p)
     if arch is not None:
-        cls = import_object(arch)
+        name, args, kwargs = parse_arch(arch)
+        factory = import_object(name)
+        call = arch if args or kwargs else f"{arch}()"
         try:
-            model = cls()
+            model = factory(*args, **kwargs)
         except Exception as exc:
-            raise InputError(f"cannot construct {arch}() without arguments ({exc})") from None
+            first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise InputError(f"cannot construct {call} ({first})") from None
         if not isinstance(model, nn.Module):
-            raise InputError(f"{arch} is not a torch.nn.Module class")
+            raise InputError(f"{call} does not return a torch.nn.Module")
         try:
             state = _torch_load(p, weights_only=True)
         except pickle.UnpicklingError:

@@ -137,8 +137,8 @@ def test_multiple_unsupported_nodes_reported_at_once() -> None:
     with pytest.raises(UnsupportedOpError) as info:
         capture(model, torch.randn(2, 4))
     msg = str(info.value)
-    assert "2 unsupported" in msg and "Sigmoid at 1" in msg and "GELU at 3" in msg
-    assert "Supported modules" in msg and "\n" not in msg
+    assert msg.startswith("Sequential: cannot capture 1 Sigmoid, 1 GELU; at 1 (Sigmoid), 3 (GELU)")
+    assert "supported_ops" in msg and "\n" not in msg
 
 
 def test_unsupported_function_is_named() -> None:
@@ -146,8 +146,15 @@ def test_unsupported_function_is_named() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return torch.tanh(x) + 1.0
 
-    with pytest.raises(UnsupportedOpError, match=r"call_function tanh.*adds a constant"):
-        capture(Net(), torch.randn(2, 3))
+    with pytest.raises(UnsupportedOpError, match=r"Net: cannot capture 1 tanh; at tanh \(tanh\)"):
+        capture(Net(), torch.randn(2, 3))  # refused from the trace alone, before running
+
+    class Shift(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return torch.relu(x) + 1.0
+
+    with pytest.raises(UnsupportedOpError, match=r"1 add \(adds a constant"):
+        capture(Shift(), torch.randn(2, 3))
 
 
 def test_data_dependent_control_flow_is_a_capture_error() -> None:
@@ -198,5 +205,130 @@ def test_mean_over_channels_is_unsupported() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x.mean(1)
 
-    with pytest.raises(UnsupportedOpError, match="only over all spatial axes"):
+    with pytest.raises(UnsupportedOpError, match="only over spatial axes"):
         capture(Net(), torch.randn(2, 3, 4))
+
+
+class Shuffle(nn.Module):
+    """ShuffleNet v2's block: chunk, channel shuffle (view → transpose → contiguous → view),
+    in-place ReLU and ``+=``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(2, 2, 3, padding=1)
+        self.r = nn.ReLU(inplace=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        a, b = x.chunk(2, dim=1)
+        y = torch.cat((a, self.r(self.c(b))), dim=1)
+        n, c, h, w = y.size()
+        y = y.view(n, 2, c // 2, h, w).transpose(1, 2).contiguous().view(n, -1, h, w)
+        y += x
+        return F.relu(y, inplace=True)
+
+
+class Pools(nn.Module):
+    """Every pooling form torchvision uses, in module and functional form."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ceil = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.dil = nn.MaxPool2d(3, 1, padding=1, dilation=2)
+        self.avg = nn.AvgPool2d(3, 2, padding=1, ceil_mode=True, count_include_pad=False)
+        self.up = nn.AdaptiveAvgPool2d((7, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.avg(self.dil(self.ceil(x)))
+        y = (
+            F.avg_pool2d(y, 2, 1, 1, False, True, 3)[..., 1:]
+            + F.max_pool2d(y, 2, 1, 1, 1, True)[..., 1:]
+        )
+        return torch.cat([self.up(y), F.adaptive_avg_pool2d(y, 3)], 2)
+
+
+class Family(nn.Module):
+    """ReLU-family activations, dropouts, in-place ops, slicing, permute and means."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c = nn.Conv2d(3, 6, 1)
+        self.acts = nn.ModuleList(
+            [
+                nn.ReLU6(),
+                nn.Hardtanh(0.0, 2.0),
+                nn.Threshold(0.0, 0.0),
+                nn.Dropout3d(),
+                nn.AlphaDropout(),
+            ]
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.c(x)
+        for a in self.acts:
+            y = a(y)
+        y = F.dropout(y, 0.3, training=False) + torch.clamp(y, min=0.0, max=1.5)
+        y.add_(torch.clip(y, 0, 3).relu_())
+        z = y[:, 1:5].permute(0, 2, 3, 1)
+        z = F.threshold(z, 0.0, 0.0) * 0.5
+        return z.mean(-1) + z[..., 0] / 4 + torch.mean(y, (2,), keepdim=True)[:, :5, 0]
+
+
+@pytest.mark.parametrize(
+    ("model", "shape", "expect"),
+    [
+        (Shuffle, (3, 4, 6, 6), {"Slice": 2, "Transpose": 1, "Reshape": 2, "Add": 1}),
+        (Pools, (2, 3, 20, 20), {"MaxPool2d": 3, "AdaptiveAvgPool2d": 2, "AvgPool2d": 2}),
+        (Family, (2, 3, 5, 5), {"ReLU": 7, "Dropout": 3, "Scale": 2, "Transpose": 1}),
+    ],
+)
+def test_torchvision_ops_capture_exactly(model, shape, expect) -> None:
+    net, x = model().eval(), torch.randn(*shape)
+    g = capture(net, x)
+    ops = _ops(g)
+    for op, count in expect.items():
+        assert ops.count(op) == count, (op, ops)
+    _assert_same(net, x)
+
+
+def test_in_place_ops_rebind_their_argument() -> None:
+    """After ``x.relu_()`` every later read of ``x`` sees the result."""
+
+    class Net(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = x * 2.0
+            z = y  # the same tensor: relu_ below changes it too
+            y.relu_()
+            return torch.cat([y, z], 1)
+
+    net, x = Net().eval(), torch.randn(3, 4)
+    assert _ops(capture(net, x)) == ["Input", "Scale", "ReLU", "Concat"]
+    _assert_same(net, x)
+
+
+def test_refusal_counts_kinds_and_names_the_first() -> None:
+    class SE(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c = nn.Conv2d(4, 4, 1)
+            self.act = nn.SiLU()
+            self.pool = nn.AdaptiveAvgPool2d(1)
+            self.gate = nn.Sigmoid()
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            y = self.act(self.c(x))
+            return self.gate(self.pool(y)) * y
+
+    class Net(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.blocks = nn.Sequential(*(SE() for _ in range(3)))
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.gelu(self.blocks(x))
+
+    with pytest.raises(UnsupportedOpError) as info:
+        capture(Net(), torch.randn(2, 4, 6, 6))
+    assert str(info.value).startswith(
+        "Net: cannot capture 3 SiLU, 3 Sigmoid, 3 mul (squeeze-and-excitation), 1 gelu; "
+        "first at blocks.0.act (SiLU)"
+    )

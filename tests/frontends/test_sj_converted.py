@@ -1,8 +1,10 @@
 """SpikingJelly 2.0 ``ann2snn.Converter`` output (VoltageScaler → IFNode → VoltageScaler,
-channel-wise scalers included) captured into the IR, against the real conversion."""
+channel-wise scalers included) captured into the IR, against the real conversion: every
+option of ``RateCodingRecipe`` and ``LocalThresholdBalancingRecipe``."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -40,12 +42,67 @@ def converted(channel_wise: bool) -> nn.Module:
     return ann2snn.Converter(recipe).convert(ann)
 
 
+class Residual(nn.Module):
+    """Conv-BN-ReLU, ReLU → MaxPool (the pattern ``pre_spike_maxpool`` moves), a residual
+    add and ``torch.flatten`` (which SpikingJelly wraps in a step-mode tensor op)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.c1, self.bn1 = nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.r1, self.pool = nn.ReLU(), nn.MaxPool2d(2)
+        self.c2, self.r2, self.avg = nn.Conv2d(8, 8, 3, padding=1), nn.ReLU(), nn.AvgPool2d(2)
+        self.fc1, self.r3, self.fc2 = nn.Linear(8 * 2 * 2, 16), nn.ReLU(), nn.Linear(16, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.pool(self.r1(self.bn1(self.c1(x))))
+        y = self.avg(self.r2(self.c2(y)) + y)
+        return self.fc2(self.r3(self.fc1(torch.flatten(y, 1))))
+
+
+def _recipe(name: str, calib: list[torch.Tensor]) -> object:
+    from spikingjelly.activation_based import ann2snn, neuron
+
+    rate = ann2snn.RateCodingRecipe
+    factories: dict[str, Callable[[], object]] = {
+        "max": lambda: rate(calib, mode="max"),
+        "0.8-unfused": lambda: rate(calib, mode=0.8, fuse_flag=False),
+        "channel": lambda: rate(calib, mode="99.9%", channel_wise=True),
+        "channel-half": lambda: rate(calib, channel_wise=True, half_threshold=True),
+        "channel-premax": lambda: rate(calib, channel_wise=True, pre_spike_maxpool=True),
+        "channel-half-premax": lambda: rate(
+            calib, channel_wise=True, half_threshold=True, pre_spike_maxpool=True
+        ),
+        "factory-hard-reset": lambda: rate(
+            calib, neuron_factory=lambda s: neuron.IFNode(v_threshold=1.0, v_reset=0.0)
+        ),
+        "factory-lif": lambda: rate(
+            calib, neuron_factory=lambda s: neuron.LIFNode(tau=2.0, decay_input=False)
+        ),
+        "local-threshold-balancing": lambda: ann2snn.LocalThresholdBalancingRecipe(calib),
+    }
+    return factories[name]()
+
+
+RECIPES = [
+    "max",
+    "0.8-unfused",
+    "channel",
+    "channel-half",
+    "channel-premax",
+    "channel-half-premax",
+    "factory-hard-reset",
+    "factory-lif",
+    "local-threshold-balancing",
+]
+NEURONS = ("IFNode", "HalfThresholdIFNode", "LIFNode")
+
+
 def spikingjelly_spikes(snn: nn.Module, x: torch.Tensor) -> tuple[list, torch.Tensor]:
-    """Per-step spikes of every IFNode ([T, N, ...] each) and the per-step output."""
+    """Per-step spikes of every neuron ([T, N, ...] each) and the per-step output."""
     from spikingjelly.activation_based import functional
 
     record: dict[str, list[torch.Tensor]] = {}
-    ifs = [n for n, m in snn.named_modules() if type(m).__name__ == "IFNode"]
+    ifs = [n for n, m in snn.named_modules() if type(m).__name__ in NEURONS]
     hooks = [
         snn.get_submodule(n).register_forward_hook(
             lambda m, i, o, n=n: record.setdefault(n, []).append(o.clone())
@@ -112,3 +169,29 @@ def test_open_snn_folds_and_exports_to_nir(tmp_path: Path) -> None:
     assert ann is None and not any(isinstance(n, ir.Scale) for _, n in graph)
     back = read(write(tmp_path / "sj.nir", graph, lossy=["soft-reset-as-hard"]))
     assert [n.op for _, n in back].count("IF") == 2
+
+
+@pytest.mark.parametrize("recipe", RECIPES)
+def test_every_recipe_option_is_captured_spike_for_spike(recipe: str) -> None:
+    from spikingjelly.activation_based import ann2snn
+
+    torch.manual_seed(0)
+    ann = Residual().eval()
+    with torch.no_grad():
+        ann.bn1.running_mean.uniform_(-0.2, 0.2)
+        ann.bn1.running_var.uniform_(0.5, 2.0)
+    calib = [torch.rand(32, 1, 8, 8) for _ in range(2)]
+    snn = ann2snn.Converter(_recipe(recipe, calib)).convert(ann)
+    x = torch.rand(64, 1, 8, 8)
+    graph = capture(snn, x[:2])
+    neurons = [node for _, node in graph if node.spiking]
+    assert len(neurons) == 3
+    if "half" in recipe or "balancing" in recipe:
+        assert all(n.v_init == 0.5 and n.v_reset is None for n in neurons)
+    want, want_out = spikingjelly_spikes(snn, x)
+    got, got_out = our_spikes(graph, x)
+    assert len(got) == len(want) == 3
+    for g, w in zip(got, want, strict=True):
+        assert w.sum() > 0 and torch.equal(g, w)
+    mean = torch.cumsum(want_out, 0) / torch.arange(1, T + 1).reshape(-1, 1, 1)
+    torch.testing.assert_close(got_out, mean, rtol=1e-5, atol=1e-5)

@@ -1,5 +1,6 @@
-"""ANN import from ONNX (onnx2torch + onnxslim, then sjconvert's capture): models exported
-from torch, one built node by node with onnx.helper, and the errors for bad files."""
+"""ANN import from ONNX (``onnx`` alone, straight to the IR): models exported from torch, one
+built node by node with onnx.helper, each op's builder against ONNX Runtime, and the errors
+for bad files."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from onnx import TensorProto, helper, numpy_helper
 from torch import nn
 
 import sjconvert
-from sjconvert.errors import CaptureError, InputError, UnsupportedOpError
+from sjconvert.errors import InputError, UnsupportedOpError
 from sjconvert.exec import Simulator
 from sjconvert.frontends.loading import load_model
 from sjconvert.ir import nodes as ir
@@ -57,7 +58,7 @@ def test_torch_exported_models_capture_to_the_same_function(name, tmp_path) -> N
         model, test, _ = load_sample(name)
         x = torch.tensor(test["x"][:16])
     _export(model, x[:4], tmp_path / "m.onnx")
-    graph = sjconvert.capture(load_model(tmp_path / "m.onnx"), x[:2])
+    graph = load_model(tmp_path / "m.onnx")
     got = Simulator(graph).rate(x)[graph.outputs[0]]
     with torch.no_grad():
         np.testing.assert_allclose(got.numpy(), model(x).numpy(), rtol=1e-4, atol=1e-4)
@@ -118,8 +119,8 @@ def test_a_hand_built_onnx_model_matches_onnx_runtime(tmp_path) -> None:
     onnx.save(model, str(tmp_path / "other.onnx"))
     x = np.random.default_rng(1).uniform(0, 1, (32, 3, 8, 8)).astype(np.float32)
     want = ort.InferenceSession(model.SerializeToString()).run(None, {"in": x})[0]
-    graph = sjconvert.capture(load_model(tmp_path / "other.onnx"), torch.tensor(x[:2]))
-    assert [n.op for _, n in graph][1:4] == ["Conv2d", "ReLU", "AvgPool2d"]  # BN folded
+    graph = load_model(tmp_path / "other.onnx")
+    assert [n.op for _, n in graph][1:5] == ["Conv2d", "BatchNorm", "ReLU", "AvgPool2d"]
     got = Simulator(graph).rate(torch.tensor(x))[graph.outputs[0]].numpy()
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
     snn = sjconvert.ann2snn(tmp_path / "other.onnx", [x]).snn
@@ -142,13 +143,13 @@ def test_bad_files_and_unsupported_ops_fail_with_one_line(tmp_path) -> None:
     (tmp_path / "junk.onnx").write_bytes(b"\x08\x07 not protobuf at all \xff\xfe")
     with pytest.raises(InputError, match=r"junk\.onnx: not an ONNX"):
         load_model(tmp_path / "junk.onnx")
-    with pytest.raises(UnsupportedOpError, match=r"'odd' \(Hardmax\)"):
+    with pytest.raises(UnsupportedOpError, match=r"cannot capture 1 Hardmax; at odd \(Hardmax\)"):
         load_model(_one_node(tmp_path, "Hardmax"))
-    with pytest.raises(UnsupportedOpError, match="unsupported node"):  # our capture's report
-        sjconvert.capture(load_model(_one_node(tmp_path, "Sigmoid")), torch.zeros(2, 4))
+    with pytest.raises(UnsupportedOpError, match=r"1 Sigmoid; at odd"):
+        load_model(_one_node(tmp_path, "Sigmoid"))
     onnx.save(_helper_model(), str(tmp_path / "other.onnx"))
-    with pytest.raises(CaptureError, match="failed on the example input") as info:
-        sjconvert.capture(load_model(tmp_path / "other.onnx"), torch.zeros(2, 1, 8, 8))
+    with pytest.raises(InputError, match=r"shape \[2, 1, 8, 8\] does not fit input") as info:
+        sjconvert.ann2snn(tmp_path / "other.onnx", [np.zeros((2, 1, 8, 8), np.float32)])
     assert "\n" not in str(info.value)
 
 
@@ -164,5 +165,104 @@ def test_exported_bytes_are_a_valid_import(tmp_path) -> None:
             opset_version=17,
         )
     (tmp_path / "lin.onnx").write_bytes(buf.getvalue())
-    graph = sjconvert.capture(load_model(tmp_path / "lin.onnx"), torch.zeros(1, 4))
+    graph = load_model(tmp_path / "lin.onnx")
     assert [n.op for _, n in graph] == ["Input", "Linear", "ReLU"]
+
+
+def _const(name: str, value) -> onnx.NodeProto:
+    return helper.make_node(
+        "Constant", [], [name], value=numpy_helper.from_array(np.asarray(value), name)
+    )
+
+
+def _ops_model() -> onnx.ModelProto:
+    """Pad → Conv, Split, Slice, Transpose, Reshape via Shape arithmetic, Clip, Mul and Div
+    by constants, ReduceMean, Squeeze/Unsqueeze, MatMul + Add and Concat: every builder an
+    exporter's graph may need, written as another framework would."""
+    r = np.random.default_rng(0)
+    inits = {
+        "w": r.normal(0, 0.5, (4, 2, 3, 3)),
+        "fw": r.normal(0, 0.5, (12, 5)),
+        "fb": r.normal(0, 0.1, 5),
+        "s": r.uniform(0.5, 1.5, (1, 2, 1, 1)),
+    }
+    n = helper.make_node
+    nodes = [
+        _const("pads", np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64)),
+        n("Pad", ["in", "pads"], ["p"]),
+        n("Conv", ["p", "w"], ["c"]),
+        _const("lo", np.float32(0.0)),
+        _const("hi", np.float32(4.0)),
+        n("Clip", ["c", "lo", "hi"], ["r"]),
+        _const("sizes", np.array([2, 2], np.int64)),
+        n("Split", ["r", "sizes"], ["a", "b"], axis=1),
+        n("Mul", ["a", "s"], ["as"]),
+        _const("four", np.float32(4.0)),
+        n("Div", ["b", "four"], ["bs"]),
+        n("Add", ["as", "bs"], ["sum"]),
+        n("Transpose", ["sum"], ["t"], perm=[0, 1, 3, 2]),
+        _const("st", np.array([1], np.int64)),
+        _const("en", np.array([3], np.int64)),
+        _const("ax", np.array([3], np.int64)),
+        n("Slice", ["t", "st", "en", "ax"], ["sl"]),
+        n("ReduceMean", ["sl"], ["m"], axes=[3], keepdims=1),
+        n("Shape", ["m"], ["shape"]),
+        _const("zero", np.array([0], np.int64)),
+        n("Gather", ["shape", "zero"], ["batch"], axis=0),
+        _const("rest", np.array([-1], np.int64)),
+        n("Concat", ["batch", "rest"], ["target"], axis=0),
+        n("Reshape", ["m", "target"], ["flat"]),
+        n("Unsqueeze", ["flat", "st"], ["u"]),
+        n("Squeeze", ["u", "st"], ["sq"]),
+        n("MatMul", ["sq", "fw"], ["mm"]),
+        n("Add", ["mm", "fb"], ["lin"]),
+        n("Relu", ["lin"], ["out"]),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "ops",
+        [helper.make_tensor_value_info("in", TensorProto.FLOAT, ["batch", 2, 6, 6])],
+        [helper.make_tensor_value_info("out", TensorProto.FLOAT, ["batch", 5])],
+        [numpy_helper.from_array(v.astype(np.float32), k) for k, v in inits.items()],
+    )
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+
+
+def test_every_builder_matches_onnx_runtime(tmp_path) -> None:
+    model = _ops_model()
+    onnx.save(model, str(tmp_path / "ops.onnx"))
+    graph = load_model(tmp_path / "ops.onnx")  # checked against ONNX Runtime on import
+    ops = [n.op for _, n in graph]
+    assert ops.count("Slice") == 3 and ops.count("Scale") == 2 and "Transpose" in ops
+    conv = next(n for _, n in graph if isinstance(n, ir.Conv2d))
+    assert conv.padding == (1, 1) and "Pad" not in ops  # the Pad folded into the conv
+    linear = next(n for _, n in graph if isinstance(n, ir.Linear))
+    np.testing.assert_allclose(linear.bias, numpy_helper.to_array(model.graph.initializer[2]))
+    x = np.random.default_rng(3).uniform(0, 1, (16, 2, 6, 6)).astype(np.float32)
+    want = ort.InferenceSession(model.SerializeToString()).run(None, {"in": x})[0]
+    got = Simulator(graph).rate(torch.tensor(x))[graph.outputs[0]].numpy()
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_every_unsupported_onnx_node_is_reported_at_once(tmp_path) -> None:
+    n = helper.make_node
+    nodes = [
+        n("Sigmoid", ["x"], ["a"], name="s1"),
+        n("Mul", ["a", "x"], ["b"], name="gate"),
+        n("Tanh", ["b"], ["c"], name="t1"),
+        n("Sigmoid", ["c"], ["y"], name="s2"),
+    ]
+    graph = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["n", 4])],
+    )
+    onnx.save(
+        helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), tmp_path / "u.onnx"
+    )
+    with pytest.raises(
+        UnsupportedOpError,
+        match=r"cannot capture 2 Sigmoid, 1 Tanh; at s1 \(Sigmoid\), t1 \(Tanh\), s2",
+    ):
+        load_model(tmp_path / "u.onnx")
