@@ -228,8 +228,6 @@ def _normalise(ed: GraphEditor, lam: dict[str, Lam], v_init: float | Mapping[str
         elif node.synapse or node.affine:
             scale[name] = _desired(ed, name, lam)
             ed.nodes[name] = _rescale(ed, name, scale[ins[0]], scale[name])
-        elif isinstance(node, ir.Scale):
-            raise PassError(f"graph already holds Scale node '{name}'; convert the ANN")
         elif node.keeps_scale and not isinstance(node, ir.Concat):
             scale[name] = through(node, scale[ins[0]], ed.shapes[ins[0]], ed.shapes[name])
         elif isinstance(node, ir.Add):

@@ -203,3 +203,28 @@ def test_softmax_inside_the_network_is_refused() -> None:
     model = nn.Sequential(nn.Linear(4, 6), nn.Softmax(dim=1), nn.Linear(6, 3)).eval()
     with pytest.raises(PassError, match=r"'_1' \(Softmax\) cannot be converted"):
         ann2snn(model, [torch.rand(8, 4)])
+
+
+class _ScaledSkip(nn.Module):
+    """A residual block whose skip is multiplied by a constant (as stochastic-depth-style or
+    rescaled residual nets do): captured as a Scale node, which conversion passes λ through."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.a, self.b, self.head = nn.Linear(5, 6), nn.Linear(6, 6), nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.a(x))
+        return self.head(torch.relu(self.b(h) + 0.5 * h))
+
+
+@pytest.mark.parametrize("granularity", ["layer", "channel"])
+def test_constant_scales_in_the_ann_convert_exactly(granularity: str) -> None:
+    model = _ScaledSkip().eval()
+    x = torch.rand(64, 5) * 2
+    conv = ann2snn(model, [x], mode="max", T=None, granularity=granularity)
+    assert any(isinstance(n, ir.Scale) for _, n in conv.ann)
+    with torch.no_grad():
+        want = model(x)
+    got = Simulator(conv.snn).rate(x)[conv.snn.outputs[0]]
+    torch.testing.assert_close(got, want, rtol=1e-4, atol=1e-4)

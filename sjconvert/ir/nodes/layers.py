@@ -138,6 +138,7 @@ class Scale(Node):
 
     elementwise: ClassVar[bool] = True
     linear: ClassVar[bool] = True
+    keeps_scale: ClassVar[bool] = True
     factor: Array = array_field()
 
     def validate(self) -> None:
