@@ -156,7 +156,7 @@ def test_ann2snn_takes_an_onnx_model(runner, tmp_path) -> None:
     assert _json(ann2snn("digits", "-o", str(out), "--json"))["calibration_samples"] == 512
     assert out.exists()
     bad = ann2snn("mnist1d", "-o", str(out) + "2")
-    assert bad.exit_code == 3 and "failed on the example input" in bad.output
+    assert bad.exit_code == 2 and "does not fit input" in bad.output
     assert len(bad.output.strip().splitlines()) == 1
 
 
