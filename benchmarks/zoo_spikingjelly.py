@@ -292,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="*", default=None, help="default: all in --zoo")
     parser.add_argument("--recipes", nargs="*", default=list(RECIPES), choices=list(RECIPES))
     parser.add_argument("--n-test", type=int, default=N_TEST)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--resume", action="store_true", help="keep models already in --out")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)

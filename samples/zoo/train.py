@@ -10,8 +10,10 @@ parameter count, training time (wall clock and process CPU time; the machine may
 shared) and input shape.
 
 Recipe: AdamW with a one-cycle learning-rate schedule, batch 64, weight decay 5e-4,
-random translations of up to ``size // 16`` pixels (edge padded), fixed seeds and
-deterministic algorithms. After training, the batch-norm running statistics are
+random translations of up to ``size // 16`` pixels (edge padded), fixed seeds,
+deterministic algorithms and one torch thread by default (results are reproducible for
+a given thread count, recorded in ``zoo.json``; on a shared, loaded machine two
+OpenMP threads mostly spin-wait). After training, the batch-norm running statistics are
 re-estimated exactly (cumulative average over the un-augmented training set), which
 matters for architectures whose BN momentum is tiny (MNASNet uses 3e-4).
 """
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m samples.zoo.train", description=__doc__)
     parser.add_argument("names", nargs="*", help=f"zoo models (default all: {', '.join(ZOO)})")
     parser.add_argument("--out", type=Path, default=DEFAULT_DIR, help="output folder")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (<= 2)")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads")
     parser.add_argument("--seed", type=int, default=SEED)
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n not in ZOO]
