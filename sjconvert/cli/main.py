@@ -1,20 +1,36 @@
-"""The ``sjconvert`` console script: the app of :mod:`.app` with every target command
-registered (each module in :mod:`.commands` adds its commands when imported)."""
+"""The command line with every target command registered (each module in :mod:`.commands`
+adds its commands when imported), and :func:`run`, which maps every way a run can end to a
+documented exit code (:data:`.app.EXIT_CODES`)."""
 
 from __future__ import annotations
 
-import os
+import sys
+from collections.abc import Sequence
+from typing import Any
 
-from .app import app, err
+from .app import INTERRUPTED, app, report_interrupt
 from .commands import lava, nir, onnx  # noqa: F401  (registers to-lava, fit, to-nir, ...)
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]
+
+
+def run(args: Sequence[str] | None = None) -> int:
+    """Run the command line on ``args`` (default ``sys.argv[1:]``); returns the exit code.
+
+    Commands map their own errors (:func:`.app._run`); Click's usage errors exit 2 with
+    Click's message (a Click error that would exit 1 exits 2 too); a Ctrl-C that Click
+    turned into exit 130 before a command ran is reported like one inside a command."""
+    try:
+        app(args=args, prog_name="sjconvert")
+        code: Any = 0
+    except SystemExit as exc:
+        code = exc.code
+    code = 0 if code is None else code if isinstance(code, int) else 2
+    if code == INTERRUPTED:
+        return report_interrupt()
+    return 2 if code == 1 else code
 
 
 def main() -> None:
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    try:
-        app(prog_name="sjconvert")
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        raise SystemExit(130) from None
+    """Entry point for an already-imported command line (see :mod:`.entry`)."""
+    sys.exit(run())

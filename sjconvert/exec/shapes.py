@@ -38,3 +38,16 @@ def with_shapes(graph: Graph) -> Graph:
     if graph.has_shapes():
         return graph
     return graph.with_shapes(infer_shapes(graph))
+
+
+def checked_shapes(graph: Graph) -> Graph:
+    """``graph`` with every shape recorded, after checking the recorded ones against what
+    the nodes compute (a graph read from a file may record shapes its nodes do not give)."""
+    inferred = infer_shapes(graph)
+    for name, shape in graph.shapes.items():
+        if inferred[name] != shape:
+            raise GraphError(
+                f"graph: node '{name}' records shape {list(shape)} but computes "
+                f"{list(inferred[name])}"
+            )
+    return graph.with_shapes(inferred)

@@ -19,11 +19,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
 from ..errors import InputError
+from ..ir.hdf5 import check_readable
+from .datafiles import check_labels, check_state_dict, check_tensors, check_x, read_npz
 from .onnx import load_onnx
 
 
@@ -65,22 +66,11 @@ def _torch_load(path: Path, weights_only: bool) -> Any:
         raise InputError(f"{path}: not a torch file ({first})") from None
 
 
-def _check_file(path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if not p.is_file():
-        raise InputError(f"{p}: not a file")
-    if not os.access(p, os.R_OK):
-        raise InputError(f"{p}: not readable")
-    return p
-
-
 def load_model(
     path: str | os.PathLike[str], arch: str | None = None, trust: bool = False
 ) -> nn.Module:
     """Load a model from ``path`` (see module docstring); ``.onnx`` files are imported."""
-    p = _check_file(path)
+    p = check_readable(path)
     if p.suffix.lower() == ".onnx":
         return load_onnx(p)
     if arch is not None:
@@ -102,6 +92,7 @@ def load_model(
             state = state["state_dict"]
         if not isinstance(state, dict):
             raise InputError(f"{p}: holds a {type(state).__name__}, not a state dict")
+        check_state_dict(state, str(p))
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
@@ -119,6 +110,7 @@ def load_model(
             ) from None
         obj = _torch_load(p, weights_only=False)
     if isinstance(obj, nn.Module):
+        check_tensors(obj.state_dict().items(), str(p))
         return obj.eval()
     if isinstance(obj, dict):
         raise InputError(f"{p}: holds a state dict; pass --arch package.module:Class")
@@ -170,25 +162,13 @@ class DataSource:
             yield self._check(x, y, i)
 
     def _check(self, x: Any, y: Any, index: int) -> Batch:
-        try:
-            xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-        except (TypeError, ValueError):
-            raise InputError(f"{self.name}: batch {index} is not numeric") from None
-        if not xt.is_floating_point():
-            xt = xt.float()
-        if xt.numel() == 0:
-            raise InputError(f"{self.name}: batch {index} is empty")
-        if not torch.isfinite(xt).all():
-            raise InputError(f"{self.name}: batch {index} holds NaN or Inf")
-        yt = None if y is None else torch.as_tensor(np.asarray(y))
-        if yt is not None and yt.ndim == 2 and yt.shape[0] == xt.shape[0] and yt.shape[1] > 1:
-            yt = yt.argmax(1)  # one-hot (or score) labels
-        yt = None if yt is None else yt.long().reshape(-1)
-        if yt is not None and yt.shape[0] != xt.shape[0]:
-            raise InputError(
-                f"{self.name}: batch {index} has {xt.shape[0]} inputs but {yt.shape[0]} labels"
-            )
-        return Batch(xt.float(), yt)
+        """A batch as tensors; a function's batches are validated here (array files were
+        validated whole by :func:`load_data`)."""
+        if self.fn is not None:
+            what = f"{self.name}: batch {index}"
+            x = check_x(x, what)
+            y = None if y is None else check_labels(y, len(x), f"{what} labels 'y'")
+        return Batch(torch.as_tensor(x).float(), None if y is None else torch.as_tensor(y))
 
     def first(self) -> Batch:
         for b in self:
@@ -196,33 +176,43 @@ class DataSource:
         raise InputError(f"{self.name}: data is empty")
 
 
+def _data_file(p: Path) -> dict[str, Any]:
+    """The arrays of an ``.npz`` or ``.pt`` data file, as a dict (``x``, optional ``y``)."""
+    if p.suffix == ".npz":
+        return read_npz(p)
+    try:
+        data = _torch_load(p, weights_only=True)
+    except pickle.UnpicklingError:
+        raise InputError(
+            f"{p}: holds pickled Python objects; data files hold only tensors or arrays "
+            "(.pt data is loaded with weights_only=True)"
+        ) from None
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        data = {"x": data[0], "y": data[1]}
+    if isinstance(data, torch.Tensor):
+        data = {"x": data}
+    if not isinstance(data, dict):
+        raise InputError(f"{p}: holds a {type(data).__name__}, not a dict with 'x' (and 'y')")
+    return data
+
+
 def load_data(spec: str, batch_size: int = 256) -> DataSource:
-    """Open a data set: ``.npz`` / ``.pt`` (keys ``x``, optional ``y``) or ``pkg.mod:function``."""
+    """Open a data set: ``.npz`` / ``.pt`` (keys ``x``, optional ``y``) or ``pkg.mod:function``.
+    Array files are validated whole (:mod:`.datafiles`) before a batch is read."""
     p = Path(spec)
     if p.suffix in (".npz", ".pt", ".pth") or p.exists():
-        p = _check_file(p)
-        if p.suffix == ".npz":
-            try:
-                with np.load(p) as f:
-                    data = {k: f[k] for k in f.files}
-            except (ValueError, OSError, zipfile.BadZipFile):
-                raise InputError(f"{p}: not an .npz file") from None
-        else:
-            data = _torch_load(p, weights_only=True)
-            if isinstance(data, (tuple, list)) and len(data) == 2:
-                data = {"x": data[0], "y": data[1]}
-            if isinstance(data, torch.Tensor):
-                data = {"x": data}
-        if not isinstance(data, dict) or "x" not in data:
+        p = check_readable(p)
+        data = _data_file(p)
+        if "x" not in data:
             raise InputError(f"{p}: holds no array 'x'")
-        x, y = np.asarray(data["x"]), data.get("y")
-        if x.ndim < 2 or len(x) == 0:
-            raise InputError(f"{p}: 'x' is empty or has no batch axis (shape {list(x.shape)})")
-        if y is not None and len(np.asarray(y)) != len(x):
-            raise InputError(f"{p}: 'x' has {len(x)} samples but 'y' has {len(np.asarray(y))}")
-        return DataSource(
-            str(p), arrays=(x, None if y is None else np.asarray(y)), batch_size=batch_size
-        )
+        x = check_x(data["x"], f"{p}: 'x'")
+        y = data.get("y")
+        if y is not None:
+            n_y = len(y) if hasattr(y, "__len__") else 0
+            if n_y != len(x):
+                raise InputError(f"{p}: 'x' has {len(x)} samples but 'y' has {n_y}")
+            y = check_labels(y, len(x), f"{p}: labels 'y'")
+        return DataSource(str(p), arrays=(x, y), batch_size=batch_size)
     fn = import_object(spec)
     if not callable(fn):
         raise InputError(f"{spec} is not callable")

@@ -19,29 +19,12 @@ from typing import TYPE_CHECKING
 from torch import nn
 
 from ..errors import InputError, UnsupportedOpError
+from .validate_onnx import read_onnx
 
 if TYPE_CHECKING:
     import onnx
 
 PACKAGES = ("onnx", "onnxslim", "onnx2torch")
-
-
-def _read(path: Path) -> onnx.ModelProto:
-    import onnx
-
-    try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # protobuf raises DecodeError, RuntimeError, ... on bad bytes
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: not an ONNX file ({first})") from None
-    if not model.graph.node:
-        raise InputError(f"{path}: not an ONNX model (no graph nodes)")
-    try:
-        onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"{path}: invalid ONNX model ({first})") from None
-    return model
 
 
 def _missing_converters(model: onnx.ModelProto) -> list[str]:
@@ -69,7 +52,7 @@ def load_onnx(path: str | os.PathLike[str]) -> nn.Module:
     from onnx2torch import convert
 
     p = Path(path)
-    model = _read(p)
+    model = read_onnx(p)  # the validation step: nothing unchecked reaches the converter
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         model = onnxslim.slim(model)
     missing = _missing_converters(model)
