@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -92,9 +93,13 @@ def _options(
 
 
 def _run(fn: Callable[[], R]) -> R:
-    """Run a command body; errors become one line on stderr and a documented exit code."""
+    """Run a command body; errors become one line on stderr and a documented exit code.
+    Library warnings are not shown (``--debug`` shows them)."""
     try:
-        return fn()
+        with warnings.catch_warnings():
+            if not DEBUG["on"]:
+                warnings.simplefilter("ignore")
+            return fn()
     except SjconvertError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         raise typer.Exit(exc.exit_code) from None

@@ -126,11 +126,11 @@ def check_labels(value: Any, n: int, what: str) -> np.ndarray:
     if y.dtype.kind == "f":
         bad = ~np.isfinite(y) | (y != np.round(y))
         if bad.any():
-            raise InputError(f"{what} holds {y[bad][0]!r}; labels are integer class indices")
+            raise InputError(f"{what} holds {y[bad][0].item()}; labels are integer class indices")
     if n and float(y.min()) < 0:
-        raise InputError(f"{what} holds {y.min()!r}; class indices are >= 0")
+        raise InputError(f"{what} holds {y.min().item()}; class indices are >= 0")
     if n and float(y.max()) > 2**31:
-        raise InputError(f"{what} holds {y.max()!r}; not a class index")
+        raise InputError(f"{what} holds {y.max().item()}; not a class index")
     return y.astype(np.int64)
 
 

@@ -24,7 +24,14 @@ from torch import nn
 
 from ..errors import InputError
 from ..ir.hdf5 import check_readable
-from .datafiles import check_labels, check_state_dict, check_tensors, check_x, read_npz
+from .datafiles import (
+    check_labels,
+    check_state_dict,
+    check_tensors,
+    check_x,
+    read_npz,
+    real_array,
+)
 from .onnx import load_onnx
 
 
@@ -48,12 +55,19 @@ def import_object(spec: str) -> Any:
     return obj
 
 
+def _is_zip(path: Path) -> bool:
+    try:
+        return zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:  # e.g. "zipfiles that span multiple disks are not supported"
+        return False
+
+
 def _torch_load(path: Path, weights_only: bool) -> Any:
     # torch.save writes a zip archive (legacy format: a pickle, protocol >= 2, first byte
     # 0x80). Anything else is refused before an unpickler misreads it.
     with open(path, "rb") as f:
         head = f.read(1)
-    if head != b"\x80" and not zipfile.is_zipfile(path):
+    if head != b"\x80" and not _is_zip(path):
         raise InputError(f"{path}: not a torch file (neither a zip archive nor a pickle)")
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only)
@@ -208,7 +222,8 @@ def load_data(spec: str, batch_size: int = 256) -> DataSource:
         x = check_x(data["x"], f"{p}: 'x'")
         y = data.get("y")
         if y is not None:
-            n_y = len(y) if hasattr(y, "__len__") else 0
+            y = real_array(y, f"{p}: labels 'y'")
+            n_y = len(y) if y.ndim else 0
             if n_y != len(x):
                 raise InputError(f"{p}: 'x' has {len(x)} samples but 'y' has {n_y}")
             y = check_labels(y, len(x), f"{p}: labels 'y'")

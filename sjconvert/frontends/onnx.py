@@ -55,6 +55,8 @@ def load_onnx(path: str | os.PathLike[str]) -> nn.Module:
     model = read_onnx(p)  # the validation step: nothing unchecked reaches the converter
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         model = onnxslim.slim(model)
+    if model is None:  # onnxslim reports its own failures by returning None
+        raise UnsupportedOpError(f"{p}: onnxslim could not simplify the graph")
     missing = _missing_converters(model)
     if missing:
         raise UnsupportedOpError(

@@ -3,6 +3,8 @@ file, and an importer works only on the model it returns.
 
 * Nothing outside the file is read: tensors stored as *external data* (other files named
   by relative path, ``../`` included) are refused, in the main graph and in sub-graphs.
+* The default-domain opset is one the import chain handles (:data:`MIN_OPSET` to the
+  newest this ``onnx`` knows).
 * The model passes ONNX's checker and strict shape inference with type checks, so a
   malformed graph (an input naming no value, a wrong attribute type, a rank mismatch) is
   one line here rather than an exception deep inside a converter.
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     import onnx
 
 MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit for one message
+MIN_OPSET = 7  # the oldest default-domain opset the import chain handles
 
 
 def _first_line(exc: BaseException) -> str:
@@ -86,6 +89,18 @@ def _load(p: Path) -> Any:
         raise InputError(f"{p}: not an ONNX file ({_first_line(exc)})") from None
 
 
+def _check_opset(model: onnx.ModelProto, path: Path) -> None:
+    import onnx
+
+    newest = onnx.defs.onnx_opset_version()
+    for entry in model.opset_import:
+        if entry.domain in ("", "ai.onnx") and not MIN_OPSET <= entry.version <= newest:
+            raise InputError(
+                f"{path}: ONNX opset {entry.version} is not supported "
+                f"(opsets {MIN_OPSET} to {newest})"
+            )
+
+
 def read_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
     """The ONNX model at ``path``, read and checked (see the module docstring)."""
     import onnx
@@ -96,6 +111,7 @@ def read_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
     model = _load(p)
     if not model.graph.node:
         raise InputError(f"{p}: not an ONNX model (no graph nodes)")
+    _check_opset(model, p)
     for what, t in _tensors(model.graph):
         _check_tensor(what, t, p)
     try:

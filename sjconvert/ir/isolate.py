@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import faulthandler
 import os
 import pickle
 import select
@@ -87,6 +88,10 @@ def _serve(requests: int, replies: int) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         for sig in (signal.SIGTERM, signal.SIGALRM):
             signal.signal(sig, signal.SIG_DFL)
+        faulthandler.disable()  # a crash in libhdf5 is reported by the caller, in one line
+        quiet = os.open(os.devnull, os.O_WRONLY)
+        for fd in (1, 2):  # library chatter must not reach the user's terminal
+            os.dup2(quiet, fd)
         while (request := _message(requests)) is not None:
             cwd, limit, fn, path, args = pickle.loads(request)
             signal.alarm(int(limit) + 5)

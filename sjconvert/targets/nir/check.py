@@ -7,7 +7,8 @@ importer (:mod:`.reader`) works only on the graph it returns.
 * The tree is parsed by NIR's own ``dict2NIRNode``, with type checking of every edge; any
   exception NIR raises on malformed content becomes one :class:`InputError`.
 * Every parameter array holds real, finite numbers (complex and object arrays refused),
-  and the sjconvert facts in node metadata (JSON) have the types the importer reads.
+  time constants are positive, and the sjconvert facts in node metadata (JSON) have the
+  types the importer reads.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from ...ir.hdf5 import H5Group, read_hdf5
 from ...ir.isolate import isolated
 from .emitters import META_KEY
 
+POSITIVE = {"tau": 0.0, "tau_mem": 0.0, "tau_syn": 0.0}  # time constants (s)
 FACT_TYPES: dict[str, tuple[type, ...]] = {
     "dt": (float, int),
     "tau": (float, int),
@@ -76,6 +78,9 @@ def _check_node(node: nir.NIRNode, where: str) -> None:
         values = value.items() if isinstance(value, dict) and f.name != "metadata" else []
         for key, v in [(f.name, value), *values]:
             _check_array(v, f"{where} {key}")
+        low = POSITIVE.get(f.name)
+        if low is not None and np.any(np.asarray(value, np.float64) <= low):
+            raise NirFileError(f"{where} {f.name} must be > {low:g}")
     facts(node)
 
 
