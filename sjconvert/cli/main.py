@@ -10,6 +10,7 @@ from typing import Any
 
 from .app import INTERRUPTED, app, report_interrupt
 from .commands import lava, nir, onnx  # noqa: F401  (registers to-lava, fit, to-nir, ...)
+from .entry import Terminated
 
 __all__ = ["app", "main", "run"]
 
@@ -23,6 +24,8 @@ def run(args: Sequence[str] | None = None) -> int:
     try:
         app(args=args, prog_name="sjconvert")
         code: Any = 0
+    except Terminated:
+        raise
     except SystemExit as exc:
         code = exc.code
     code = 0 if code is None else code if isinstance(code, int) else 2
