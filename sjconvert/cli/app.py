@@ -105,6 +105,9 @@ def _run(fn: Callable[[], R]) -> R:
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         raise typer.Exit(report_interrupt()) from None
+    except BrokenPipeError:  # stdout's reader went away (`| head`): the work is done
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
     except Exception as exc:
         if DEBUG["on"]:
             raise

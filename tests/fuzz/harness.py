@@ -11,6 +11,7 @@ temporary file. Used by ``tests/fuzz/test_fuzz.py`` (bounded budget) and
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import random
 import shutil
@@ -87,6 +88,7 @@ def _simulate_data(m: Path, work: Path, s: dict[str, Path]) -> tuple[list[str], 
     return ["simulate", str(s["ir"]), "--data", str(m), "-T", "2", "--json"], set()
 
 
+ONNX_IMPORT = all(importlib.util.find_spec(m) for m in ("onnx", "onnxslim", "onnx2torch"))
 FORMATS = [
     Format("ir", "ir_zoo", ".sjir", mutate_h5.mutate_hdf5, _inspect, 20),
     Format("ir-simulate", "ir", ".sjir", mutate_h5.mutate_hdf5, _simulate_ir, 6),
@@ -98,6 +100,8 @@ FORMATS = [
     Format("pt-data", "pt", ".pt", mutate_other.mutate_pt_data, _simulate_data, 8),
     Format("state-dict", "state", ".pt", mutate_other.mutate_state, _capture_state, 10),
 ]
+if not ONNX_IMPORT:  # an environment without the ONNX import chain cannot import ONNX
+    FORMATS = [f for f in FORMATS if f.name != "onnx"]
 
 
 def problems(result: Result, work: Path, inputs: set[str], outputs: set[str]) -> list[str]:

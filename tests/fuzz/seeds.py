@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -128,6 +129,7 @@ def build(folder: Path) -> dict[str, Path]:
         _, net = to_loihi(conv.snn, 8, model=neuron)
         seeds[f"netx_{neuron}"] = write_netx(net, folder / f"tiny_{neuron}.net")
     seeds["nir"] = save_nir(folder / "tiny.nir", to_nir(_nir_snn()))
-    seeds["onnx"] = folder / "tiny.onnx"
-    _onnx(seeds["onnx"])
+    if importlib.util.find_spec("onnx") is not None:
+        seeds["onnx"] = folder / "tiny.onnx"
+        _onnx(seeds["onnx"])
     return seeds
