@@ -1,6 +1,6 @@
 """The ``sjconvert`` command line (Typer). Commands are thin: they call the library, and this
-module alone turns errors into a one-line message and an exit code (:data:`EXIT_CODES`, also
-printed by ``sjconvert --help`` and listed in the README):
+module (with :mod:`.exits`) alone turns errors into a one-line message and an exit code
+(:data:`.exits.EXIT_CODES`, also printed by ``sjconvert --help`` and listed in the README):
 
 ====  ===========================================================================
 0     success
@@ -22,13 +22,11 @@ written atomically and temporary files are removed on error and interrupt
 from __future__ import annotations
 
 import json
-import os
 import sys
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -37,27 +35,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..api import ann2snn as convert
 from ..api import read_ir, read_with_source
 from ..api import simulate as run_simulation
-from ..errors import InputError, SjconvertError
+from ..errors import InputError
 from ..frontends.capture import capture as trace
 from ..frontends.loading import load_data, load_model
 from ..ir.io import save
+from .exits import DEBUG, EXIT_CODES, err
+from .exits import run_body as _run
 from .paths import check_outputs
 from .render import graph_rows, graph_table, results_table
-
-REPORT = "https://github.com/sjconvert/sjconvert/issues"
-INTERNAL_ERROR = 70
-INTERRUPTED = 130
-TERMINATED = 143
-EXIT_CODES = {
-    0: "success",
-    2: "bad input (file, model, data, option or output) or usage",
-    3: "cannot capture the model, or a target cannot express a node",
-    4: "a conversion pass refused the graph",
-    5: "a target failed to emit its output",
-    INTERNAL_ERROR: "internal error, a bug (--debug shows the traceback)",
-    INTERRUPTED: "interrupted (Ctrl-C)",
-    TERMINATED: "terminated (SIGTERM)",
-}
 
 app = typer.Typer(
     rich_markup_mode="rich",
@@ -68,18 +53,6 @@ app = typer.Typer(
 )
 # Piped output gets a wide fixed width so tables do not fold at 80 columns.
 out = Console() if sys.stdout.isatty() else Console(width=160)
-err = Console(stderr=True)
-R = TypeVar("R")
-DEBUG = {"on": bool(os.environ.get("SJCONVERT_DEBUG"))}
-_REPORTED = {"interrupt": False}
-
-
-def report_interrupt() -> int:
-    """Print "interrupted" once per process; the exit code for it."""
-    if not _REPORTED["interrupt"]:
-        _REPORTED["interrupt"] = True
-        err.print("interrupted")
-    return INTERRUPTED
 
 
 @app.callback()
@@ -90,36 +63,6 @@ def _options(
 ) -> None:
     """Convert trained PyTorch models to spiking networks, simulate and inspect them."""
     DEBUG["on"] = DEBUG["on"] or debug
-
-
-def _run(fn: Callable[[], R]) -> R:
-    """Run a command body; errors become one line on stderr and a documented exit code.
-    Library warnings are not shown (``--debug`` shows them)."""
-    try:
-        with warnings.catch_warnings():
-            if not DEBUG["on"]:
-                warnings.simplefilter("ignore")
-            return fn()
-    except SjconvertError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        raise typer.Exit(report_interrupt()) from None
-    except BrokenPipeError:  # stdout's reader went away (`| head`): the work is done
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        raise typer.Exit(0) from None
-    except Exception as exc:
-        if DEBUG["on"]:
-            raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {first} — this is a bug in "
-            f"sjconvert; please report it with the command you ran at {REPORT} "
-            "(rerun with --debug for the traceback)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(INTERNAL_ERROR) from None
 
 
 @contextmanager

@@ -37,14 +37,14 @@ def _quiet_exit(code: int, message: str = "") -> None:
 
 
 def main() -> None:
-    """Run ``sjconvert`` with its exit codes (``sjconvert.cli.app.EXIT_CODES``)."""
+    """Run ``sjconvert`` with its exit codes (``sjconvert.cli.exits.EXIT_CODES``)."""
     os.environ.setdefault("PYTHONWARNINGS", "ignore")
     signal.signal(signal.SIGTERM, _terminate)
     try:
         cli = importlib.import_module("sjconvert.cli.main")  # deferred: see module docstring
         code = cli.run()
     except KeyboardInterrupt:
-        report = getattr(sys.modules.get("sjconvert.cli.app"), "report_interrupt", None)
+        report = getattr(sys.modules.get("sjconvert.cli.exits"), "report_interrupt", None)
         if report is None:  # interrupted while importing
             _quiet_exit(INTERRUPTED, "interrupted")
         code = report()

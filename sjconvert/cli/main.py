@@ -1,6 +1,6 @@
 """The command line with every target command registered (each module in :mod:`.commands`
 adds its commands when imported), and :func:`run`, which maps every way a run can end to a
-documented exit code (:data:`.app.EXIT_CODES`)."""
+documented exit code (:data:`.exits.EXIT_CODES`)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from .app import INTERRUPTED, app, report_interrupt
+from .app import app
 from .commands import lava, nir, onnx  # noqa: F401  (registers to-lava, fit, to-nir, ...)
 from .entry import Terminated
+from .exits import INTERRUPTED, report_interrupt
 
 __all__ = ["app", "main", "run"]
 

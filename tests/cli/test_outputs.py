@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from sjconvert.cli.app import EXIT_CODES
+from sjconvert.cli.exits import EXIT_CODES
 from sjconvert.cli.main import app, run
 from sjconvert.ir import Graph, save
 from sjconvert.ir import nodes as ir

@@ -17,15 +17,17 @@ import dataclasses
 import json
 import math
 import os
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
 import nir
 import numpy as np
 
-from ...errors import InputError
+from ...errors import InputError, UnsupportedOpError
 from ...ir.hdf5 import H5Group, read_hdf5
 from ...ir.isolate import isolated
+from .convention import DT
 from .emitters import META_KEY
 
 POSITIVE = {"tau": 0.0, "tau_mem": 0.0, "tau_syn": 0.0}  # time constants (s)
@@ -132,3 +134,27 @@ def _read(path: Path) -> nir.NIRGraph:
     except NirFileError as exc:
         raise InputError(f"{path}: invalid NIR file: {exc}") from None
     return graph
+
+
+def topological_order(graph: nir.NIRGraph) -> list[str]:
+    """Node names in an order where every edge goes forward (recurrent graphs refused)."""
+    preds: dict[str, list[str]] = {name: [] for name in graph.nodes}
+    for src, dst in graph.edges:
+        for end in (src, dst):
+            if end not in preds:
+                raise InputError(f"NIR edge ({src!r}, {dst!r}) names an unknown node")
+        preds[dst].append(src)
+    try:
+        return list(TopologicalSorter(preds).static_order())
+    except CycleError as exc:
+        raise UnsupportedOpError(
+            f"NIR graph is recurrent (cycle {exc.args[1]}); the IR is feed-forward"
+        ) from None
+
+
+def time_step(dt: float | None, top: dict[str, Any]) -> float:
+    """Seconds per step: ``dt`` as given, else the exporter's, else :data:`DT`."""
+    value = float(dt or top.get("dt") or DT)
+    if not (math.isfinite(value) and value > 0):
+        raise InputError(f"the NIR time step dt must be a positive number, got {value}")
+    return value

@@ -10,11 +10,9 @@ reported at once, by name; recurrent graphs are refused.
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +23,8 @@ from ...errors import InputError, UnsupportedOpError
 from ...exec.shapes import infer_shapes
 from ...ir import nodes as ir
 from ...ir.graph import Graph, GraphError
-from .check import NirFileError, facts, read_nir
-from .convention import DT, close, collapse, uniform
+from .check import NirFileError, facts, read_nir, time_step, topological_order
+from .convention import close, collapse, uniform
 
 
 @dataclass(frozen=True)
@@ -193,21 +191,6 @@ READERS: dict[type, Reader] = {
 }
 
 
-def _order(graph: nir.NIRGraph) -> list[str]:
-    preds: dict[str, list[str]] = {name: [] for name in graph.nodes}
-    for src, dst in graph.edges:
-        for end in (src, dst):
-            if end not in preds:
-                raise InputError(f"NIR edge ({src!r}, {dst!r}) names an unknown node")
-        preds[dst].append(src)
-    try:
-        return list(TopologicalSorter(preds).static_order())
-    except CycleError as exc:
-        raise UnsupportedOpError(
-            f"NIR graph is recurrent (cycle {exc.args[1]}); the IR is feed-forward"
-        ) from None
-
-
 def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
     """Import a NIR graph. ``dt`` (seconds per step) defaults to the one the graph was
     exported with by sjconvert, else :data:`~.convention.DT`."""
@@ -215,9 +198,9 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
         top = facts(graph)
     except NirFileError as exc:
         raise InputError(f"invalid NIR graph: {exc}") from None
-    dt = _time_step(dt, top)
+    dt = time_step(dt, top)
     adds: dict[str, str] = top.get("adds", {})
-    order = _order(graph)
+    order = topological_order(graph)
     preds: dict[str, list[str]] = {name: [] for name in graph.nodes}
     for src, dst in graph.edges:
         preds[dst].append(src)
@@ -273,14 +256,6 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
             ins = (part_name,)
         value[name] = name
     return _finish(nodes, edges, outputs, problems, invalid, dt)
-
-
-def _time_step(dt: float | None, top: dict[str, Any]) -> float:
-    """Seconds per step: ``dt`` as given, else the exporter's, else :data:`DT`."""
-    value = float(dt or top.get("dt") or DT)
-    if not (math.isfinite(value) and value > 0):
-        raise InputError(f"the NIR time step dt must be a positive number, got {value}")
-    return value
 
 
 def _input(node: nir.Input) -> ir.Input:
