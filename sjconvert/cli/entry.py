@@ -15,7 +15,7 @@ import signal
 import sys
 from types import FrameType
 
-INTERRUPTED = 130
+INTERRUPTED = 130  # the codes of .exits (importing it here would import typer and rich)
 TERMINATED = 143
 
 
@@ -29,10 +29,16 @@ def _terminate(signum: int, frame: FrameType | None) -> None:
 
 
 def _quiet_exit(code: int, message: str = "") -> None:
-    """Exit with ``code``; a further Ctrl-C while the interpreter shuts down is ignored."""
+    """Exit with ``code``; a further Ctrl-C while the interpreter shuts down is ignored.
+    After an interrupt the process ends at once (``os._exit``, output flushed): a shutdown
+    would wait for worker threads still computing, and is itself interruptible."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     if message:
         print(message, file=sys.stderr, flush=True)
+    if code in (INTERRUPTED, TERMINATED):
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(code)
     sys.exit(code)
 
 

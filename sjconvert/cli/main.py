@@ -19,7 +19,7 @@ __all__ = ["app", "main", "run"]
 def run(args: Sequence[str] | None = None) -> int:
     """Run the command line on ``args`` (default ``sys.argv[1:]``); returns the exit code.
 
-    Commands map their own errors (:func:`.app._run`); Click's usage errors exit 2 with
+    Commands map their own errors (:func:`.exits.run_body`); Click's usage errors exit 2 with
     Click's message (a Click error that would exit 1 exits 2 too); a Ctrl-C that Click
     turned into exit 130 before a command ran is reported like one inside a command."""
     try:

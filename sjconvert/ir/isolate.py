@@ -185,7 +185,8 @@ class _Reader:
 
 _READER = _Reader()
 atexit.register(_READER.stop)
-os.register_at_fork(after_in_child=_READER.forget)
+if hasattr(os, "register_at_fork"):  # POSIX
+    os.register_at_fork(after_in_child=_READER.forget)
 
 
 def _enabled() -> bool:

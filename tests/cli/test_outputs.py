@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from sjconvert.cli import entry, exits
 from sjconvert.cli.exits import EXIT_CODES
 from sjconvert.cli.main import app, run
 from sjconvert.ir import Graph, save
@@ -135,6 +136,7 @@ def test_an_existing_output_is_replaced_whole_with_umask_permissions(
 
 
 def test_every_exit_code_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (entry.INTERRUPTED, entry.TERMINATED) == (exits.INTERRUPTED, exits.TERMINATED)
     assert run(["--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     for code, meaning in EXIT_CODES.items():
