@@ -211,10 +211,13 @@ def load_with_source(path: str | os.PathLike[str]) -> tuple[Graph, Graph | None]
 def is_ir_file(path: str | os.PathLike[str]) -> bool:
     """True when ``path`` is a regular file starting with the HDF5 signature: the only HDF5
     files sjconvert takes as a model are IR files, so :func:`load` names any other kind.
-    Only the signature is read (parsing HDF5 happens in :func:`load`'s child process)."""
+    Only the signature is read (parsing HDF5 happens in :func:`load`'s reader process); a
+    FIFO or device is not opened at all."""
     try:
+        if not Path(path).is_file():
+            return False
         with open(path, "rb") as f:
-            return Path(path).is_file() and f.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
+            return f.read(len(HDF5_SIGNATURE)) == HDF5_SIGNATURE
     except OSError:
         return False
 

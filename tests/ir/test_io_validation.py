@@ -115,6 +115,7 @@ def test_unknown_versions_are_refused_naming_the_supported_one(
         (_field("out", "colour", 1), "unknown field 'colour'"),
         (_field("if1", "v_reset", float("nan")), "'v_reset' = nan"),
         (_dataset("fc", "weight", np.ones((3, 144), np.complex64)), "complex64 values"),
+        (_dataset("conv", "weight", np.ones((4, 2, 9, 9))), "kernel [9, 9] (dilation [1, 1])"),
         (_set_json("order", "", lambda v: [*v, "out"]), "names a node twice"),
         (_set_json("shape", "x", lambda v: [3, 6, 6]), "records shape [3, 6, 6] but takes"),
         (_set_json("shape", "fc", lambda v: [-2]), "not a list of positive integers"),
