@@ -42,7 +42,7 @@ test-main: $(VENV)/.built
 	SJCONVERT_TEST_ENV=main $(VENV)/bin/python -m pytest -m "not lava" -q
 
 test-lava: $(LAVA_VENV)/.built
-	SJCONVERT_TEST_ENV=lava $(LAVA_VENV)/bin/python -m pytest -m "not spikingjelly" -q -p no:cacheprovider
+	SJCONVERT_TEST_ENV=lava $(LAVA_VENV)/bin/python -m pytest -m "not spikingjelly and not fuzz" -q -p no:cacheprovider
 
 bench: $(VENV)/.built
 	$(VENV)/bin/python -m benchmarks.conversion

@@ -8,43 +8,52 @@ Python API (mirrors the CLI)::
     sjconvert.save("net.sjir", conv.snn, source=conv.ann)
     report = sjconvert.simulate(conv.snn, batches, T=[4, 8, 16, 32], ann=conv.ann)
     trace = sjconvert.run(conv.snn, x, T=32)             # per-step outputs [T, N, classes]
+
+The names below load on first use (PEP 562), so ``import sjconvert`` is instant and the
+command line can handle Ctrl-C before torch is imported (:mod:`sjconvert.cli.entry`).
 """
 
-from .api import Conversion, ann2snn, open_snn, simulate
-from .errors import (
-    CaptureError,
-    EmitError,
-    InputError,
-    PassError,
-    SjconvertError,
-    UnsupportedOpError,
-)
-from .exec import SimResult, Simulator, run
-from .exec.evaluate import Evaluation
-from .frontends import capture, load_data, load_model
-from .ir import Graph, load, save
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.2.0"
 
-__all__ = [
-    "CaptureError",
-    "Conversion",
-    "EmitError",
-    "Evaluation",
-    "Graph",
-    "InputError",
-    "PassError",
-    "SimResult",
-    "Simulator",
-    "SjconvertError",
-    "UnsupportedOpError",
-    "ann2snn",
-    "capture",
-    "load",
-    "load_data",
-    "load_model",
-    "open_snn",
-    "run",
-    "save",
-    "simulate",
-]
+_EXPORTS = {
+    "CaptureError": ".errors",
+    "Conversion": ".api",
+    "EmitError": ".errors",
+    "Evaluation": ".exec.evaluate",
+    "Graph": ".ir",
+    "InputError": ".errors",
+    "PassError": ".errors",
+    "SimResult": ".exec",
+    "Simulator": ".exec",
+    "SjconvertError": ".errors",
+    "UnsupportedOpError": ".errors",
+    "ann2snn": ".api",
+    "capture": ".frontends",
+    "load": ".ir",
+    "load_data": ".frontends",
+    "load_model": ".frontends",
+    "open_snn": ".api",
+    "run": ".exec",
+    "save": ".ir",
+    "simulate": ".api",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sjconvert' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

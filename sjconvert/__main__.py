@@ -1,5 +1,5 @@
 """``python -m sjconvert``: the same command line as ``sjconvert``."""
 
-from .cli.main import main
+from .cli.entry import main
 
 main()

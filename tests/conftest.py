@@ -30,11 +30,14 @@ if importlib.util.find_spec("onnxruntime") is None:
     collect_ignore_glob.append("targets/test_onnx*.py")
 if any(importlib.util.find_spec(p) is None for p in ("torchvision", "onnxruntime")):
     collect_ignore_glob.append("frontends/test_torchvision.py")
+if importlib.util.find_spec("onnx") is None:
+    collect_ignore_glob.append("frontends/test_onnx_validation.py")
 _NEEDS = {
     "main": (
         "exec/test_spikingjelly_parity.py",
         "targets/test_nir_interop.py",
         "targets/test_onnx*.py",
+        "frontends/test_onnx_validation.py",
     ),
     "lava": ("lava/*",),
 }

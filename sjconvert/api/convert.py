@@ -19,7 +19,7 @@ from ..frontends.capture import capture
 from ..frontends.loading import Batch, as_batches, load_data, load_model
 from ..ir import nodes as ir
 from ..ir.graph import Graph
-from ..ir.io import is_ir_file, load, load_source
+from ..ir.io import is_ir_file
 from ..passes import (
     PREPARE,
     calibrate,
@@ -31,6 +31,7 @@ from ..passes import (
     statistic,
 )
 from ..passes.refine import V_GRID, refine
+from .files import read_with_source
 
 Progress = Callable[[int], None]
 DEFAULT_T = 8
@@ -185,7 +186,8 @@ def agree(graph: Graph, data: Any) -> None:
 def _open_model(path: Path, arch: str | None, trust: bool) -> nn.Module | Graph:
     """A model file, or the ANN stored in an IR file (its source graph if it has one)."""
     if is_ir_file(path):
-        return load_source(path) or load(path)
+        graph, source = read_with_source(path)
+        return source or graph
     return load_model(path, arch=arch, trust=trust)
 
 
@@ -208,10 +210,10 @@ def open_snn(
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if is_ir_file(path):
-            graph = load(path)
+            graph, source = read_with_source(path)
             if any(node.spiking for _, node in graph):
-                return graph, load_source(path)
-            model = load_source(path) or graph
+                return graph, source
+            model = source or graph
         else:
             model = load_model(path, arch=arch, trust=trust)
     if isinstance(model, Graph) and any(node.spiking for _, node in model):

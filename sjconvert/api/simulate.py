@@ -46,7 +46,9 @@ def simulate(
     except InputError as exc:
         source = getattr(data, "name", None)
         raise InputError(
-            f"{source}: {exc}" if source and "empty" in str(exc) else str(exc)
+            f"{source}: {exc}"
+            if source and ("empty" in str(exc) or "label" in str(exc))
+            else str(exc)
         ) from None
 
 

@@ -1,16 +1,23 @@
 """The ``sjconvert`` command line (Typer). Commands are thin: they call the library, and this
-module alone turns errors into a one-line message and an exit code:
+module (with :mod:`.exits`) alone turns errors into a one-line message and an exit code
+(:data:`.exits.EXIT_CODES`, also printed by ``sjconvert --help`` and listed in the README):
 
 ====  ===========================================================================
 0     success
-2     bad input: a missing, unreadable or invalid file, model, data set or option
+2     bad input: a missing, unreadable or invalid file, model, data set or option, an
+      output that is an input or a folder; also command-line usage errors (Click)
 3     the model cannot be captured, or a target cannot express some of its nodes
 4     a conversion pass refused the graph (its message names the pass)
 5     a target failed to emit its output
 70    internal error: a bug in sjconvert (``--debug`` shows the traceback)
 6     a sharded run (torchrun) failed: another process died, timed out or could not join
-130   interrupted (Ctrl-C)
+130   interrupted (Ctrl-C), at any moment including start-up
+143   terminated (SIGTERM)
 ====  ===========================================================================
+
+Every command checks its outputs against its inputs first (:mod:`.paths`); outputs are
+written atomically and temporary files are removed on error and interrupt
+(:mod:`sjconvert.ir.files`).
 """
 
 from __future__ import annotations
@@ -21,38 +28,35 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..api import ann2snn as convert
+from ..api import read_ir, read_with_source
 from ..api import simulate as run_simulation
-from ..errors import InputError, SjconvertError
+from ..errors import InputError
 from ..exec import dist
 from ..frontends.capture import capture as trace
 from ..frontends.loading import load_data, load_model
 from ..ir.graph import Graph
-from ..ir.io import load, load_source, save
+from ..ir.io import save
+from .exits import DEBUG, EXIT_CODES, err
+from .exits import run_body as _run
+from .paths import check_outputs
 from .render import graph_rows, graph_table, results_table
-
-REPORT = "https://github.com/sjconvert/sjconvert/issues"
-INTERNAL_ERROR = 70
-INTERRUPTED = 130
 
 app = typer.Typer(
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
     help="Convert trained PyTorch models to spiking networks, simulate and inspect them.",
+    epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()) + ".",
 )
 # Piped output gets a wide fixed width so tables do not fold at 80 columns.
 out = Console() if sys.stdout.isatty() else Console(width=160)
-err = Console(stderr=True)
-R = TypeVar("R")
-DEBUG = {"on": bool(os.environ.get("SJCONVERT_DEBUG"))}
 
 
 @app.callback()
@@ -76,35 +80,6 @@ def written(write: Callable[[], Any]) -> None:
     """Write an output: by rank 0 alone in a sharded run (its writes are atomic)."""
     if dist.current().main:
         write()
-
-
-def _run(fn: Callable[[], R]) -> R:
-    """Run a command body; errors become one line on stderr and a documented exit code."""
-    try:
-        return fn()
-    except SjconvertError as exc:
-        shard = dist.current()
-        where = f"[rank {shard.rank}] " if shard.world > 1 else ""
-        err.quiet = False
-        err.print(
-            f"[bold red]error:[/] {escape(where + str(exc))}", highlight=False, soft_wrap=True
-        )
-        raise typer.Exit(exc.exit_code) from None
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        raise typer.Exit(INTERRUPTED) from None
-    except Exception as exc:
-        if DEBUG["on"]:
-            raise
-        first = escape((str(exc).strip().splitlines() or [""])[0][:300])
-        err.print(
-            f"[bold red]internal error:[/] {type(exc).__name__}: {first} — this is a bug in "
-            f"sjconvert; please report it with the command you ran at {REPORT} "
-            "(rerun with --debug for the traceback)",
-            highlight=False,
-            soft_wrap=True,
-        )
-        raise typer.Exit(INTERNAL_ERROR) from None
 
 
 @contextmanager
@@ -218,6 +193,7 @@ def ann2snn(
     """Convert a ReLU ANN into an IF SNN, calibrating thresholds on CALIB for --T steps."""
 
     def body() -> None:
+        check_outputs([output], [model, calib])
         data = load_data(calib, batch_size)
         with _progress("calibrating", _size(data), json_out) as advance:
             conv = convert(
@@ -288,8 +264,7 @@ def simulate(
 
     def body() -> None:
         ts = parse_steps(steps)
-        snn = load(ir_file)
-        ann = load_source(ir_file)
+        snn, ann = read_with_source(ir_file)
         ds = load_data(data, batch_size)
         with _progress(f"simulating T={max(ts, default=0)}", _size(ds), json_out) as advance:
             res = run_simulation(snn, ds, ts, ann=ann, progress=advance, backend=backend)
@@ -312,7 +287,7 @@ def inspect(
     """Print the graph as a table: node, op, inputs, shape, parameters, threshold."""
 
     def body() -> None:
-        g = load(ir_file, "source" if source else "graph")
+        g = read_ir(ir_file, "source" if source else "graph")
         if json_out:
             out.print_json(json.dumps({"outputs": list(g.outputs), "nodes": graph_rows(g)}))
         else:
@@ -338,6 +313,7 @@ def capture(
     """Trace a model (ANN or SpikingJelly SNN) into an IR file without converting it."""
 
     def body() -> None:
+        check_outputs([output], [model, data])
         net = load_model(model, arch=arch, trust=trust)
         g = net if isinstance(net, Graph) else trace(net, load_data(data, 1 << 30).first().x)
         written(lambda: save(output, g))

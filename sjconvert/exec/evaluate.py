@@ -55,6 +55,19 @@ def time_steps(T: int | Iterable[int]) -> list[int]:
     return steps
 
 
+def _check_labels(y: torch.Tensor | None, classes: int) -> None:
+    """Labels must name classes the model has (``0 <= y < classes``)."""
+    if y is None or not y.numel():
+        return
+    low, high = int(y.min()), int(y.max())
+    if low < 0 or high >= classes:
+        bad = low if low < 0 else high
+        raise InputError(
+            f"label {bad} is not a class of the model, which has {classes} "
+            f"(labels 0..{classes - 1})"
+        )
+
+
 def evaluate(
     snn: Executor,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor | None]],
@@ -78,6 +91,7 @@ def evaluate(
         if ref is None:
             raise InputError("data has no labels 'y' and there is no source ANN to agree with")
         res = snn.run(x, T=steps[-1])
+        _check_labels(y, res.output.shape[-1])
         pred = res.output.argmax(-1)
         for t in steps:
             correct[t] += int((pred[t - 1] == ref).sum())

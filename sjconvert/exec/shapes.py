@@ -3,6 +3,8 @@ gets them from one rate-mode pass of the kernels on ``meta`` tensors (no data, n
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import torch
 
 from ..errors import InputError
@@ -23,8 +25,12 @@ def node_shape(node: ir.Node, in_shapes: list[tuple[int, ...]]) -> tuple[int, ..
     return tuple(out.shape[1:])
 
 
-def infer_shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
-    """Per-sample output shape of every node of ``graph``."""
+def infer_shapes(
+    graph: Graph, recorded: Mapping[str, tuple[int, ...]] | None = None
+) -> dict[str, tuple[int, ...]]:
+    """Per-sample output shape of every node of ``graph``; with ``recorded``, each node's
+    shape is compared with the recorded one as soon as it is known (the first node whose
+    record is wrong is named, not a later node that cannot take it)."""
     values: dict[str, torch.Tensor] = {}
     shapes: dict[str, tuple[int, ...]] = {}
     for name, node in graph:
@@ -42,6 +48,11 @@ def infer_shapes(graph: Graph) -> dict[str, tuple[int, ...]]:
             p = prepare(node, [shapes[s] for s in ins], device="meta", rate_mode=True)
             values[name] = found.fn(p, [values[s] for s in ins])
         shapes[name] = tuple(values[name].shape[1:])
+        want = (recorded or {}).get(name)
+        if want is not None and want != shapes[name]:
+            raise GraphError(
+                f"graph: node '{name}' records shape {list(want)} but computes {list(shapes[name])}"
+            )
     return shapes
 
 
@@ -50,3 +61,9 @@ def with_shapes(graph: Graph) -> Graph:
     if graph.has_shapes():
         return graph
     return graph.with_shapes(infer_shapes(graph))
+
+
+def checked_shapes(graph: Graph) -> Graph:
+    """``graph`` with every shape recorded, after checking the recorded ones against what
+    the nodes compute (a graph read from a file may record shapes its nodes do not give)."""
+    return graph.with_shapes(infer_shapes(graph, graph.shapes))

@@ -10,7 +10,6 @@ or ``package.module:function`` returning an iterable of batches.
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import importlib
 import inspect
@@ -30,6 +29,16 @@ from torch import nn
 from ..errors import InputError
 from ..exec import dist
 from ..ir.graph import Graph
+from ..ir.hdf5 import check_readable
+from .arch import parse_arch
+from .datafiles import (
+    check_labels,
+    check_state_dict,
+    check_tensors,
+    check_x,
+    read_npz,
+    real_array,
+)
 from .onnx import load_onnx
 
 
@@ -53,41 +62,11 @@ def import_object(spec: str) -> Any:
     return obj
 
 
-def _literal(node: ast.expr, spec: str) -> Any:
+def _is_zip(path: Path) -> bool:
     try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        raise InputError(
-            f"--arch {spec}: argument {ast.unparse(node)} is not a literal "
-            "(numbers, strings, booleans, None, and tuples/lists/dicts of them)"
-        ) from None
-
-
-def parse_arch(spec: str) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
-    """``package.module:factory(arg, key=value)`` as ``("package.module:factory", args,
-    kwargs)``; the arguments must be Python literals (parsed with :mod:`ast`, never run)."""
-    mod, sep, rest = spec.partition(":")
-    if not sep or "(" not in rest:
-        return spec, (), {}
-    try:
-        tree = ast.parse(rest.strip(), mode="eval").body
-    except SyntaxError as exc:
-        raise InputError(f"--arch {spec}: not a call with arguments ({exc.msg})") from None
-    if not isinstance(tree, ast.Call) or not _dotted(tree.func):
-        raise InputError(f"--arch {spec}: expected package.module:name(arguments)")
-    if any(isinstance(a, ast.Starred) for a in tree.args) or any(
-        k.arg is None for k in tree.keywords
-    ):
-        raise InputError(f"--arch {spec}: *args and **kwargs are not accepted")
-    args = tuple(_literal(a, spec) for a in tree.args)
-    kwargs = {str(k.arg): _literal(k.value, spec) for k in tree.keywords}
-    return f"{mod}:{ast.unparse(tree.func)}", args, kwargs
-
-
-def _dotted(node: ast.expr) -> bool:
-    while isinstance(node, ast.Attribute):
-        node = node.value
-    return isinstance(node, ast.Name)
+        return zipfile.is_zipfile(path)
+    except zipfile.BadZipFile:  # e.g. "zipfiles that span multiple disks are not supported"
+        return False
 
 
 def _torch_load(path: Path, weights_only: bool) -> Any:
@@ -95,7 +74,7 @@ def _torch_load(path: Path, weights_only: bool) -> Any:
     # 0x80). Anything else is refused before an unpickler misreads it.
     with open(path, "rb") as f:
         head = f.read(1)
-    if head != b"\x80" and not zipfile.is_zipfile(path):
+    if head != b"\x80" and not _is_zip(path):
         raise InputError(f"{path}: not a torch file (neither a zip archive nor a pickle)")
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only)
@@ -108,23 +87,12 @@ def _torch_load(path: Path, weights_only: bool) -> Any:
         raise InputError(f"{path}: not a torch file ({first})") from None
 
 
-def _check_file(path: str | os.PathLike[str]) -> Path:
-    p = Path(path)
-    if not p.exists():
-        raise InputError(f"{p}: no such file")
-    if not p.is_file():
-        raise InputError(f"{p}: not a file")
-    if not os.access(p, os.R_OK):
-        raise InputError(f"{p}: not readable")
-    return p
-
-
 def load_model(
     path: str | os.PathLike[str], arch: str | None = None, trust: bool = False
 ) -> nn.Module | Graph:
     """Load a model from ``path`` (see module docstring); an ``.onnx`` file is imported
     straight into an IR :class:`Graph` (:func:`.onnx.load_onnx`)."""
-    p = _check_file(path)
+    p = check_readable(path)
     if p.suffix.lower() == ".onnx":
         return load_onnx(p)
     if arch is not None:
@@ -149,6 +117,7 @@ def load_model(
             state = state["state_dict"]
         if not isinstance(state, dict):
             raise InputError(f"{p}: holds a {type(state).__name__}, not a state dict")
+        check_state_dict(state, str(p))
         try:
             model.load_state_dict(state)
         except RuntimeError as exc:
@@ -166,6 +135,7 @@ def load_model(
             ) from None
         obj = _torch_load(p, weights_only=False)
     if isinstance(obj, nn.Module):
+        check_tensors(obj.state_dict().items(), str(p))
         return obj.eval()
     if isinstance(obj, dict):
         raise InputError(f"{p}: holds a state dict; pass --arch package.module:Class")
@@ -237,25 +207,14 @@ class DataSource:
             offset += len(x) if hasattr(x, "__len__") else 0
 
     def _check(self, x: Any, y: Any, index: int, offset: int | None = 0) -> Batch:
-        try:
-            xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-        except (TypeError, ValueError):
-            raise InputError(f"{self.name}: batch {index} is not numeric") from None
-        if not xt.is_floating_point():
-            xt = xt.float()
-        if xt.numel() == 0:
-            raise InputError(f"{self.name}: batch {index} is empty")
-        if not torch.isfinite(xt).all():
-            raise InputError(f"{self.name}: batch {index} holds NaN or Inf")
-        yt = None if y is None else torch.as_tensor(np.asarray(y))
-        if yt is not None and yt.ndim == 2 and yt.shape[0] == xt.shape[0] and yt.shape[1] > 1:
-            yt = yt.argmax(1)  # one-hot (or score) labels
-        yt = None if yt is None else yt.long().reshape(-1)
-        if yt is not None and yt.shape[0] != xt.shape[0]:
-            raise InputError(
-                f"{self.name}: batch {index} has {xt.shape[0]} inputs but {yt.shape[0]} labels"
-            )
-        return Batch(xt.float(), yt, index, offset)
+        """A batch as tensors; a function's batches are validated here (array files were
+        validated whole by :func:`load_data`)."""
+        if self.fn is not None:
+            what = f"{self.name}: batch {index}"
+            x = check_x(x, what)
+            y = None if y is None else check_labels(y, len(x), f"{what} labels 'y'")
+        yt = None if y is None else torch.as_tensor(y)
+        return Batch(torch.as_tensor(x).float(), yt, index, offset)
 
     def fingerprint(self) -> tuple[Any, ...]:
         """What every process of a sharded run must agree on: for arrays the sample count,
@@ -292,33 +251,44 @@ def _takes_shard(fn: Any) -> bool:
     return "rank" in params and "world_size" in params
 
 
+def _data_file(p: Path) -> dict[str, Any]:
+    """The arrays of an ``.npz`` or ``.pt`` data file, as a dict (``x``, optional ``y``)."""
+    if p.suffix == ".npz":
+        return read_npz(p)
+    try:
+        data = _torch_load(p, weights_only=True)
+    except pickle.UnpicklingError:
+        raise InputError(
+            f"{p}: holds pickled Python objects; data files hold only tensors or arrays "
+            "(.pt data is loaded with weights_only=True)"
+        ) from None
+    if isinstance(data, (tuple, list)) and len(data) == 2:
+        data = {"x": data[0], "y": data[1]}
+    if isinstance(data, torch.Tensor):
+        data = {"x": data}
+    if not isinstance(data, dict):
+        raise InputError(f"{p}: holds a {type(data).__name__}, not a dict with 'x' (and 'y')")
+    return data
+
+
 def load_data(spec: str, batch_size: int = 256) -> DataSource:
-    """Open a data set: ``.npz`` / ``.pt`` (keys ``x``, optional ``y``) or ``pkg.mod:function``."""
+    """Open a data set: ``.npz`` / ``.pt`` (keys ``x``, optional ``y``) or ``pkg.mod:function``.
+    Array files are validated whole (:mod:`.datafiles`) before a batch is read."""
     p = Path(spec)
     if p.suffix in (".npz", ".pt", ".pth") or p.exists():
-        p = _check_file(p)
-        if p.suffix == ".npz":
-            try:
-                with np.load(p) as f:
-                    data = {k: f[k] for k in f.files}
-            except (ValueError, OSError, zipfile.BadZipFile):
-                raise InputError(f"{p}: not an .npz file") from None
-        else:
-            data = _torch_load(p, weights_only=True)
-            if isinstance(data, (tuple, list)) and len(data) == 2:
-                data = {"x": data[0], "y": data[1]}
-            if isinstance(data, torch.Tensor):
-                data = {"x": data}
-        if not isinstance(data, dict) or "x" not in data:
+        p = check_readable(p)
+        data = _data_file(p)
+        if "x" not in data:
             raise InputError(f"{p}: holds no array 'x'")
-        x, y = np.asarray(data["x"]), data.get("y")
-        if x.ndim < 2 or len(x) == 0:
-            raise InputError(f"{p}: 'x' is empty or has no batch axis (shape {list(x.shape)})")
-        if y is not None and len(np.asarray(y)) != len(x):
-            raise InputError(f"{p}: 'x' has {len(x)} samples but 'y' has {len(np.asarray(y))}")
-        return DataSource(
-            str(p), arrays=(x, None if y is None else np.asarray(y)), batch_size=batch_size
-        )
+        x = check_x(data["x"], f"{p}: 'x'")
+        y = data.get("y")
+        if y is not None:
+            y = real_array(y, f"{p}: labels 'y'")
+            n_y = len(y) if y.ndim else 0
+            if n_y != len(x):
+                raise InputError(f"{p}: 'x' has {len(x)} samples but 'y' has {n_y}")
+            y = check_labels(y, len(x), f"{p}: labels 'y'")
+        return DataSource(str(p), arrays=(x, y), batch_size=batch_size)
     fn = import_object(spec)
     if not callable(fn):
         raise InputError(f"{spec} is not callable")

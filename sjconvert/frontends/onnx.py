@@ -29,30 +29,13 @@ from . import onnx_layers  # noqa: F401  (registers the layer builders)
 from .builders import Unsupported
 from .onnx_ops import OP_BUILDERS
 from .refusals import NO_MAPPING, Problem, report
+from .validate_onnx import read_onnx
 
 if TYPE_CHECKING:
     import onnx
 
 PACKAGES = ("onnx",)
 CHECK_BATCH = 2
-
-
-def _read(path: Path) -> onnx.ModelProto:
-    import onnx
-
-    try:
-        model = onnx.load(str(path))
-    except Exception as exc:  # protobuf raises DecodeError, RuntimeError, ... on bad bytes
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: not an ONNX file ({first})") from None
-    if not model.graph.node:
-        raise InputError(f"{path}: not an ONNX model (no graph nodes)")
-    try:
-        onnx.checker.check_model(model)
-    except onnx.checker.ValidationError as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise InputError(f"{path}: invalid ONNX model ({first})") from None
-    return model
 
 
 def _ir_name(value: str) -> str:
@@ -239,7 +222,7 @@ def load_onnx(path: str | os.PathLike[str], check: bool = True) -> Graph:
             "pip install 'sjconvert[onnx]'"
         )
     p = Path(path)
-    model = _read(p)
+    model = read_onnx(p)  # the validation step: nothing unchecked reaches the importer
     graph = import_graph(model, p)
     if check:
         _check_runtime(graph, model, p)

@@ -54,6 +54,11 @@ class Graph:
         object.__setattr__(self, "_readers", {k: tuple(v) for k, v in readers.items()})
         self.validate()
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle through the constructor (the mappings are read-only views)."""
+        fields = (dict(self.nodes), dict(self.edges), self.outputs, dict(self.shapes))
+        return (Graph, (*fields, dict(self.meta)))
+
     # -- queries -------------------------------------------------------------------------
     @property
     def inputs(self) -> tuple[str, ...]:

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from sjconvert.errors import InputError
-from sjconvert.frontends.loading import load_data, load_model, parse_arch
+from sjconvert.frontends.arch import parse_arch
+from sjconvert.frontends.loading import load_data, load_model
 
 
 def test_npz_pt_and_one_hot_labels(tmp_path) -> None:
@@ -24,7 +25,7 @@ def test_npz_pt_and_one_hot_labels(tmp_path) -> None:
 
 def test_bad_data_is_named(tmp_path) -> None:
     np.savez(tmp_path / "nan.npz", x=np.array([[np.nan, 1.0]], np.float32))
-    with pytest.raises(InputError, match=r"nan.npz: batch 0 holds NaN or Inf"):
+    with pytest.raises(InputError, match=r"nan.npz: .x. holds NaN or Inf"):
         list(load_data(str(tmp_path / "nan.npz")))
     np.savez(tmp_path / "noy.npz", z=np.ones((2, 2)))
     with pytest.raises(InputError, match=r"noy.npz: holds no array 'x'"):

@@ -23,7 +23,8 @@ def test_round_trip_every_node_class(op: str, tmp_path) -> None:
     edges = {"x": (), "n": () if op == "Input" else ("x",) * (node.arity or 2)}
     if op == "Input":
         edges = {"n": ()}
-    g = Graph(nodes, edges, ("n",), {"n": (4,)}, {"note": "ü", "lam": {"a": 1.5}})
+    shapes = {"n": node.shape if op == "Input" else (4,)}  # an input records its own shape
+    g = Graph(nodes, edges, ("n",), shapes, {"note": "ü", "lam": {"a": 1.5}})
     path = save(tmp_path / "g.sjir", g)
     back = load(path)
     assert back.meta == g.meta and back.outputs == g.outputs and back.edges == g.edges

@@ -17,6 +17,7 @@ from ...targets.lava.export import input_max, measure_loihi, to_loihi
 from ...targets.lava.fit import fit_report, summary
 from ...targets.lava.netx import write_netx
 from ..app import ArchOpt, JsonOpt, ModelArg, TrustOpt, _run, app, out
+from ..paths import check_outputs
 
 
 def _tables(output: Path, q: Any, report: dict[str, Any]) -> list[Table]:
@@ -101,6 +102,7 @@ def to_lava(
     """Quantise an SNN (or an ANN, converted first) to Loihi 2 fixed point and write NetX."""
 
     def body() -> None:
+        check_outputs([output], [model, calib, verify])
         data = None if calib is None else load_data(calib)
         # an ANN is converted without the rate-code calibration of ann2snn's default (the
         # sigma-delta mapping reads the ANN's activations; CUBA needs V[-1] = 0)

@@ -16,6 +16,7 @@ from ...targets.nir import DT, read, save
 from ...targets.nir import lossy as lossy_maps
 from ...targets.nir import to_nir as export
 from ..app import ArchOpt, BatchOpt, JsonOpt, ModelArg, TrustOpt, _run, app, out, parse_steps
+from ..paths import check_outputs
 from ..render import graph_table
 
 DtOpt = Annotated[
@@ -55,6 +56,7 @@ def to_nir(
     """Export a converted SNN to a NIR graph (refusing, by node, what NIR cannot hold)."""
 
     def body() -> None:
+        check_outputs([output], [model, calib, data])
         snn, ann = open_snn(model, calib, arch=arch, trust=trust)
         chosen = lossy_maps.parse(lossy or [])
         nir_graph = export(snn, dt or DT, chosen)  # refuses before anything is measured
@@ -94,6 +96,7 @@ def from_nir(
     """Import a NIR graph into an IR file the simulator and every target take."""
 
     def body() -> None:
+        check_outputs([output], [nir_file])
         graph = read(nir_file, dt)
         save_ir(output, graph)
         out.print(graph_table(graph, title=f"{nir_file.name} → {output}"))

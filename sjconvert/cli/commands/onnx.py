@@ -13,12 +13,14 @@ from rich.table import Table
 from ...api import open_snn
 from ...errors import InputError
 from ...frontends.loading import load_data
-from ...ir.io import save
+from ...ir.io import atomic_write, save
 from ...targets.lynxi import compile_lynxi, require_sdk
 from ...targets.lynxi import to_lynxi as build_module
 from ...targets.onnx import require_onnx
 from ..app import ArchOpt, BatchOpt, JsonOpt, ModelArg, TrustOpt, _progress, _run, _size, app, out
+from ..paths import check_outputs
 
+LYNXI_FILES = ("model.sjir", "lynxi.onnx", "lynxi.json")
 CalibOpt = Annotated[
     str | None,
     typer.Option(help="Calibration data, when MODEL is an ANN to convert first (.npz/.pt)."),
@@ -134,6 +136,7 @@ def to_onnx(
     Both carry per-layer spike outputs; the step model's initial state is in its metadata."""
 
     def body() -> None:
+        check_outputs([output], [model, calib, verify])
         require_onnx()
         from ...targets.onnx.export import export_step, export_unrolled, save_onnx
 
@@ -191,6 +194,8 @@ def to_lynxi(
     the lyngor build in compiled/)."""
 
     def body() -> None:
+        files = [output / name for name in LYNXI_FILES]
+        check_outputs(files, [model, calib, verify], folder=output)
         require_onnx(purpose="to-lynxi (it writes and checks lynxi.onnx)")
         from ...targets.onnx.export import export_unrolled, save_onnx
 
@@ -210,8 +215,6 @@ def to_lynxi(
                 for d in dtypes
             }
             rows = _verify(snn, checked, verify, T, batch_size, json_out)
-        if output.exists() and not output.is_dir():
-            raise InputError(f"{output}: exists and is not a folder")
         output.mkdir(parents=True, exist_ok=True)
         shape = list(snn.shapes[snn.inputs[0]])
         lead = "T·N" if sequence else "N"
@@ -223,9 +226,9 @@ def to_lynxi(
             "rank_max": 4,
             "inplace_ops": 0,
         }
-        save(output / "model.sjir", snn, source=ann)
-        save_onnx(lynxi_onnx, output / "lynxi.onnx")
-        (output / "lynxi.json").write_text(json.dumps(info, indent=2) + "\n")
+        save(files[0], snn, source=ann)
+        save_onnx(lynxi_onnx, files[1])
+        atomic_write(files[2], lambda tmp: tmp.write_text(json.dumps(info, indent=2) + "\n"))
         summary: dict[str, Any] = {
             "output": str(output),
             "T": T,

@@ -96,6 +96,10 @@ class Node:
     def validate(self) -> None:
         """Raise ValueError when the parameters are inconsistent."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickle through the constructor, so arrays come back frozen and checked."""
+        return (type(self), tuple(getattr(self, f.name) for f in dataclasses.fields(self)))
+
     @property
     def op(self) -> str:
         return type(self).__name__

@@ -65,6 +65,13 @@ class _ConvNd(Node):
                 f"{self.op} takes [{want}, {'L' if self.dims == 1 else 'H, W'}] inputs "
                 f"({self.weight.shape[1]} channels × {self.groups} groups), got {list(shape)}"
             )
+        kernel = self.weight.shape[2:]
+        spans = [d * (k - 1) + 1 for d, k in zip(self.dilation, kernel, strict=True)]
+        if any(n + 2 * p < s for n, p, s in zip(shape[1:], self.padding, spans, strict=True)):
+            raise ValueError(
+                f"{self.op} kernel {list(kernel)} (dilation {list(self.dilation)}) is larger "
+                f"than its input {list(shape)} padded by {list(self.padding)}"
+            )
 
 
 @dataclass(frozen=True, eq=False)

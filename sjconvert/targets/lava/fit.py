@@ -18,13 +18,11 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-import h5py
 import numpy as np
 
-from ...errors import InputError
+from .netx_check import NetxLayer, read_netx
 
 CORES_PER_CHIP = 128
 NEURONS_PER_CORE = (1 << 20) // CORES_PER_CHIP
@@ -54,67 +52,43 @@ def weight_bits(w: np.ndarray) -> int:
     return max(1, math.ceil(math.log2(m + 1)) + 1)
 
 
-def _geometry(g: h5py.Group, kind: str, out_shape: tuple[int, ...]):
-    w = np.asarray(g["weight"])
-    neurons = math.prod(out_shape)
-    if kind == "dense":
-        fan_in, fan_out = w.shape[1], w.shape[0]
-    else:
-        groups = int(np.asarray(g["groups"]).reshape(-1)[0]) if "groups" in g else 1
-        stride = np.asarray(g["stride"]).reshape(-1) if "stride" in g else np.ones(1)
-        fan_in = math.prod(w.shape[1:])
-        fan_out = math.ceil(w.shape[0] / groups * math.prod(w.shape[2:]) / float(np.prod(stride)))
-    return w, neurons, fan_in, fan_out
+def _geometry(layer: NetxLayer) -> tuple[int, int, int]:
+    """(neurons, fan-in, fan-out) of a checked layer."""
+    w = layer.weight
+    if layer.kind == "dense":
+        return math.prod(layer.shape), w.shape[1], w.shape[0]
+    spread = w.shape[0] / layer.groups * math.prod(w.shape[2:]) / math.prod(layer.stride)
+    return math.prod(layer.shape), math.prod(w.shape[1:]), math.ceil(spread)
 
 
 def fit_report(path: str | os.PathLike[str]) -> list[LayerFit]:
-    """The per-layer fit of the NetX file at ``path`` (see the module docstring)."""
-    path = Path(path)
-    try:
-        f = h5py.File(path, "r")
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable NetX HDF5 file ({exc})") from None
-    with f:
-        if "layer" not in f:
-            raise InputError(f"{path}: no 'layer' group, not a NetX network file")
-        keys = sorted(f["layer"], key=int)
-        rows, shape = [], ()
-        for k in keys:
-            g = f["layer"][k]
-            kind = (
-                g["type"][()].decode() if isinstance(g["type"][()], bytes) else str(g["type"][()])
+    """The per-layer fit of the NetX file at ``path`` (see the module docstring), read
+    through the validation step :func:`.netx_check.read_netx`."""
+    rows = []
+    for layer in read_netx(path):
+        neurons, fan_in, fan_out = _geometry(layer)
+        synapses = neurons * fan_in
+        bits = weight_bits(layer.weight)
+        by_neurons = math.ceil(neurons / NEURONS_PER_CORE)
+        by_synapses = math.ceil(synapses * bits / SYNAPSE_BITS_PER_CORE)
+        cores = max(by_neurons, by_synapses, 1)
+        limit = "" if cores == 1 else ("neurons" if by_neurons >= by_synapses else "synapses")
+        rows.append(
+            LayerFit(
+                layer.index,
+                layer.kind,
+                layer.neuron,
+                neurons,
+                synapses,
+                int(layer.weight.size),
+                fan_in,
+                fan_out,
+                bits,
+                cores,
+                limit,
+                _advice(cores, limit, synapses, bits),
             )
-            if kind in ("input", "flatten"):
-                shape = (
-                    tuple(np.asarray(g["shape"]).tolist()) if "shape" in g else (math.prod(shape),)
-                )
-                continue
-            out_shape = tuple(int(v) for v in np.asarray(g["shape"]).reshape(-1))
-            w, neurons, fan_in, fan_out = _geometry(g, kind, out_shape)
-            synapses = neurons * fan_in
-            bits = weight_bits(w)
-            by_neurons = math.ceil(neurons / NEURONS_PER_CORE)
-            by_synapses = math.ceil(synapses * bits / SYNAPSE_BITS_PER_CORE)
-            cores = max(by_neurons, by_synapses, 1)
-            limit = "" if cores == 1 else ("neurons" if by_neurons >= by_synapses else "synapses")
-            neuron = g["neuron"]["type"][()].decode() if "neuron" in g else ""
-            rows.append(
-                LayerFit(
-                    int(k),
-                    kind,
-                    neuron,
-                    neurons,
-                    synapses,
-                    int(w.size),
-                    fan_in,
-                    fan_out,
-                    bits,
-                    cores,
-                    limit,
-                    _advice(cores, limit, synapses, bits),
-                )
-            )
-            shape = out_shape
+        )
     return rows
 
 

@@ -10,11 +10,9 @@ reported at once, by name; recurrent graphs are refused.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +22,9 @@ import numpy as np
 from ...errors import InputError, UnsupportedOpError
 from ...exec.shapes import infer_shapes
 from ...ir import nodes as ir
-from ...ir.graph import Graph
-from .convention import DT, close, collapse, uniform
-from .emitters import META_KEY
+from ...ir.graph import Graph, GraphError
+from .check import NirFileError, facts, read_nir, time_step, topological_order
+from .convention import close, collapse, uniform
 
 
 @dataclass(frozen=True)
@@ -39,11 +37,6 @@ class ReadCtx:
 
 Nodes = list[ir.Node]
 Reader = Callable[[Any, ReadCtx], Nodes]
-
-
-def _facts(node: nir.NIRNode) -> dict[str, Any]:
-    text = (getattr(node, "metadata", None) or {}).get(META_KEY)
-    return json.loads(text) if isinstance(text, (str, bytes)) else {}
 
 
 def _ints(value: Any) -> tuple[int, ...]:
@@ -198,28 +191,16 @@ READERS: dict[type, Reader] = {
 }
 
 
-def _order(graph: nir.NIRGraph) -> list[str]:
-    preds: dict[str, list[str]] = {name: [] for name in graph.nodes}
-    for src, dst in graph.edges:
-        for end in (src, dst):
-            if end not in preds:
-                raise InputError(f"NIR edge ({src!r}, {dst!r}) names an unknown node")
-        preds[dst].append(src)
-    try:
-        return list(TopologicalSorter(preds).static_order())
-    except CycleError as exc:
-        raise UnsupportedOpError(
-            f"NIR graph is recurrent (cycle {exc.args[1]}); the IR is feed-forward"
-        ) from None
-
-
 def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
     """Import a NIR graph. ``dt`` (seconds per step) defaults to the one the graph was
     exported with by sjconvert, else :data:`~.convention.DT`."""
-    top = _facts(graph)
-    dt = float(dt or top.get("dt") or DT)
+    try:
+        top = facts(graph)
+    except NirFileError as exc:
+        raise InputError(f"invalid NIR graph: {exc}") from None
+    dt = time_step(dt, top)
     adds: dict[str, str] = top.get("adds", {})
-    order = _order(graph)
+    order = topological_order(graph)
     preds: dict[str, list[str]] = {name: [] for name in graph.nodes}
     for src, dst in graph.edges:
         preds[dst].append(src)
@@ -228,6 +209,7 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
     value: dict[str, str] = {}  # NIR node -> IR node holding its output
     outputs: list[str] = []
     problems: list[str] = []
+    invalid: list[str] = []
     sums: dict[tuple[str, ...], str] = {}
 
     def summed(dst: str) -> tuple[str, ...]:
@@ -243,8 +225,10 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
     for name in order:
         node = graph.nodes[name]
         if isinstance(node, nir.Input):
-            shape = tuple(int(s) for s in np.atleast_1d(node.input_type["input"]))
-            nodes[name], edges[name], value[name] = ir.Input(shape), (), name
+            try:
+                nodes[name], edges[name], value[name] = _input(node), (), name
+            except (KeyError, TypeError, ValueError, OverflowError) as exc:
+                invalid.append(f"'{name}' (Input): {exc}")
             continue
         if isinstance(node, nir.Output):
             outputs.extend(summed(name))
@@ -253,9 +237,12 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
         try:
             if reader is None:
                 raise UnsupportedOpError("no IR equivalent")
-            chain = reader(node, ReadCtx(dt, _facts(node)))
-        except (UnsupportedOpError, ValueError) as exc:
+            chain = reader(node, ReadCtx(dt, facts(node)))
+        except UnsupportedOpError as exc:
             problems.append(f"'{name}' ({type(node).__name__}): {exc}")
+            continue
+        except (TypeError, ValueError, OverflowError) as exc:
+            invalid.append(f"'{name}' ({type(node).__name__}): {exc}")
             continue
         if any(p not in value for p in preds[name]):  # an input failed: reported there
             continue
@@ -268,6 +255,27 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
             nodes[part_name], edges[part_name] = part, ins
             ins = (part_name,)
         value[name] = name
+    return _finish(nodes, edges, outputs, problems, invalid, dt)
+
+
+def _input(node: nir.Input) -> ir.Input:
+    shape = np.atleast_1d(np.asarray(node.input_type["input"]))
+    if shape.dtype.kind not in "iu":
+        raise ValueError(f"input shape {shape.tolist()} is not a list of integers")
+    return ir.Input(tuple(int(s) for s in shape))
+
+
+def _finish(
+    nodes: dict[str, ir.Node],
+    edges: dict[str, tuple[str, ...]],
+    outputs: list[str],
+    problems: list[str],
+    invalid: list[str],
+    dt: float,
+) -> Graph:
+    """The imported graph, or every node that could not be imported, at once."""
+    if invalid:
+        raise InputError(f"invalid NIR node(s): {'; '.join(invalid)}")
     if problems:
         raise UnsupportedOpError(
             f"cannot import {len(problems)} NIR node(s): {'; '.join(problems)} "
@@ -279,17 +287,19 @@ def from_nir(graph: nir.NIRGraph, dt: float | None = None) -> Graph:
             f"NIR integrator(s) {bad} feed other nodes; the IR reads "
             "integrators only at graph outputs"
         )
-    g = Graph(nodes, edges, tuple(outputs), meta={"nir": {"dt": dt}})
-    return Graph(g.nodes, g.edges, g.outputs, infer_shapes(g), g.meta)
+    try:
+        g = Graph(nodes, edges, tuple(outputs), meta={"nir": {"dt": dt}})
+        return Graph(g.nodes, g.edges, g.outputs, infer_shapes(g), g.meta)
+    except GraphError as exc:
+        raise InputError(f"the NIR graph's nodes do not fit together: {exc}") from None
 
 
 def read(path: str | os.PathLike[str], dt: float | None = None) -> Graph:
-    """Read a ``.nir`` file and import it (see :func:`from_nir`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise InputError(f"{path}: no such file")
+    """Read a ``.nir`` file — checked first by :func:`.check.read_nir` — and import it
+    (see :func:`from_nir`)."""
+    p = Path(path)
+    graph = read_nir(p)
     try:
-        graph = nir.read(path)
-    except (OSError, KeyError, ValueError, AssertionError) as exc:
-        raise InputError(f"{path}: not a readable NIR file ({exc})") from None
-    return from_nir(graph, dt)
+        return from_nir(graph, dt)
+    except InputError as exc:
+        raise InputError(f"{p}: {exc}") from None

@@ -1,0 +1,59 @@
+"""The ``sjconvert`` console script and ``python -m sjconvert``.
+
+This module imports nothing heavy: torch and the rest take seconds to load, and a Ctrl-C
+then must not print a traceback. :func:`main` installs the handling first and only then
+imports the command line (:mod:`.main`), so a Ctrl-C at any moment — start-up imports
+included — prints ``interrupted`` and exits 130, and SIGTERM exits 143; either way the
+temporary file of an output being written is removed (:mod:`sjconvert.ir.files`).
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import signal
+import sys
+from types import FrameType
+
+INTERRUPTED = 130  # the codes of .exits (importing it here would import typer and rich)
+TERMINATED = 143
+
+
+class Terminated(SystemExit):
+    """Raised in the main thread on SIGTERM, so cleanup handlers run before exiting."""
+
+
+def _terminate(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Terminated(TERMINATED)
+
+
+def _quiet_exit(code: int, message: str = "") -> None:
+    """Exit with ``code``; a further Ctrl-C while the interpreter shuts down is ignored.
+    After an interrupt the process ends at once (``os._exit``, output flushed): a shutdown
+    would wait for worker threads still computing, and is itself interruptible."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if message:
+        print(message, file=sys.stderr, flush=True)
+    if code in (INTERRUPTED, TERMINATED):
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        os._exit(code)
+    sys.exit(code)
+
+
+def main() -> None:
+    """Run ``sjconvert`` with its exit codes (``sjconvert.cli.exits.EXIT_CODES``)."""
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")
+    signal.signal(signal.SIGTERM, _terminate)
+    try:
+        cli = importlib.import_module("sjconvert.cli.main")  # deferred: see module docstring
+        code = cli.run()
+    except KeyboardInterrupt:
+        report = getattr(sys.modules.get("sjconvert.cli.exits"), "report_interrupt", None)
+        if report is None:  # interrupted while importing
+            _quiet_exit(INTERRUPTED, "interrupted")
+        code = report()
+    except Terminated:
+        _quiet_exit(TERMINATED, "terminated")
+    _quiet_exit(code)

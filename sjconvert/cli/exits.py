@@ -1,0 +1,85 @@
+"""How a command run ends: one line and a documented exit code (:data:`EXIT_CODES`; the
+table is in :mod:`.app` and the README). A :class:`~sjconvert.errors.SjconvertError` prints
+``error: ...`` (prefixed ``[rank r]`` in a sharded run) and exits with its code; any other
+exception is a bug: one line asking to report it, exit 70 (``--debug`` or
+``SJCONVERT_DEBUG=1`` re-raises it); Ctrl-C prints ``interrupted`` once and exits 130.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from collections.abc import Callable
+from typing import TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from ..errors import SjconvertError
+from ..exec import dist
+
+REPORT = "https://github.com/sjconvert/sjconvert/issues"
+INTERNAL_ERROR = 70
+INTERRUPTED = 130
+TERMINATED = 143
+EXIT_CODES = {
+    0: "success",
+    2: "bad input (file, model, data, option or output) or usage",
+    3: "cannot capture the model, or a target cannot express a node",
+    4: "a conversion pass refused the graph",
+    5: "a target failed to emit its output",
+    6: "a sharded run (torchrun) failed: a process died, timed out or could not join",
+    INTERNAL_ERROR: "internal error, a bug (--debug shows the traceback)",
+    INTERRUPTED: "interrupted (Ctrl-C)",
+    TERMINATED: "terminated (SIGTERM)",
+}
+
+err = Console(stderr=True)
+R = TypeVar("R")
+DEBUG = {"on": bool(os.environ.get("SJCONVERT_DEBUG"))}
+_REPORTED = {"interrupt": False}
+
+
+def report_interrupt() -> int:
+    """Print "interrupted" once per process; the exit code for it."""
+    if not _REPORTED["interrupt"]:
+        _REPORTED["interrupt"] = True
+        err.print("interrupted")
+    return INTERRUPTED
+
+
+def run_body(fn: Callable[[], R]) -> R:
+    """Run a command body; errors become one line on stderr and a documented exit code.
+    Library warnings are not shown (``--debug`` shows them)."""
+    try:
+        with warnings.catch_warnings():
+            if not DEBUG["on"]:
+                warnings.simplefilter("ignore")
+            return fn()
+    except SjconvertError as exc:
+        shard = dist.current()
+        where = f"[rank {shard.rank}] " if shard.world > 1 else ""
+        err.quiet = False
+        err.print(
+            f"[bold red]error:[/] {escape(where + str(exc))}", highlight=False, soft_wrap=True
+        )
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        raise typer.Exit(report_interrupt()) from None
+    except BrokenPipeError:  # stdout's reader went away (`| head`): the work is done
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        raise typer.Exit(0) from None
+    except Exception as exc:
+        if DEBUG["on"]:
+            raise
+        first = escape((str(exc).strip().splitlines() or [""])[0][:300])
+        err.print(
+            f"[bold red]internal error:[/] {type(exc).__name__}: {first} — this is a bug in "
+            f"sjconvert; please report it with the command you ran at {REPORT} "
+            "(rerun with --debug for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(INTERNAL_ERROR) from None
