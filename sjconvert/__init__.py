@@ -8,9 +8,10 @@ Python API (mirrors the CLI)::
     sjconvert.save("net.sjir", conv.snn, source=conv.ann)
     report = sjconvert.simulate(conv.snn, batches, T=[4, 8, 16, 32], ann=conv.ann)
     trace = sjconvert.run(conv.snn, x, T=32)             # per-step outputs [T, N, classes]
+    report = sjconvert.parity(conv.snn, batches, T=8, require="spikes=1.0")  # every backend
 """
 
-from .api import Conversion, ann2snn, open_snn, simulate
+from .api import Conversion, ParityReport, ann2snn, open_snn, parity, simulate
 from .errors import (
     CaptureError,
     EmitError,
@@ -33,6 +34,7 @@ __all__ = [
     "Evaluation",
     "Graph",
     "InputError",
+    "ParityReport",
     "PassError",
     "SimResult",
     "Simulator",
@@ -44,6 +46,7 @@ __all__ = [
     "load_data",
     "load_model",
     "open_snn",
+    "parity",
     "run",
     "save",
     "simulate",

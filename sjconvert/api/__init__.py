@@ -1,6 +1,17 @@
-"""The Python API (what the CLI calls): conversion, simulation and the docs generator."""
+"""The Python API (what the CLI calls): conversion, simulation, parity across backends,
+plots and the docs generator."""
 
 from .convert import Conversion, ann2snn, open_snn
+from .parity import ParityReport, parity
 from .simulate import executor, measure_lossy, simulate
 
-__all__ = ["Conversion", "ann2snn", "executor", "measure_lossy", "open_snn", "simulate"]
+__all__ = [
+    "Conversion",
+    "ParityReport",
+    "ann2snn",
+    "executor",
+    "measure_lossy",
+    "open_snn",
+    "parity",
+    "simulate",
+]

@@ -3,6 +3,7 @@ module alone turns errors into a one-line message and an exit code:
 
 ====  ===========================================================================
 0     success
+1     ``parity``: a backend missed a ``--require`` threshold or failed to run
 2     bad input: a missing, unreadable or invalid file, model, data set or option
 3     the model cannot be captured, or a target cannot express some of its nodes
 4     a conversion pass refused the graph (its message names the pass)
@@ -28,6 +29,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..api import ann2snn as convert
 from ..api import simulate as run_simulation
+from ..api.plots import plot_simulation
 from ..errors import InputError, SjconvertError
 from ..frontends.capture import capture as trace
 from ..frontends.loading import load_data, load_model
@@ -35,6 +37,7 @@ from ..ir.io import load, load_source, save
 from .render import graph_rows, graph_table, results_table
 
 REPORT = "https://github.com/sjconvert/sjconvert/issues"
+PARITY_FAILED = 1
 INTERNAL_ERROR = 70
 INTERRUPTED = 130
 
@@ -255,6 +258,13 @@ def simulate(
             "(the graph on a CUDA GPU with fused neuron kernels)."
         ),
     ] = "torch",
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a PNG: accuracy, spikes and energy against T, firing rate per layer "
+            "(needs sjconvert[plot])."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate the SNN for max(T) steps and print accuracy at every T beside the ANN's."""
@@ -266,6 +276,8 @@ def simulate(
         ds = load_data(data, batch_size)
         with _progress(f"simulating T={max(ts, default=0)}", _size(ds), json_out) as advance:
             res = run_simulation(snn, ds, ts, ann=ann, progress=advance, backend=backend)
+        if plot is not None:
+            plot_simulation(res, plot, snn, title=f"{ir_file.name} on {data}")
         if json_out:
             out.print_json(json.dumps(res.to_dict()))
         else:

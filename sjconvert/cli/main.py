@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 from .app import app, err
-from .commands import lava, nir, onnx  # noqa: F401  (registers to-lava, fit, to-nir, ...)
+from .commands import lava, nir, onnx, parity  # noqa: F401  (registers to-lava, fit, ...)
 
 __all__ = ["app", "main"]
 
