@@ -35,7 +35,7 @@ from typing import Any
 import torch
 
 TEST_TIMEOUT = 200  # seconds for the pytest step; the whole check stays under 5 minutes
-PARITY_SAMPLES = 256
+PARITY_SAMPLES = 128
 
 
 def cuda_missing() -> str | None:
@@ -94,7 +94,7 @@ def parity_step() -> dict[str, Any]:
     from sjconvert import ann2snn, parity
 
     model, test, calib = load("digits")
-    snn = ann2snn(model, [calib["x"][:128]]).snn
+    snn = ann2snn(model, [calib["x"][:64]]).snn
     x, y = test["x"][:PARITY_SAMPLES], test["y"][:PARITY_SAMPLES]
     report = parity(snn, [(x, y)], ["torch", "numpy", "cupy"], T=8, require="cupy.predictions=0.99")
     cupy = next(r for r in report.rows if r.backend == "cupy")

@@ -28,6 +28,7 @@ from ..exec.shapes import with_shapes
 from ..frontends.loading import as_batches, load_data
 from ..ir.graph import Graph
 from ..targets.lava.verify import compare, predict
+from ..targets.lynxi import torch_dtype
 from .backends import Loihi, Runner, Skipped, message_counts, runners
 from .convert import open_snn
 
@@ -182,6 +183,7 @@ def parity(
     inputs run in Lava; ``progress`` is called with each row's label before it runs."""
     steps, names = time_steps(T), _backends(backends)
     requirements = parse_requirements(require)
+    torch_dtype(lynxi_dtype)  # a bad dtype is bad input, not an unsupported backend
     batches = list(as_batches(load_data(data) if isinstance(data, str) else data))
     if not batches:
         raise InputError(f"{getattr(data, 'name', 'parity data')}: data is empty")

@@ -262,7 +262,7 @@ def simulate(
         Path | None,
         typer.Option(
             help="Write a PNG: accuracy, spikes and energy against T, firing rate per layer "
-            "(needs sjconvert[plot])."
+            "(needs the plot extra: matplotlib)."
         ),
     ] = None,
     json_out: JsonOpt = False,

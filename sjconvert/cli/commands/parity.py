@@ -54,7 +54,8 @@ def parity_command(
         str, typer.Option(help="dtype of the Lynxi module and its ONNX: float32 or float16.")
     ] = "float32",
     plot: Annotated[
-        Path | None, typer.Option(help="Write a PNG of the report (needs sjconvert[plot]).")
+        Path | None,
+        typer.Option(help="Write a PNG of the report (needs the plot extra: matplotlib)."),
     ] = None,
     arch: ArchOpt = None,
     trust: TrustOpt = False,
