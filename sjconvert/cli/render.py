@@ -39,7 +39,7 @@ def describe(node: ir.Node) -> tuple[str, str]:
         neuron = f"θ={_num(node.v_threshold)} {reset}{tau}"
     elif isinstance(node, ir.LI):
         neuron = f"leaky integrator τ={node.tau:.4g}"
-    elif isinstance(node, ir.stepshreshold):
+    elif isinstance(node, ir.Threshold):
         neuron = f"step θ={_num(node.threshold)}"
     elif isinstance(node, ir.Delay):
         neuron = f"delay {node.steps} step(s)"
