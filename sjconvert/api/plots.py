@@ -187,9 +187,11 @@ def _layer_heatmap(ax: Any, rows: list[Any], T: int) -> None:
         ax.set_axis_off()
         return
     grid = np.array([[100 * r.agreement.layers.get(k, math.nan) for k in layers] for r in rows])
-    image = ax.imshow(grid, vmin=min(95.0, float(np.nanmin(grid))), vmax=100, cmap="viridis")
+    low = min(95.0, float(np.nanmin(grid)))
+    image = ax.imshow(grid, vmin=low, vmax=100, cmap="viridis")
     ax.set_xticks(range(len(layers)), layers, rotation=60, ha="right", fontsize="x-small")
     ax.set_yticks(range(len(rows)), [r.backend for r in rows])
     for (i, j), v in np.ndenumerate(grid):
-        ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize="x-small", color="w")
+        shade = "k" if v > (low + 100) / 2 else "w"  # dark text on the bright end of viridis
+        ax.text(j, i, f"{v:.1f}", ha="center", va="center", fontsize="x-small", color=shade)
     ax.figure.colorbar(image, ax=ax, shrink=0.8)
