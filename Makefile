@@ -41,12 +41,15 @@ PY3X_PIP := -e '.[test,samples,onnx,plot]'
 
 # $(call build_venv,DIR,PYTHON,TORCH PINS,PIP ARGUMENTS): a venv whose torch is pinned by
 # DIR/constraints.txt for every install; records the build time and size in DIR/.built.
+# Builds run in parallel (make -j); the editable installs of the checkout take turns (flock),
+# as each writes sjconvert.egg-info into it.
 define build_venv
 	@test -n "$(2)" || { echo "$(1): no Python interpreter found (set PY3xx=/path/to/python)"; exit 1; }
 	@start=$$(date +%s); set -e; \
 	test -x $(1)/bin/python || $(2) -m venv $(1); \
 	printf '%s\n' $(3) > $(1)/constraints.txt; \
 	$(if $(3),$(1)/bin/pip install $(PIP_FLAGS) -c $(1)/constraints.txt $(3);) \
+	mkdir -p build; flock build/.editable.lock \
 	$(1)/bin/pip install $(PIP_FLAGS) -c $(1)/constraints.txt $(4); \
 	echo "$(1): built in $$(( $$(date +%s) - start )) s, $$(du -sh $(1) | cut -f1)" | tee $(1)/.built
 endef
@@ -72,8 +75,12 @@ demo: $(VENV)/.built
 		--calib samples/digits_calib.npz --mode 99.9% -o build/digits.sjir
 	$(VENV)/bin/sjconvert simulate build/digits.sjir --data samples/digits_test.npz -T 1,2,4,8,16,32,64
 
-## Lint, then every test group in its environment, then the wheel smoke test.
-test: lint test-lean test-interop test-lava test-py312 test-py313 test-wheel
+## Build the environments (three at a time: downloads and disk writes overlap), then lint,
+## every test group in its environment and the wheel smoke test; every step runs even when
+## one before it failed (-k), and make exits non-zero if any did.
+test:
+	$(MAKE) --no-print-directory -j 3 --output-sync=target env
+	$(MAKE) --no-print-directory -k lint test-lean test-interop test-lava test-py312 test-py313 test-wheel
 
 lint: $(VENV)/.built
 	$(VENV)/bin/ruff format --check sjconvert tests benchmarks samples
