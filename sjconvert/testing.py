@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .api.parity import ParityReport, parity
+from .api.parity import parity
+from .api.report import ParityReport
 
 __all__ = ["assert_parity"]
 

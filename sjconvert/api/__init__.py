@@ -2,7 +2,8 @@
 plots and the docs generator."""
 
 from .convert import Conversion, ann2snn, open_snn
-from .parity import ParityReport, parity
+from .parity import parity
+from .report import ParityReport
 from .simulate import executor, measure_lossy, simulate
 
 __all__ = [

@@ -20,7 +20,8 @@ import numpy as np
 from ..errors import InputError
 from ..exec.evaluate import Evaluation
 from ..ir.graph import Graph
-from .parity import ParityReport, neurons_per_layer
+from .parity import neurons_per_layer
+from .report import ParityReport
 
 WIDTH, HEIGHT = 12.0, 8.0
 

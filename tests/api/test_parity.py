@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from sjconvert import InputError, ParityReport, ann2snn, parity, save
-from sjconvert.api.parity import BACKENDS, Row, check, parse_requirements
+from sjconvert.api.report import BACKENDS, Row, check, parse_requirements
 from sjconvert.exec.parity import ParityMeter
 from sjconvert.testing import assert_parity
 from tests.conftest import load_sample

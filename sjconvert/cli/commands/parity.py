@@ -9,8 +9,9 @@ from typing import Annotated
 
 import typer
 
-from ...api.parity import BACKENDS, parity
+from ...api.parity import parity
 from ...api.plots import plot_parity
+from ...api.report import BACKENDS
 from ...frontends.loading import load_data
 from ..app import (
     PARITY_FAILED,
