@@ -18,6 +18,7 @@ set growth sampled during the run (CPU) or the allocators' peaks (GPU).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
@@ -128,7 +129,9 @@ def fastest(fns: dict[str, Callable[[], Any]], gpu: bool, repeat: int = 3) -> di
     return best
 
 
+@functools.cache
 def networks(device: str, only: str | None = None) -> dict[str, tuple[Graph, np.ndarray]]:
+    """The networks of the tables (converted once per process)."""
     size = SIZES[device]
     vgg_name = f"VGG w={size['width']} {size['side']}²"
     out = {}

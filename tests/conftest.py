@@ -3,48 +3,104 @@
 from __future__ import annotations
 
 import importlib.util
-import os
+import sys
+from fnmatch import fnmatch
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from _pytest.mark.expression import Expression  # -m's own parser (no public API)
 from torch import nn
 
 from sjconvert.ir import nodes as ir
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLES = ROOT / "samples"
+TESTS = Path(__file__).resolve().parent
 
-# The suite runs in two environments (see the Makefile): Python 3.11 with torch 2.13 and
-# SpikingJelly, and Python 3.10 with lava-dl. Each leaves out the other's modules at
-# collection (they cannot import there) instead of skipping them.
-collect_ignore_glob = []
-if importlib.util.find_spec("lava") is None:
-    collect_ignore_glob.append("lava/*")
-if importlib.util.find_spec("spikingjelly") is None:
-    collect_ignore_glob += ["exec/test_spikingjelly_parity.py", "frontends/test_sj_converted.py"]
-if any(importlib.util.find_spec(p) is None for p in ("spikingjelly", "snntorch", "norse")):
-    collect_ignore_glob.append("targets/test_nir_interop.py")
-if importlib.util.find_spec("onnxruntime") is None:
-    collect_ignore_glob.append("targets/test_onnx*.py")
-if any(importlib.util.find_spec(p) is None for p in ("torchvision", "onnxruntime")):
-    collect_ignore_glob.append("frontends/test_torchvision.py")
-if importlib.util.find_spec("onnx") is None:
-    collect_ignore_glob.append("frontends/test_onnx_validation.py")
-_NEEDS = {
-    "main": (
-        "exec/test_spikingjelly_parity.py",
-        "targets/test_nir_interop.py",
-        "targets/test_onnx*.py",
-        "frontends/test_onnx_validation.py",
-    ),
-    "lava": ("lava/*",),
+# Test groups and the packages each needs. Every environment of the Makefile runs the groups
+# its packages allow, chosen with -m (`make test` lists them). A group that -m selects but
+# whose packages cannot be imported here fails the run at once; with no -m, the groups this
+# environment cannot run are left out and named in the report header.
+GROUPS: dict[str, tuple[str, ...]] = {
+    "onnx": ("onnx", "onnxruntime"),
+    "plot": ("matplotlib",),
+    "cupy": ("cupy",),
+    "interop": ("spikingjelly", "snntorch", "norse", "nirtorch", "torchvision"),
+    "lava": ("lava",),
+    "gpu": ("cupy",),  # and a CUDA device: the tests skip, saying so, without one
 }
-_env = os.environ.get("SJCONVERT_TEST_ENV")  # set by the Makefile: a missing package fails
-for _glob in _NEEDS.get(_env or "", ()):
-    if _glob in collect_ignore_glob:
-        raise RuntimeError(f"the {_env} test environment cannot import what {_glob} needs")
+# Modules that import a group's packages at the top: every test in them gets the group's
+# marker, and they are collected only where the group runs.
+FILES: dict[str, tuple[str, ...]] = {
+    "lava": ("lava/*",),
+    "interop": (
+        "exec/test_spikingjelly_parity.py",
+        "frontends/test_sj_converted.py",
+        "targets/test_nir_interop.py",
+        "frontends/test_torchvision.py",
+    ),
+    "onnx": ("targets/test_onnx*.py", "frontends/test_onnx_validation.py"),
+}
+
+
+def _missing(group: str) -> list[str]:
+    return [p for p in GROUPS[group] if importlib.util.find_spec(p) is None]
+
+
+def _selected(group: str, config: pytest.Config) -> bool | None:
+    """Whether ``-m`` selects a test carrying only ``group``'s marker (None: no ``-m``)."""
+    expr = config.getoption("markexpr")
+    if not expr:
+        return None
+    return Expression.compile(expr).evaluate(lambda name, **kwargs: name == group)
+
+
+def runs(group: str, config: pytest.Config) -> bool:
+    """Whether this run collects ``group``: when ``-m`` selects it, or, with no ``-m``, when
+    its packages can be imported here."""
+    selected = _selected(group, config)
+    return not _missing(group) if selected is None else selected
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Fail at once when ``-m`` selects a group whose packages cannot be imported here."""
+    for group in GROUPS:
+        if _selected(group, config) and (missing := _missing(group)):
+            raise pytest.UsageError(
+                f"tests marked {group!r} are selected (-m) but {', '.join(missing)} cannot be "
+                f"imported in {sys.executable}: run them in their environment (see `make "
+                f"test`) or deselect them with -m 'not {group}'"
+            )
+
+
+def _group_of(path: Path) -> str | None:
+    rel = path.relative_to(TESTS).as_posix() if path.is_relative_to(TESTS) else ""
+    return next((g for g, globs in FILES.items() if any(fnmatch(rel, x) for x in globs)), None)
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    group = _group_of(collection_path)
+    return None if group is None or runs(group, config) else True
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    kept, dropped = [], []
+    for item in items:
+        group = _group_of(Path(str(item.path)))
+        if group is not None:
+            item.add_marker(group)
+        marked = [g for g in GROUPS if item.get_closest_marker(g)]
+        (kept if all(runs(g, config) for g in marked) else dropped).append(item)
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = kept
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    left = [f"{g} (needs {', '.join(_missing(g))})" for g in GROUPS if not runs(g, config)]
+    return "test groups left out here: " + ("; ".join(left) if left else "none")
 
 
 @pytest.fixture(autouse=True)

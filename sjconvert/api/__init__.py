@@ -1,15 +1,20 @@
-"""The Python API (what the CLI calls): conversion, simulation and the docs generator."""
+"""The Python API (what the CLI calls): conversion, simulation, parity across backends,
+plots and the docs generator."""
 
 from .convert import Conversion, ann2snn, open_snn
 from .files import read_ir, read_with_source
+from .parity import parity
+from .report import ParityReport
 from .simulate import executor, measure_lossy, simulate
 
 __all__ = [
     "Conversion",
+    "ParityReport",
     "ann2snn",
     "executor",
     "measure_lossy",
     "open_snn",
+    "parity",
     "read_ir",
     "read_with_source",
     "simulate",

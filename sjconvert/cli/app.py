@@ -4,6 +4,7 @@ module (with :mod:`.exits`) alone turns errors into a one-line message and an ex
 
 ====  ===========================================================================
 0     success
+1     ``parity``: a backend missed a ``--require`` threshold or failed to run
 2     bad input: a missing, unreadable or invalid file, model, data set or option, an
       output that is an input or a folder; also command-line usage errors (Click)
 3     the model cannot be captured, or a target cannot express some of its nodes
@@ -37,6 +38,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from ..api import ann2snn as convert
 from ..api import read_ir, read_with_source
 from ..api import simulate as run_simulation
+from ..api.plots import plot_simulation
 from ..errors import InputError
 from ..exec import dist
 from ..frontends.capture import capture as trace
@@ -258,6 +260,13 @@ def simulate(
             "(the graph on a CUDA GPU with fused neuron kernels)."
         ),
     ] = "torch",
+    plot: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write a PNG: accuracy, spikes and energy against T, firing rate per layer "
+            "(needs the plot extra: matplotlib)."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate the SNN for max(T) steps and print accuracy at every T beside the ANN's."""
@@ -268,6 +277,8 @@ def simulate(
         ds = load_data(data, batch_size)
         with _progress(f"simulating T={max(ts, default=0)}", _size(ds), json_out) as advance:
             res = run_simulation(snn, ds, ts, ann=ann, progress=advance, backend=backend)
+        if plot is not None:
+            plot_simulation(res, plot, snn, title=f"{ir_file.name} on {data}")
         if json_out:
             out.print_json(json.dumps(res.to_dict()))
         else:

@@ -24,8 +24,10 @@ REPORT = "https://github.com/sjconvert/sjconvert/issues"
 INTERNAL_ERROR = 70
 INTERRUPTED = 130
 TERMINATED = 143
+CHECK_FAILED = 1
 EXIT_CODES = {
     0: "success",
+    CHECK_FAILED: "parity: a backend missed a --require threshold or failed to run",
     2: "bad input (file, model, data, option or output) or usage",
     3: "cannot capture the model, or a target cannot express a node",
     4: "a conversion pass refused the graph",
@@ -39,7 +41,19 @@ EXIT_CODES = {
 err = Console(stderr=True)
 R = TypeVar("R")
 DEBUG = {"on": bool(os.environ.get("SJCONVERT_DEBUG"))}
-_REPORTED = {"interrupt": False}
+_REPORTED = {"interrupt": False, "check": False}
+
+
+def check_failed() -> typer.Exit:
+    """The exit of a check that ran and failed (exit 1, which otherwise maps to usage, 2)."""
+    _REPORTED["check"] = True
+    return typer.Exit(CHECK_FAILED)
+
+
+def exit_code(code: int) -> int:
+    """``code`` as documented: Click's own exit 1 (an aborted prompt) is a usage error, 2;
+    exit 1 stays 1 only after :func:`check_failed`."""
+    return 2 if code == CHECK_FAILED and not _REPORTED["check"] else code
 
 
 def report_interrupt() -> int:

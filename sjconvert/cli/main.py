@@ -11,9 +11,9 @@ from typing import Any
 from ..errors import DistributedError
 from ..exec import dist
 from .app import app, shard_quiet
-from .commands import lava, nir, onnx  # noqa: F401  (registers to-lava, fit, to-nir, ...)
+from .commands import lava, nir, onnx, parity  # noqa: F401  (registers to-lava, fit, ...)
 from .entry import Terminated
-from .exits import INTERRUPTED, err, report_interrupt
+from .exits import INTERRUPTED, err, exit_code, report_interrupt
 
 __all__ = ["app", "main", "run"]
 
@@ -42,7 +42,7 @@ def run(args: Sequence[str] | None = None) -> int:
     code = 0 if code is None else code if isinstance(code, int) else 2
     if code == INTERRUPTED:
         return report_interrupt()
-    return 2 if code == 1 else code
+    return exit_code(code)
 
 
 def main() -> None:

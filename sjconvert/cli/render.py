@@ -114,3 +114,52 @@ def results_table(res: Any, title: str = "") -> Table:
         gap = "" if res.ann is None else f"{100 * (acc - res.ann):+.2f}"
         t.add_row(str(step), f"{100 * acc:.2f} %", ann, gap)
     return t
+
+
+def _pct(v: float | None) -> str:
+    return "n/a" if v is None else f"{100 * v:.2f} %"
+
+
+def _lowest_layer(layers: dict[str, float]) -> str:
+    if not layers:
+        return "n/a"
+    name = min(layers, key=layers.__getitem__)
+    return f"{100 * layers[name]:.2f} % ({name})"
+
+
+def parity_table(report: Any, title: str = "") -> Table:
+    """One row per backend and T: agreement with its reference, accuracy, run time — or
+    why it did not run."""
+    ann = "" if report.ann_accuracy is None else f"; ANN accuracy {_pct(report.ann_accuracy)}"
+    verdict = "PASSED" if report.passed else f"FAILED ({len(report.failures)})"
+    t = Table(
+        title=f"{title}: {report.samples} samples{ann}",
+        title_justify="left",
+        caption=f"requirements {report.requirements or 'none'}: {verdict}",
+        caption_justify="left",
+    )
+    for col in ("backend", "T", "status", "spikes", "lowest layer", "predictions", "accuracy"):
+        t.add_column(col, justify="left" if col in ("backend", "status") else "right")
+    t.add_column("max rate err", justify="right")
+    t.add_column("run s", justify="right")
+    t.add_column("against / reason", overflow="fold")
+    for r in report.rows:
+        a = r.agreement
+        if a is None:
+            reason = r.reason if len(r.reason) <= 160 else r.reason[:157] + "…"
+            t.add_row(r.backend, str(r.steps), r.status, *[""] * 6, reason)
+            continue
+        err = "n/a" if a.max_rate_error is None else f"{a.max_rate_error:.3g}"
+        t.add_row(
+            r.backend,
+            str(r.steps),
+            r.status,
+            _pct(a.spike_count_agreement),
+            _lowest_layer(a.layers),
+            _pct(a.prediction_agreement),
+            _pct(a.accuracy),
+            err,
+            f"{r.seconds:.2f}",
+            r.against + (f"; {r.reason}" if r.reason else ""),
+        )
+    return t

@@ -7,8 +7,9 @@ For N samples run by both, with rates ``r`` ``[N, classes]`` and per-layer spike
     spike-count agreement = mean_{n, l} [c_ref,l[n] = c_l[n]]     (exact equality)
     max rate error        = max_{n, k} |r_ref[n, k] − r[n, k]|
 
-:class:`ParityMeter` accumulates them over batches; :func:`reference_run` gives the
-reference side, with per-sample counts.
+:class:`ParityMeter` accumulates them over batches (an executor whose outputs are not rates,
+a fixed-point chip model say, gives predictions alone: its rate error is ``None``);
+:func:`reference_run` gives the reference side, with per-sample counts.
 """
 
 from __future__ import annotations
@@ -30,12 +31,13 @@ class Agreement:
     samples: int
     prediction_agreement: float
     spike_count_agreement: float | None
-    max_rate_error: float
+    max_rate_error: float | None
     spikes_reference: float = 0.0
     spikes_other: float = 0.0
     layers: dict[str, float] = field(default_factory=dict)
     accuracy_reference: float | None = None
     accuracy: float | None = None
+    layer_spikes_reference: dict[str, float] = field(default_factory=dict)
 
     @property
     def identical(self) -> bool:
@@ -51,6 +53,7 @@ class Agreement:
             "spikes_per_sample_reference": self.spikes_reference,
             "spikes_per_sample": self.spikes_other,
             "spike_count_agreement_per_layer": self.layers,
+            "spikes_per_sample_per_layer_reference": self.layer_spikes_reference,
             "accuracy_reference": self.accuracy_reference,
             "accuracy": self.accuracy,
             "identical": self.identical,
@@ -63,8 +66,9 @@ class ParityMeter:
     def __init__(self) -> None:
         self.n = 0
         self.agree = 0
-        self.max_err = 0.0
+        self.max_err: float | None = None
         self.equal: dict[str, int] = {}
+        self.layer_spikes: dict[str, float] = {}
         self.spikes = [0.0, 0.0]
         self.correct = [0, 0]
         self.labelled = True
@@ -80,21 +84,31 @@ class ParityMeter:
         a, b = np.asarray(ref_rates, np.float64), np.asarray(rates, np.float64)
         if a.shape != b.shape:
             raise ValueError(f"rates of shape {a.shape} and {b.shape} cannot be compared")
+        self.max_err = max(self.max_err or 0.0, float(np.abs(a - b).max(initial=0.0)))
+        self.update_predictions(a.argmax(-1), b.argmax(-1), labels)
+        if ref_counts is not None and counts is not None:
+            self.update_counts(ref_counts, counts)
+
+    def update_predictions(self, ref_pred: Any, pred: Any, labels: Any = None) -> None:
+        """Predicted classes ``[N]`` of both sides (for executors without rates)."""
+        a, b = np.asarray(ref_pred).reshape(-1), np.asarray(pred).reshape(-1)
         self.n += a.shape[0]
-        self.agree += int((a.argmax(-1) == b.argmax(-1)).sum())
-        self.max_err = max(self.max_err, float(np.abs(a - b).max(initial=0.0)))
+        self.agree += int((a == b).sum())
         if labels is None:
             self.labelled = False
         else:
             y = np.asarray(labels).reshape(-1)
-            self.correct[0] += int((a.argmax(-1) == y).sum())
-            self.correct[1] += int((b.argmax(-1) == y).sum())
-        if ref_counts is not None and counts is not None:
-            for layer, c_ref in ref_counts.items():
-                c_ref, c = np.asarray(c_ref), np.asarray(counts[layer])
-                self.equal[layer] = self.equal.get(layer, 0) + int((c_ref == c).sum())
-                self.spikes[0] += float(c_ref.sum())
-                self.spikes[1] += float(c.sum())
+            self.correct[0] += int((a == y).sum())
+            self.correct[1] += int((b == y).sum())
+
+    def update_counts(self, ref_counts: dict[str, Any], counts: dict[str, Any]) -> None:
+        """Spikes per sample ``[N]`` per layer of both sides (the layers of ``ref_counts``)."""
+        for layer, c_ref in ref_counts.items():
+            c_ref, c = np.asarray(c_ref), np.asarray(counts[layer])
+            self.equal[layer] = self.equal.get(layer, 0) + int((c_ref == c).sum())
+            self.layer_spikes[layer] = self.layer_spikes.get(layer, 0.0) + float(c_ref.sum())
+            self.spikes[0] += float(c_ref.sum())
+            self.spikes[1] += float(c.sum())
 
     def result(self) -> Agreement:
         n = max(self.n, 1)
@@ -110,6 +124,7 @@ class ParityMeter:
             layers,
             acc[0],
             acc[1],
+            {k: v / n for k, v in self.layer_spikes.items()},
         )
 
 

@@ -34,7 +34,7 @@ from sjconvert.frontends import capture
 from sjconvert.ir import Graph
 from sjconvert.ir import nodes as ir
 
-pytestmark = pytest.mark.spikingjelly
+pytestmark = pytest.mark.interop
 
 INPUT_KINDS = ("uniform", "normal", "grid")
 T_STEPS, N_BATCH = 16, 8

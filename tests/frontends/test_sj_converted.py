@@ -19,7 +19,7 @@ from sjconvert.ir.graph import Graph
 from sjconvert.passes import fold_scales
 from sjconvert.targets.nir import read, write
 
-pytestmark = pytest.mark.spikingjelly
+pytestmark = pytest.mark.interop
 T = 32
 
 

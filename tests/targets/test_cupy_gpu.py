@@ -18,7 +18,7 @@ from tests.conftest import load_sample
 from tests.targets.test_cupy_graph import _has_device, networks
 from tests.targets.test_cupy_host_kernels import NODES
 
-pytestmark = pytest.mark.skipif(not _has_device(), reason="needs a CUDA device")
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not _has_device(), reason="needs a CUDA device")]
 
 
 @pytest.mark.parametrize("static", [False, True], ids=["sequence", "static"])

@@ -67,6 +67,7 @@ def _nvrtc_or_skip() -> None:
         pytest.skip(f"needs CuPy with NVRTC and the CUDA headers (cupy-cuda12x): {exc}")
 
 
+@pytest.mark.cupy
 @pytest.mark.parametrize("dtype", ["float32", "float16"])
 @pytest.mark.parametrize("node", NODES, ids=IDS)
 def test_kernels_compile_with_nvrtc(node, dtype) -> None:

@@ -16,7 +16,7 @@ from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
 from sjconvert.targets.nir import from_nir, to_nir
 
-pytestmark = pytest.mark.spikingjelly
+pytestmark = pytest.mark.interop
 T = 12
 
 
