@@ -22,18 +22,20 @@ SAMPLES = ROOT / "samples"
 collect_ignore_glob = []
 if importlib.util.find_spec("lava") is None:
     collect_ignore_glob.append("lava/*")
+SPIKINGJELLY_TESTS = (
+    "exec/test_spikingjelly_parity.py",
+    "exec/test_spikingjelly_idioms.py",
+    "frontends/test_sj_converted.py",
+    "test_snn_sample.py",
+)
 if importlib.util.find_spec("spikingjelly") is None:
-    collect_ignore_glob += ["exec/test_spikingjelly_parity.py", "frontends/test_sj_converted.py"]
+    collect_ignore_glob += list(SPIKINGJELLY_TESTS)
 if any(importlib.util.find_spec(p) is None for p in ("spikingjelly", "snntorch", "norse")):
     collect_ignore_glob.append("targets/test_nir_interop.py")
 if importlib.util.find_spec("onnxruntime") is None:
     collect_ignore_glob.append("targets/test_onnx*.py")
 _NEEDS = {
-    "main": (
-        "exec/test_spikingjelly_parity.py",
-        "targets/test_nir_interop.py",
-        "targets/test_onnx*.py",
-    ),
+    "main": (*SPIKINGJELLY_TESTS, "targets/test_nir_interop.py", "targets/test_onnx*.py"),
     "lava": ("lava/*",),
 }
 _env = os.environ.get("SJCONVERT_TEST_ENV")  # set by the Makefile: a missing package fails

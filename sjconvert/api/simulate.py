@@ -27,16 +27,22 @@ def executor(snn: Graph, backend: str = "torch") -> Any:
 def simulate(
     snn: Graph,
     data: Iterable[Any] | str,
-    T: int | Sequence[int] = (4, 8, 16, 32),
+    T: int | Sequence[int] | None = None,
     ann: Graph | None = None,
     progress: Callable[[int], None] | None = None,
     backend: str = "torch",
+    time_major: bool = False,
 ) -> Evaluation:
     """Simulate ``snn`` for ``max(T)`` steps on ``data`` (batches, ``(x, y)`` pairs, or a
     data set named as the CLI takes it) and report accuracy at every T — against the labels,
-    or against the ANN's predictions when the data has none — beside the ANN's."""
+    or against the ANN's predictions when the data has none — beside the ANN's.
+
+    Data is sample-major: ``[N, ...]``, or ``[N, T, ...]`` sequences for a graph whose input
+    is a sequence; a data set named by a string may be time-major ``[T, N, ...]`` with
+    ``time_major``. ``T`` None: 4, 8, 16, 32 for a direct input, the data's length for
+    sequences."""
     if isinstance(data, str):
-        data = load_data(data)
+        data = load_data(data, time_major=time_major)
     batches = ((b.x, b.y) for b in as_batches(data))
     ann_sim = None if ann is None else Simulator(ann)
     try:

@@ -30,6 +30,8 @@ def describe(node: ir.Node) -> tuple[str, str]:
             parts.append(f"{key}={','.join(map(str, value))}")
         elif key == "groups" and value != 1:
             parts.append(f"groups={value}")
+    if isinstance(node, ir.Input) and node.sequence:
+        parts.append("sequence (one value per step)")
     neuron = ""
     if isinstance(node, (ir.IF, ir.LIF, ir.CubaLIF)):
         reset = "soft" if node.v_reset is None else f"hard→{node.v_reset:g}"

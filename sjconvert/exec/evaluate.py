@@ -1,6 +1,7 @@
 """The one accuracy loop: run an executor over labelled batches for ``max(T)`` steps (one
 run gives every T) and score its predictions per T against the labels, or against the
-ANN's predictions when the data has none."""
+ANN's predictions when the data has none. Batches are sample-major (direct inputs
+``[N, ...]`` or sequences ``[N, T, ...]``, see :mod:`.data_layout`)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,17 @@ from typing import Any, Protocol
 import torch
 
 from ..errors import InputError
+from ..ir.graph import Graph
+from .data_layout import batch_steps, model_input
 from .reference import SimResult, Simulator
+
+DEFAULT_STEPS = (4, 8, 16, 32)  # for direct input; a sequence runs its own length
 
 
 class Executor(Protocol):
     """Anything that runs a spiking graph like the reference simulator does."""
+
+    graph: Graph
 
     def run(self, *xs: Any, T: int) -> SimResult: ...
 
@@ -57,17 +64,21 @@ def time_steps(T: int | Iterable[int]) -> list[int]:
 def evaluate(
     snn: Executor,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor | None]],
-    T: int | Sequence[int],
+    T: int | Sequence[int] | None = None,
     ann: Simulator | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
-    """Score ``snn`` at every T in ``T`` on ``(x, y)`` batches (``y`` may be None)."""
-    steps = time_steps(T)
-    correct = dict.fromkeys(steps, 0)
+    """Score ``snn`` at every T in ``T`` on ``(x, y)`` batches (``y`` may be None). ``T``
+    None: :data:`DEFAULT_STEPS` for a direct input, the data's length for sequences."""
+    steps = None if T is None else time_steps(T)
+    correct: dict[int, int] = {}
     ann_correct, n, labelled = 0, 0, None
     layer_spikes: dict[str, float] = {}
     start = time.perf_counter()
     for x, y in batches:
+        if steps is None:
+            steps = time_steps(batch_steps(snn.graph, x.shape) or DEFAULT_STEPS)
+        xs = model_input(snn.graph, x, steps[-1])
         labelled = y is not None if labelled is None else labelled
         ref = y
         if ann is not None:
@@ -76,16 +87,16 @@ def evaluate(
             ann_correct += int((ann_pred == ref).sum())
         if ref is None:
             raise InputError("data has no labels 'y' and there is no source ANN to agree with")
-        res = snn.run(x, T=steps[-1])
+        res = snn.run(xs, T=steps[-1])
         pred = res.output.argmax(-1)
         for t in steps:
-            correct[t] += int((pred[t - 1] == ref).sum())
+            correct[t] = correct.get(t, 0) + int((pred[t - 1] == ref).sum())
         for k, v in res.spikes.items():
             layer_spikes[k] = layer_spikes.get(k, 0.0) + v
         n += int(x.shape[0])
         if progress:
             progress(int(x.shape[0]))
-    if n == 0:
+    if n == 0 or steps is None:
         raise InputError("evaluation data is empty")
     return Evaluation(
         n,

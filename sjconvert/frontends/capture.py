@@ -4,6 +4,12 @@
 stay leaves), propagates shapes with the example input, maps every fx node through
 :mod:`sjconvert.frontends.builders`, reports all unsupported nodes at once, and checks that the IR
 reproduces the model's output on the example (for models without neurons).
+
+Neuron modules are read, never run: shape propagation passes their input shape through, so
+a neuron whose forward needs a device (SpikingJelly's ``backend='cupy'`` kernels) captures
+on any machine. A model with a module in multi-step mode (``step_mode='m'``, e.g. after
+``functional.set_step_mode(net, 'm')``) takes ``[T, N, ...]`` sequences: its IR input
+records ``sequence``.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from .builders import (
     Ctx,
     Unsupported,
     module_builder,
+    neuron_kind,
 )
 
 # SpikingJelly containers that only fold [T, N] around their children: traced as a chain.
@@ -68,6 +75,12 @@ def _lead_axes(model: nn.Module) -> int:
     return 2 if multi else 1
 
 
+def example_input(model: nn.Module, x: torch.Tensor, n: int = 2) -> torch.Tensor:
+    """The first ``n`` samples of a sample-major batch as ``model`` takes them: ``[n, ...]``,
+    or ``[T, n, ...]`` for a multi-step SpikingJelly model (whose data is ``[N, T, ...]``)."""
+    return x[:n].swapaxes(0, 1) if _lead_axes(model) == 2 else x[:n]
+
+
 def trace(model: nn.Module) -> fx.GraphModule:
     """Symbolically trace ``model``; data-dependent control flow becomes a CaptureError."""
     name = type(model).__name__
@@ -102,6 +115,8 @@ class _ShapeProp(ShapeProp):
         return super().run_node(n)
 
     def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        if neuron_kind(self.fetch_attr(target)) is not None:
+            return torch.zeros_like(args[0])  # spikes have the input's shape
         if target in self.module.meta.get("per_step", ()) and len(args) == 1:
             x = args[0]
             y = super().call_module(target, (x.flatten(0, 1),), kwargs)
@@ -172,7 +187,8 @@ def capture(
         if n.op == "placeholder":
             if out_shape is None:
                 raise CaptureError(f"input '{n.name}' is not a tensor")
-            nodes[n.name], edges[n.name], shapes[n.name] = ir.Input(out_shape), (), out_shape
+            node = ir.Input(out_shape, sequence=lead == 2)
+            nodes[n.name], edges[n.name], shapes[n.name] = node, (), out_shape
             continue
         if n.op == "output":
             outs = n.args[0] if isinstance(n.args[0], (tuple, list)) else (n.args[0],)

@@ -4,7 +4,9 @@ Models: a state dict plus an architecture ``package.module:Class`` (loaded with
 ``weights_only=True``), or a whole pickled ``nn.Module`` — unpickling runs code from the
 file, so that needs ``trust=True`` — or an ONNX file (``.onnx``, see
 :mod:`sjconvert.frontends.onnx`). Data: ``.npz`` / ``.pt`` files holding ``x`` (and ``y``),
-or ``package.module:function`` returning an iterable of batches.
+or ``package.module:function`` returning an iterable of batches; samples on axis 0, or
+time-major ``[T, N, ...]`` sequences with ``time_major`` (see
+:mod:`sjconvert.exec.data_layout`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..exec.data_layout import count_mismatch, sample_major
 from .onnx import load_onnx
 
 
@@ -144,7 +147,9 @@ def as_batches(data: Iterable[Any]) -> Iterator[Batch]:
 
 
 class DataSource:
-    """Re-iterable batches ``Batch(x, y)`` from arrays or a user function."""
+    """Re-iterable batches ``Batch(x, y)`` from arrays or a user function, samples on axis 0
+    (``arrays`` hold them so; a function's time-major batches are swapped with
+    ``time_major``)."""
 
     def __init__(
         self,
@@ -152,8 +157,10 @@ class DataSource:
         arrays: tuple[Any, Any] | None = None,
         fn: Any = None,
         batch_size: int = 256,
+        time_major: bool = False,
     ) -> None:
         self.name, self.arrays, self.fn, self.batch_size = name, arrays, fn, batch_size
+        self.time_major = time_major
 
     def __iter__(self) -> Iterator[Batch]:
         if self.arrays is not None:
@@ -167,13 +174,14 @@ class DataSource:
             if isinstance(item, dict):
                 item = (item.get("x"), item.get("y"))
             x, y = item if isinstance(item, (tuple, list)) else (item, None)
-            yield self._check(x, y, i)
+            yield self._check(x, y, i, self.time_major)
 
-    def _check(self, x: Any, y: Any, index: int) -> Batch:
+    def _check(self, x: Any, y: Any, index: int, time_major: bool = False) -> Batch:
         try:
             xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
         except (TypeError, ValueError):
             raise InputError(f"{self.name}: batch {index} is not numeric") from None
+        xt = sample_major(xt, time_major)
         if not xt.is_floating_point():
             xt = xt.float()
         if xt.numel() == 0:
@@ -185,9 +193,8 @@ class DataSource:
             yt = yt.argmax(1)  # one-hot (or score) labels
         yt = None if yt is None else yt.long().reshape(-1)
         if yt is not None and yt.shape[0] != xt.shape[0]:
-            raise InputError(
-                f"{self.name}: batch {index} has {xt.shape[0]} inputs but {yt.shape[0]} labels"
-            )
+            mismatch = count_mismatch(xt.shape, yt.shape[0], time_major)
+            raise InputError(f"{self.name}: batch {index}: {mismatch}")
         return Batch(xt.float(), yt)
 
     def first(self) -> Batch:
@@ -196,8 +203,9 @@ class DataSource:
         raise InputError(f"{self.name}: data is empty")
 
 
-def load_data(spec: str, batch_size: int = 256) -> DataSource:
-    """Open a data set: ``.npz`` / ``.pt`` (keys ``x``, optional ``y``) or ``pkg.mod:function``."""
+def load_data(spec: str, batch_size: int = 256, time_major: bool = False) -> DataSource:
+    """Open a data set: ``.npz`` / ``.pt`` (keys ``x``, optional ``y``) or ``pkg.mod:function``.
+    With ``time_major``, ``x`` is ``[T, N, ...]`` and batches split its axis 1."""
     p = Path(spec)
     if p.suffix in (".npz", ".pt", ".pth") or p.exists():
         p = _check_file(p)
@@ -218,12 +226,21 @@ def load_data(spec: str, batch_size: int = 256) -> DataSource:
         x, y = np.asarray(data["x"]), data.get("y")
         if x.ndim < 2 or len(x) == 0:
             raise InputError(f"{p}: 'x' is empty or has no batch axis (shape {list(x.shape)})")
+        x = _sample_major(p, x, time_major)
         if y is not None and len(np.asarray(y)) != len(x):
-            raise InputError(f"{p}: 'x' has {len(x)} samples but 'y' has {len(np.asarray(y))}")
+            raise InputError(f"{p}: {count_mismatch(x.shape, len(np.asarray(y)), time_major)}")
         return DataSource(
             str(p), arrays=(x, None if y is None else np.asarray(y)), batch_size=batch_size
         )
     fn = import_object(spec)
     if not callable(fn):
         raise InputError(f"{spec} is not callable")
-    return DataSource(spec, fn=fn, batch_size=batch_size)
+    return DataSource(spec, fn=fn, batch_size=batch_size, time_major=time_major)
+
+
+def _sample_major(path: Path, x: np.ndarray, time_major: bool) -> np.ndarray:
+    """The file's ``x`` with samples on axis 0 (see :func:`sample_major`)."""
+    try:
+        return sample_major(x, time_major)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
