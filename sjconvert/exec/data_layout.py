@@ -9,9 +9,10 @@ holds the samples, and batching splits it. Labels ``y`` are ``[N]`` in every for
 
 SpikingJelly's multi-step convention is *time-major*, ``[T, N, *shape]``; ``--time-major``
 (``time_major=True``) reads it by swapping the first two axes once, when the data is loaded
-(:func:`sample_major`). A graph whose input records ``sequence`` (a multi-step SpikingJelly
-model, as captured) takes sequences, any other graph a direct input (:func:`batch_steps`
-checks which form a batch has). The executors take ``[N, *shape]`` or ``[T, N, *shape]``
+(:func:`sample_major`). Either form runs on any graph; the form a graph was made for is
+recorded on its input (``sequence``: a multi-step SpikingJelly model, as captured), which
+the executors assume when not told and exports take by default. :func:`batch_steps` reads
+which form a batch has; the executors take ``[N, *shape]`` or ``[T, N, *shape]``
 (:func:`model_input`).
 """
 
@@ -62,35 +63,35 @@ def _dims(shape: Sequence[int]) -> str:
 
 
 def batch_steps(graph: Graph, shape: Sequence[int]) -> int | None:
-    """The steps held by a sample-major batch of ``shape`` for ``graph``'s input: None for
-    a direct input ``[N, *s]``, ``T`` for a sequence ``[N, T, *s]``. A shape that does not
-    fit the form the graph takes is refused with one line naming that form."""
+    """The steps held by a sample-major batch of ``shape`` for ``graph``'s input (per-step
+    shape ``s``): None for a direct input ``[N, *s]``, ``T`` for sequences ``[N, T, *s]``.
+    Any other shape is refused with one line naming the forms."""
     want = tuple(graph.nodes[graph.inputs[0]].shape)  # type: ignore[attr-defined]
     got = tuple(int(d) for d in shape)
-    if is_sequence(graph):
-        if len(got) == len(want) + 2 and got[2:] == want:
-            return got[1]
-        raise InputError(
-            f"data of shape {list(got)} fits neither form of the model's sequence input: "
-            f"[N, T, {_dims(want)}] (sample-major, as event datasets store frames) or "
-            f"[T, N, {_dims(want)}] (time-major, with --time-major); per-step input shape "
-            f"[{_dims(want)}]"
-        )
     if len(got) == len(want) + 1 and got[1:] == want:
         return None
-    hint = " (it holds sequences; the model takes no sequence)" if got[2:] == want else ""
+    if len(got) == len(want) + 2 and got[2:] == want:
+        return got[1]
+    s = _dims(want)
+    sequences = (
+        f"[N, T, {s}] (sequences, sample-major as event datasets store frames) or "
+        f"[T, N, {s}] (sequences, time-major, with --time-major)"
+    )
+    direct = f"[N, {s}] (a direct input, the same at every step)"
+    forms = f"{sequences}, or {direct}" if is_sequence(graph) else f"{direct}, {sequences}"
     raise InputError(
-        f"data of shape {list(got)} does not fit the model's direct input [N, {_dims(want)}]{hint}"
+        f"data 'x' of shape {list(got)} fits none of the model's input forms: {forms}; "
+        f"per-step input shape [{s}]"
     )
 
 
-def model_input(graph: Graph, x: Array, T: int) -> Array:
-    """A sample-major batch as the executors take it: ``[N, *s]`` for a direct input, or
-    the first ``T`` steps of a sequence as ``[T, N, *s]`` (a view). A sequence shorter than
-    ``T`` steps is refused."""
+def model_input(graph: Graph, x: Array, T: int) -> tuple[Array, bool]:
+    """A sample-major batch as the executors take it, and whether it is a sequence:
+    ``[N, *s]`` for a direct input, or the first ``T`` steps of sequences as
+    ``[T, N, *s]`` (a view). Sequences shorter than ``T`` steps are refused."""
     steps = batch_steps(graph, x.shape)
     if steps is None:
-        return x
+        return x, False
     if steps < T:
         raise InputError(f"the data holds sequences of {steps} steps; cannot run T={T} steps")
-    return x[:, :T].swapaxes(0, 1)
+    return x[:, :T].swapaxes(0, 1), True

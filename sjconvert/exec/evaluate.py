@@ -25,7 +25,7 @@ class Executor(Protocol):
 
     graph: Graph
 
-    def run(self, *xs: Any, T: int) -> SimResult: ...
+    def run(self, *xs: Any, T: int, sequence: bool | None = None) -> SimResult: ...
 
 
 @dataclass
@@ -72,22 +72,23 @@ def evaluate(
     None: :data:`DEFAULT_STEPS` for a direct input, the data's length for sequences."""
     steps = None if T is None else time_steps(T)
     correct: dict[int, int] = {}
-    ann_correct, n, labelled = 0, 0, None
+    ann_correct, ann_n, n, labelled = 0, 0, 0, None
     layer_spikes: dict[str, float] = {}
     start = time.perf_counter()
     for x, y in batches:
         if steps is None:
             steps = time_steps(batch_steps(snn.graph, x.shape) or DEFAULT_STEPS)
-        xs = model_input(snn.graph, x, steps[-1])
+        xs, seq = model_input(snn.graph, x, steps[-1])
         labelled = y is not None if labelled is None else labelled
         ref = y
-        if ann is not None:
+        if ann is not None and not seq:  # an ANN rates a direct input only
             ann_pred = ann.rate(x, keep=set())[ann.graph.outputs[0]].argmax(-1)
             ref = ann_pred if ref is None else ref
             ann_correct += int((ann_pred == ref).sum())
+            ann_n += int(x.shape[0])
         if ref is None:
             raise InputError("data has no labels 'y' and there is no source ANN to agree with")
-        res = snn.run(xs, T=steps[-1])
+        res = snn.run(xs, T=steps[-1], sequence=seq)
         pred = res.output.argmax(-1)
         for t in steps:
             correct[t] = correct.get(t, 0) + int((pred[t - 1] == ref).sum())
@@ -102,7 +103,7 @@ def evaluate(
         n,
         steps,
         {t: correct[t] / n for t in steps},
-        None if ann is None else ann_correct / n,
+        ann_correct / ann_n if ann_n else None,
         bool(labelled),
         sum(layer_spikes.values()) / n,
         time.perf_counter() - start,

@@ -60,29 +60,36 @@ def test_batch_steps_reads_each_form() -> None:
     assert batch_steps(direct, (7, *STEP)) is None
 
 
-@pytest.mark.parametrize("shape", [(7, *STEP), (7, 5, 3, 2), (7, 5, 1, *STEP)])
-def test_a_sequence_model_refuses_other_shapes_naming_both_forms(shape: tuple[int, ...]) -> None:
+def test_either_form_runs_on_either_graph() -> None:
+    """A graph records the form it was made for; data of the other form still runs (a
+    direct input is the same at every step, a sequence drives a converted ANN)."""
+    assert batch_steps(_graph(False), (7, 5, *STEP)) == 5
+    assert batch_steps(_graph(True), (7, *STEP)) is None
+
+
+@pytest.mark.parametrize("sequence", [True, False])
+@pytest.mark.parametrize("shape", [(7, 3, 2), (7, 5, 3, 2), (7, 5, 1, *STEP), (7,)])
+def test_other_shapes_are_refused_naming_every_form(shape: tuple[int, ...], sequence: bool) -> None:
     with pytest.raises(InputError) as err:
-        batch_steps(_graph(True), shape)
+        batch_steps(_graph(sequence), shape)
     msg = str(err.value)
     assert "\n" not in msg
-    assert f"data of shape {list(shape)}" in msg
-    assert "[N, T, 2, 3] (sample-major" in msg and "[T, N, 2, 3] (time-major" in msg
-    assert "per-step input shape [2, 3]" in msg
-
-
-def test_a_direct_input_model_says_it_takes_no_sequence() -> None:
-    with pytest.raises(InputError, match=r"direct input \[N, 2, 3\] \(it holds sequences"):
-        batch_steps(_graph(False), (7, 5, *STEP))
+    assert f"data 'x' of shape {list(shape)} fits none of the model's input forms" in msg
+    assert "[N, T, 2, 3] (sequences, sample-major" in msg
+    assert "[T, N, 2, 3] (sequences, time-major, with --time-major)" in msg
+    assert "[N, 2, 3] (a direct input" in msg
+    assert msg.endswith("per-step input shape [2, 3]")
+    first = "[N, T, 2, 3]" if sequence else "[N, 2, 3]"  # the form the graph was made for
+    assert msg.index(first) == min(msg.index("[N, T, 2, 3]"), msg.index("[N, 2, 3]"))
 
 
 def test_model_input_is_the_time_major_view_of_the_first_T_steps() -> None:
     x = torch.rand(4, 6, *STEP)
-    got = model_input(_graph(True), x, T=5)
-    assert got.shape == (5, 4, *STEP)
+    got, seq = model_input(_graph(True), x, T=5)
+    assert seq and got.shape == (5, 4, *STEP)
     assert torch.equal(got, x[:, :5].transpose(0, 1))
     direct = torch.rand(4, *STEP)
-    assert model_input(_graph(False), direct, T=9) is direct
+    assert model_input(_graph(False), direct, T=9) == (direct, False)
     with pytest.raises(InputError, match="sequences of 6 steps; cannot run T=7"):
         model_input(_graph(True), x, T=7)
 
@@ -107,3 +114,6 @@ def test_evaluate_runs_sample_major_sequences_as_the_simulator_runs_them() -> No
     assert res.steps == [6] and res.samples == 10 and res.snn[6] == 1.0
     res = evaluate(Simulator(g), [(x, y)], [3, 6])
     assert res.snn[3] == int((pred[2] == y).sum()) / 10
+    frame = x[:, 0]  # a direct input is the sequence that repeats it
+    tiled = evaluate(Simulator(g), [(frame[:, None].expand(-1, 6, *STEP), y)], None)
+    assert evaluate(Simulator(g), [(frame, y)], 6).snn == tiled.snn

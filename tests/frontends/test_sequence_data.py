@@ -110,7 +110,8 @@ def test_simulate_refuses_a_shape_that_fits_neither_form(tmp_path: Path) -> None
     assert code == 2
     lines = [line for line in out.splitlines() if line.strip()]
     assert len(lines) == 1, out
-    assert "[N, T, 2, 4] (sample-major" in out and "[T, N, 2, 4] (time-major" in out
+    assert "[N, T, 2, 4] (sequences, sample-major" in out
+    assert "[T, N, 2, 4] (sequences, time-major" in out and "per-step input shape [2, 4]" in out
     code, out = _simulate(
         str(tmp_path / "g.sjir"), "--data", str(tmp_path / "short.npz"), "-T", "8"
     )

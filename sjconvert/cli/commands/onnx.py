@@ -125,17 +125,9 @@ def _report(
         out.print(parity_table(rows, T, title))
 
 
-def _sequence(snn: Any, sequence: bool, verify: str | None) -> bool:
-    """Whether the export takes a sequence: ``--sequence`` or the graph's own input. A graph
-    with a direct input is verified on its own data, so not with ``--sequence``."""
-    if is_sequence(snn):
-        return True
-    if verify is not None and sequence:
-        raise InputError(
-            "--verify runs the model on its own data, direct input [N, ...]; it cannot check "
-            "--sequence on a model whose input is not a sequence"
-        )
-    return sequence
+def _sequence(snn: Any, sequence: bool) -> bool:
+    """Whether the export takes sequences: ``--sequence``, or the graph's input is one."""
+    return sequence or is_sequence(snn)
 
 
 @app.command("to-onnx")
@@ -173,9 +165,11 @@ def to_onnx(
             raise InputError(f"--form is unrolled or step, got {form!r}")
         step = form == "step"
         if step and (dtype != "float32" or sequence):
-            raise InputError("the step model is float32 and takes one step's input at a time")
+            raise InputError(
+                "--form step is float32 only and takes one step's input per call (no --sequence)"
+            )
         snn, _ = _snn(model, calib, arch, trust, json_out, time_major)
-        seq = False if step else _sequence(snn, sequence, verify)
+        seq = False if step else _sequence(snn, sequence)
         T = steps
         onnx_model = (
             export_step(snn, counts=True)
@@ -230,7 +224,7 @@ def to_lynxi(
         if compile_:
             require_sdk()  # before any work: one line saying what is missing
         snn, ann = _snn(model, calib, arch, trust, json_out, time_major)
-        seq = _sequence(snn, sequence, verify)
+        seq = _sequence(snn, sequence)
         module = build_module(snn, T, dtype, seq)
         lynxi_onnx = export_unrolled(snn, T, dtype=dtype, sequence=seq, exact_means=False)
         rows = {}

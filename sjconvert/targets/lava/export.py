@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from ...errors import EmitError, InputError, UnsupportedOpError
-from ...exec.data_layout import is_sequence, model_input
+from ...exec.data_layout import model_input
 from ...exec.reference import Simulator
 from ...ir.graph import Graph
 from ...passes import remove_identities, run_pipeline
@@ -109,16 +109,15 @@ def measure_loihi(
 ) -> dict[str, Any]:
     """Accuracies (ANN, float SNN, fixed point on all of ``x``; fixed point and Lava on the
     first ``lava_samples``) and per-layer spike agreement between Lava and fixed point.
-    ``x`` is sample-major: ``[N, ...]``, or ``[N, T', ...]`` sequences (``T' >= steps``)
-    for a graph whose input is a sequence."""
-    xs = np.asarray(model_input(snn, np.asarray(x, np.float32), steps))  # [N,…] or [T,N,…]
-    seq = is_sequence(snn)
+    ``x`` is sample-major: a direct input ``[N, ...]`` or sequences ``[N, T', ...]``
+    (``T' >= steps``)."""
+    xs, seq = model_input(snn, np.asarray(x, np.float32), steps)  # [N, ...] or [T, N, ...]
+    xt = torch.as_tensor(np.ascontiguousarray(xs))
     result: dict[str, Any] = {"samples": len(x), "steps": steps}
-    if ann is not None:
-        xt = torch.as_tensor(xs)
+    if ann is not None and not seq:
         result["ann"] = _accuracy(Simulator(ann).rate(xt)[ann.outputs[0]].argmax(-1).numpy(), y)
     result["snn_float"] = _accuracy(
-        Simulator(snn).run(torch.as_tensor(xs), T=steps).output[-1].argmax(-1).numpy(), y
+        Simulator(snn).run(xt, T=steps, sequence=seq).output[-1].argmax(-1).numpy(), y
     )
     start = time.perf_counter()
     ours = run(net, net.encode(xs), steps, sequence=seq)

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 import onnx
 
-from ...exec.data_layout import is_sequence, model_input
+from ...errors import InputError
+from ...exec.data_layout import model_input
 from ...exec.parity import Agreement, ParityMeter, reference_run
 from ...ir.graph import Graph
 from .runtime import run_steps, run_unrolled, session
@@ -24,23 +25,32 @@ def verify_onnx(
 ) -> Agreement:
     """Parity of ``model`` (unrolled or step, as exported by :mod:`.export`) with the
     reference simulation of ``graph`` for ``T`` steps on every batch of ``data``
-    (sample-major: direct input ``[N, ...]``, or sequences ``[N, T', ...]`` for a graph
-    whose input is a sequence; an unrolled model then takes them step-major ``[T·N, ...]``
-    and a step model one step at a time)."""
-    form = {p.key: p.value for p in model.metadata_props}.get("sjconvert.form", "unrolled")
-    seq = is_sequence(graph)
+    (sample-major: direct input ``[N, ...]`` or sequences ``[N, T', ...]``). A step model
+    takes them one step at a time; an unrolled model exported for sequences takes them
+    step-major ``[T·N, ...]`` (a direct input repeated every step)."""
+    props = {p.key: p.value for p in model.metadata_props}
+    form = props.get("sjconvert.form", "unrolled")
+    takes_sequence = form == "unrolled" and props.get("sjconvert.sequence") == "true"
     sess = session(model)
     meter = ParityMeter()
     for b in data:
-        x = np.asarray(model_input(graph, b.x, T).numpy())  # [N, ...] or [T, N, ...]
-        ref_rates, ref_counts, _ = reference_run(graph, x, T)
+        x, seq = model_input(graph, b.x.numpy(), T)  # [N, ...] or [T, N, ...]
+        if seq and form == "unrolled" and not takes_sequence:
+            raise InputError(
+                "the ONNX model was exported for a direct input [N, ...]; sequence data needs "
+                "an export for sequences (--sequence)"
+            )
+        ref_rates, ref_counts, _ = reference_run(graph, x, T, sequence=seq)
         counts: dict[str, Any]
         if form == "step":
             rates_t, trains = run_steps(sess, model, x, T, sequence=seq)
             rates = rates_t[-1]
             counts = {k: v.reshape(T, v.shape[1], -1).sum((0, 2)) for k, v in trains.items()}
         else:
-            rates, counts = run_unrolled(sess, x.reshape(-1, *x.shape[2:]) if seq else x)
+            if takes_sequence:
+                steps = x if seq else np.broadcast_to(x, (T, *x.shape))
+                x = steps.reshape(-1, *steps.shape[2:])  # step-major [T·N, ...]
+            rates, counts = run_unrolled(sess, x)
         meter.update(ref_rates[-1], rates, ref_counts, counts or None, b.y)
         if progress:
             progress(int(b.x.shape[0]))
