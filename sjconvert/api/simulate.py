@@ -37,10 +37,10 @@ def simulate(
     data set named as the CLI takes it) and report accuracy at every T — against the labels,
     or against the ANN's predictions when the data has none — beside the ANN's.
 
-    Data is sample-major: ``[N, ...]``, or ``[N, T, ...]`` sequences for a graph whose input
-    is a sequence; a data set named by a string may be time-major ``[T, N, ...]`` with
-    ``time_major``. ``T`` None: 4, 8, 16, 32 for a direct input, the data's length for
-    sequences."""
+    Data is sample-major: a direct input ``[N, ...]`` or sequences ``[N, T, ...]`` (see
+    :mod:`sjconvert.exec.data_layout`); a data set named by a string may be time-major
+    ``[T, N, ...]`` with ``time_major``. ``T`` None: 4, 8, 16, 32 for a direct input, the
+    data's length for sequences. The ANN's accuracy is measured on direct inputs only."""
     if isinstance(data, str):
         data = load_data(data, time_major=time_major)
     batches = ((b.x, b.y) for b in as_batches(data))
