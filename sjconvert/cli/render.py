@@ -107,12 +107,12 @@ def results_table(res: Any, title: str = "") -> Table:
         caption_justify="left",
         min_width=72,
     )
-    t.add_column("T", justify="right")
-    t.add_column("SNN", justify="right")
-    t.add_column("ANN", justify="right")
-    t.add_column("SNN − ANN", justify="right")
+    columns = ("T", "SNN") if res.ann is None else ("T", "SNN", "ANN", "SNN − ANN")
+    for col in columns:  # no ANN columns for an SNN without a source ANN
+        t.add_column(col, justify="right")
     for step, acc in res.snn.items():
-        ann = "" if res.ann is None else f"{100 * res.ann:.2f} %"
-        gap = "" if res.ann is None else f"{100 * (acc - res.ann):+.2f}"
-        t.add_row(str(step), f"{100 * acc:.2f} %", ann, gap)
+        row = [str(step), f"{100 * acc:.2f} %"]
+        if res.ann is not None:
+            row += [f"{100 * res.ann:.2f} %", f"{100 * (acc - res.ann):+.2f}"]
+        t.add_row(*row)
     return t
