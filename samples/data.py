@@ -1,4 +1,5 @@
-"""Offline datasets for the samples: scikit-learn digits and procedural MNIST-1D.
+"""Offline datasets for the samples: scikit-learn digits (also spike-encoded, for the
+SNN sample) and procedural MNIST-1D.
 
 Nothing here touches the network: digits ship with scikit-learn and MNIST-1D is
 generated with ``mnist1d.data.make_dataset`` (never ``get_dataset``, which may
@@ -20,6 +21,7 @@ import torch
 SAMPLES_DIR = Path(__file__).resolve().parent
 CALIB_SIZE = 512
 BATCH_SIZE = 256
+SNN_STEPS = 16  # time steps of the spike-encoded digits
 
 Split = dict[str, np.ndarray]
 Batches = list[tuple[torch.Tensor, torch.Tensor]]
@@ -78,6 +80,23 @@ def mnist1d_split(seed: int = 0) -> Split:
         "x_test": ((x_test - mean) / std).astype(np.float32)[:, None, :],
         "y_test": np.asarray(ds["y_test"], dtype=np.int64),
     }
+
+
+def poisson_spikes(x: np.ndarray, steps: int, seed: int) -> np.ndarray:
+    """Rate-code intensities ``x`` ``[N, ...]`` in ``[0, 1]`` as Bernoulli spike trains
+    ``[N, steps, ...]`` (uint8, sample-major as event datasets store frames): a pixel fires
+    at each step with probability equal to its intensity."""
+    rng = np.random.default_rng(seed)
+    draws = rng.random((x.shape[0], steps, *x.shape[1:]), dtype=np.float32)
+    return (draws < x[:, None]).astype(np.uint8)
+
+
+def digits_spikes_split(seed: int = 0, steps: int = SNN_STEPS) -> Split:
+    """The digits split of :func:`digits_split` with Poisson-encoded test images
+    ``[N, steps, 1, 8, 8]``; training images stay intensities, encoded afresh each epoch."""
+    split = digits_split(seed)
+    split["x_test"] = poisson_spikes(split["x_test"], steps, seed + 1)
+    return split
 
 
 def calib_subset(split: Split, n: int = CALIB_SIZE, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

@@ -1,10 +1,12 @@
 """Train the sample models deterministically and save weights plus data files.
 
-Usage: ``python -m samples.train [digits|mnist1d|all]`` (default ``all``).
+Usage: ``python -m samples.train [digits|mnist1d|digits16|digits_snn|all]`` (default
+``all``).
 
-Writes into this folder: ``digits_cnn.pt`` / ``mnist1d_rescnn.pt`` (state dicts
-saved with ``torch.save(model.state_dict(), ...)``) and ``<name>_test.npz`` /
-``<name>_calib.npz`` (keys ``x`` float32, ``y`` int64).
+Writes into this folder: ``digits_cnn.pt`` / ``mnist1d_rescnn.pt`` / ``vgg_digits16.pt``
+(state dicts saved with ``torch.save(model.state_dict(), ...)``) and ``<name>_test.npz`` /
+``<name>_calib.npz`` (keys ``x`` float32, ``y`` int64). ``digits_snn`` is the SpikingJelly
+SNN sample, trained by :mod:`samples.train_snn` (needs SpikingJelly).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ class Recipe:
     weight_decay: float = 1e-4
 
 
+SNN_SAMPLE = "digits_snn"
 RECIPES = {
     "digits": Recipe("digits", "digits_cnn.pt", DigitsCNN, digits_split, 40, 64, 2e-3),
     "mnist1d": Recipe("mnist1d", "mnist1d_rescnn.pt", ResCNN1d, mnist1d_split, 30, 128, 3e-3),
@@ -108,12 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point: train ``digits``, ``mnist1d`` or ``all``."""
     args = sys.argv[1:] if argv is None else argv
     which = args[0] if args else "all"
-    if which not in (*RECIPES, "all"):
-        print(f"usage: python -m samples.train [{'|'.join(RECIPES)}|all]", file=sys.stderr)
+    names = (*RECIPES, SNN_SAMPLE)
+    if which not in (*names, "all"):
+        print(f"usage: python -m samples.train [{'|'.join(names)}|all]", file=sys.stderr)
         return 2
     torch.use_deterministic_algorithms(True)
-    for name in RECIPES if which == "all" else (which,):
-        run(name)
+    for name in names if which == "all" else (which,):
+        if name == SNN_SAMPLE:
+            from samples import train_snn  # imports SpikingJelly, an optional dependency
+
+            train_snn.run()
+        else:
+            run(name)
     return 0
 
 

@@ -37,7 +37,9 @@ FILES: dict[str, tuple[str, ...]] = {
     "lava": ("lava/*",),
     "interop": (
         "exec/test_spikingjelly_parity.py",
+        "exec/test_spikingjelly_idioms.py",
         "frontends/test_sj_converted.py",
+        "test_snn_sample.py",
         "targets/test_nir_interop.py",
         "frontends/test_torchvision.py",
     ),

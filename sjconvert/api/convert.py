@@ -15,7 +15,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..exec import dist
-from ..frontends.capture import capture
+from ..frontends.capture import capture, example_input
 from ..frontends.loading import Batch, as_batches, load_data, load_model
 from ..ir import nodes as ir
 from ..ir.graph import Graph
@@ -228,8 +228,8 @@ def open_snn(
         first = next(iter(as_batches(calib)), None)
         if first is None:
             raise InputError(f"{getattr(calib, 'name', 'calibration data')}: data is empty")
-        model = capture(model, first.x[:2])
-        if any(node.spiking for _, node in model):  # e.g. SpikingJelly ann2snn output
+        model = capture(model, example_input(model, first.x))
+        if any(node.spiking for _, node in model):  # SpikingJelly SNNs, ann2snn outputs
             return run_pipeline(model, [fold_scales]), None
     conv = ann2snn(model, calib, progress=progress, **options)
     return conv.snn, conv.ann

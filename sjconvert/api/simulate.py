@@ -28,16 +28,22 @@ def executor(snn: Graph, backend: str = "torch") -> Any:
 def simulate(
     snn: Graph,
     data: Iterable[Any] | str,
-    T: int | Sequence[int] = (4, 8, 16, 32),
+    T: int | Sequence[int] | None = None,
     ann: Graph | None = None,
     progress: Callable[[int], None] | None = None,
     backend: str = "torch",
+    time_major: bool = False,
 ) -> Evaluation:
     """Simulate ``snn`` for ``max(T)`` steps on ``data`` (batches, ``(x, y)`` pairs, or a
     data set named as the CLI takes it) and report accuracy at every T — against the labels,
-    or against the ANN's predictions when the data has none — beside the ANN's."""
+    or against the ANN's predictions when the data has none — beside the ANN's.
+
+    Data is sample-major: a direct input ``[N, ...]`` or sequences ``[N, T, ...]`` (see
+    :mod:`sjconvert.exec.data_layout`); a data set named by a string may be time-major
+    ``[T, N, ...]`` with ``time_major``. ``T`` None: 4, 8, 16, 32 for a direct input, the
+    data's length for sequences. The ANN's accuracy is measured on direct inputs only."""
     if isinstance(data, str):
-        data = load_data(data)
+        data = load_data(data, time_major=time_major)
     agree(snn, data)
     batches = ((b.x, b.y) for b in as_batches(data))
     ann_sim = None if ann is None else Simulator(ann)

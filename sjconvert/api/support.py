@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from ..frontends.builders import MODULE_BUILDERS, NAMED_BUILDERS, NEURON_CLASSES
+from ..frontends.capture import SEQUENTIAL_WRAPPERS
 from ..frontends.functions import FUNCTION_BUILDERS, NAMED_FUNCTIONS, PASSTHROUGH, SPLITS
 from ..frontends.onnx import OP_BUILDERS
 from ..ir import nodes as ir
@@ -45,9 +46,12 @@ def supported_ops_markdown() -> str:
         "",
         "SpikingJelly neurons, recognised by exact class name without importing SpikingJelly: "
         + ", ".join(f"`{n}`" for n in NEURON_CLASSES)
-        + " → IR `IF` / `LIF`; SpikingJelly ann2snn modules "
-        + ", ".join(f"`{n}`" for n in NAMED_BUILDERS)
-        + " → IR `Scale`.",
+        + " → IR `IF` / `LIF` (read, never run: any `backend`); other SpikingJelly modules "
+        + ", ".join(f"`{n}` → `{b.op.__name__}`" for n, b in NAMED_BUILDERS.items())
+        + ".",
+        "",
+        "SpikingJelly containers traced through to their children (folded over T·N where "
+        "they fold): " + ", ".join(f"`{n}`" for n in sorted(SEQUENTIAL_WRAPPERS)) + ".",
     ]
     lines += ["", "## Capture: functions and tensor methods → IR", ""]
     lines.append(", ".join(sorted({_name(t) for t in FUNCTION_BUILDERS})))

@@ -42,6 +42,7 @@ from ..api.plots import plot_simulation
 from ..errors import InputError
 from ..exec import dist
 from ..frontends.capture import capture as trace
+from ..frontends.capture import example_input
 from ..frontends.loading import load_data, load_model
 from ..ir.graph import Graph
 from ..ir.io import save
@@ -134,6 +135,14 @@ TrustOpt = Annotated[
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 BatchOpt = Annotated[int, typer.Option(min=1, help="Batch size for .npz/.pt data.")]
+TimeMajorOpt = Annotated[
+    bool,
+    typer.Option(
+        "--time-major",
+        help="DATA's x is time-major [T, N, ...] (SpikingJelly's multi-step layout) instead "
+        "of sample-major [N, T, ...] (as event datasets store frames).",
+    ),
+]
 
 
 @app.command()
@@ -250,9 +259,16 @@ def simulate(
         typer.Option(help="Evaluation data: .npz/.pt with x and y, or package.module:function."),
     ],
     steps: Annotated[
-        str, typer.Option("-T", "--T", help="Comma-separated time steps, e.g. 4,8,16,32.")
-    ] = "4,8,16,32",
+        str | None,
+        typer.Option(
+            "-T",
+            "--T",
+            help="Comma-separated time steps, e.g. 4,8,16,32 (default: 4,8,16,32 for a "
+            "direct input, the data's length for sequences).",
+        ),
+    ] = None,
     batch_size: BatchOpt = 256,
+    time_major: TimeMajorOpt = False,
     backend: Annotated[
         str,
         typer.Option(
@@ -272,10 +288,10 @@ def simulate(
     """Simulate the SNN for max(T) steps and print accuracy at every T beside the ANN's."""
 
     def body() -> None:
-        ts = parse_steps(steps)
+        ts = None if steps is None else parse_steps(steps)
         snn, ann = read_with_source(ir_file)
-        ds = load_data(data, batch_size)
-        with _progress(f"simulating T={max(ts, default=0)}", _size(ds), json_out) as advance:
+        ds = load_data(data, batch_size, time_major)
+        with _progress("simulating", _size(ds), json_out) as advance:
             res = run_simulation(snn, ds, ts, ann=ann, progress=advance, backend=backend)
         if plot is not None:
             plot_simulation(res, plot, snn, title=f"{ir_file.name} on {data}")
@@ -314,19 +330,25 @@ def capture(
         str,
         typer.Option(
             help="Example input: .npz/.pt with x, or package.module:function "
-            "([T, N, ...] for multi-step SpikingJelly models)."
+            "([N, T, ...] sequences, or [T, N, ...] with --time-major, for multi-step "
+            "SpikingJelly models)."
         ),
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="IR file to write.")],
     arch: ArchOpt = None,
     trust: TrustOpt = False,
+    time_major: TimeMajorOpt = False,
 ) -> None:
     """Trace a model (ANN or SpikingJelly SNN) into an IR file without converting it."""
 
     def body() -> None:
         check_outputs([output], [model, data])
         net = load_model(model, arch=arch, trust=trust)
-        g = net if isinstance(net, Graph) else trace(net, load_data(data, 1 << 30).first().x)
+        if isinstance(net, Graph):
+            g = net
+        else:
+            x = load_data(data, batch_size=1 << 30, time_major=time_major).first().x
+            g = trace(net, example_input(net, x, len(x)))
         written(lambda: save(output, g))
         out.print(graph_table(g, title=f"{model.name} → {output}"))
 

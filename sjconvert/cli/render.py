@@ -30,6 +30,8 @@ def describe(node: ir.Node) -> tuple[str, str]:
             parts.append(f"{key}={','.join(map(str, value))}")
         elif key == "groups" and value != 1:
             parts.append(f"groups={value}")
+    if isinstance(node, ir.Input) and node.sequence:
+        parts.append("sequence (one value per step)")
     neuron = ""
     if isinstance(node, (ir.IF, ir.LIF, ir.CubaLIF)):
         reset = "soft" if node.v_reset is None else f"hard→{node.v_reset:g}"
@@ -105,14 +107,14 @@ def results_table(res: Any, title: str = "") -> Table:
         caption_justify="left",
         min_width=72,
     )
-    t.add_column("T", justify="right")
-    t.add_column("SNN", justify="right")
-    t.add_column("ANN", justify="right")
-    t.add_column("SNN − ANN", justify="right")
+    columns = ("T", "SNN") if res.ann is None else ("T", "SNN", "ANN", "SNN − ANN")
+    for col in columns:  # no ANN columns for an SNN without a source ANN
+        t.add_column(col, justify="right")
     for step, acc in res.snn.items():
-        ann = "" if res.ann is None else f"{100 * res.ann:.2f} %"
-        gap = "" if res.ann is None else f"{100 * (acc - res.ann):+.2f}"
-        t.add_row(str(step), f"{100 * acc:.2f} %", ann, gap)
+        row = [str(step), f"{100 * acc:.2f} %"]
+        if res.ann is not None:
+            row += [f"{100 * res.ann:.2f} %", f"{100 * (acc - res.ann):+.2f}"]
+        t.add_row(*row)
     return t
 
 

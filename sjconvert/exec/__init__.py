@@ -3,9 +3,10 @@ simulator (:mod:`.reference`), NumPy/CuPy arrays (:mod:`.arraysim`) and the expo
 module (:mod:`.module`) — plus shape inference and the parity meter."""
 
 from .arraysim import ArrayResult, ArraySimulator
+from .data_layout import batch_steps, is_sequence, model_input, sample_major
 from .module import SpikingNet
 from .parity import Agreement, ParityMeter, reference_run
-from .reference import SimResult, Simulator, is_sequence, run
+from .reference import SimResult, Simulator, run
 from .schedule import Schedule, time_block
 from .shapes import infer_shapes, with_shapes
 
@@ -18,10 +19,13 @@ __all__ = [
     "SimResult",
     "Simulator",
     "SpikingNet",
+    "batch_steps",
     "infer_shapes",
     "is_sequence",
+    "model_input",
     "reference_run",
     "run",
+    "sample_major",
     "time_block",
     "with_shapes",
 ]

@@ -22,7 +22,8 @@ from ..ir import nodes as ir
 from ..ir.graph import Graph
 from ..ops import entry, prepare
 from .arrays import Arrays, stateful
-from .reference import SimResult, is_sequence
+from .data_layout import is_sequence
+from .reference import SimResult
 from .schedule import BLOCK_ELEMENTS, Backend, Schedule, check_inputs, time_block
 from .shapes import with_shapes
 

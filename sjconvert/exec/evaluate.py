@@ -1,6 +1,7 @@
 """The one accuracy loop: run an executor over labelled batches for ``max(T)`` steps (one
 run gives every T) and score its predictions per T against the labels, or against the
-ANN's predictions when the data has none."""
+ANN's predictions when the data has none. Batches are sample-major (direct inputs
+``[N, ...]`` or sequences ``[N, T, ...]``, see :mod:`.data_layout`)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,20 @@ from typing import Any, Protocol
 import torch
 
 from ..errors import InputError
+from ..ir.graph import Graph
 from . import dist
+from .data_layout import batch_steps, model_input
 from .reference import SimResult, Simulator
+
+DEFAULT_STEPS = (4, 8, 16, 32)  # for direct input; a sequence runs its own length
 
 
 class Executor(Protocol):
     """Anything that runs a spiking graph like the reference simulator does."""
 
-    def run(self, *xs: Any, T: int) -> SimResult: ...
+    graph: Graph
+
+    def run(self, *xs: Any, T: int, sequence: bool | None = None) -> SimResult: ...
 
 
 @dataclass
@@ -71,37 +78,43 @@ def _check_labels(y: torch.Tensor | None, classes: int) -> None:
 def evaluate(
     snn: Executor,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor | None]],
-    T: int | Sequence[int],
+    T: int | Sequence[int] | None = None,
     ann: Simulator | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> Evaluation:
-    """Score ``snn`` at every T in ``T`` on ``(x, y)`` batches (``y`` may be None)."""
-    steps = time_steps(T)
-    correct = dict.fromkeys(steps, 0)
-    ann_correct, n, labelled = 0, 0, None
+    """Score ``snn`` at every T in ``T`` on ``(x, y)`` batches (``y`` may be None). ``T``
+    None: :data:`DEFAULT_STEPS` for a direct input, the data's length for sequences."""
+    steps = None if T is None else time_steps(T)
+    correct: dict[int, int] = {}
+    ann_correct, ann_n, n, labelled = 0, 0, 0, None
     layer_spikes: dict[str, float] = {}
     start = time.perf_counter()
     for x, y in batches:
+        if steps is None:
+            steps = time_steps(batch_steps(snn.graph, x.shape) or DEFAULT_STEPS)
+        xs, seq = model_input(snn.graph, x, steps[-1])
         labelled = y is not None if labelled is None else labelled
         ref = y
-        if ann is not None:
+        if ann is not None and not seq:  # an ANN rates a direct input only
             ann_pred = ann.rate(x, keep=set())[ann.graph.outputs[0]].argmax(-1)
             ref = ann_pred if ref is None else ref
             ann_correct += int((ann_pred == ref).sum())
+            ann_n += int(x.shape[0])
         if ref is None:
             raise InputError("data has no labels 'y' and there is no source ANN to agree with")
-        res = snn.run(x, T=steps[-1])
+        res = snn.run(xs, T=steps[-1], sequence=seq)
         _check_labels(y, res.output.shape[-1])
         pred = res.output.argmax(-1)
         for t in steps:
-            correct[t] += int((pred[t - 1] == ref).sum())
+            correct[t] = correct.get(t, 0) + int((pred[t - 1] == ref).sum())
         for k, v in res.spikes.items():
             layer_spikes[k] = layer_spikes.get(k, 0.0) + v
         n += int(x.shape[0])
         if progress:
             progress(int(x.shape[0]))
-    counts = dist.all_sum(torch.tensor([n, ann_correct, *correct.values()], dtype=torch.float64))
-    n, ann_correct, *hits = (int(v) for v in counts)
+    steps = steps or time_steps(DEFAULT_STEPS)  # a shard without batches counts nothing
+    local = [n, ann_n, ann_correct, *(correct.get(t, 0) for t in steps)]
+    n, ann_n, ann_correct, *hits = (int(v) for v in dist.all_sum(torch.tensor(local).double()))
     if n == 0:
         raise InputError("evaluation data is empty")
     layer_spikes = _merged(layer_spikes)
@@ -110,7 +123,7 @@ def evaluate(
         n,
         steps,
         {t: h / n for t, h in zip(steps, hits, strict=True)},
-        None if ann is None else ann_correct / n,
+        ann_correct / ann_n if ann_n else None,
         bool(labelled),
         sum(layer_spikes.values()) / n,
         time.perf_counter() - start,

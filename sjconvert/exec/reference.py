@@ -23,6 +23,7 @@ from ..ir import nodes as ir
 from ..ir.graph import Graph
 from ..ops import entry, prepare
 from .arrays import Arrays, stateful
+from .data_layout import is_sequence
 from .schedule import Backend, Schedule, check_inputs, last_uses, time_block
 from .shapes import with_shapes
 
@@ -171,11 +172,6 @@ class Simulator:
         tb = block or time_block(self.graph, xs_[0].shape[1 if seq else 0])
         outputs, counts = self.schedule.run(xs_, T, seq, tb, observe)
         return SimResult(outputs, counts)
-
-
-def is_sequence(graph: Graph) -> bool:
-    """Whether the graph's inputs are sequences ``[T, N, ...]`` (recorded on its inputs)."""
-    return any(getattr(graph.nodes[n], "sequence", False) for n in graph.inputs)
 
 
 def run(graph: Graph, *xs: Any, T: int, sequence: bool | None = None) -> SimResult:

@@ -264,19 +264,37 @@ def _voltage_scaler(m: nn.Module, ctx: Ctx) -> ir.Node:
     return ir.Scale(scale.reshape(()) if scale.size == 1 else scale)
 
 
-# Modules recognised by exact class name, so SpikingJelly need not be imported.
-NAMED_BUILDERS: dict[str, Callable[[nn.Module, Ctx], ir.Node]] = {
-    "VoltageScaler": _voltage_scaler,
-    "ChannelVoltageScaler": _voltage_scaler,
+def _sj_dropout(m: nn.Module, ctx: Ctx) -> ir.Node:
+    """SpikingJelly's ``layer.Dropout`` / ``Dropout2d``: one mask for all steps while
+    training, the identity in eval mode (as :class:`~sjconvert.ir.nodes.Dropout`)."""
+    return ir.Dropout(float(m.p))
+
+
+@dataclass(frozen=True)
+class NamedBuilder:
+    """A builder for modules recognised by exact class name (so SpikingJelly need not be
+    imported) that have the attributes ``attrs``; ``op`` is the IR node it builds."""
+
+    attrs: tuple[str, ...]
+    op: type[ir.Node]
+    build: Callable[[nn.Module, Ctx], ir.Node]
+
+
+NAMED_BUILDERS: dict[str, NamedBuilder] = {
+    "VoltageScaler": NamedBuilder(("scale",), ir.Scale, _voltage_scaler),
+    "ChannelVoltageScaler": NamedBuilder(("scale",), ir.Scale, _voltage_scaler),
+    "Dropout": NamedBuilder(("p", "step_mode"), ir.Dropout, _sj_dropout),
+    "Dropout2d": NamedBuilder(("p", "step_mode"), ir.Dropout, _sj_dropout),
 }
 
 
 def module_builder(m: nn.Module) -> Callable[[nn.Module, Ctx], ir.Node] | None:
     if neuron_kind(m):
         return build_neuron
-    if type(m).__name__ in NAMED_BUILDERS and hasattr(m, "scale"):
-        return NAMED_BUILDERS[type(m).__name__]
     for cls in type(m).__mro__:
         if cls in MODULE_BUILDERS:
             return MODULE_BUILDERS[cls]
+    named = NAMED_BUILDERS.get(type(m).__name__)
+    if named is not None and all(hasattr(m, a) for a in named.attrs):
+        return named.build
     return None

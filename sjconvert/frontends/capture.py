@@ -4,6 +4,12 @@
 stay leaves), propagates shapes with the example input, maps every fx node through
 :mod:`sjconvert.frontends.builders`, reports all unsupported nodes at once, and checks that the IR
 reproduces the model's output on the example (for models without neurons).
+
+Neuron modules are read, never run: shape propagation passes their input shape through, so
+a neuron whose forward needs a device (SpikingJelly's ``backend='cupy'`` kernels) captures
+on any machine. A model with a module in multi-step mode (``step_mode='m'``, e.g. after
+``functional.set_step_mode(net, 'm')``) takes ``[T, N, ...]`` sequences: its IR input
+records ``sequence``.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from torch.fx.passes.shape_prop import ShapeProp
 from ..errors import CaptureError, InputError, UnsupportedOpError
 from ..exec.reference import Simulator
 from ..ir.graph import Graph
-from .builders import module_builder
+from .builders import module_builder, neuron_kind
 from .fx_to_ir import to_ir, unmapped
 from .refusals import report
 
@@ -73,6 +79,12 @@ def _lead_axes(model: nn.Module) -> int:
     return 2 if multi else 1
 
 
+def example_input(model: nn.Module, x: torch.Tensor, n: int = 2) -> torch.Tensor:
+    """The first ``n`` samples of a sample-major batch as ``model`` takes them: ``[n, ...]``,
+    or ``[T, n, ...]`` for a multi-step SpikingJelly model (whose data is ``[N, T, ...]``)."""
+    return x[:n].swapaxes(0, 1) if _lead_axes(model) == 2 else x[:n]
+
+
 def trace(model: nn.Module) -> fx.GraphModule:
     """Symbolically trace ``model``; data-dependent control flow becomes a CaptureError."""
     name = type(model).__name__
@@ -108,6 +120,8 @@ class _ShapeProp(ShapeProp):
         return super().run_node(n)
 
     def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
+        if neuron_kind(self.fetch_attr(target)) is not None:
+            return torch.zeros_like(args[0])  # spikes have the input's shape
         if target in self.module.meta.get("per_step", ()) and len(args) == 1:
             x = args[0]
             y = super().call_module(target, (x.flatten(0, 1),), kwargs)

@@ -116,7 +116,7 @@ class _Mapper:
         if n.op == "placeholder":
             if out_shape is None:
                 raise CaptureError(f"input '{n.name}' is not a tensor")
-            self.add(n.name, ir.Input(out_shape), (), out_shape)
+            self.add(n.name, ir.Input(out_shape, sequence=self.lead == 2), (), out_shape)
         elif n.op == "output":
             self.output(n)
         elif n.op == "get_attr":

@@ -5,7 +5,9 @@ literal arguments, ``package.module:factory(num_classes=10)`` (loaded with
 ``weights_only=True``), or a whole pickled ``nn.Module`` — unpickling runs code from the
 file, so that needs ``trust=True`` — or an ONNX file (``.onnx``, see
 :mod:`sjconvert.frontends.onnx`). Data: ``.npz`` / ``.pt`` files holding ``x`` (and ``y``),
-or ``package.module:function`` returning an iterable of batches.
+or ``package.module:function`` returning an iterable of batches; samples on axis 0, or
+time-major ``[T, N, ...]`` sequences with ``time_major`` (see
+:mod:`sjconvert.exec.data_layout`).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from torch import nn
 
 from ..errors import InputError
 from ..exec import dist
+from ..exec.data_layout import count_mismatch, sample_major
 from ..ir.graph import Graph
 from ..ir.hdf5 import check_readable
 from .arch import parse_arch
@@ -172,7 +175,8 @@ class DataSource:
     batch ``b`` belongs to rank ``b % world``. A function that takes ``rank`` and
     ``world_size`` keyword arguments is called with them and must return only its shard
     (for example a DataLoader with a ``DistributedSampler``); any other function is called
-    as it is and its batches are dealt out by number."""
+    as it is and its batches are dealt out by number. Samples are on axis 0 (``arrays``
+    hold them so; a function's time-major batches are swapped with ``time_major``)."""
 
     def __init__(
         self,
@@ -180,8 +184,10 @@ class DataSource:
         arrays: tuple[Any, Any] | None = None,
         fn: Any = None,
         batch_size: int = 256,
+        time_major: bool = False,
     ) -> None:
         self.name, self.arrays, self.fn, self.batch_size = name, arrays, fn, batch_size
+        self.time_major = time_major
 
     def __iter__(self) -> Iterator[Batch]:
         return self.batches(dist.current())
@@ -211,7 +217,7 @@ class DataSource:
         validated whole by :func:`load_data`)."""
         if self.fn is not None:
             what = f"{self.name}: batch {index}"
-            x = check_x(x, what)
+            x = sample_major(check_x(x, what), self.time_major)
             y = None if y is None else check_labels(y, len(x), f"{what} labels 'y'")
         yt = None if y is None else torch.as_tensor(y)
         return Batch(torch.as_tensor(x).float(), yt, index, offset)
@@ -271,25 +277,34 @@ def _data_file(p: Path) -> dict[str, Any]:
     return data
 
 
-def load_data(spec: str, batch_size: int = 256) -> DataSource:
+def load_data(spec: str, batch_size: int = 256, time_major: bool = False) -> DataSource:
     """Open a data set: ``.npz`` / ``.pt`` (keys ``x``, optional ``y``) or ``pkg.mod:function``.
-    Array files are validated whole (:mod:`.datafiles`) before a batch is read."""
+    Array files are validated whole (:mod:`.datafiles`) before a batch is read. With
+    ``time_major``, ``x`` is ``[T, N, ...]`` and batches split its axis 1."""
     p = Path(spec)
     if p.suffix in (".npz", ".pt", ".pth") or p.exists():
         p = check_readable(p)
         data = _data_file(p)
         if "x" not in data:
             raise InputError(f"{p}: holds no array 'x'")
-        x = check_x(data["x"], f"{p}: 'x'")
+        x = _sample_major(p, check_x(data["x"], f"{p}: 'x'"), time_major)
         y = data.get("y")
         if y is not None:
             y = real_array(y, f"{p}: labels 'y'")
             n_y = len(y) if y.ndim else 0
             if n_y != len(x):
-                raise InputError(f"{p}: 'x' has {len(x)} samples but 'y' has {n_y}")
+                raise InputError(f"{p}: {count_mismatch(x.shape, n_y, time_major)}")
             y = check_labels(y, len(x), f"{p}: labels 'y'")
         return DataSource(str(p), arrays=(x, y), batch_size=batch_size)
     fn = import_object(spec)
     if not callable(fn):
         raise InputError(f"{spec} is not callable")
-    return DataSource(spec, fn=fn, batch_size=batch_size)
+    return DataSource(spec, fn=fn, batch_size=batch_size, time_major=time_major)
+
+
+def _sample_major(path: Path, x: np.ndarray, time_major: bool) -> np.ndarray:
+    """The file's ``x`` with samples on axis 0 (see :func:`sample_major`)."""
+    try:
+        return sample_major(x, time_major)
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None

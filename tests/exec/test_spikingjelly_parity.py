@@ -33,6 +33,7 @@ from sjconvert.exec.arrays import run_node
 from sjconvert.frontends import capture
 from sjconvert.ir import Graph
 from sjconvert.ir import nodes as ir
+from tests.exec.sj_helpers import randomise_bn, scale_weights, sj_forward
 
 pytestmark = pytest.mark.interop
 
@@ -55,15 +56,6 @@ def make_input(kind: str, seed: int, shape: tuple[int, ...], scale: float = 1.0)
     else:
         raise ValueError(kind)
     return x * scale
-
-
-def sj_forward(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """SpikingJelly's multi-step forward from a freshly reset state."""
-    net.eval()
-    functional.set_step_mode(net, "m")
-    functional.reset_net(net)
-    with torch.no_grad():
-        return net(x)
 
 
 def sim_counts(graph: Graph, x: torch.Tensor, T: int, sequence: bool = True) -> torch.Tensor:
@@ -231,29 +223,6 @@ def test_large_layer_spikes_identical(module: nn.Module, static: bool) -> None:
 
 
 # -- 2. whole networks -------------------------------------------------------------------------
-def _randomise_bn(net: nn.Module, seed: int) -> None:
-    g = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.BatchNorm2d):
-                c = m.num_features
-                m.running_mean.copy_(torch.rand(c, generator=g) - 0.5)
-                m.running_var.copy_(torch.rand(c, generator=g) * 1.5 + 0.5)
-                m.weight.copy_(torch.rand(c, generator=g) + 0.5)
-                m.bias.copy_(torch.rand(c, generator=g) * 0.6)
-
-
-def _scale_weights(net: nn.Module, *gains: float) -> None:
-    """Multiply the weights of the conv/linear layers (in order) so that every layer fires."""
-    layers = [m for m in net.modules() if isinstance(m, nn.Conv2d | nn.Linear)]
-    assert len(layers) == len(gains)
-    with torch.no_grad():
-        for m, gain in zip(layers, gains, strict=True):
-            m.weight.mul_(gain)
-            if m.bias is not None:
-                m.bias.add_(0.1)
-
-
 def plain_net() -> nn.Module:
     """Step-aware SpikingJelly layers: conv-BN-IF, pool, conv-LIF, linear-PLIF."""
     torch.manual_seed(1)
@@ -268,8 +237,8 @@ def plain_net() -> nn.Module:
         layer.Linear(8 * 4 * 4, 10),
         neuron.ParametricLIFNode(),
     )
-    _randomise_bn(net, 1)
-    _scale_weights(net, 3.0, 6.0, 10.0)
+    randomise_bn(net, 1)
+    scale_weights(net, 3.0, 6.0, 10.0)
     return net
 
 
@@ -284,8 +253,8 @@ def container_net() -> nn.Module:
         layer.SeqToANNContainer(nn.AvgPool2d(2), nn.Flatten(), nn.Linear(8 * 2 * 2, 10)),
         neuron.LIFNode(tau=3.7, v_threshold=0.7, v_reset=None),
     )
-    _randomise_bn(net, 2)
-    _scale_weights(net, 3.0, 4.0, 20.0)
+    randomise_bn(net, 2)
+    scale_weights(net, 3.0, 4.0, 20.0)
     return net
 
 
@@ -316,8 +285,8 @@ class ResidualNet(nn.Module):
 def residual_net() -> nn.Module:
     torch.manual_seed(3)
     net = ResidualNet()
-    _randomise_bn(net, 3)
-    _scale_weights(net, 3.0, 3.0, 3.0, 3.0)
+    randomise_bn(net, 3)
+    scale_weights(net, 3.0, 3.0, 3.0, 3.0)
     return net
 
 

@@ -16,7 +16,7 @@ from ...frontends.loading import load_data
 from ...targets.lava.export import input_max, measure_loihi, to_loihi
 from ...targets.lava.fit import fit_report, summary
 from ...targets.lava.netx import write_netx
-from ..app import ArchOpt, JsonOpt, ModelArg, TrustOpt, _run, app, out
+from ..app import ArchOpt, JsonOpt, ModelArg, TimeMajorOpt, TrustOpt, _run, app, out
 from ..paths import check_outputs
 
 
@@ -97,13 +97,14 @@ def to_lava(
     ] = 4,
     arch: ArchOpt = None,
     trust: TrustOpt = False,
+    time_major: TimeMajorOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Quantise an SNN (or an ANN, converted first) to Loihi 2 fixed point and write NetX."""
 
     def body() -> None:
         check_outputs([output], [model, calib, verify])
-        data = None if calib is None else load_data(calib)
+        data = None if calib is None else load_data(calib, time_major=time_major)
         # an ANN is converted without the rate-code calibration of ann2snn's default (the
         # sigma-delta mapping reads the ANN's activations; CUBA needs V[-1] = 0)
         snn, ann = open_snn(model, data, arch=arch, trust=trust, T=None, v_init=0.0)
@@ -119,7 +120,7 @@ def to_lava(
             "neuron": net.layers[0].neuron,
         }
         if verify is not None:
-            ds = load_data(verify)
+            ds = load_data(verify, time_major=time_major)
             if ds.arrays is None or ds.arrays[1] is None:
                 raise InputError(f"{verify}: --verify needs arrays x and labels y")
             x, y = ds.arrays

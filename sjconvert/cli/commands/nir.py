@@ -15,7 +15,18 @@ from ...ir.io import save as save_ir
 from ...targets.nir import DT, read, save
 from ...targets.nir import lossy as lossy_maps
 from ...targets.nir import to_nir as export
-from ..app import ArchOpt, BatchOpt, JsonOpt, ModelArg, TrustOpt, _run, app, out, parse_steps
+from ..app import (
+    ArchOpt,
+    BatchOpt,
+    JsonOpt,
+    ModelArg,
+    TimeMajorOpt,
+    TrustOpt,
+    _run,
+    app,
+    out,
+    parse_steps,
+)
 from ..paths import check_outputs
 from ..render import graph_table
 
@@ -51,13 +62,15 @@ def to_nir(
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
+    time_major: TimeMajorOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Export a converted SNN to a NIR graph (refusing, by node, what NIR cannot hold)."""
 
     def body() -> None:
         check_outputs([output], [model, calib, data])
-        snn, ann = open_snn(model, calib, arch=arch, trust=trust)
+        calib_data = None if calib is None else load_data(calib, batch_size, time_major)
+        snn, ann = open_snn(model, calib_data, arch=arch, trust=trust)
         chosen = lossy_maps.parse(lossy or [])
         nir_graph = export(snn, dt or DT, chosen)  # refuses before anything is measured
         mapped, changed = lossy_maps.apply(snn, chosen)
@@ -66,7 +79,7 @@ def to_nir(
             if data is None:
                 raise InputError("--lossy changes the network: give --data to measure it")
             ts = parse_steps(steps)
-            report = measure_lossy(snn, mapped, load_data(data, batch_size), ts, ann)
+            report = measure_lossy(snn, mapped, load_data(data, batch_size, time_major), ts, ann)
         save(output, nir_graph)
         summary = {
             "output": str(output),

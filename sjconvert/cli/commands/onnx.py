@@ -12,12 +12,25 @@ from rich.table import Table
 
 from ...api import open_snn
 from ...errors import InputError
+from ...exec.data_layout import is_sequence
 from ...frontends.loading import load_data
 from ...ir.io import atomic_write, save
 from ...targets.lynxi import compile_lynxi, require_sdk
 from ...targets.lynxi import to_lynxi as build_module
 from ...targets.onnx import require_onnx
-from ..app import ArchOpt, BatchOpt, JsonOpt, ModelArg, TrustOpt, _progress, _run, _size, app, out
+from ..app import (
+    ArchOpt,
+    BatchOpt,
+    JsonOpt,
+    ModelArg,
+    TimeMajorOpt,
+    TrustOpt,
+    _progress,
+    _run,
+    _size,
+    app,
+    out,
+)
 from ..paths import check_outputs
 
 LYNXI_FILES = ("model.sjir", "lynxi.onnx", "lynxi.json")
@@ -28,7 +41,9 @@ CalibOpt = Annotated[
 SequenceOpt = Annotated[
     bool,
     typer.Option(
-        "--sequence", help="Take a [T·N, ...] step-major input instead of the direct [N, ...] one."
+        "--sequence",
+        help="Take a [T·N, ...] step-major input instead of the direct [N, ...] one (the "
+        "default for a model whose input is a sequence, e.g. a multi-step SpikingJelly SNN).",
     ),
 ]
 VerifyOpt = Annotated[
@@ -72,18 +87,26 @@ def parity_table(rows: dict[str, Any], T: int, title: str) -> Table:
     return t
 
 
-def _snn(model: Path, calib: str | None, arch: str | None, trust: bool, quiet: bool) -> Any:
-    data = None if calib is None else load_data(calib)
+def _snn(
+    model: Path, calib: str | None, arch: str | None, trust: bool, quiet: bool, time_major: bool
+) -> Any:
+    data = None if calib is None else load_data(calib, time_major=time_major)
     with _progress("converting", None if data is None else _size(data), quiet) as advance:
         return open_snn(model, data, arch=arch, trust=trust, progress=advance)
 
 
 def _verify(
-    graph: Any, models: dict[str, Any], data: str, T: int, batch: int, quiet: bool
+    graph: Any,
+    models: dict[str, Any],
+    data: str,
+    T: int,
+    batch: int,
+    quiet: bool,
+    time_major: bool,
 ) -> dict[str, Any]:
     from ...targets.onnx.parity import verify_onnx  # needs onnxruntime (optional)
 
-    ds = load_data(data, batch)
+    ds = load_data(data, batch, time_major)
     rows = {}
     for name, model in models.items():
         with _progress(f"verifying {name}", _size(ds), quiet) as advance:
@@ -104,9 +127,9 @@ def _report(
         out.print(parity_table(rows, T, title))
 
 
-def _check_verify(verify: str | None, sequence: bool) -> None:
-    if verify is not None and sequence:
-        raise InputError("--verify runs direct-input data [N, ...]; it cannot check --sequence")
+def _sequence(snn: Any, sequence: bool) -> bool:
+    """Whether the export takes sequences: ``--sequence``, or the graph's input is one."""
+    return sequence or is_sequence(snn)
 
 
 @app.command("to-onnx")
@@ -130,6 +153,7 @@ def to_onnx(
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
+    time_major: TimeMajorOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Export an SNN to ONNX (opset 17): [bold]--form unrolled -T N[/] or [bold]--form step[/].
@@ -144,19 +168,21 @@ def to_onnx(
             raise InputError(f"--form is unrolled or step, got {form!r}")
         step = form == "step"
         if step and (dtype != "float32" or sequence):
-            raise InputError("the step model is float32 with a direct input only")
-        _check_verify(verify, sequence)
-        snn, _ = _snn(model, calib, arch, trust, json_out)
+            raise InputError(
+                "--form step is float32 only and takes one step's input per call (no --sequence)"
+            )
+        snn, _ = _snn(model, calib, arch, trust, json_out, time_major)
+        seq = False if step else _sequence(snn, sequence)
         T = steps
         onnx_model = (
             export_step(snn, counts=True)
             if step
-            else export_unrolled(snn, T, dtype=dtype, sequence=sequence, counts=True)
+            else export_unrolled(snn, T, dtype=dtype, sequence=seq, counts=True)
         )
         rows = {}
         if verify is not None:
             label = f"ONNX Runtime {'step' if step else 'unrolled'} {dtype}"
-            rows = _verify(snn, {label: onnx_model}, verify, T, batch_size, json_out)
+            rows = _verify(snn, {label: onnx_model}, verify, T, batch_size, json_out, time_major)
         save_onnx(onnx_model, output)
         summary = {
             "output": str(output),
@@ -187,6 +213,7 @@ def to_lynxi(
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
+    time_major: TimeMajorOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Build the Lynxi module (rank ≤ 4, no in-place op, [N, ...] in, rates out), check it,
@@ -199,25 +226,25 @@ def to_lynxi(
         require_onnx(purpose="to-lynxi (it writes and checks lynxi.onnx)")
         from ...targets.onnx.export import export_unrolled, save_onnx
 
-        _check_verify(verify, sequence)
         if compile_:
             require_sdk()  # before any work: one line saying what is missing
-        snn, ann = _snn(model, calib, arch, trust, json_out)
-        module = build_module(snn, T, dtype, sequence)
-        lynxi_onnx = export_unrolled(snn, T, dtype=dtype, sequence=sequence, exact_means=False)
+        snn, ann = _snn(model, calib, arch, trust, json_out, time_major)
+        seq = _sequence(snn, sequence)
+        module = build_module(snn, T, dtype, seq)
+        lynxi_onnx = export_unrolled(snn, T, dtype=dtype, sequence=seq, exact_means=False)
         rows = {}
         if verify is not None:
             dtypes = ["float32"] + (["float16"] if dtype == "float16" else [])
             checked = {
                 f"ONNX Runtime {d}": export_unrolled(
-                    snn, T, dtype=d, counts=True, exact_means=False
+                    snn, T, dtype=d, sequence=seq, counts=True, exact_means=False
                 )
                 for d in dtypes
             }
-            rows = _verify(snn, checked, verify, T, batch_size, json_out)
+            rows = _verify(snn, checked, verify, T, batch_size, json_out, time_major)
         output.mkdir(parents=True, exist_ok=True)
         shape = list(snn.shapes[snn.inputs[0]])
-        lead = "T·N" if sequence else "N"
+        lead = "T·N" if seq else "N"
         info = {
             "T": T,
             "dtype": dtype,
@@ -236,7 +263,7 @@ def to_lynxi(
             "checked": "rank <= 4 and no in-place op (torch.fx and ONNX)",
         }
         if compile_:
-            rows_in = batch_size * T if sequence else batch_size
+            rows_in = batch_size * T if seq else batch_size
             net = compile_lynxi(
                 module, output / "compiled", (rows_in, *shape), dtype, snn.inputs[0]
             )

@@ -14,9 +14,10 @@ import numpy as np
 import torch
 
 from ...errors import EmitError, InputError, UnsupportedOpError
+from ...exec.data_layout import model_input
 from ...exec.reference import Simulator
 from ...ir.graph import Graph
-from ...passes import run_pipeline
+from ...passes import remove_identities, run_pipeline
 from .fixed_point import LoihiNet, run
 from .lower import REGISTRY, lower
 from .netx import write_netx
@@ -45,14 +46,15 @@ def choose_model(snn: Graph) -> str:
 def to_loihi(
     snn: Graph, steps: int, x_max: float = 1.0, reset: str = "hard", model: str = "auto"
 ) -> tuple[Graph, LoihiNet]:
-    """Fold pooling, quantise (input ``|x| <= x_max`` → ``[-127, 127]``) for CUBA or
-    sigma-delta neurons (``model``; ``auto``: :func:`choose_model`) and lower."""
+    """Drop inference identities (Dropout, Identity), fold pooling, quantise (input
+    ``|x| <= x_max`` → ``[-127, 127]``) for CUBA or sigma-delta neurons (``model``;
+    ``auto``: :func:`choose_model`) and lower."""
     if model not in NEURON_MODELS:
         raise InputError(f"neuron model must be one of {NEURON_MODELS}, got {model!r}")
     missing = [
         f"{snn.where(n)} ({node.op})"
         for n, node in snn
-        if REGISTRY.get(node) is None and not foldable(node)
+        if REGISTRY.get(node) is None and not foldable(node) and not node.identity
     ]
     if missing:
         raise UnsupportedOpError(
@@ -76,7 +78,7 @@ def to_loihi(
             quantize_loihi, input_scale=INPUT_MAX / x_max, steps=steps, x_max=x_max, reset=reset
         )
     )
-    q = run_pipeline(snn, [fuse_avgpool, quantise])
+    q = run_pipeline(snn, [remove_identities, fuse_avgpool, quantise])
     net = lower(q)
     settle = len(net.layers) + 1
     if model == "sdnn" and steps < settle:
@@ -106,24 +108,28 @@ def measure_loihi(
     lava_samples: int,
 ) -> dict[str, Any]:
     """Accuracies (ANN, float SNN, fixed point on all of ``x``; fixed point and Lava on the
-    first ``lava_samples``) and per-layer spike agreement between Lava and fixed point."""
-    xt = torch.as_tensor(x, dtype=torch.float32)
+    first ``lava_samples``) and per-layer spike agreement between Lava and fixed point.
+    ``x`` is sample-major: a direct input ``[N, ...]`` or sequences ``[N, T', ...]``
+    (``T' >= steps``)."""
+    xs, seq = model_input(snn, np.asarray(x, np.float32), steps)  # [N, ...] or [T, N, ...]
+    xt = torch.as_tensor(np.ascontiguousarray(xs))
     result: dict[str, Any] = {"samples": len(x), "steps": steps}
-    if ann is not None:
+    if ann is not None and not seq:
         result["ann"] = _accuracy(Simulator(ann).rate(xt)[ann.outputs[0]].argmax(-1).numpy(), y)
     result["snn_float"] = _accuracy(
-        Simulator(snn).run(xt, T=steps).output[-1].argmax(-1).numpy(), y
+        Simulator(snn).run(xt, T=steps, sequence=seq).output[-1].argmax(-1).numpy(), y
     )
     start = time.perf_counter()
-    ours = run(net, net.encode(x), steps)
+    ours = run(net, net.encode(xs), steps, sequence=seq)
     result["fixed_point_seconds"] = time.perf_counter() - start
     result["fixed_point"] = _accuracy(predict(net, ours), y)
     if lava_samples <= 0:
         return result
     k = min(lava_samples, len(x))
-    sub = run(net, net.encode(x[:k]), steps)
+    first = xs[:, :k] if seq else xs[:k]
+    sub = run(net, net.encode(first), steps, sequence=seq)
     start = time.perf_counter()
-    lava = run_lava_path(net, x[:k], steps)
+    lava = run_lava_path(net, first, steps, sequence=seq)
     parity = compare(net, sub, lava)
     result["lava"] = {
         "samples": k,
@@ -137,8 +143,10 @@ def measure_loihi(
     return result
 
 
-def run_lava_path(net: LoihiNet, x: np.ndarray, steps: int) -> Any:
-    """Write ``net`` to a temporary NetX file and run ``x`` through it in Lava."""
+def run_lava_path(net: LoihiNet, x: np.ndarray, steps: int, sequence: bool = False) -> Any:
+    """Write ``net`` to a temporary NetX file and run ``x`` through it in Lava: a direct
+    input ``[N, ...]`` or, with ``sequence``, ``[T, N, ...]``."""
+    messages = net.encode(x) if sequence else net.schedule(net.encode(x), steps)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_netx(net, Path(tmp) / "net.net")
-        return run_lava(path, net.schedule(net.encode(x), steps), steps)
+        return run_lava(path, messages, steps)

@@ -36,18 +36,26 @@ def run_unrolled(
 
 
 def run_steps(
-    sess: ort.InferenceSession, model: onnx.ModelProto, x: np.ndarray, T: int
+    sess: ort.InferenceSession,
+    model: onnx.ModelProto,
+    x: np.ndarray,
+    T: int,
+    sequence: bool = False,
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Run a step model ``T`` steps on the direct input ``x`` ``[N, ...]``: the rates of
-    the first output after every step ``[T, N, ...]`` and per-layer spikes ``[T, N, ...]``."""
+    """Run a step model ``T`` steps on the direct input ``x`` ``[N, ...]`` (or, with
+    ``sequence``, ``x[t]`` of ``[T, N, ...]`` at step ``t``): the rates of the first output
+    after every step ``[T, N, ...]`` and per-layer spikes ``[T, N, ...]``."""
     if T < 1:
         raise InputError(f"T must be >= 1, got {T}")
-    state = initial_state(model, int(x.shape[0]))
+    if sequence and len(x) < T:
+        raise InputError(f"the sequence holds {len(x)} steps; cannot run T={T} steps")
+    state = initial_state(model, int(x.shape[1 if sequence else 0]))
     names = [o.name for o in sess.get_outputs()]
     feed_names = [i.name for i in sess.get_inputs()]
     rates, spikes = [], {}
-    for _ in range(T):
-        outs = dict(zip(names, sess.run(None, {feed_names[0]: x, **state}), strict=True))
+    for t in range(T):
+        feed = {feed_names[0]: np.ascontiguousarray(x[t]) if sequence else x, **state}
+        outs = dict(zip(names, sess.run(None, feed), strict=True))
         state = {k: outs[f"{k}:next"] for k in feed_names[1:]}
         rates.append(outs[names[0]])
         for k, v in outs.items():
