@@ -1,98 +1,167 @@
-"""Run a NetX HDF5 network in Lava's CPU simulator (``Loihi2SimCfg(select_tag="fixed_pt")``).
+"""Run many samples through a Lava network built once (``Loihi2SimCfg(select_tag="fixed_pt")``).
 
-Needs lava-nc and lava-dl (the Python 3.10 environment); nothing else in sjconvert imports
-this module. Each sample runs in a freshly built network, so it starts from zero state as
-the fixed-point simulator does. Arrays use PyTorch axis order; the Lava ``(W, H, C)`` order
-is converted here with :func:`whc`.
+Needs lava-nc (and lava-dl for NetX files): the Python 3.10 environment; nothing else in
+sjconvert imports this module. The network — a process-graph artifact
+(:mod:`.procgraph_loader`) or a NetX file — is built and compiled once; samples run back to
+back, ``period = T + 1`` steps each. After each period a ``lava.proc.io.reset.Reset``
+process per state Var (neuron ``u``/``v``, ``sigma``/``act``/``residue``, synapse buffers)
+writes its initial value, so every sample starts as in a fresh network; the extra, idle
+step keeps the output monitor from reading a Var while it is reset. Arrays are in Lava's
+layout, ``[T, N, *shape]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from lava.lib.dl import netx
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.resources import CPU
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
-from lava.proc.io.sink import RingBuffer as Sink
-from lava.proc.io.source import RingBuffer
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.io.source import RingBuffer as Source
 from lava.proc.monitor.process import Monitor
 
-RUN_CFG = Loihi2SimCfg(select_tag="fixed_pt")
+from . import procgraph_loader as loader
+
+STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma"}
 
 
-def whc(shape_or_array: np.ndarray, lead: int = 0, trail: int = 0) -> np.ndarray:
-    """Reverse the ``C, H, W`` axes of an array (after ``lead``, before ``trail`` axes)."""
-    a = np.asarray(shape_or_array)
-    axes = list(range(a.ndim))
-    mid = axes[lead : a.ndim - trail]
-    return a.transpose(axes[:lead] + mid[::-1] + axes[a.ndim - trail :])
+class Recorder(AbstractProcess):
+    """Records every message it receives and saves them, ``[steps, *shape]``, to ``path``
+    after the last step (Lava's sink ``RingBuffer`` reads back through the runtime at a few
+    seconds per hundred thousand values)."""
+
+    def __init__(self, *, shape: tuple[int, ...], steps: int, path: str) -> None:
+        super().__init__(shape=shape, steps=steps, path=path)
+        self.a_in = InPort(shape=shape)
 
 
-@dataclass
-class LavaResult:
-    """Per layer messages ``[T, N, *shape]``, the last layer's voltage (or sigma), and the
-    seconds spent in ``run`` (compiling and starting included, building excluded)."""
+@implements(proc=Recorder, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyRecorder(PyLoihiProcessModel):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
 
-    spikes: list[np.ndarray]
-    voltage: np.ndarray
-    seconds: float
+    def __init__(self, proc_params: dict[str, Any]) -> None:
+        super().__init__(proc_params)
+        self.path, steps = proc_params["path"], proc_params["steps"]
+        self.buffer = np.zeros((steps, *proc_params["shape"]), np.int32)
+
+    def run_spk(self) -> None:
+        self.buffer[self.time_step - 1] = self.a_in.recv()
+        if self.time_step == len(self.buffer):
+            np.save(self.path, self.buffer)
 
 
-def _run_one(path: str, x: np.ndarray, steps: int) -> tuple[list[np.ndarray], np.ndarray, float]:
-    """One sample ``x`` (``[T', *input_shape]`` integers, zeros after T') through the net."""
+def long_input(x: np.ndarray, period: int) -> np.ndarray:
+    """``[T, N, ...]`` per-sample messages → ``[N·period, ...]`` back to back (idle steps
+    after each sample get zeros)."""
+    steps, n = x.shape[:2]
+    out = np.zeros((n, period, *x.shape[2:]), np.int32)
+    out[:, :steps] = np.moveaxis(x, 1, 0)
+    return out.reshape(n * period, *x.shape[2:])
+
+
+def per_sample(a: np.ndarray, n: int, period: int, steps: int) -> np.ndarray:
+    """``[N·period, ...]`` recorded over the long run → ``[steps, N, ...]``."""
+    return np.moveaxis(a.reshape(n, period, *a.shape[1:])[:, :steps], 0, 1)
+
+
+def _netx(path: str) -> tuple[Any, dict[str, Any], list[Any], Any]:
+    """A NetX network: ``(network, neurons by layer index, leaf processes, input port)``."""
+    from lava.lib.dl import netx
+
     net = netx.hdf5.Network(net_config=path, input_message_bits=24)
-    data = np.zeros((steps, *net.inp.shape), np.int32)
-    data[: len(x)] = whc(x, lead=1).reshape(len(x), *net.inp.shape)[:steps]
-    src = RingBuffer(data=np.moveaxis(data, 0, -1))
-    src.s_out.connect(net.inp)
-    sinks = []
-    for layer in net.layers:
-        sinks.append(Sink(shape=layer.shape, buffer=steps))
-        layer.neuron.s_out.connect(sinks[-1].a_in)
-    monitor = Monitor()  # one probe per monitor: several make Lava's compiler fail
-    last = net.layers[-1].neuron
-    state = "v" if hasattr(last, "v") else "sigma"  # CUBA voltage, or (sigma-)delta sigma
-    monitor.probe(getattr(last, state), steps)
+    neurons = {str(i): layer.neuron for i, layer in enumerate(net.layers)}
+    leaves = [p for layer in net.layers for p in (layer.synapse, layer.neuron) if p is not None]
+    return net, neurons, leaves, net.inp
+
+
+def run_batched(
+    path: str, x: np.ndarray, workdir: str, chunk: int = 10, report: Any = None
+) -> dict[str, np.ndarray]:
+    """Run ``x`` (``[T, N, *input shape]`` integers) through the artifact or NetX file at
+    ``path``; returns every population's messages ``[T, N, *shape]`` (keyed by process
+    name, or NetX layer index; recorded into ``workdir``), ``state`` (the output's state
+    Var) and timings."""
+    steps, n = x.shape[:2]
+    period = steps + 1
+    start = time.perf_counter()
+    if path.endswith(".npz"):
+        graph, arrays = loader.load(path)
+        procs, feeds = loader.build(graph, arrays)
+        neurons = {
+            k: procs[k] for k, p in graph["processes"].items() if p["class"] in loader.NEURONS
+        }
+        leaves = list(procs.values())
+        out = procs[graph["outputs"]["y"]["process"]]
+    else:
+        _, neurons, leaves, port = _netx(path)
+        feeds = {"x": [(port, None)]}
+        out = list(neurons.values())[-1]
+    loader.add_resets(leaves, period)
+    src = Source(data=np.moveaxis(long_input(x, period), 0, -1))
+    for p, reshape in next(iter(feeds.values())):
+        (src.s_out.reshape(tuple(reshape)) if reshape else src.s_out).connect(p)
+    files = {name: os.path.join(workdir, f"{i}.npy") for i, name in enumerate(neurons)}
+    models = {}
+    for name, proc in neurons.items():
+        rec = Recorder(shape=proc.s_out.shape, steps=n * period, path=files[name])
+        proc.s_out.connect(rec.a_in)
+        models[rec] = PyRecorder
+    cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)
+    var = STATE_VAR[type(out).__name__]
+    monitor = Monitor()
+    monitor.probe(getattr(out, var), n * period)
+    built = time.perf_counter()
     try:
-        start = time.perf_counter()
-        net.run(condition=RunSteps(num_steps=steps), run_cfg=RUN_CFG)
-        seconds = time.perf_counter() - start
-        data_out = monitor.get_data()
-        rasters = [np.moveaxis(sink.data.get(), -1, 0) for sink in sinks]
+        for done in range(0, n, chunk):
+            k = min(chunk, n - done)
+            src.run(condition=RunSteps(num_steps=k * period), run_cfg=cfg)
+            if report:
+                report(done + k, n)
+        state = np.asarray(monitor.get_data()[out.name][var]).reshape(n * period, *out.s_out.shape)
     finally:
-        net.stop()
-    spikes = [whc(r, lead=1).astype(np.int64) for r in rasters]
-    v = np.asarray(data_out[last.name][state]).reshape(steps, *net.layers[-1].shape)
-    return spikes, whc(v, lead=1).astype(np.int64), seconds
-
-
-def run_netx(path: str | os.PathLike[str], x: np.ndarray, steps: int) -> LavaResult:
-    """Run input messages ``x`` (``[T', N, *input_shape]`` integers, zeros after ``T'``)
-    for ``steps`` steps, one sample at a time; outputs are stacked over samples on axis 1."""
-    per = [_run_one(str(path), x[:, i], steps) for i in range(x.shape[1])]
-    spikes = [np.stack([p[0][i] for p in per], 1) for i in range(len(per[0][0]))]
-    return LavaResult(spikes, np.stack([p[1] for p in per], 1), sum(p[2] for p in per))
+        src.stop()
+    result = {f"spikes/{k}": per_sample(np.load(f), n, period, steps) for k, f in files.items()}
+    result["state"] = per_sample(state, n, period, steps)
+    result["build_seconds"] = np.float64(built - start)
+    result["seconds"] = np.float64(time.perf_counter() - start)
+    return result
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m sjconvert.targets.lava.run NET X.npz OUT.npz --steps T``: run the integer
-    input ``x`` of X.npz and save ``spikes_<i>`` per layer and ``voltage`` to OUT.npz (the
+    """``python -m sjconvert.targets.lava.run NET X.npz OUT.npz``: run ``x`` (``[T, N,
+    ...]``, Lava layout) through NET (``.lpg.npz`` or NetX) and save every population's
+    messages and the output state to OUT.npz, printing ``progress DONE TOTAL`` lines (the
     ``to-lava --verify`` subprocess in the Lava environment)."""
-    import argparse
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("net")
     parser.add_argument("inputs")
     parser.add_argument("output")
-    parser.add_argument("--steps", type=int, required=True)
     args = parser.parse_args(argv)
-    res = run_netx(args.net, np.load(args.inputs)["x"], args.steps)
-    arrays = {f"spikes_{i}": s for i, s in enumerate(res.spikes)}
-    np.savez_compressed(args.output, voltage=res.voltage, seconds=res.seconds, **arrays)
+
+    def report(done: int, total: int) -> None:
+        print(f"progress {done} {total}", flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_batched(args.net, np.load(args.inputs)["x"], tmp, report=report)
+    tmp = f"{args.output}.part.npz"
+    np.savez(tmp, **res)
+    os.replace(tmp, args.output)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])
