@@ -139,6 +139,7 @@ def to_lava(
     """Quantise an SNN (or an ANN, converted first) to Loihi 2 fixed point and write it."""
 
     def body() -> None:
+        fixed = _parse_alpha(alpha)
         data = None if calib is None else load_data(calib)
         # an ANN is converted without the rate-code calibration of ann2snn's default (the
         # sigma-delta mapping reads the ANN's activations; CUBA needs V[-1] = 0)
@@ -146,7 +147,9 @@ def to_lava(
         if snn.meta.get("normalisation", {}).get("target_T") and ann is not None and data:
             snn, ann = open_snn(ann, data, T=None, v_init=0.0)  # plain conversion of the source
         x_max = 1.0 if data is None else input_max(data)
-        factor, table = _alpha(alpha, snn, ann, data, steps, x_max, neuron)
+        factor, table = (
+            (fixed, None) if fixed is not None else _alpha(snn, ann, data, steps, x_max, neuron)
+        )
         exp = to_loihi(snn, steps, x_max=x_max, reset=reset, model=neuron, fmt=fmt, alpha=factor)
         files = exp.write(output)
         report: dict[str, Any] = {
@@ -180,18 +183,23 @@ def to_lava(
     _run(body)
 
 
+def _parse_alpha(text: str) -> float | None:
+    """``--alpha``: a number in (0, 1], or None for ``auto``."""
+    if text == "auto":
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise InputError(f"--alpha takes 'auto' or a number, got {text!r}") from None
+    if not 0 < value <= 1:
+        raise InputError(f"--alpha must be in (0, 1], got {value}")
+    return value
+
+
 def _alpha(
-    text: str, snn: Any, ann: Any, data: DataSource | None, steps: int, x_max: float, model: str
+    snn: Any, ann: Any, data: DataSource | None, steps: int, x_max: float, model: str
 ) -> tuple[float, dict[str, float] | None]:
-    """``--alpha``: a number, or the factor picked on the calibration data (1 without)."""
-    if text != "auto":
-        try:
-            value = float(text)
-        except ValueError:
-            raise InputError(f"--alpha takes 'auto' or a number, got {text!r}") from None
-        if not 0 < value <= 1:
-            raise InputError(f"--alpha must be in (0, 1], got {value}")
-        return value, None
+    """The threshold factor picked on the calibration data (1 without data or need)."""
     if data is None:
         return 1.0, None
     batch = data.first()

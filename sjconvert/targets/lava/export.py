@@ -109,9 +109,12 @@ def to_loihi(
         )
     options = {"reset": reset, "alpha": alpha}
     net = _quantise(paths, model, steps, x_max, fmt != "procgraph", **options)
+    problems = [] if fmt == "procgraph" else chain_problems(net)
+    if fmt == "netx" and problems:
+        raise EmitError(f"NetX holds a chain of layers: {'; '.join(problems)}")
     if fmt == "auto":
-        fmt = "procgraph" if chain_problems(net) else "netx"
-        if fmt == "procgraph":
+        fmt = "procgraph" if problems else "netx"
+        if problems:
             net = _quantise(paths, model, steps, x_max, False, **options)
     settle = net.depth() + 1
     if model == "sdnn" and steps < settle:

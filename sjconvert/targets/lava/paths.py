@@ -62,8 +62,8 @@ class Lowering:
                 out.append(Term(t.src, fn(t.map), (*t.path, name)))
             except Uncomposable as exc:
                 raise UnsupportedOpError(
-                    f"{self.graph.where(name)}: cannot join the path {' → '.join(t.path)} "
-                    f"into one synapse ({exc})"
+                    f"{self.graph.where(name)}: cannot join the path "
+                    f"{' → '.join((t.src, *t.path, name))} into one synapse ({exc})"
                 ) from None
         self.terms[name] = out
 

@@ -88,16 +88,17 @@ def population_scale(incoming: list[Incoming], bounds: list[float]) -> float:
 
 
 def quantize_synapses(
-    incoming: list[Incoming], k: float
+    incoming: list[Incoming], k: float, min_levels: int = 1
 ) -> tuple[list[Synapse], dict[str, dict[str, float]]]:
-    """Integer synapses ``round(K·W̃/m)`` and each one's error and levels."""
+    """Integer synapses ``round(K·W̃/m)`` and each one's error and levels; raises
+    ``ValueError`` when the largest weight gets fewer than ``min_levels`` levels."""
     out, report = [], {}
     for i in incoming:
         wq, err = quantize_weights(i.w, k / i.m)
         out.append(replace(i.syn, weight=wq))
         report[i.syn.name] = {"weight": err, "levels": int(np.abs(wq).max())}
     levels = max(r["levels"] for r in report.values())
-    if levels < MIN_LEVELS:
+    if levels < min_levels:
         raise ValueError(
             f"weights do not fit: the bias, threshold or readout range leave {levels} levels"
         )
@@ -177,7 +178,7 @@ def _cuba_population(
         reach = float(np.max(per + np.abs(b).reshape(len(b), -1).max(1)))
         bounds.append(VTH_MAX / (steps * max(reach, 1e-30)))
     k = float(math.floor(population_scale(incoming, bounds)))
-    syns, report = quantize_synapses(incoming, k)
+    syns, report = quantize_synapses(incoming, k, MIN_LEVELS)
     bq = np.rint(b * k).astype(np.int64)
     shift = 1 if cuba.exact_if else 0
     vth = VTH_MAX if readout else max(0, round(cuba.alpha * k) - shift)
