@@ -238,7 +238,7 @@ def test_bad_artifacts_are_refused_in_one_line(tmp_path):
 def test_threshold_factor_is_picked_on_calibration_data(digits):
     """α < 1 restores the rates a hard reset loses: at T = 16 the plain mapping is far
     below the ANN, the factor picked on calibration samples is not."""
-    snn, test = digits
+    snn, _ = digits
     _, _, calib = load_sample("digits")
     paths = lower(snn)
     choice = tune_alpha(paths, calib["x"][:100], calib["y"][:100], 16, 127.0, 1.0, (0.6, 1.0))
