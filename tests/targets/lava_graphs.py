@@ -16,7 +16,7 @@ from tests.conftest import chain
 def _neuron(r: np.random.Generator, kind: str) -> ir.Node:
     theta = float(r.uniform(0.5, 1.5))
     if kind == "lif":
-        return ir.LIF(float(r.uniform(1.5, 8.0)), theta, 0.0, bool(r.integers(2)))
+        return ir.LIF(float(r.uniform(1.5, 4.0)), theta, 0.0, bool(r.integers(2)))
     if kind == "soft":
         return ir.IF(theta, None)
     return ir.IF(theta, 0.0)
@@ -74,8 +74,10 @@ class DagBuilder:
         return with_shapes(Graph(self.nodes, self.edges, (out,)))
 
 
-def _conv(r: np.random.Generator, dims: int, c_in: int, c_out: int, k: int, pad: int) -> ir.Node:
-    w = r.normal(0.15, 0.5, (c_out, c_in, *([k] * dims))).astype(np.float32)
+def _conv(
+    r: np.random.Generator, dims: int, c_in: int, c_out: int, k: int, pad: int, mean: float = 0.15
+) -> ir.Node:
+    w = r.normal(mean, 0.5, (c_out, c_in, *([k] * dims))).astype(np.float32)
     bias = r.normal(0, 0.1, c_out) if r.integers(2) else None
     cls = ir.Conv1d if dims == 1 else ir.Conv2d
     return cls(w, bias, 1, pad)
@@ -95,7 +97,7 @@ def snn_dags(draw: st.DrawFn, neuron: str = "if") -> tuple[Graph, np.random.Gene
     size = 8 if dims == 2 else 12
     c = int(r.integers(2, 4))
     b = DagBuilder((int(r.integers(1, 3)), *([size] * dims)))
-    cur = b.add(_conv(r, dims, b.nodes["x"].shape[0], c, 3, 1), "x")
+    cur = b.add(_conv(r, dims, b.nodes["x"].shape[0], c, 3, 1, mean=0.6), "x")
     cur = b.add(_neuron(r, neuron), cur)
     for kind in blocks:
         if kind == "res":

@@ -4,7 +4,7 @@ neurons (Lava ``SigmaDelta`` with ReLU; the readout is a ``Sigma``).
 A sigma-delta ReLU neuron sends the changes of ``act = max(Σ_t a[t] + b, 0)``, so with a
 static input sent once it settles, one step per synapse on the longest path, on the ANN's
 activation: IF neurons become ReLU (their rate model ``clamp(X/θ, 0, 1)`` without the upper
-clamp) and the :class:`Readout` a sigma. With state scale ``K_n`` (state units per unit of
+clamp; the same for LIF's rate model) and the :class:`Readout` a sigma. With state scale ``K_n`` (state units per unit of
 activation) per population, shared by every synapse into it, and ``m_k`` the message scale
 of source ``k`` (``σ`` for the input, ``K_src / 2^state_exp`` for a population: messages
 carry ``state >> state_exp``)::
@@ -56,8 +56,10 @@ def quantize_sdnn(
     neurons, synapses, report, scale = {}, [], {}, {}
     for name, pop in paths.populations.items():
         readout = isinstance(pop.node, ir.Readout)
-        if not (readout or isinstance(pop.node, ir.IF)):
-            raise PassError(f"{name}: sigma-delta neurons stand for IF neurons, not {pop.node.op}")
+        if not (readout or pop.node.rate_coded):
+            raise PassError(
+                f"{name}: sigma-delta neurons stand for rate-coded neurons, not {pop.node.op}"
+            )
         theta = np.ones(pop.shape[0]) if readout else channels(pop.node.v_threshold, pop.shape[0])
         incoming = [
             Incoming(
