@@ -23,7 +23,11 @@ collect_ignore_glob = []
 if importlib.util.find_spec("lava") is None:
     collect_ignore_glob.append("lava/*")
 if importlib.util.find_spec("spikingjelly") is None:
-    collect_ignore_glob += ["exec/test_spikingjelly_parity.py", "frontends/test_sj_converted.py"]
+    collect_ignore_glob += [
+        "exec/test_spikingjelly_parity.py",
+        "frontends/test_sj_converted.py",
+        "targets/test_lava_spikingjelly.py",
+    ]
 if any(importlib.util.find_spec(p) is None for p in ("spikingjelly", "snntorch", "norse")):
     collect_ignore_glob.append("targets/test_nir_interop.py")
 if importlib.util.find_spec("onnxruntime") is None:
@@ -31,6 +35,7 @@ if importlib.util.find_spec("onnxruntime") is None:
 _NEEDS = {
     "main": (
         "exec/test_spikingjelly_parity.py",
+        "targets/test_lava_spikingjelly.py",
         "targets/test_nir_interop.py",
         "targets/test_onnx*.py",
     ),

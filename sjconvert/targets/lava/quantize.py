@@ -11,7 +11,8 @@ synapses ``W_k`` from sources sending messages ``m_k`` per unit (the graph input
     θ' = θ − V_r,  V' = V − V_r     (Loihi resets to 0: the membrane is shifted by V_r —
                                      exact for IF and both LIF forms)
     W̃_k = W_k / (θ'·τ_in),  b̃ = b / (θ'·τ_in)      (τ_in = τ with decay_input, else 1)
-    K = ⌊min(127·m_k / max|W̃_k|,  4095 / max|b̃|,  VTH_MAX)⌋     (state units per θ')
+    K = ⌊min(127·m_k / max|W̃_k|,  4095 / max|b̃|,  VTH_MAX)⌋     (state units per θ';
+                                      float32 rounding gets a relative slack of 10⁻⁶)
     W_q = round(K·W̃_k / m_k),   b_q = round(K·b̃),   v₀ = round(K·(v_init − V_r)/θ')·2⁶
     vth = round(α·K) − 1 (IF: ``v`` stays a multiple of 2⁶, so ``v > vth·2⁶`` is exactly
     SpikingJelly's ``v ≥ αK``); round(α·K) for LIF; du = 4095 (no current state),
@@ -43,6 +44,7 @@ VTH_MAX = (1 << 17) - 1
 BIAS_MAX = (1 << 12) - 1
 DECAY_UNITY = 4096
 MIN_LEVELS = 8
+SLACK = 1e-6  # float32 weights on an integer grid must not lose a level to rounding
 RESETS = ("exact", "hard")
 
 
@@ -177,7 +179,7 @@ def _cuba_population(
         per = sum(np.abs(i.w).reshape(len(i.w), -1).sum(1) * i.bound for i in incoming)
         reach = float(np.max(per + np.abs(b).reshape(len(b), -1).max(1)))
         bounds.append(VTH_MAX / (steps * max(reach, 1e-30)))
-    k = float(math.floor(population_scale(incoming, bounds)))
+    k = float(math.floor(population_scale(incoming, bounds) * (1 + SLACK)))
     syns, report = quantize_synapses(incoming, k, MIN_LEVELS)
     bq = np.rint(b * k).astype(np.int64)
     shift = 1 if cuba.exact_if else 0
