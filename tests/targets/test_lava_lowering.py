@@ -55,7 +55,7 @@ def test_mnist1d_residual_net_lowers_to_composed_synapses():
         "stem_relu", "block1_relu1", "block1_relu2", "block2_relu1", "block2_relu2", "fc_readout"
     ]  # fmt: skip
     syn = {s.name: s for s in paths.synapses}
-    assert len(syn) == 8 and not paths.is_chain
+    assert len(syn) == 8 and len(paths.into("block1_relu2")) == 2  # conv + skip: an add
     pooled = syn["block2_conv1"]  # AvgPool1d(2) → Conv1d(k3, p1): one conv
     assert pooled.path == ("pool", "block2_conv1")
     assert (pooled.weight.shape[2], pooled.stride, pooled.padding) == (6, (2,), (2,))

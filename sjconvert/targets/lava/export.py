@@ -40,14 +40,10 @@ CHUNK = 256  # samples per fixed-point batch
 
 
 def choose_model(snn: Graph) -> str:
-    """``cuba`` when every neuron already is a hard-reset-to-0 neuron starting from 0
-    (SpikingJelly-trained SNNs), else ``sdnn`` (ANN conversions: soft-reset IF)."""
-    exact = all(
-        node.v_reset is not None and not np.any(np.asarray(node.v_init) != node.v_reset)
-        for _, node in snn
-        if node.spiking and node.stateful
-    )
-    return "cuba" if exact else "sdnn"
+    """``cuba`` when every neuron already resets hard (SpikingJelly-trained SNNs), else
+    ``sdnn`` (ANN conversions: soft-reset IF)."""
+    hard = all(node.v_reset is not None for _, node in snn if node.spiking and node.stateful)
+    return "cuba" if hard else "sdnn"
 
 
 @dataclass(frozen=True)

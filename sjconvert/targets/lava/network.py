@@ -64,17 +64,6 @@ class Paths:
     def into(self, dst: str) -> list[Synapse]:
         return [s for s in self.synapses if s.dst == dst]
 
-    @property
-    def is_chain(self) -> bool:
-        """Each population reads exactly the one before it (the input for the first)."""
-        prev = self.input
-        for name in self.populations:
-            syns = self.into(name)
-            if len(syns) != 1 or syns[0].src != prev:
-                return False
-            prev = name
-        return prev == self.output
-
 
 @dataclass(frozen=True, eq=False)
 class Neuron:
@@ -114,7 +103,9 @@ class LoihiNet:
 
     @property
     def model(self) -> str:
-        return next(iter(self.neurons.values())).model
+        """``sdnn`` for a sigma-delta network (its readout is a ``sigma``), else ``cuba``."""
+        models = {n.model for n in self.neurons.values()}
+        return "sdnn" if models & {"sdnn", "sigma"} else "cuba"
 
     @property
     def delta_input(self) -> bool:

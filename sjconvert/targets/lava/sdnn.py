@@ -3,9 +3,9 @@ neurons (Lava ``SigmaDelta`` with ReLU; the readout is a ``Sigma``).
 
 A sigma-delta ReLU neuron sends the changes of ``act = max(Σ_t a[t] + b, 0)``, so with a
 static input sent once it settles, one step per synapse on the longest path, on the ANN's
-activation: IF neurons become ReLU (their rate model ``clamp(X/θ, 0, 1)`` without the upper
-clamp; the same for LIF's rate model) and the :class:`Readout` a sigma. With state scale ``K_n`` (state units per unit of
-activation) per population, shared by every synapse into it, and ``m_k`` the message scale
+activation: IF (and LIF) neurons become ReLU (their rate model ``clamp(X/θ, 0, 1)`` without
+the upper clamp) and the :class:`Readout` a sigma. With state scale ``K_n`` (state units per
+unit of activation) per population, shared by every synapse into it, and ``m_k`` the message scale
 of source ``k`` (``σ`` for the input, ``K_src / 2^state_exp`` for a population: messages
 carry ``state >> state_exp``)::
 
