@@ -12,9 +12,10 @@ Per case (model, neuron mapping, T) it records
   fixed-point simulator; for CUBA the threshold factor α (accuracy of every α on 200
   calibration samples and on the test set, the α picked, and α = 1);
 * Lava's ``fixed_pt`` simulator on the first ``--lava-samples`` test samples (one network
-  built once, samples back to back): its accuracy, the fixed point's on the same samples,
-  message agreement per population, output states, prediction agreement, samples per
-  minute (building and compiling included), and the fixed point's samples per second.
+  built once, samples back to back; for two cases also the twin with convolutions unrolled
+  to dense matrices): its accuracy, the fixed point's on the same samples, message
+  agreement per population, output states, prediction agreement, samples per minute
+  (building and compiling included), and the fixed point's samples per second.
 """
 
 from __future__ import annotations
@@ -42,14 +43,16 @@ from sjconvert.targets.lava.export import (
 from sjconvert.targets.lava.paths import lower
 from sjconvert.targets.lava.tune import GRID, tune_alpha
 
-CASES = (
-    ("digits", "cuba", 16),
-    ("digits", "cuba", 32),
-    ("digits", "cuba", 64),
-    ("digits", "sdnn", 6),
-    ("digits", "sdnn", 8),
-    ("mnist1d", "sdnn", 8),
-    ("mnist1d", "cuba", 32),
+CASES = (  # model, neuron mapping, T, Lava on the unrolled twin
+    ("digits", "cuba", 16, False),
+    ("digits", "cuba", 32, False),
+    ("digits", "cuba", 64, False),
+    ("digits", "cuba", 32, True),
+    ("digits", "sdnn", 6, False),
+    ("digits", "sdnn", 8, False),
+    ("mnist1d", "sdnn", 8, False),
+    ("mnist1d", "sdnn", 8, True),
+    ("mnist1d", "cuba", 32, False),
 )
 
 
@@ -68,19 +71,23 @@ def _alpha(snn: Any, calib: dict, test: dict, steps: int, x_max: float) -> dict[
     return {"alpha": choice.alpha, "table": table}
 
 
-def case(name: str, model: str, steps: int, lava_samples: int, conv: Any) -> dict[str, Any]:
+def case(
+    name: str, model: str, steps: int, unroll: bool, lava_samples: int, conv: Any, alphas: dict
+) -> dict[str, Any]:
     snn, ann, test, calib, x_max = conv
-    row: dict[str, Any] = {"model": name, "neuron": model, "T": steps}
+    row: dict[str, Any] = {"model": name, "neuron": model, "T": steps, "unroll": unroll}
     alpha = 1.0
     if model == "cuba":
-        row["alpha"] = _alpha(snn, calib, test, steps, x_max)
+        if (name, steps) not in alphas:
+            alphas[name, steps] = _alpha(snn, calib, test, steps, x_max)
+        row["alpha"] = alphas[name, steps]
         alpha = row["alpha"]["alpha"]
     exp = to_loihi(snn, steps, x_max=x_max, model=model, alpha=alpha)
     row["format"] = exp.format
     row["populations"], row["synapses"] = len(exp.net.neurons), len(exp.net.synapses)
     row["quantisation_error"] = {k: f["error"] for k, f in exp.net.facts.items()}
     start = time.perf_counter()
-    row.update(measure_loihi(exp, snn, ann, test["x"], test["y"], lava_samples))
+    row.update(measure_loihi(exp, snn, ann, test["x"], test["y"], lava_samples, unroll=unroll))
     row["seconds"] = time.perf_counter() - start
     row["fixed_point_samples_per_s"] = len(test["x"]) / row["fixed_point_seconds"]
     if model == "sdnn" and exp.format == "netx":  # the same chain as a process graph
@@ -91,14 +98,16 @@ def case(name: str, model: str, steps: int, lava_samples: int, conv: Any) -> dic
 
 def bench(lava_samples: int) -> dict[str, Any]:
     out: dict[str, Any] = {"lava_samples": lava_samples, "cases": [], "load": []}
-    converted = {}
-    for name, model, steps in CASES:
+    converted: dict[str, Any] = {}
+    alphas: dict[tuple[str, int], Any] = {}
+    for name, model, steps, unroll in CASES:
         if name not in converted:
             net, test, calib = load(name)
             c = ann2snn(net, [torch.tensor(calib["x"])], T=None, v_init=0.0)
             x_max = float(np.abs(calib["x"]).max())
             converted[name] = (c.snn, c.ann, test, calib, x_max)
-        out["cases"].append(case(name, model, steps, lava_samples, converted[name]))
+        row = case(name, model, steps, unroll, lava_samples, converted[name], alphas)
+        out["cases"].append(row)
         out["load"].append(os.getloadavg()[0])
         print(json.dumps({k: v for k, v in out["cases"][-1].items() if k != "quantisation_error"}))
     return out
@@ -116,7 +125,8 @@ def rows(res: dict[str, Any]) -> list[list[str]]:
         plain = next((t["test"] for t in alpha.get("table", []) if t["alpha"] == 1.0), None)
         table.append(
             [
-                r["model"], r["neuron"], str(r["T"]), r["format"], _pct(r.get("ann")),
+                r["model"], r["neuron"], str(r["T"]),
+                r["format"] + (" (twin)" if r["unroll"] else ""), _pct(r.get("ann")),
                 _pct(r["snn_float"]), _pct(plain), str(alpha.get("alpha", "-")),
                 _pct(r["fixed_point"]), f"{lava.get('samples', 0)}", _pct(lava.get("accuracy")),
                 _pct(lava.get("fixed_point_accuracy")),
@@ -139,7 +149,7 @@ HEAD = (
 def alpha_rows(res: dict[str, Any]) -> list[list[str]]:
     out = []
     for r in res["cases"]:
-        if "alpha" in r:
+        if "alpha" in r and not r["unroll"]:
             cells = [f"{100 * t['test']:.1f} ({100 * t['calib']:.1f})" for t in r["alpha"]["table"]]
             out.append([r["model"], str(r["T"]), *cells])
     return out

@@ -18,10 +18,14 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 @pytest.mark.parametrize(
-    ("name", "arch", "steps", "fmt"),
-    [("digits", "DigitsCNN", 6, "netx"), ("mnist1d", "ResCNN1d", 8, "procgraph")],
+    ("name", "arch", "steps", "fmt", "unroll"),
+    [
+        ("digits", "DigitsCNN", 6, "netx", False),
+        ("mnist1d", "ResCNN1d", 8, "procgraph", False),
+        ("mnist1d", "ResCNN1d", 8, "procgraph", True),
+    ],
 )
-def test_verify_reports_parity_and_accuracy(name, arch, steps, fmt, tmp_path):
+def test_verify_reports_parity_and_accuracy(name, arch, steps, fmt, unroll, tmp_path):
     test = np.load(SAMPLES / f"{name}_test.npz")
     data = tmp_path / "test12.npz"
     np.savez(data, x=test["x"][:12], y=test["y"][:12])
@@ -31,7 +35,7 @@ def test_verify_reports_parity_and_accuracy(name, arch, steps, fmt, tmp_path):
         "to-lava", str(SAMPLES / model), "--arch", f"samples.models:{arch}",
         "--calib", str(SAMPLES / f"{name}_calib.npz"), "-o", str(out),
         "--T", str(steps), "--verify", str(data), "--json",
-    ]  # fmt: skip
+    ] + (["--lava-unroll"] if unroll else [])  # fmt: skip
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
@@ -44,3 +48,5 @@ def test_verify_reports_parity_and_accuracy(name, arch, steps, fmt, tmp_path):
     assert len(lava["spike_agreement"]) == len(report["layers"])
     assert lava["prediction_agreement"] == 1.0
     assert lava["accuracy"] == lava["fixed_point_accuracy"]
+    assert lava["network"] == ("unrolled twin" if unroll else "as written")
+    assert lava.get("twin_equals_network", True)

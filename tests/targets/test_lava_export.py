@@ -14,7 +14,7 @@ from sjconvert.errors import EmitError, InputError, PassError
 from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
 from sjconvert.targets.lava import ProcGraph, lower, write_netx
-from sjconvert.targets.lava.emit import procgraph
+from sjconvert.targets.lava.emit import procgraph, unrolled
 from sjconvert.targets.lava.export import to_loihi
 from sjconvert.targets.lava.fixed_point import simulate
 from sjconvert.targets.lava.netx import netx_dense_weights
@@ -243,3 +243,16 @@ def test_threshold_factor_is_picked_on_calibration_data(digits):
     paths = lower(snn)
     choice = tune_alpha(paths, calib["x"][:100], calib["y"][:100], 16, 127.0, 1.0, (0.6, 1.0))
     assert choice.alpha == 0.6 and choice.accuracy[0.6] > choice.accuracy[1.0] + 0.3
+
+
+def test_unrolled_twin_computes_the_same(digits):
+    """Every convolution as a dense matrix (faster in Lava): the same messages everywhere."""
+    snn, test = digits
+    pg = to_loihi(snn, steps=10, model="cuba", alpha=0.7, fmt="procgraph").graph
+    twin = unrolled(pg)
+    assert {p["class"] for p in twin.processes.values()} == {"Dense", "LIF"}
+    x = pg.schedule(pg.encode(test["x"][:16]), 10)
+    a, b = simulate(pg, x), simulate(twin, x)
+    for name, s in a.spikes.items():
+        np.testing.assert_array_equal(b.spikes[name], s)
+    np.testing.assert_array_equal(b.state, a.state)

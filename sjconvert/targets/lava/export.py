@@ -21,7 +21,7 @@ from ...exec.reference import Simulator
 from ...ir.graph import Graph
 from ...ir.io import atomic_write
 from . import procgraph_loader
-from .emit import procgraph
+from .emit import procgraph, unrolled
 from .fixed_point import simulate
 from .network import LoihiNet, Paths
 from .netx import chain_problems, write_netx
@@ -150,10 +150,14 @@ def measure_loihi(
     lava_samples: int,
     progress: Callable[[int], None] | None = None,
     sequence: bool = False,
+    unroll: bool = False,
 ) -> dict[str, Any]:
     """Accuracies (ANN, float SNN, fixed point on all of ``x``; fixed point and Lava on the
     first ``lava_samples``), and Lava against the fixed point on those samples: message
-    agreement per population, output state, predictions (see :class:`~.verify.Agreement`)."""
+    agreement per population, output state, predictions (see :class:`~.verify.Agreement`).
+    ``unroll``: Lava runs the network's twin with convolutions as dense matrices
+    (:func:`~.emit.unrolled`, faster), and our simulator checks the twin against the
+    network on the same samples."""
     steps = exp.steps
     xt = torch.as_tensor(x, dtype=torch.float32)
     n = x.shape[1] if sequence else len(x)
@@ -168,25 +172,38 @@ def measure_loihi(
     k = min(lava_samples, n)
     if k > 0:
         part = x[:, :k] if sequence else x[:k]
-        result["lava"] = _lava(
-            exp, exp.graph.schedule(exp.graph.encode(part), steps, sequence), y[:k], progress
-        )
+        xs = exp.graph.schedule(exp.graph.encode(part), steps, sequence)
+        result["lava"] = _lava(exp, xs, y[:k], progress, unroll)
     return result
 
 
 def _lava(
-    exp: LoihiExport, xs: np.ndarray, y: np.ndarray, progress: Callable[[int], None] | None
+    exp: LoihiExport,
+    xs: np.ndarray,
+    y: np.ndarray,
+    progress: Callable[[int], None] | None,
+    unroll: bool,
 ) -> dict[str, Any]:
     pg = exp.graph
     ours = simulate(pg, xs)
+    extra: dict[str, Any] = {"network": "unrolled twin" if unroll else "as written"}
     with tempfile.TemporaryDirectory() as tmp:
-        name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"
-        path = exp.write(Path(tmp) / name)[0]
+        if unroll:
+            run_pg = unrolled(pg)
+            twin = simulate(run_pg, xs)
+            same = all(np.array_equal(twin.spikes[k], v) for k, v in ours.spikes.items())
+            extra["twin_equals_network"] = same and np.array_equal(twin.state, ours.state)
+            path = Path(tmp) / "twin.lpg.npz"
+            run_pg.save(path)
+        else:
+            name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"
+            path = exp.write(Path(tmp) / name)[0]
         lava = run_lava(path, xs, pg.populations(), progress)
     agree = compare(pg, ours, lava)
     k = xs.shape[1]
     return {
         "samples": k,
+        **extra,
         "seconds": lava.seconds,
         "build_seconds": lava.extra["build_seconds"],
         "samples_per_minute": 60 * k / lava.seconds,

@@ -124,7 +124,8 @@ class ProcGraph:
         return to_lava(out, lead=2)
 
     # -- building -----------------------------------------------------------------------
-    def _ref(self, key: str, value: np.ndarray) -> str:
+    def add_array(self, key: str, value: np.ndarray) -> str:
+        """Store ``value`` under ``key``; returns its reference ``"@key"``."""
         self.arrays[key] = np.ascontiguousarray(value)
         return "@" + key
 
@@ -139,7 +140,7 @@ class ProcGraph:
         full = np.broadcast_to(v, shape)
         if np.all(full == full.flat[0]):
             return int(full.flat[0])
-        return self._ref(key, to_lava(full, lead=0).astype(np.int32))
+        return self.add_array(key, to_lava(full, lead=0).astype(np.int32))
 
     def add_input(self, name: str, shape: tuple[int, ...], scale: float, once: bool) -> None:
         self.graph["inputs"][name] = {
@@ -182,10 +183,10 @@ class ProcGraph:
             opt = {"reshape": [int(np.prod(shape))]}
         args: dict[str, Any] = {"num_weight_bits": 8}
         if weight_exp is None:
-            args.update(weights=self._ref(f"{name}.weights", (2 * w).astype(np.int32)))
+            args.update(weights=self.add_array(f"{name}.weights", (2 * w).astype(np.int32)))
             args.update(weight_exp=-1, sign_mode=MIXED)
         else:
-            args.update(weights=self._ref(f"{name}.weights", w.astype(np.int32)))
+            args.update(weights=self.add_array(f"{name}.weights", w.astype(np.int32)))
             args.update(weight_exp=int(weight_exp))
         args["num_message_bits"] = GRADED_BITS if graded else 0
         self.processes[name] = {"class": "Dense", "args": args}
@@ -195,7 +196,7 @@ class ProcGraph:
         """``conv``: integer kernel ``[C_out, C_in/g, *k]`` and its ``stride``,
         ``padding``, ``dilation`` (PyTorch order) and ``groups``."""
         args = {
-            "weight": self._ref(f"{name}.weight", lava_kernel(conv.weight).astype(np.int32)),
+            "weight": self.add_array(f"{name}.weight", lava_kernel(conv.weight).astype(np.int32)),
             "input_shape": list(lava_shape(self.torch_shape(src))),
             "padding": list(lava_pair(conv.padding, 0)),
             "stride": list(lava_pair(conv.stride, 1)),
@@ -218,7 +219,7 @@ class ProcGraph:
         ref = None
         if offset is not None and np.any(offset):
             full = np.broadcast_to(np.asarray(offset, np.int64).reshape(shape), shape)
-            ref = self._ref(f"{name}.offset", to_lava(full, lead=0))
+            ref = self.add_array(f"{name}.offset", to_lava(full, lead=0))
         var = "v" if self.processes[name]["class"] == "LIF" else "sigma"
         self.graph["outputs"]["y"] = {"process": name, "state": var, "offset": ref}
 

@@ -3,11 +3,13 @@
 Needs lava-nc (and lava-dl for NetX files): the Python 3.10 environment; nothing else in
 sjconvert imports this module. The network — a process-graph artifact
 (:mod:`.procgraph_loader`) or a NetX file — is built and compiled once; samples run back to
-back, ``period = T + 1`` steps each. After each period a ``lava.proc.io.reset.Reset``
-process per state Var (neuron ``u``/``v``, ``sigma``/``act``/``residue``, synapse buffers)
-writes its initial value, so every sample starts as in a fresh network; the extra, idle
-step keeps the output monitor from reading a Var while it is reset. Arrays are in Lava's
-layout, ``[T, N, *shape]``.
+back, ``T`` steps each. One :class:`Harness` process watches it: it records every
+population's messages, reads the output's state Var after every step (as a ``Monitor``
+would), and after the last step of each sample writes every state Var (neuron ``u``/``v``,
+``sigma``/``act``/``residue``, synapse buffers) back to its initial value — after reading,
+so no idle step is needed — so every sample starts as in a fresh network. One process
+instead of a sink, a ``Reset`` and a monitor per Var: Lava's simulator pays for every
+process at every step. Arrays are in Lava's layout, ``[T, N, *shape]``.
 """
 
 from __future__ import annotations
@@ -22,124 +24,167 @@ from typing import Any
 import numpy as np
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort
+from lava.magma.core.model.py.ports import PyInPort, PyRefPort
 from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.ports.ports import InPort
+from lava.magma.core.process.ports.ports import InPort, RefPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.io.source import RingBuffer as Source
-from lava.proc.monitor.process import Monitor
 
 from . import procgraph_loader as loader
 
 STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma"}
 
 
-class Recorder(AbstractProcess):
-    """Records every message it receives and saves them, ``[steps, *shape]``, to ``path``
-    after the last step (Lava's sink ``RingBuffer`` reads back through the runtime at a few
-    seconds per hundred thousand values)."""
+class Harness(AbstractProcess):
+    """Records ``in<i>`` (messages of ``shapes[i]``), reads ``state`` after every step and
+    writes ``values[j]`` to ``ref<j>`` after every ``period`` steps; after ``steps`` steps
+    it saves ``spikes_<i>`` and ``state`` to ``path`` (``.npz``)."""
 
-    def __init__(self, *, shape: tuple[int, ...], steps: int, path: str) -> None:
-        super().__init__(shape=shape, steps=steps, path=path)
-        self.a_in = InPort(shape=shape)
+    def __init__(
+        self,
+        *,
+        shapes: list[tuple[int, ...]],
+        state: Any,
+        resets: list[tuple[Any, int]],
+        steps: int,
+        period: int,
+        path: str,
+    ) -> None:
+        values = [v for _, v in resets]
+        super().__init__(
+            shapes=shapes, state_shape=state.shape, values=values, steps=steps,
+            period=period, path=path,
+        )  # fmt: skip
+        for i, shape in enumerate(shapes):
+            setattr(self, f"in{i}", InPort(shape=shape))
+        self.state = RefPort(state.shape)
+        self.state.connect_var(state)
+        for j, (var, _) in enumerate(resets):
+            setattr(self, f"ref{j}", RefPort(var.shape))
+            getattr(self, f"ref{j}").connect_var(var)
 
 
-@implements(proc=Recorder, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
-class PyRecorder(PyLoihiProcessModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+class PyHarness(PyLoihiProcessModel):
+    """The model of :class:`Harness` (ports declared per instance by :func:`harness_model`)."""
 
     def __init__(self, proc_params: dict[str, Any]) -> None:
         super().__init__(proc_params)
-        self.path, steps = proc_params["path"], proc_params["steps"]
-        self.buffer = np.zeros((steps, *proc_params["shape"]), np.int32)
+        p = proc_params
+        self.buffers = [np.zeros((p["steps"], *s), np.int32) for s in p["shapes"]]
+        self.states = np.zeros((p["steps"], *p["state_shape"]), np.int64)
 
     def run_spk(self) -> None:
-        self.buffer[self.time_step - 1] = self.a_in.recv()
-        if self.time_step == len(self.buffer):
-            np.save(self.path, self.buffer)
+        for i, buf in enumerate(self.buffers):
+            buf[self.time_step - 1] = getattr(self, f"in{i}").recv()
+
+    def post_guard(self) -> bool:
+        return True
+
+    def run_post_mgmt(self) -> None:
+        t, p = self.time_step, self.proc_params
+        self.states[t - 1] = np.asarray(self.state.read()).reshape(self.states.shape[1:])
+        if t % p["period"] == 0:
+            for j, value in enumerate(p["values"]):
+                ref = getattr(self, f"ref{j}")
+                ref.write(np.zeros(ref._shape, ref._d_type) + value)
+                ref.wait()
+        if t == p["steps"]:
+            spikes = {f"spikes_{i}": b for i, b in enumerate(self.buffers)}
+            np.savez(p["path"], state=self.states, **spikes)
 
 
-def long_input(x: np.ndarray, period: int) -> np.ndarray:
-    """``[T, N, ...]`` per-sample messages → ``[N·period, ...]`` back to back (idle steps
-    after each sample get zeros)."""
-    steps, n = x.shape[:2]
-    out = np.zeros((n, period, *x.shape[2:]), np.int32)
-    out[:, :steps] = np.moveaxis(x, 1, 0)
-    return out.reshape(n * period, *x.shape[2:])
+def harness_model(harness: Harness) -> type:
+    """A process model class with one typed port per port of ``harness``."""
+    n_in, n_ref = len(harness.proc_params["shapes"]), len(harness.proc_params["values"])
+    ports = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24) for i in range(n_in)}
+    ports.update({f"ref{j}": LavaPyType(PyRefPort.VEC_DENSE, int) for j in range(n_ref)})
+    ports["state"] = LavaPyType(PyRefPort.VEC_DENSE, int)
+    cls = type("PyHarnessInstance", (PyHarness,), ports)
+    return tag("fixed_pt")(requires(CPU)(implements(proc=Harness, protocol=LoihiProtocol)(cls)))
 
 
-def per_sample(a: np.ndarray, n: int, period: int, steps: int) -> np.ndarray:
-    """``[N·period, ...]`` recorded over the long run → ``[steps, N, ...]``."""
-    return np.moveaxis(a.reshape(n, period, *a.shape[1:])[:, :steps], 0, 1)
-
-
-def _netx(path: str) -> tuple[Any, dict[str, Any], list[Any], Any]:
-    """A NetX network: ``(network, neurons by layer index, leaf processes, input port)``."""
+def _netx(path: str) -> tuple[dict[str, Any], list[Any], Any, Any]:
+    """A NetX network: ``(neurons by layer index, leaf processes, input port, network)``."""
     from lava.lib.dl import netx
 
     net = netx.hdf5.Network(net_config=path, input_message_bits=24)
     neurons = {str(i): layer.neuron for i, layer in enumerate(net.layers)}
     leaves = [p for layer in net.layers for p in (layer.synapse, layer.neuron) if p is not None]
-    return net, neurons, leaves, net.inp
+    return neurons, leaves, net.inp, net
+
+
+def _initial(proc: Any, var: str) -> int:
+    init = np.unique(np.asarray(getattr(proc, var).init))
+    if init.size > 1:
+        raise ValueError(f"{proc.name}: per-neuron initial {var} cannot be reset")
+    return int(init[0]) if init.size else 0
 
 
 def run_batched(
     path: str, x: np.ndarray, workdir: str, chunk: int = 10, report: Any = None
 ) -> dict[str, np.ndarray]:
     """Run ``x`` (``[T, N, *input shape]`` integers) through the artifact or NetX file at
-    ``path``; returns every population's messages ``[T, N, *shape]`` (keyed by process
-    name, or NetX layer index; recorded into ``workdir``), ``state`` (the output's state
-    Var) and timings."""
+    ``path``; returns every population's messages ``[T, N, *shape]`` (``spikes/<name>``:
+    process name, or NetX layer index), ``state`` (the output's state Var) and timings."""
     steps, n = x.shape[:2]
-    period = steps + 1
     start = time.perf_counter()
     if path.endswith(".npz"):
         graph, arrays = loader.load(path)
         procs, feeds = loader.build(graph, arrays)
-        neurons = {
-            k: procs[k] for k, p in graph["processes"].items() if p["class"] in loader.NEURONS
-        }
-        leaves = list(procs.values())
+        neurons = {k: procs[k] for k in procs if graph["processes"][k]["class"] in loader.NEURONS}
+        leaves, (targets,) = list(procs.values()), feeds.values()
         out = procs[graph["outputs"]["y"]["process"]]
     else:
-        _, neurons, leaves, port = _netx(path)
-        feeds = {"x": [(port, None)]}
-        out = list(neurons.values())[-1]
-    loader.add_resets(leaves, period)
-    src = Source(data=np.moveaxis(long_input(x, period), 0, -1))
-    for p, reshape in next(iter(feeds.values())):
+        neurons, leaves, port, _ = _netx(path)
+        targets, out = [(port, None)], list(neurons.values())[-1]
+    long = np.moveaxis(x, 1, 0).reshape(n * steps, *x.shape[2:])
+    src = Source(data=np.moveaxis(long, 0, -1))
+    for p, reshape in targets:
         (src.s_out.reshape(tuple(reshape)) if reshape else src.s_out).connect(p)
-    files = {name: os.path.join(workdir, f"{i}.npy") for i, name in enumerate(neurons)}
-    models = {}
-    for name, proc in neurons.items():
-        rec = Recorder(shape=proc.s_out.shape, steps=n * period, path=files[name])
-        proc.s_out.connect(rec.a_in)
-        models[rec] = PyRecorder
-    cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models)
-    var = STATE_VAR[type(out).__name__]
-    monitor = Monitor()
-    monitor.probe(getattr(out, var), n * period)
+    resets = [
+        (getattr(p, v), _initial(p, v)) for p in leaves for v in loader.STATE[type(p).__name__]
+    ]
+    record = os.path.join(workdir, "record.npz")
+    harness = Harness(
+        shapes=[p.s_out.shape for p in neurons.values()],
+        state=getattr(out, STATE_VAR[type(out).__name__]),
+        resets=resets,
+        steps=n * steps,
+        period=steps,
+        path=record,
+    )
+    for i, proc in enumerate(neurons.values()):
+        proc.s_out.connect(getattr(harness, f"in{i}"))
+    cfg = Loihi2SimCfg(
+        select_tag="fixed_pt", exception_proc_model_map={harness: harness_model(harness)}
+    )
     built = time.perf_counter()
     try:
         for done in range(0, n, chunk):
             k = min(chunk, n - done)
-            src.run(condition=RunSteps(num_steps=k * period), run_cfg=cfg)
+            src.run(condition=RunSteps(num_steps=k * steps), run_cfg=cfg)
             if report:
                 report(done + k, n)
-        state = np.asarray(monitor.get_data()[out.name][var]).reshape(n * period, *out.s_out.shape)
     finally:
         src.stop()
-    result = {f"spikes/{k}": per_sample(np.load(f), n, period, steps) for k, f in files.items()}
-    result["state"] = per_sample(state, n, period, steps)
+    with np.load(record) as f:
+        result = {
+            f"spikes/{name}": _per_sample(f[f"spikes_{i}"], n, steps)
+            for i, name in enumerate(neurons)
+        }
+        result["state"] = _per_sample(f["state"], n, steps)
     result["build_seconds"] = np.float64(built - start)
     result["seconds"] = np.float64(time.perf_counter() - start)
     return result
+
+
+def _per_sample(a: np.ndarray, n: int, steps: int) -> np.ndarray:
+    """``[N·steps, ...]`` recorded over the long run → ``[steps, N, ...]``."""
+    return np.moveaxis(a.reshape(n, steps, *a.shape[1:]), 0, 1)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -158,9 +203,9 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         res = run_batched(args.net, np.load(args.inputs)["x"], tmp, report=report)
-    tmp = f"{args.output}.part.npz"
-    np.savez(tmp, **res)
-    os.replace(tmp, args.output)
+    part = f"{args.output}.part.npz"
+    np.savez(part, **res)
+    os.replace(part, args.output)
 
 
 if __name__ == "__main__":
