@@ -195,7 +195,9 @@ def attach(graph: dict, procs: dict, feeds: dict, x: np.ndarray, record=None, st
 def run(graph: dict, arrays: dict, x: np.ndarray, record=None, states=(), period=None):
     """Build, run ``len(x)`` steps in ``Loihi2SimCfg(select_tag="fixed_pt")`` and return
     ``({process: [steps, *shape]} messages, {(process, var): [steps, *shape]} states)``;
-    ``period``: reset every state after each ``period`` steps (samples back to back)."""
+    ``period``: reset every state after each ``period`` steps (samples back to back; end
+    each sample with one idle step when monitoring a state, as a ``Reset`` and a ``Monitor``
+    act in the same phase)."""
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
 
