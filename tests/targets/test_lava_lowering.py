@@ -9,11 +9,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sjconvert import ann2snn
 from sjconvert.errors import UnsupportedOpError
 from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
+from sjconvert.targets.lava.compose import ConvMap, Uncomposable
 from sjconvert.targets.lava.network import Synapse
 from sjconvert.targets.lava.paths import lower
 from tests.conftest import load_sample
@@ -93,3 +95,39 @@ def test_a_graph_must_end_with_neurons():
     g = b.graph(b.add(ir.Linear(np.ones((2, 3))), "x"))
     with pytest.raises(UnsupportedOpError, match="ends with neurons or a Readout"):
         lower(g)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ka=st.integers(1, 4), sa=st.integers(1, 3), pa=st.integers(0, 2),
+    kb=st.integers(1, 4), sb=st.integers(1, 3), pb=st.integers(0, 2),
+    length=st.integers(6, 13), seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_two_convolutions_compose_exactly_or_are_refused(ka, sa, pa, kb, sb, pb, length, seed):
+    """``B ∘ A`` as one convolution equals applying A then B whenever it is accepted; when
+    refused, the naive composition would indeed compute something else."""
+    r = np.random.default_rng(seed)
+    if length + 2 * pa < ka:
+        return
+    la = (length + 2 * pa - ka) // sa + 1
+    if la + 2 * pb < kb:
+        return
+    lb = (la + 2 * pb - kb) // sb + 1
+    wa, wb = r.normal(size=(3, 2, ka)), r.normal(size=(2, 3, kb))
+    x = torch.tensor(r.normal(size=(2, 2, length)))
+    want = F.conv1d(F.conv1d(x, torch.tensor(wa), None, sa, pa), torch.tensor(wb), None, sb, pb)
+    a = ConvMap.identity((2, length)).then_conv(wa, (sa,), (pa,), (1,), (3, la))
+    try:
+        ab = a.then_conv(wb, (sb,), (pb,), (1,), (2, lb))
+    except Uncomposable:
+        k, s, p = ka + (kb - 1) * sa, sa * sb, pa + pb * sa
+        if (length + 2 * p - k) // s + 1 != lb:
+            return  # another length: not one convolution
+        w = np.zeros((2, 2, k))
+        for m in range(kb):
+            w[:, :, m * sa : m * sa + ka] += np.einsum("oc,cik->oik", wb[:, :, m], wa)
+        naive = F.conv1d(x, torch.tensor(w), None, s, p)
+        assert not torch.allclose(naive, want)
+        return
+    got = F.conv1d(x, torch.tensor(ab.weight), None, ab.stride, ab.padding, ab.dilation)
+    torch.testing.assert_close(got, want)

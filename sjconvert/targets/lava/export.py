@@ -68,7 +68,9 @@ class LoihiExport:
         return [path, loader]
 
 
-def _quantise(paths: Paths, model: str, steps: int, x_max: float, netx: bool, **cuba: Any):
+def _quantise(
+    paths: Paths, model: str, steps: int, x_max: float, netx: bool, **cuba: Any
+) -> LoihiNet:
     scale = INPUT_MAX / x_max
     if model == "sdnn":
         return quantize_sdnn(paths, scale, spike_exp=NETX_SPIKE_EXP if netx else 0)
