@@ -1,25 +1,30 @@
-"""Lava / Loihi 2 benchmark on the bundled digits CNN (converted by ``ann2snn``).
+"""Lava / Loihi 2 benchmark: the bundled digits CNN (a chain: NetX) and MNIST-1D residual
+Conv1d CNN (a DAG: Lava process graph), each converted by ``ann2snn`` without the
+rate-code calibration (``T=None, v_init=0``, what ``to-lava`` uses).
 
-Run: ``.venv/bin/python -m benchmarks.lava [--lava-samples 8] [--json out.json]`` (Lava runs
-in the Python 3.10 environment as a subprocess, see ``sjconvert.targets.lava.verify``).
+Run: ``.venv/bin/python -m benchmarks.lava [--lava-samples 200] [--json out.json]``
+(Lava runs in the Python 3.10 environment as a subprocess, see
+``sjconvert.targets.lava.verify``); ``--markdown out.json`` prints the tables of a saved run.
 
-It prints
-* the quantisation error per layer (relative RMS of the effective weights and biases) for
-  both neuron mappings (CUBA with hard reset, sigma-delta);
+Per case (model, neuron mapping, T) it records
+* the quantisation error per population;
 * accuracy on the test set: ANN, float SNN (reference simulator, soft reset), our
-  fixed-point simulator, and Lava's ``fixed_pt`` simulator on the first samples (with the
-  fixed point on the same samples and the spike agreement between the two);
-* simulation speed in sample-steps per second on the same network: Lava (one sample per
-  built network, with and without building it; "run" still includes Lava's compile and
-  process start-up), our fixed-point simulator one sample at a time, and batched over the
-  whole test set.
+  fixed-point simulator; for CUBA the threshold factor α (accuracy of every α on 200
+  calibration samples and on the test set, the α picked, and α = 1);
+* Lava's ``fixed_pt`` simulator on the first ``--lava-samples`` test samples (one network
+  built once, samples back to back; for two cases also the twin with convolutions unrolled
+  to dense matrices): its accuracy, the fixed point's on the same samples, message
+  agreement per population, output states, prediction agreement, samples per minute
+  (building and compiling included), and the fixed point's samples per second.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,127 +34,155 @@ from rich.table import Table
 
 from samples import load
 from sjconvert import ann2snn
-from sjconvert.exec import Simulator
-from sjconvert.targets.lava.export import run_lava_path, to_loihi
-from sjconvert.targets.lava.fixed_point import run
-from sjconvert.targets.lava.verify import compare, predict
+from sjconvert.targets.lava.export import (
+    INPUT_MAX,
+    fixed_point_predict,
+    measure_loihi,
+    to_loihi,
+)
+from sjconvert.targets.lava.paths import lower
+from sjconvert.targets.lava.tune import GRID, tune_alpha
 
-CASES = (("cuba", 16), ("cuba", 32), ("cuba", 64), ("sdnn", 6), ("sdnn", 8))
+CASES = (  # model, neuron mapping, T, Lava on the unrolled twin
+    ("digits", "cuba", 16, False),
+    ("digits", "cuba", 32, False),
+    ("digits", "cuba", 64, False),
+    ("digits", "cuba", 32, True),
+    ("digits", "sdnn", 6, False),
+    ("digits", "sdnn", 8, False),
+    ("mnist1d", "sdnn", 8, False),
+    ("mnist1d", "sdnn", 8, True),
+    ("mnist1d", "cuba", 32, False),
+)
 
 
 def _acc(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(pred == y))
 
 
+def _alpha(snn: Any, calib: dict, test: dict, steps: int, x_max: float) -> dict[str, Any]:
+    """Every α of the grid on calibration and test samples, and the pick."""
+    choice = tune_alpha(lower(snn), calib["x"], calib["y"], steps, INPUT_MAX / x_max, x_max)
+    table = []
+    for a in GRID:
+        exp = to_loihi(snn, steps, x_max=x_max, model="cuba", alpha=a)
+        test_acc = _acc(fixed_point_predict(exp, test["x"]), test["y"])
+        table.append({"alpha": a, "calib": choice.accuracy[a], "test": test_acc})
+    return {"alpha": choice.alpha, "table": table}
+
+
+def case(
+    name: str, model: str, steps: int, unroll: bool, lava_samples: int, conv: Any, alphas: dict
+) -> dict[str, Any]:
+    snn, ann, test, calib, x_max = conv
+    row: dict[str, Any] = {"model": name, "neuron": model, "T": steps, "unroll": unroll}
+    alpha = 1.0
+    if model == "cuba":
+        if (name, steps) not in alphas:
+            alphas[name, steps] = _alpha(snn, calib, test, steps, x_max)
+        row["alpha"] = alphas[name, steps]
+        alpha = row["alpha"]["alpha"]
+    exp = to_loihi(snn, steps, x_max=x_max, model=model, alpha=alpha)
+    row["format"] = exp.format
+    row["populations"], row["synapses"] = len(exp.net.neurons), len(exp.net.synapses)
+    row["quantisation_error"] = {k: f["error"] for k, f in exp.net.facts.items()}
+    start = time.perf_counter()
+    row.update(measure_loihi(exp, snn, ann, test["x"], test["y"], lava_samples, unroll=unroll))
+    row["seconds"] = time.perf_counter() - start
+    row["fixed_point_samples_per_s"] = len(test["x"]) / row["fixed_point_seconds"]
+    if model == "sdnn" and exp.format == "netx":  # the same chain as a process graph
+        pg = to_loihi(snn, steps, x_max=x_max, model=model, fmt="procgraph")
+        row["procgraph_fixed_point"] = _acc(fixed_point_predict(pg, test["x"]), test["y"])
+    return row
+
+
 def bench(lava_samples: int) -> dict[str, Any]:
-    model, test, calib = load("digits")
-    conv = ann2snn(model, [torch.tensor(calib["x"])])
-    snn, ann = conv.snn, conv.ann
-    x, y = test["x"], test["y"]
-    xt = torch.tensor(x)
-    out: dict[str, Any] = {
-        "samples": len(x),
-        "ann": _acc(Simulator(ann).rate(xt)[ann.outputs[0]].argmax(-1).numpy(), y),
-        "cases": [],
-    }
-    for model_name, steps in CASES:
-        q, net = to_loihi(snn, steps, x_max=float(np.abs(calib["x"]).max()), model=model_name)
-        row: dict[str, Any] = {"neuron": model_name, "T": steps}
-        row["quantisation_error"] = {k: f["error"] for k, f in q.meta["loihi"]["layers"].items()}
-        row["snn_float"] = _acc(Simulator(snn).run(xt, T=steps).output[-1].argmax(-1).numpy(), y)
-        start = time.perf_counter()
-        res = run(net, net.encode(x), steps)
-        row["fixed_point_batched_steps_per_s"] = len(x) * steps / (time.perf_counter() - start)
-        row["fixed_point"] = _acc(predict(net, res), y)
-        if lava_samples:
-            k = lava_samples
-            start = time.perf_counter()
-            for i in range(k):
-                run(net, net.encode(x[i : i + 1]), steps)
-            row["fixed_point_steps_per_s"] = k * steps / (time.perf_counter() - start)
-            sub = run(net, net.encode(x[:k]), steps)
-            start = time.perf_counter()
-            lava = run_lava_path(net, x[:k], steps)
-            row["lava_steps_per_s_with_build"] = k * steps / (time.perf_counter() - start)
-            row["lava_steps_per_s"] = k * steps / lava.seconds
-            parity = compare(net, sub, lava)
-            row["lava"] = _acc(predict(net, lava), y[:k])
-            row["fixed_point_subset"] = _acc(predict(net, sub), y[:k])
-            row["spike_agreement_min"] = min(parity.layers.values())
-            row["voltage_equal"] = parity.voltage_equal
+    out: dict[str, Any] = {"lava_samples": lava_samples, "cases": [], "load": []}
+    converted: dict[str, Any] = {}
+    alphas: dict[tuple[str, int], Any] = {}
+    for name, model, steps, unroll in CASES:
+        if name not in converted:
+            net, test, calib = load(name)
+            c = ann2snn(net, [torch.tensor(calib["x"])], T=None, v_init=0.0)
+            x_max = float(np.abs(calib["x"]).max())
+            converted[name] = (c.snn, c.ann, test, calib, x_max)
+        row = case(name, model, steps, unroll, lava_samples, converted[name], alphas)
         out["cases"].append(row)
+        out["load"].append(os.getloadavg()[0])
+        print(json.dumps({k: v for k, v in out["cases"][-1].items() if k != "quantisation_error"}))
     return out
 
 
-def _cell(row: dict[str, Any], key: str, fmt: str = "{:.2%}") -> str:
-    return "-" if key not in row else fmt.format(row[key])
+def _pct(v: Any) -> str:
+    return "-" if v is None else f"{100 * v:.2f}%"
 
 
-def _tables(res: dict[str, Any]) -> list[Table]:
-    acc = Table(
-        title=f"digits CNN: accuracy on {res['samples']} test samples (ANN {res['ann']:.2%})",
-        title_justify="left",
-    )
-    for col in (
-        "neuron",
-        "T",
-        "float SNN",
-        "fixed point",
-        "Lava (subset)",
-        "fixed (subset)",
-        "spike agreement",
-        "Lava steps/s (with build)",
-        "Lava steps/s (run)",
-        "fixed steps/s",
-        "fixed steps/s (batch)",
-    ):
-        acc.add_column(col, justify="right")
+def rows(res: dict[str, Any]) -> list[list[str]]:
+    table = []
     for r in res["cases"]:
-        acc.add_row(
-            r["neuron"],
-            str(r["T"]),
-            _cell(r, "snn_float"),
-            _cell(r, "fixed_point"),
-            _cell(r, "lava"),
-            _cell(r, "fixed_point_subset"),
-            _cell(r, "spike_agreement_min"),
-            _cell(r, "lava_steps_per_s_with_build", "{:.1f}"),
-            _cell(r, "lava_steps_per_s", "{:.1f}"),
-            _cell(r, "fixed_point_steps_per_s", "{:.0f}"),
-            _cell(r, "fixed_point_batched_steps_per_s", "{:.0f}"),
-        )
-    quant = Table(title="quantisation error per layer (relative RMS)", title_justify="left")
-    quant.add_column("layer")
+        lava = r.get("lava", {})
+        alpha = r.get("alpha", {})
+        plain = next((t["test"] for t in alpha.get("table", []) if t["alpha"] == 1.0), None)
+        table.append(
+            [
+                r["model"], r["neuron"], str(r["T"]),
+                r["format"] + (" (twin)" if r["unroll"] else ""), _pct(r.get("ann")),
+                _pct(r["snn_float"]), _pct(plain), str(alpha.get("alpha", "-")),
+                _pct(r["fixed_point"]), f"{lava.get('samples', 0)}", _pct(lava.get("accuracy")),
+                _pct(lava.get("fixed_point_accuracy")),
+                _pct(min(lava["spike_agreement"].values())) if lava else "-",
+                "yes" if lava.get("state_equal") else "-",
+                f"{lava['samples_per_minute']:.0f}" if lava else "-",
+                f"{r['fixed_point_samples_per_s']:.0f}",
+            ]
+        )  # fmt: skip
+    return table
+
+
+HEAD = (
+    "model", "neuron", "T", "format", "ANN", "float SNN", "fixed point α=1", "α",
+    "fixed point", "Lava samples", "Lava", "fixed point (same)", "agreement", "state equal",
+    "Lava samples/min", "fixed point samples/s",
+)  # fmt: skip
+
+
+def alpha_rows(res: dict[str, Any]) -> list[list[str]]:
+    out = []
     for r in res["cases"]:
-        if r["T"] in (16, 6):
-            quant.add_column(f"{r['neuron']} weight", justify="right")
-            quant.add_column(f"{r['neuron']} bias", justify="right")
-    first = next(r for r in res["cases"] if r["T"] == 16)
-    second = next(r for r in res["cases"] if r["T"] == 6)
-    for layer in first["quantisation_error"]:
-        e1, e2 = first["quantisation_error"][layer], second["quantisation_error"][layer]
-        quant.add_row(
-            layer,
-            f"{e1['weight']:.2%}",
-            f"{e1['bias']:.2%}",
-            f"{e2['weight']:.2%}",
-            f"{e2['bias']:.2%}",
-        )
-    return [quant, acc]
+        if "alpha" in r and not r["unroll"]:
+            cells = [f"{100 * t['test']:.1f} ({100 * t['calib']:.1f})" for t in r["alpha"]["table"]]
+            out.append([r["model"], str(r["T"]), *cells])
+    return out
+
+
+def markdown(res: dict[str, Any]) -> str:
+    lines = ["| " + " | ".join(HEAD) + " |", "|" + "---|" * len(HEAD)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows(res)]
+    head = ["model", "T", *(f"α={a}" for a in GRID)]
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in alpha_rows(res)]
+    return "\n".join(lines)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--lava-samples", type=int, default=8)
-    parser.add_argument("--json", type=str, default=None, help="also write the results here")
+    parser.add_argument("--lava-samples", type=int, default=200)
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument("--markdown", type=Path, help="print the tables of a saved JSON run")
     args = parser.parse_args()
+    if args.markdown:
+        print(markdown(json.loads(args.markdown.read_text())))
+        return
     res = bench(args.lava_samples)
-    console = Console(width=160)
-    for table in _tables(res):
-        console.print(table)
+    console = Console(width=200)
+    table = Table(title="Loihi 2 (Lava fixed_pt) accuracy and speed", title_justify="left")
+    for col in HEAD:
+        table.add_column(col, justify="right")
+    for r in rows(res):
+        table.add_row(*r)
+    console.print(table)
     if args.json:
-        with open(args.json, "w") as f:
-            json.dump(res, f, indent=1)
+        args.json.write_text(json.dumps(res, indent=1, default=float))
 
 
 if __name__ == "__main__":

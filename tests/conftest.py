@@ -40,6 +40,7 @@ FILES: dict[str, tuple[str, ...]] = {
         "exec/test_spikingjelly_idioms.py",
         "frontends/test_sj_converted.py",
         "test_snn_sample.py",
+        "targets/test_lava_spikingjelly.py",
         "targets/test_nir_interop.py",
         "frontends/test_torchvision.py",
     ),

@@ -1,5 +1,6 @@
-"""``sjconvert to-lava --verify`` end to end: Lava runs (as a subprocess) and the JSON report
-holds the accuracies and a perfect spike agreement per layer."""
+"""``sjconvert to-lava --verify`` end to end: Lava runs every sample of the data (a network
+built once, as a subprocess) and the JSON report holds the accuracies and a perfect
+agreement per population, for a NetX chain and for a residual process graph."""
 
 from __future__ import annotations
 
@@ -16,23 +17,36 @@ pytestmark = pytest.mark.lava
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
-def test_verify_reports_parity_and_accuracy(tmp_path):
-    test = np.load(SAMPLES / "digits_test.npz")
-    data = tmp_path / "test20.npz"
-    np.savez(data, x=test["x"][:20], y=test["y"][:20])
+@pytest.mark.parametrize(
+    ("name", "arch", "steps", "fmt", "unroll"),
+    [
+        ("digits", "DigitsCNN", 6, "netx", False),
+        ("mnist1d", "ResCNN1d", 8, "procgraph", False),
+        ("mnist1d", "ResCNN1d", 8, "procgraph", True),
+    ],
+)
+def test_verify_reports_parity_and_accuracy(name, arch, steps, fmt, unroll, tmp_path):
+    test = np.load(SAMPLES / f"{name}_test.npz")
+    data = tmp_path / "test12.npz"
+    np.savez(data, x=test["x"][:12], y=test["y"][:12])
+    model = "digits_cnn.pt" if name == "digits" else "mnist1d_rescnn.pt"
+    out = tmp_path / ("d.net" if fmt == "netx" else "d.lpg.npz")
     args = [
-        "to-lava", str(SAMPLES / "digits_cnn.pt"), "--arch", "samples.models:DigitsCNN",
-        "--calib", str(SAMPLES / "digits_calib.npz"), "-o", str(tmp_path / "d.net"),
-        "--T", "6", "--verify", str(data), "--lava-samples", "1",
-        "--json",
-    ]  # fmt: skip
+        "to-lava", str(SAMPLES / model), "--arch", f"samples.models:{arch}",
+        "--calib", str(SAMPLES / f"{name}_calib.npz"), "-o", str(out),
+        "--T", str(steps), "--verify", str(data), "--json",
+    ] + (["--lava-unroll"] if unroll else [])  # fmt: skip
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
     verify = report["verify"]
-    assert report["neuron"] == "sdnn"
-    assert verify["fixed_point"] >= verify["ann"] - 0.01
+    assert report["neuron"] == "sdnn" and report["format"] == fmt
+    assert verify["fixed_point"] >= verify["ann"] - 0.1
     lava = verify["lava"]
-    assert lava["samples"] == 1 and lava["voltage_equal"]
+    assert lava["samples"] == 12 and lava["state_equal"]  # every sample when fewer than 200
     assert set(lava["spike_agreement"].values()) == {1.0}
+    assert len(lava["spike_agreement"]) == len(report["layers"])
+    assert lava["prediction_agreement"] == 1.0
     assert lava["accuracy"] == lava["fixed_point_accuracy"]
+    assert lava["network"] == ("unrolled twin" if unroll else "as written")
+    assert lava.get("twin_equals_network", True)

@@ -1,20 +1,24 @@
-"""Random small feed-forward SNN graphs for the Lava target tests (no Lava import)."""
+"""Random small spiking graphs for the Lava target tests (no Lava import): chains, and DAGs
+with residual adds, scaled skips, concatenation, average pools, Conv1d and Conv2d."""
 
 from __future__ import annotations
 
 import numpy as np
 from hypothesis import strategies as st
 
+from sjconvert.exec.shapes import with_shapes
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
-from sjconvert.targets.lava.fixed_point import LoihiLayer, LoihiNet
+from sjconvert.targets.lava.network import LoihiNet, Neuron, Synapse
 from tests.conftest import chain
 
 
 def _neuron(r: np.random.Generator, kind: str) -> ir.Node:
     theta = float(r.uniform(0.5, 1.5))
     if kind == "lif":
-        return ir.LIF(float(r.uniform(1.5, 8.0)), theta, 0.0, bool(r.integers(2)))
+        return ir.LIF(float(r.uniform(1.5, 4.0)), theta, 0.0, bool(r.integers(2)))
+    if kind == "soft":
+        return ir.IF(theta, None)
     return ir.IF(theta, 0.0)
 
 
@@ -54,28 +58,82 @@ def snn_chains(draw: st.DrawFn) -> tuple[Graph, np.random.Generator]:
     return chain(shape, *layers), r
 
 
+class DagBuilder:
+    """Adds named nodes to a graph under construction (``add`` returns the name)."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        self.nodes: dict[str, ir.Node] = {"x": ir.Input(shape)}
+        self.edges: dict[str, tuple[str, ...]] = {"x": ()}
+
+    def add(self, node: ir.Node, *inputs: str) -> str:
+        name = f"{node.op.lower()}{len(self.nodes)}"
+        self.nodes[name], self.edges[name] = node, inputs
+        return name
+
+    def graph(self, out: str) -> Graph:
+        return with_shapes(Graph(self.nodes, self.edges, (out,)))
+
+
+def _conv(
+    r: np.random.Generator, dims: int, c_in: int, c_out: int, k: int, pad: int, mean: float = 0.15
+) -> ir.Node:
+    w = r.normal(mean, 0.5, (c_out, c_in, *([k] * dims))).astype(np.float32)
+    bias = r.normal(0, 0.1, c_out) if r.integers(2) else None
+    cls = ir.Conv1d if dims == 1 else ir.Conv2d
+    return cls(w, bias, 1, pad)
+
+
+@st.composite
+def snn_dags(draw: st.DrawFn, neuron: str = "if") -> tuple[Graph, np.random.Generator]:
+    """``stem conv → neuron`` then one or two blocks, each a residual block (3-tap conv →
+    neuron → conv, plus an identity or scaled skip, added), a concatenation of two branches
+    (1- and 3-tap convs → neurons) read by a conv, or an average pool read by a conv and by
+    a scaled skip; then ``Flatten → Linear → Readout``. Conv1d or Conv2d; ``neuron``:
+    ``if`` (hard reset), ``lif`` or ``soft`` (converted: soft-reset IF)."""
+    seed = draw(st.integers(0, 2**31 - 1))
+    r = np.random.default_rng(seed)
+    dims = draw(st.sampled_from([1, 2]))
+    blocks = draw(st.lists(st.sampled_from(["res", "cat", "pool"]), min_size=1, max_size=2))
+    size = 8 if dims == 2 else 12
+    c = int(r.integers(2, 4))
+    b = DagBuilder((int(r.integers(1, 3)), *([size] * dims)))
+    cur = b.add(_conv(r, dims, b.nodes["x"].shape[0], c, 3, 1, mean=0.6), "x")
+    cur = b.add(_neuron(r, neuron), cur)
+    for kind in blocks:
+        if kind == "res":
+            h = b.add(_neuron(r, neuron), b.add(_conv(r, dims, c, c, 3, 1), cur))
+            h = b.add(_conv(r, dims, c, c, 3, 1), h)
+            skip = b.add(ir.Scale(r.uniform(0.3, 1.2, c)), cur) if r.integers(2) else cur
+            cur = b.add(_neuron(r, neuron), b.add(ir.Add(), skip, h))
+        elif kind == "cat":
+            one = b.add(_neuron(r, neuron), b.add(_conv(r, dims, c, 2, 1, 0), cur))
+            three = b.add(_neuron(r, neuron), b.add(_conv(r, dims, c, c, 3, 1), cur))
+            cat = b.add(ir.Concat(1), one, three)
+            c = c + 2
+            cur = b.add(_neuron(r, neuron), b.add(_conv(r, dims, c, c, 3, 1), cat))
+        elif size % 2 == 0:
+            pool = b.add((ir.AvgPool1d if dims == 1 else ir.AvgPool2d)(2, 2, 0), cur)
+            main = b.add(_conv(r, dims, c, c, 3, 1), pool)
+            skip = b.add(ir.Scale(float(r.uniform(0.3, 1.0))), pool)
+            cur = b.add(_neuron(r, neuron), b.add(ir.Add(), skip, main))
+            size //= 2
+    flat = b.add(ir.Flatten(), cur)
+    n_in = c * size**dims
+    lin = b.add(ir.Linear(r.normal(0.0, 0.3, (4, n_in)), r.normal(0, 0.1, 4)), flat)
+    return b.graph(b.add(ir.Readout(), lin)), r
+
+
 def conv_dense_net(r: np.random.Generator, bias: bool = True) -> LoihiNet:
-    """A hand-made integer net: asymmetric conv (kernel 3×2, stride 1×2, padding 1×0, bias)
-    into a leaky dense layer, input ``[2, 6, 5]``."""
-    conv = LoihiLayer(
-        "conv",
-        "conv",
-        r.integers(-20, 41, (6, 2, 3, 2)),
-        (2, 6, 5),
-        (6, 6, 2),
-        vth=2000,
-        bias=r.integers(-3, 5, 6) if bias else None,
-        stride=(1, 2),
-        padding=(1, 0),
+    """A hand-made integer chain: asymmetric conv (kernel 3×2, stride 1×2, padding 1×0,
+    bias) into a leaky dense layer with a current decay, input ``[2, 6, 5]``."""
+    conv = Synapse(
+        "conv", "x", "c", "conv", r.integers(-20, 41, (6, 2, 3, 2)), (1, 2), (1, 0), (1, 1)
     )
-    dense = LoihiLayer(
-        "dense",
-        "dense",
-        r.integers(-91, 127, (5, 72)),
-        (72,),
-        (5,),
-        vth=150,
-        i_decay=1000,
-        v_decay=100,
-    )
-    return LoihiNet((2, 6, 5), (conv, dense))
+    dense = Synapse("dense", "c", "d", "dense", r.integers(-91, 127, (5, 72)))
+    c_bias = np.broadcast_to(r.integers(-3, 5, 6)[:, None, None], (6, 6, 2)) if bias else 0
+    neurons = {
+        "c": Neuron("cuba", vth=2000, bias=np.asarray(c_bias)),
+        "d": Neuron("cuba", vth=150, du=999, dv=100),
+    }
+    shapes = {"c": (6, 6, 2), "d": (5,)}
+    return LoihiNet("x", (2, 6, 5), 1.0, shapes, neurons, (conv, dense), "d")

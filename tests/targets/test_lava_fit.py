@@ -41,6 +41,22 @@ def _dense_file(path: Path, n_in: int, n_out: int, scale: int = 100) -> Path:
     return path
 
 
+def test_a_process_graph_counts_every_synapse_into_a_population(tmp_path: Path) -> None:
+    """The residual MNIST-1D net: a population fed by a conv and a depthwise skip sums both
+    fan-ins; one read by two synapses sums both fan-outs."""
+    out = tmp_path / "res.lpg.npz"
+    args = [str(SAMPLES / "mnist1d_rescnn.pt"), "--arch", "samples.models:ResCNN1d"]
+    args += ["--calib", str(SAMPLES / "mnist1d_calib.npz"), "-o", str(out), "-T", "8"]
+    res = CliRunner().invoke(app, ["to-lava", *args, "--json"])
+    assert res.exit_code == 0, res.output
+    rows = {r.name: r for r in fit_report(out)}
+    add = rows["block1_relu2"]
+    assert add.kind == "conv+conv" and add.fan_in == 32 * 3 + 1
+    assert add.neurons == 32 * 40 and add.synapses == add.neurons * add.fan_in
+    assert rows["stem_relu"].fan_out == 32 * 3 + 1  # block1's first conv and the skip
+    assert rows["fc_readout"].fan_in == 640 and rows["fc_readout"].kind == "dense"
+
+
 def test_counts_follow_the_layer_geometry(digits_net: Path) -> None:
     rows = fit_report(digits_net)
     assert [r.kind for r in rows] == ["conv", "conv", "conv", "dense", "dense"]

@@ -1,14 +1,17 @@
-"""Lava / Loihi 2 target — everything Loihi in one package: pool folding (:mod:`.pool`),
-fixed-point quantisers with one shared core for CUBA and sigma-delta neurons
-(:mod:`.quantize`, :mod:`.sdnn`), the Loihi neuron models (:mod:`.neurons`) and the
-bit-accurate fixed-point simulator (:mod:`.fixed_point`), lowering (:mod:`.lower`,
-:data:`REGISTRY`), the NetX HDF5 writer (:mod:`.netx`, h5py only), Lava-DL blocks
-(:mod:`.lava_dl`), the fit report (:mod:`.fit`) and Lava runs (:mod:`.run`, :mod:`.verify`).
-Lava itself is needed only by :mod:`.run` and :func:`to_lava_dl`."""
+"""Lava / Loihi 2 target — everything Loihi in one package: lowering to populations and
+composed synapses (:mod:`.paths`, :mod:`.compose`, :data:`REGISTRY`), quantisers with one
+shared core for CUBA and sigma-delta neurons (:mod:`.quantize`, :mod:`.sdnn`, threshold
+tuning in :mod:`.tune`), the writers — a Lava process graph (:mod:`.emit`,
+:mod:`.procgraph`, with the standalone loader :mod:`.procgraph_loader`) and NetX HDF5 for
+chains (:mod:`.netx`, h5py only) —, the bit-accurate fixed-point simulator
+(:mod:`.fixed_point`, :mod:`.neurons`, :mod:`.synapses`), Lava-DL blocks (:mod:`.lava_dl`),
+the fit report (:mod:`.fit`) and Lava runs (:mod:`.run`, :mod:`.verify`). Lava itself is
+needed only by :mod:`.run`, :func:`to_lava_dl` and the loader's ``build``."""
 
-from .fixed_point import LoihiLayer, LoihiNet
 from .lava_dl import to_lava_dl
-from .lower import REGISTRY, lower
+from .network import LoihiNet
 from .netx import write_netx
+from .paths import REGISTRY, lower
+from .procgraph import ProcGraph
 
-__all__ = ["REGISTRY", "LoihiLayer", "LoihiNet", "lower", "to_lava_dl", "write_netx"]
+__all__ = ["REGISTRY", "LoihiNet", "ProcGraph", "lower", "to_lava_dl", "write_netx"]

@@ -1,68 +1,102 @@
-"""The Python API behind ``sjconvert to-lava``: prepare, quantise and lower a spiking graph,
-then measure it (ANN, float SNN, our fixed-point simulator, Lava on a subset)."""
+"""The Python API behind ``sjconvert to-lava``: lower, quantise and emit a spiking graph
+(:func:`to_loihi`), write it (:meth:`LoihiExport.write`), and measure it — ANN, float SNN,
+our fixed-point simulator, and Lava on many samples (:func:`measure_loihi`)."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import tempfile
 import time
-from collections.abc import Iterable
-from functools import partial
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ...errors import EmitError, InputError, UnsupportedOpError
-from ...exec.data_layout import model_input
+from ...errors import EmitError, InputError
 from ...exec.reference import Simulator
+from ...ir.files import atomic_write
 from ...ir.graph import Graph
-from ...passes import remove_identities, run_pipeline
-from .fixed_point import LoihiNet, run
-from .lower import REGISTRY, lower
-from .netx import write_netx
-from .pool import foldable, fuse_avgpool
-from .quantize import quantize_loihi
-from .sdnn import quantize_sdnn
-from .verify import compare, predict, run_lava
+from . import procgraph_loader
+from .emit import procgraph, unrolled
+from .fixed_point import simulate
+from .network import LoihiNet, Paths
+from .netx import chain_problems, write_netx
+from .paths import lower
+from .procgraph import ProcGraph
+from .quantize import quantize_cuba
+from .sdnn import NETX_SPIKE_EXP, quantize_sdnn
+from .tune import AlphaChoice, soft_reset, tune_alpha
+from .verify import compare, run_lava
 
 INPUT_MAX = 127  # graded input messages: 8-bit signed
-
-
 NEURON_MODELS = ("auto", "cuba", "sdnn")
+FORMATS = ("auto", "netx", "procgraph")
+LOADER = Path(procgraph_loader.__file__)
+CHUNK = 256  # samples per fixed-point batch
 
 
 def choose_model(snn: Graph) -> str:
-    """``cuba`` when every neuron already is a hard-reset-to-0 neuron starting from 0
-    (SpikingJelly-trained SNNs), else ``sdnn`` (ANN conversions: soft-reset IF)."""
-    exact = all(
-        node.v_reset == 0.0 and not np.any(np.asarray(node.v_init))
-        for _, node in snn
-        if node.spiking and node.stateful
-    )
-    return "cuba" if exact else "sdnn"
+    """``cuba`` when every neuron already resets hard (SpikingJelly-trained SNNs), else
+    ``sdnn`` (ANN conversions: soft-reset IF)."""
+    hard = all(node.v_reset is not None for _, node in snn if node.spiking and node.stateful)
+    return "cuba" if hard else "sdnn"
+
+
+@dataclass(frozen=True)
+class LoihiExport:
+    """A quantised network, the process graph that runs it (the artifact itself, or the
+    graph NetX builds from our NetX file), its file format and time steps."""
+
+    net: LoihiNet
+    graph: ProcGraph
+    format: str
+    steps: int
+
+    def write(self, path: str | os.PathLike[str]) -> list[Path]:
+        """Write the network to ``path`` (NetX HDF5, or the ``.lpg.npz`` artifact with the
+        standalone loader ``procgraph_loader.py`` beside it); returns the files written."""
+        path = Path(path)
+        if self.format == "netx":
+            return [write_netx(self.net, path)]
+        atomic_write(path, self.graph.save, suffix=".npz")
+        loader = path.parent / LOADER.name
+        shutil.copyfile(LOADER, loader)
+        return [path, loader]
+
+
+def _quantise(
+    paths: Paths, model: str, steps: int, x_max: float, netx: bool, **cuba: Any
+) -> LoihiNet:
+    scale = INPUT_MAX / x_max
+    if model == "sdnn":
+        return quantize_sdnn(paths, scale, spike_exp=NETX_SPIKE_EXP if netx else 0)
+    return quantize_cuba(paths, scale, steps, x_max, **cuba)
 
 
 def to_loihi(
-    snn: Graph, steps: int, x_max: float = 1.0, reset: str = "hard", model: str = "auto"
-) -> tuple[Graph, LoihiNet]:
-    """Drop inference identities (Dropout, Identity), fold pooling, quantise (input
-    ``|x| <= x_max`` → ``[-127, 127]``) for CUBA or sigma-delta neurons (``model``;
-    ``auto``: :func:`choose_model`) and lower."""
+    snn: Graph,
+    steps: int,
+    x_max: float = 1.0,
+    reset: str = "hard",
+    model: str = "auto",
+    fmt: str = "auto",
+    alpha: float = 1.0,
+) -> LoihiExport:
+    """Lower ``snn`` to populations and synapses, quantise (input ``|x| <= x_max`` →
+    ``[-127, 127]``) for CUBA or sigma-delta neurons (``model``; ``auto``:
+    :func:`choose_model`) and emit it as NetX (``fmt``; a chain only) or a process graph
+    (``auto``: NetX when the network is a NetX chain)."""
     if model not in NEURON_MODELS:
         raise InputError(f"neuron model must be one of {NEURON_MODELS}, got {model!r}")
-    missing = [
-        f"{snn.where(n)} ({node.op})"
-        for n, node in snn
-        if REGISTRY.get(node) is None and not foldable(node) and not node.identity
-    ]
-    if missing:
-        raise UnsupportedOpError(
-            f"NetX (a chain of dense/conv layers) cannot express {', '.join(missing)}; "
-            f"supported: {', '.join(REGISTRY.ops())} and foldable average pooling"
-        )
+    if fmt not in FORMATS:
+        raise InputError(f"format must be one of {FORMATS}, got {fmt!r}")
     if x_max <= 0:
         raise InputError(f"the input range must be positive, got max |x| = {x_max}")
+    paths = lower(snn)
     model = choose_model(snn) if model == "auto" else model
     target_t = snn.meta.get("normalisation", {}).get("target_T")
     if model == "sdnn" and target_t is not None:
@@ -71,22 +105,22 @@ def to_loihi(
             "shifted biases); the sigma-delta mapping needs the plain conversion: give the ANN "
             "with --calib, or convert with `sjconvert ann2snn --T 0 --v-init 0`"
         )
-    quantise = (
-        partial(quantize_sdnn, input_scale=INPUT_MAX / x_max)
-        if model == "sdnn"
-        else partial(
-            quantize_loihi, input_scale=INPUT_MAX / x_max, steps=steps, x_max=x_max, reset=reset
-        )
-    )
-    q = run_pipeline(snn, [remove_identities, fuse_avgpool, quantise])
-    net = lower(q)
-    settle = len(net.layers) + 1
+    options = {"reset": reset, "alpha": alpha}
+    net = _quantise(paths, model, steps, x_max, fmt != "procgraph", **options)
+    problems = [] if fmt == "procgraph" else chain_problems(net)
+    if fmt == "netx" and problems:
+        raise EmitError(f"NetX holds a chain of layers: {'; '.join(problems)}")
+    if fmt == "auto":
+        fmt = "procgraph" if problems else "netx"
+        if problems:
+            net = _quantise(paths, model, steps, x_max, False, **options)
+    settle = net.depth() + 1
     if model == "sdnn" and steps < settle:
         raise InputError(
-            f"a sigma-delta network of {len(net.layers)} layers settles after {settle} steps "
-            f"(one per layer and the input): use T >= {settle}, got {steps}"
+            f"a sigma-delta network with {settle - 1} synapses on its longest path settles "
+            f"after {settle} steps: use T >= {settle}, got {steps}"
         )
-    return q, net
+    return LoihiExport(net, procgraph(net, steps, netx=fmt == "netx"), fmt, steps)
 
 
 def input_max(batches: Iterable[Any]) -> float:
@@ -98,55 +132,109 @@ def _accuracy(pred: np.ndarray, y: np.ndarray) -> float:
     return float(np.mean(pred == y))
 
 
+def fixed_point_predict(exp: LoihiExport, x: np.ndarray, sequence: bool = False) -> np.ndarray:
+    """Predictions of the fixed-point network on float input ``x``, in chunks."""
+    pg, axis = exp.graph, int(sequence)
+    out = []
+    for i in range(0, x.shape[axis], CHUNK):
+        part = x[:, i : i + CHUNK] if sequence else x[i : i + CHUNK]
+        xs = pg.schedule(pg.encode(part), exp.steps, sequence)
+        out.append(pg.predict(simulate(pg, xs, record=[]).state[-1]))
+    return np.concatenate(out)
+
+
 def measure_loihi(
-    net: LoihiNet,
+    exp: LoihiExport,
     snn: Graph,
     ann: Graph | None,
     x: np.ndarray,
     y: np.ndarray,
-    steps: int,
     lava_samples: int,
+    progress: Callable[[int], None] | None = None,
+    sequence: bool = False,
+    unroll: bool = False,
 ) -> dict[str, Any]:
     """Accuracies (ANN, float SNN, fixed point on all of ``x``; fixed point and Lava on the
-    first ``lava_samples``) and per-layer spike agreement between Lava and fixed point.
-    ``x`` is sample-major: a direct input ``[N, ...]`` or sequences ``[N, T', ...]``
-    (``T' >= steps``)."""
-    xs, seq = model_input(snn, np.asarray(x, np.float32), steps)  # [N, ...] or [T, N, ...]
-    xt = torch.as_tensor(np.ascontiguousarray(xs))
-    result: dict[str, Any] = {"samples": len(x), "steps": steps}
-    if ann is not None and not seq:
+    first ``lava_samples``), and Lava against the fixed point on those samples: message
+    agreement per population, output state, predictions (see :class:`~.verify.Agreement`).
+    ``unroll``: Lava runs the network's twin with convolutions as dense matrices
+    (:func:`~.emit.unrolled`, faster), and our simulator checks the twin against the
+    network on the same samples."""
+    steps = exp.steps
+    xt = torch.as_tensor(x, dtype=torch.float32)
+    n = x.shape[1] if sequence else len(x)
+    result: dict[str, Any] = {"samples": n, "steps": steps, "format": exp.format}
+    if ann is not None and not sequence:
         result["ann"] = _accuracy(Simulator(ann).rate(xt)[ann.outputs[0]].argmax(-1).numpy(), y)
-    result["snn_float"] = _accuracy(
-        Simulator(snn).run(xt, T=steps, sequence=seq).output[-1].argmax(-1).numpy(), y
-    )
+    sim = Simulator(snn).run(xt, T=steps, sequence=sequence)
+    result["snn_float"] = _accuracy(sim.output[-1].argmax(-1).numpy(), y)
     start = time.perf_counter()
-    ours = run(net, net.encode(xs), steps, sequence=seq)
+    result["fixed_point"] = _accuracy(fixed_point_predict(exp, x, sequence), y)
     result["fixed_point_seconds"] = time.perf_counter() - start
-    result["fixed_point"] = _accuracy(predict(net, ours), y)
-    if lava_samples <= 0:
-        return result
-    k = min(lava_samples, len(x))
-    first = xs[:, :k] if seq else xs[:k]
-    sub = run(net, net.encode(first), steps, sequence=seq)
-    start = time.perf_counter()
-    lava = run_lava_path(net, first, steps, sequence=seq)
-    parity = compare(net, sub, lava)
-    result["lava"] = {
-        "samples": k,
-        "seconds": time.perf_counter() - start,
-        "accuracy": _accuracy(predict(net, lava), y[:k]),
-        "fixed_point_accuracy": _accuracy(predict(net, sub), y[:k]),
-        "spike_agreement": parity.layers,
-        "voltage_equal": parity.voltage_equal,
-        "prediction_agreement": parity.predictions_equal,
-    }
+    k = min(lava_samples, n)
+    if k > 0:
+        part = x[:, :k] if sequence else x[:k]
+        xs = exp.graph.schedule(exp.graph.encode(part), steps, sequence)
+        result["lava"] = _lava(exp, xs, y[:k], progress, unroll)
     return result
 
 
-def run_lava_path(net: LoihiNet, x: np.ndarray, steps: int, sequence: bool = False) -> Any:
-    """Write ``net`` to a temporary NetX file and run ``x`` through it in Lava: a direct
-    input ``[N, ...]`` or, with ``sequence``, ``[T, N, ...]``."""
-    messages = net.encode(x) if sequence else net.schedule(net.encode(x), steps)
+def _lava(
+    exp: LoihiExport,
+    xs: np.ndarray,
+    y: np.ndarray,
+    progress: Callable[[int], None] | None,
+    unroll: bool,
+) -> dict[str, Any]:
+    pg = exp.graph
+    ours = simulate(pg, xs)
+    extra: dict[str, Any] = {"network": "unrolled twin" if unroll else "as written"}
     with tempfile.TemporaryDirectory() as tmp:
-        path = write_netx(net, Path(tmp) / "net.net")
-        return run_lava(path, messages, steps)
+        if unroll:
+            run_pg = unrolled(pg)
+            twin = simulate(run_pg, xs)
+            same = all(np.array_equal(twin.spikes[k], v) for k, v in ours.spikes.items())
+            extra["twin_equals_network"] = same and np.array_equal(twin.state, ours.state)
+            path = Path(tmp) / "twin.lpg.npz"
+            run_pg.save(path)
+        else:
+            name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"
+            path = exp.write(Path(tmp) / name)[0]
+        lava = run_lava(path, xs, pg.populations(), progress)
+    agree = compare(pg, ours, lava)
+    k = xs.shape[1]
+    return {
+        "samples": k,
+        **extra,
+        "seconds": lava.seconds,
+        "build_seconds": lava.extra["build_seconds"],
+        "samples_per_minute": 60 * k / lava.seconds,
+        "accuracy": _accuracy(pg.predict(lava.state[-1]), y),
+        "fixed_point_accuracy": _accuracy(pg.predict(ours.state[-1]), y),
+        "spike_agreement": agree.layers,
+        "state_equal": agree.state_equal,
+        "prediction_agreement": agree.predictions,
+    }
+
+
+def calibrate_alpha(
+    snn: Graph,
+    ann: Graph | None,
+    x: np.ndarray,
+    y: np.ndarray | None,
+    steps: int,
+    x_max: float,
+    model: str,
+) -> AlphaChoice | None:
+    """The CUBA threshold factor (:mod:`.tune`) when ``model`` maps soft-reset neurons to
+    CUBA, chosen against the labels ``y`` or else the ANN's predictions; None when there is
+    nothing to tune or nothing to tune against."""
+    model = choose_model(snn) if model == "auto" else model
+    paths = lower(snn)
+    if model != "cuba" or not soft_reset(paths):
+        return None
+    if y is None:
+        if ann is None:
+            return None
+        y = Simulator(ann).rate(torch.as_tensor(x))[ann.outputs[0]].argmax(-1).numpy()
+    return tune_alpha(paths, x, y, steps, INPUT_MAX / x_max, x_max)

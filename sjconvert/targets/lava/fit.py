@@ -1,16 +1,19 @@
-"""Loihi 2 fit report for a NetX HDF5 network (read with h5py alone).
+"""Loihi 2 fit report for a network written by ``to-lava``: a NetX HDF5 file (read with h5py
+alone) or a process-graph artifact (``.lpg.npz``, numpy alone).
 
-Per layer: neurons, synapses (connections), stored weights, fan-in, fan-out, weight bits,
-and the neuro-cores it needs under the per-core limits below; layers that exceed a core are
-named with what would make them fit (splitting over cores, lower weight precision).
+Per population (NetX: per layer): neurons, synapses (connections), fan-in, fan-out, weight
+bits, and the neuro-cores it needs under the per-core limits below; populations that exceed
+a core are named with what would make them fit (splitting over cores, lower weight
+precision). In a process graph a population's fan-in sums every synapse into it — residual
+skips and concatenated parts included — and its fan-out every synapse reading it.
 
 Limits (``docs/lava.md``, "Loihi 2 fit report"): Intel's Loihi 2 brief (2021) gives 128
 neuro-cores, up to 1 M neurons and 120 M synapses per chip; spread evenly that is
 ``NEURONS_PER_CORE = 2^20 / 128 = 8192`` neurons and ``SYNAPSES_PER_CORE = 120 M / 128``
 synapses at 8-bit weights per core. Synaptic memory is taken as ``SYNAPSES_PER_CORE · 8``
-bits, so a layer with fewer weight bits fits more synapses. Connections are counted
-without weight sharing (a convolution stores one synapse per connection), the
-conservative reading.
+bits, so a population with fewer weight bits fits more synapses. Connections are counted
+without weight sharing (a convolution stores one synapse per connection, a dense matrix
+every entry), the conservative reading.
 """
 
 from __future__ import annotations
@@ -18,11 +21,13 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .netx_check import NetxLayer, read_netx
+from .netx_check import read_netx
+from .procgraph import ProcGraph
 
 CORES_PER_CHIP = 128
 NEURONS_PER_CORE = (1 << 20) // CORES_PER_CHIP
@@ -32,7 +37,7 @@ SYNAPSE_BITS_PER_CORE = SYNAPSES_PER_CORE * 8
 
 @dataclass
 class LayerFit:
-    index: int
+    name: str
     kind: str
     neuron: str
     neurons: int
@@ -52,44 +57,78 @@ def weight_bits(w: np.ndarray) -> int:
     return max(1, math.ceil(math.log2(m + 1)) + 1)
 
 
-def _geometry(layer: NetxLayer) -> tuple[int, int, int]:
-    """(neurons, fan-in, fan-out) of a checked layer."""
-    w = layer.weight
-    if layer.kind == "dense":
-        return math.prod(layer.shape), w.shape[1], w.shape[0]
-    spread = w.shape[0] / layer.groups * math.prod(w.shape[2:]) / math.prod(layer.stride)
-    return math.prod(layer.shape), math.prod(w.shape[1:]), math.ceil(spread)
+def _conv_fan(w: np.ndarray, groups: int, stride: np.ndarray) -> tuple[int, int]:
+    """``(fan-in, fan-out)`` of a convolution with kernel ``[C_out, C_in/g, *k]``."""
+    k = math.prod(w.shape[2:])
+    fan_out = math.ceil(w.shape[0] / groups * k / float(np.prod(stride)))
+    return w.shape[1] * k, fan_out
+
+
+def _row(
+    name: str, kind: str, neuron: str, neurons: int, fan: tuple[int, int], ws: list[np.ndarray]
+) -> LayerFit:
+    fan_in, fan_out = fan
+    synapses = neurons * fan_in
+    bits = max((weight_bits(w) for w in ws), default=1)
+    by_neurons = math.ceil(neurons / NEURONS_PER_CORE)
+    by_synapses = math.ceil(synapses * bits / SYNAPSE_BITS_PER_CORE)
+    cores = max(by_neurons, by_synapses, 1)
+    limit = "" if cores == 1 else ("neurons" if by_neurons >= by_synapses else "synapses")
+    size = sum(int(w.size) for w in ws)
+    advice = _advice(cores, limit, synapses, bits)
+    return LayerFit(
+        name, kind, neuron, neurons, synapses, size, fan_in, fan_out, bits, cores, limit, advice
+    )
+
+
+def _netx_rows(path: str | os.PathLike[str]) -> list[LayerFit]:
+    """Rows of a NetX file, read through its validation step :func:`.netx_check.read_netx`."""
+    rows = []
+    for layer in read_netx(path):
+        w = layer.weight
+        if layer.kind == "dense":
+            fan = (w.shape[1], w.shape[0])
+        else:
+            fan = _conv_fan(w, layer.groups, np.asarray(layer.stride))
+        neurons = math.prod(layer.shape)
+        rows.append(_row(str(layer.index), layer.kind, layer.neuron, neurons, fan, [w]))
+    return rows
+
+
+def _synapse_fan(pg: ProcGraph, spec: dict[str, Any]) -> tuple[int, int, np.ndarray]:
+    args = spec["args"]
+    if spec["class"] == "Dense":
+        w = np.asarray(pg.array(args["weights"]), np.int64)
+        if args.get("weight_exp") == -1:  # the exact 2m encoding: mantissas m
+            w = w // 2
+        return w.shape[1], w.shape[0], w
+    w = np.asarray(pg.array(args["weight"]))
+    w = w.transpose(0, 3, 1, 2)  # (C_out, kx, ky, C_in/g) → [C_out, C_in/g, kx, ky]
+    fan_in, fan_out = _conv_fan(w, int(args.get("groups", 1)), np.asarray(args["stride"]))
+    return fan_in, fan_out, w
+
+
+def _procgraph_rows(pg: ProcGraph) -> list[LayerFit]:
+    source, into = pg.wiring()
+    fans = {s: _synapse_fan(pg, pg.processes[s]) for s in source}
+    rows = []
+    for name in pg.populations():
+        syns = into[name]
+        fan_in = sum(fans[s][0] for s in syns)
+        fan_out = sum(fans[s][1] for s, src in source.items() if src == name)
+        kinds = "+".join(pg.processes[s]["class"].lower() for s in syns)
+        neurons = math.prod(pg.processes[name]["args"]["shape"])
+        ws = [fans[s][2] for s in syns]
+        rows.append(_row(name, kinds, pg.processes[name]["class"], neurons, (fan_in, fan_out), ws))
+    return rows
 
 
 def fit_report(path: str | os.PathLike[str]) -> list[LayerFit]:
-    """The per-layer fit of the NetX file at ``path`` (see the module docstring), read
-    through the validation step :func:`.netx_check.read_netx`."""
-    rows = []
-    for layer in read_netx(path):
-        neurons, fan_in, fan_out = _geometry(layer)
-        synapses = neurons * fan_in
-        bits = weight_bits(layer.weight)
-        by_neurons = math.ceil(neurons / NEURONS_PER_CORE)
-        by_synapses = math.ceil(synapses * bits / SYNAPSE_BITS_PER_CORE)
-        cores = max(by_neurons, by_synapses, 1)
-        limit = "" if cores == 1 else ("neurons" if by_neurons >= by_synapses else "synapses")
-        rows.append(
-            LayerFit(
-                layer.index,
-                layer.kind,
-                layer.neuron,
-                neurons,
-                synapses,
-                int(layer.weight.size),
-                fan_in,
-                fan_out,
-                bits,
-                cores,
-                limit,
-                _advice(cores, limit, synapses, bits),
-            )
-        )
-    return rows
+    """The per-population fit of the network at ``path`` (see the module docstring): a
+    process graph (``.npz``) or a NetX file."""
+    if Path(path).suffix == ".npz":
+        return _procgraph_rows(ProcGraph.load(path))
+    return _netx_rows(path)
 
 
 def _advice(cores: int, limit: str, synapses: int, bits: int) -> str:
@@ -117,5 +156,5 @@ def summary(rows: list[LayerFit]) -> dict[str, Any]:
             "synapses_per_core_8bit": SYNAPSES_PER_CORE,
             "source": "Intel Loihi 2 brief (2021): 128 cores, 1 M neurons, 120 M synapses/chip",
         },
-        "exceeding": [r.index for r in rows if r.cores > 1],
+        "exceeding": [r.name for r in rows if r.cores > 1],
     }

@@ -1,4 +1,5 @@
-"""Build a Lava-DL (``lava.lib.dl.slayer``) module from a :class:`LoihiNet` (CUBA layers).
+"""Build a Lava-DL (``lava.lib.dl.slayer``) module from a chain :class:`LoihiNet` of CUBA
+layers: IF, LIF and ParametricLIF neurons with hard reset, and integrating readouts.
 
 Needs lava-dl (the Python 3.10 environment). Each layer becomes a ``slayer.block.cuba``
 ``Dense`` or ``Conv`` block (a ``Flatten`` block before a dense layer that reads a conv),
@@ -22,8 +23,10 @@ import numpy as np
 import torch
 
 from ...errors import EmitError
-from .fixed_point import DECAY_UNITY, LoihiLayer, LoihiNet
 from .layout import nxt_to_tnx, tnx_to_nxt
+from .network import LoihiNet, Neuron, Synapse
+from .netx import chain_problems
+from .quantize import DECAY_UNITY
 
 W_SCALE = 1 << 6
 
@@ -32,37 +35,35 @@ def _identity(x: Any) -> Any:
     return x
 
 
-def _params(layer: LoihiLayer) -> dict[str, Any]:
+def _params(n: Neuron) -> dict[str, Any]:
     return {
-        "threshold": layer.vth / W_SCALE,
-        "current_decay": layer.i_decay / DECAY_UNITY,
-        "voltage_decay": layer.v_decay / DECAY_UNITY,
+        "threshold": n.vth / W_SCALE,
+        "current_decay": (n.du + 1) / DECAY_UNITY,
+        "voltage_decay": n.dv / DECAY_UNITY,
     }
 
 
-def _block(layer: LoihiLayer) -> Any:
+def _block(syn: Synapse, n: Neuron) -> Any:
     from lava.lib.dl import slayer
 
-    if layer.neuron != "cuba":
-        raise EmitError(f"layer {layer.name}: Lava-DL blocks are built for CUBA layers only")
-    if layer.bias is not None and np.any(layer.bias):
-        raise EmitError(f"layer {layer.name}: slayer's CUBA neuron has no bias")
-    w = torch.tensor(np.asarray(layer.weight, np.float64) / W_SCALE, dtype=torch.float32)
-    if layer.kind == "dense":
-        block = slayer.block.cuba.Dense(
-            _params(layer), w.shape[1], w.shape[0], pre_hook_fx=_identity
-        )
+    if n.model != "cuba":
+        raise EmitError(f"layer {syn.dst}: Lava-DL blocks are built for CUBA layers only")
+    if np.any(n.bias):
+        raise EmitError(f"layer {syn.dst}: slayer's CUBA neuron has no bias")
+    w = torch.tensor(np.asarray(syn.weight, np.float64) / W_SCALE, dtype=torch.float32)
+    if syn.kind == "dense":
+        block = slayer.block.cuba.Dense(_params(n), w.shape[1], w.shape[0], pre_hook_fx=_identity)
         block.synapse.weight.data = w.reshape(*w.shape, 1, 1, 1)
         return block
     block = slayer.block.cuba.Conv(
-        _params(layer),
-        layer.weight.shape[1] * layer.groups,
-        layer.weight.shape[0],
-        tuple(layer.weight.shape[2:]),
-        stride=layer.stride,
-        padding=layer.padding,
-        dilation=layer.dilation,
-        groups=layer.groups,
+        _params(n),
+        syn.weight.shape[1] * syn.groups,
+        syn.weight.shape[0],
+        tuple(syn.weight.shape[2:]),
+        stride=syn.stride,
+        padding=syn.padding,
+        dilation=syn.dilation,
+        groups=syn.groups,
         pre_hook_fx=_identity,
     )
     block.synapse.weight.data = w.unsqueeze(-1)
@@ -74,13 +75,16 @@ def to_lava_dl(net: LoihiNet) -> Any:
     docstring); raises :class:`~sjconvert.errors.EmitError` naming a layer it cannot hold."""
     from lava.lib.dl import slayer
 
-    blocks = []
-    prev = net.input_shape
-    for layer in net.layers:
-        if layer.kind == "dense" and len(prev) > 1:
+    problems = chain_problems(net)
+    if problems:
+        raise EmitError(f"Lava-DL blocks form a chain of layers: {'; '.join(problems)}")
+    blocks, prev = [], net.input_shape
+    for name, n in net.neurons.items():
+        (syn,) = net.into(name)
+        if syn.kind == "dense" and len(prev) > 1:
             blocks.append(slayer.block.cuba.Flatten())
-        blocks.append(_block(layer))
-        prev = layer.shape
+        blocks.append(_block(syn, n))
+        prev = net.shapes[name]
     return torch.nn.Sequential(*blocks).eval()
 
 

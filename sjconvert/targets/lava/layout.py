@@ -1,13 +1,27 @@
-"""Time-axis layouts: SpikingJelly's multi-step ``TNX`` (``[T, N, ...]``) and Lava-DL's
-``NXT`` (``[N, ..., T]``).
+"""Array layouts at the Lava boundary, in one place.
 
-Data helpers move the axis (NumPy arrays and torch tensors alike)::
+**Time.** SpikingJelly's multi-step ``TNX`` (``[T, N, ...]``) against Lava-DL's ``NXT``
+(``[N, ..., T]``)::
 
     nxt = tnx_to_nxt(x)     # x[t, n, ...] → nxt[n, ..., t]
     tnx = nxt_to_tnx(nxt)   # the inverse
 
-IR nodes never hold a time axis: only data crosses between the layouts, at the Lava-DL
-boundary (:mod:`.lava_dl`).
+**Space.** sjconvert keeps PyTorch's per-sample order; Lava processes take ``(x, y, f)``:
+
+=====================  =========================  =========================================
+PyTorch                Lava                       function
+=====================  =========================  =========================================
+``[C, H, W]``          ``(W, H, C)``              :func:`lava_shape`, :func:`to_lava`
+``[C, L]`` (Conv1d)    ``(L, 1, C)``              the sequence on x, a unit y axis
+``[n]``                ``(n,)``
+Conv2d kernel          ``(C_out, kW, kH, C_in/g)``  :func:`lava_kernel` (flipped: Lava's
+``[C_out, C_in/g, kH, kW]``                       ``Conv`` convolves, PyTorch correlates)
+stride ``(H, W)``      ``(W, H)``; 1-D ``(s, 1)``   :func:`lava_pair` (padding: ``(p, 0)``)
+flattening ``C, H, W`` C order over ``(x, y, f)``  :func:`flat_order` permutes Dense columns
+=====================  =========================  =========================================
+
+IR nodes never hold a time axis and never hold Lava's order: only data and the emitted
+process arguments cross between the layouts.
 """
 
 from __future__ import annotations
@@ -32,3 +46,60 @@ def tnx_to_nxt(x: Data) -> Data:
 def nxt_to_tnx(x: Data) -> Data:
     """``[N, ..., T]`` → ``[T, N, ...]``."""
     return _move(x, -1, 0)
+
+
+def lava_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """Lava's ``(x, y, f)`` shape of a PyTorch per-sample shape (see the module table)."""
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 3:
+        return shape[::-1]
+    if len(shape) == 2:
+        return (shape[1], 1, shape[0])
+    if len(shape) == 1:
+        return shape
+    raise ValueError(f"Lava populations are 1-D, [C, L] or [C, H, W], not {list(shape)}")
+
+
+def to_lava(x: np.ndarray, lead: int = 1) -> np.ndarray:
+    """Data ``[*lead axes, *PyTorch shape]`` → ``[*lead axes, *Lava shape]``."""
+    x = np.asarray(x)
+    axes = list(range(lead))
+    nd = x.ndim - lead
+    if nd == 3:
+        return x.transpose(*axes, lead + 2, lead + 1, lead)
+    if nd == 2:
+        return np.expand_dims(x.transpose(*axes, lead + 1, lead), lead + 1)
+    return x
+
+
+def from_lava(x: np.ndarray, shape: tuple[int, ...], lead: int = 1) -> np.ndarray:
+    """Data ``[*lead axes, *Lava shape]`` → ``[*lead axes, *shape]`` (``shape``: PyTorch)."""
+    x = np.asarray(x)
+    axes = list(range(lead))
+    if len(shape) == 3:
+        return x.transpose(*axes, lead + 2, lead + 1, lead)
+    if len(shape) == 2:
+        return x[(slice(None),) * lead + (slice(None), 0)].transpose(*axes, lead + 1, lead)
+    return x
+
+
+def flat_order(shape: tuple[int, ...]) -> np.ndarray:
+    """For each position of a Lava population flattened in C order, the PyTorch-flat index
+    of the same neuron: ``W_lava = W[:, flat_order(shape)]`` for a Dense reading it."""
+    idx = np.arange(int(np.prod(shape))).reshape(shape)
+    return to_lava(idx, lead=0).ravel()
+
+
+def lava_kernel(weight: np.ndarray) -> np.ndarray:
+    """A PyTorch Conv1d/Conv2d kernel as Lava ``Conv`` takes it (axes reversed, flipped)."""
+    w = np.asarray(weight)
+    if w.ndim == 3:
+        w = w[:, :, None, :]
+    return np.ascontiguousarray(w.transpose(0, 3, 2, 1)[:, ::-1, ::-1, :])
+
+
+def lava_pair(value: tuple[int, ...], fill: int) -> tuple[int, int]:
+    """A PyTorch ``(H, W)`` or ``(L,)`` stride / padding / dilation as Lava's ``(x, y)``;
+    ``fill`` is the value of the unit y axis of a 1-D convolution (1, or 0 for padding)."""
+    v = tuple(int(a) for a in value)
+    return (v[0], fill) if len(v) == 1 else (v[1], v[0])

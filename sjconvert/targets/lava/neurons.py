@@ -1,26 +1,33 @@
-"""Loihi 2 neuron models, bit-accurate with Lava's ``fixed_pt`` process models.
+"""Loihi 2 neuron models, bit-accurate with Lava's ``fixed_pt`` process models, batched over
+samples and built from the constructor arguments of an artifact (:mod:`.procgraph_loader`).
 
-* CUBA (``PyLifModelBitAcc``), per step with input ``a`` (``dec``: 12-bit decay)::
+* ``LIF`` (CUBA, ``PyLifModelBitAcc``), per step with input ``a`` (``dec(x, d)`` is
+  ``sign(x)·(|x·(4096 − d)| >> 12)``)::
 
-      u = wrap(dec(u, δ_i) + a·2⁶)        (±2²⁴ once past ±2²³, as Lava)
-      v = clip23(dec(v, δ_v) + u + b·2⁶);   s = v > θ·2⁶;   v ← 0 where s
+      u = wrap_once(dec(u, du + 1) + a·2⁶)       (±2²⁴ once past ±2²³, as Lava)
+      v = clip(dec(v, dv) + u + bias_mant·2^bias_exp, ±(2²³ − 1))
+      s = v > vth·2⁶;   v ← 0 where s
 
-* sigma-delta with ReLU (``PySigmaDeltaModelFixed``, NetX ``SDNN``: spike and state
-  exponents 6)::
+  Lava adds 1 to ``du`` (``du = 4095`` forgets the current) but not to ``dv``.
+* ``SigmaDelta`` with ReLU (``PySigmaDeltaModelFixed``); the constructor scales ``vth`` and
+  ``bias`` by ``2^(spike_exp + state_exp)``::
 
-      σ += a;  act = max(σ + b·2¹², 0);  δ = act − act_prev + r
-      e = δ if |δ| ≥ θ·2¹² else 0;  r = δ − e;  act_prev = act;  message = e >> 6
+      σ += a;  act = max(σ + bias', 0);  δ = act − act_prev + r
+      e = δ if |δ| ≥ vth' else 0;  r = δ − e;  act_prev = act;  message = e >> state_exp
 
-* sigma (``PySigmaModelFixed``, NetX ``sigma_output``): ``σ += a``, sent as it is.
+* ``Sigma`` (``PySigmaModelFixed``): ``σ += a``, sent as it is.
+
+Each model's ``state`` is what a Lava ``Monitor`` reads after the step (``v``, ``sigma``).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
 DECAY_UNITY = 4096
 STATE_SHIFT = 6
-SD_SHIFT = 12
 UV_MAX = 1 << 23
 
 
@@ -40,49 +47,66 @@ def wrap_once(u: np.ndarray) -> np.ndarray:
     return np.where(out <= -UV_MAX, u + 2 * UV_MAX, out)
 
 
-class Cuba:
-    """CUBA LIF state of one layer over a batch; ``state`` is the voltage."""
+def _full(value: Any, shape: tuple[int, ...]) -> np.ndarray:
+    return np.broadcast_to(np.asarray(value, np.int64), shape).copy()
 
-    def __init__(self, shape: tuple[int, ...], vth: int, i_decay: int, v_decay: int, bias):
-        self.u = np.zeros(shape, np.int64)
-        self.state = np.zeros(shape, np.int64)
-        self.vth, self.i_decay, self.v_decay, self.bias = vth, i_decay, v_decay, bias
+
+class LIF:
+    """CUBA LIF neurons of one population over a batch; ``state`` is the voltage."""
+
+    def __init__(self, args: dict[str, Any], n: int) -> None:
+        shape = (n, *args["shape"])
+        self.u, self.state = _full(args.get("u", 0), shape), _full(args.get("v", 0), shape)
+        self.du, self.dv = int(args.get("du", 0)), int(args.get("dv", 0))
+        mant = np.asarray(args.get("bias_mant", 0), np.int64)
+        exp = np.asarray(args.get("bias_exp", 0), np.int64)
+        self.bias = np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
+        self.vth = int(args.get("vth", 10)) << STATE_SHIFT
 
     def step(self, a: np.ndarray) -> np.ndarray:
-        self.u = wrap_once(decay(self.u, self.i_decay) + wrap(a << STATE_SHIFT, 32))
-        v = decay(self.state, self.v_decay) + self.u + (self.bias << STATE_SHIFT)
-        v = np.clip(v, -UV_MAX + 1, UV_MAX - 1)
-        s = v > (self.vth << STATE_SHIFT)
+        self.u = wrap_once(decay(self.u, self.du + 1) + wrap(a << STATE_SHIFT, 32))
+        v = np.clip(decay(self.state, self.dv) + self.u + self.bias, 1 - UV_MAX, UV_MAX - 1)
+        s = v > self.vth
         v[s] = 0
         self.state = v
         return s.astype(np.int64)
 
 
 class SigmaDelta:
-    """Sigma-delta ReLU neurons of one layer; ``state`` is the sigma accumulator."""
+    """Sigma-delta neurons of one population; ``state`` is the sigma accumulator."""
 
-    def __init__(self, shape: tuple[int, ...], vth: int, bias) -> None:
+    def __init__(self, args: dict[str, Any], n: int) -> None:
+        shape = (n, *args["shape"])
+        k = int(args.get("spike_exp", 0)) + int(args.get("state_exp", 0))
+        self.vth = int(args["vth"]) << k
+        self.bias = np.asarray(args.get("bias", 0), np.int64) << k
+        self.relu = int(args.get("act_mode", 1)) == 1
+        self.shift = int(args.get("state_exp", 0))
         self.state = np.zeros(shape, np.int64)
         self.act = np.zeros(shape, np.int64)
         self.residue = np.zeros(shape, np.int64)
-        self.vth, self.bias = vth << SD_SHIFT, bias << SD_SHIFT
 
     def step(self, a: np.ndarray) -> np.ndarray:
         self.state = self.state + a
-        act = np.maximum(self.state + self.bias, 0)
+        act = self.state + self.bias
+        act = np.maximum(act, 0) if self.relu else act
         delta = act - self.act + self.residue
         sent = np.where(np.abs(delta) >= self.vth, delta, 0)
         self.residue = delta - sent
         self.act = act
-        return sent >> STATE_SHIFT
+        return sent >> self.shift
 
 
 class Sigma:
     """Sigma (integrating) output neurons; ``state`` is the accumulated input."""
 
-    def __init__(self, shape: tuple[int, ...]) -> None:
-        self.state = np.zeros(shape, np.int64)
+    def __init__(self, args: dict[str, Any], n: int) -> None:
+        self.state = np.zeros((n, *args["shape"]), np.int64)
 
     def step(self, a: np.ndarray) -> np.ndarray:
         self.state = self.state + a
         return self.state
+
+
+MODELS = {"LIF": LIF, "SigmaDelta": SigmaDelta, "Sigma": Sigma}
+STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma"}

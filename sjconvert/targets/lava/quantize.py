@@ -1,204 +1,243 @@
-"""Quantise a spiking graph to Loihi 2 fixed point (CUBA neurons, 8-bit weights).
+"""Quantise a float network (:class:`~.network.Paths`) for Loihi 2 CUBA neurons (Lava
+``LIF``): 8-bit signed weight mantissas, 13-bit bias mantissas (exponent 6), a 17-bit
+threshold mantissa, 12-bit decays. The shared core (:func:`normalised`,
+:func:`population_scale`, :func:`quantize_synapses`, :func:`facts`) also serves the
+sigma-delta quantiser (:mod:`.sdnn`).
 
-For each synapse ``y = W x + b`` feeding a neuron with threshold ``θ`` (per channel ``c``)::
+Per population with threshold ``θ`` per channel, hard reset to ``V_r`` and incoming
+synapses ``W_k`` from sources sending messages ``m_k`` per unit (the graph input:
+``round(x·σ)``, so ``m = σ``; spikes: 1)::
 
-    W̃ = W / (τ θ_c),  b̃ = b / (τ θ_c)           (τ = 1 for IF and for LIF without
-                                                  decay_input; the threshold becomes 1)
-    s = min(127 / max|W̃|, 4095 / (σ max|b̃|), VTH_MAX / σ)     (σ: the input's scale)
-    W_q = round(s W̃)         8-bit signed weight mantissa
-    b_q = round(s σ b̃)       13-bit bias mantissa (Lava bias exponent 6)
-    θ_q = round(s σ) − 1     threshold mantissa (IF: ``v > θ_q·2⁶`` ⟺ ``v ≥ (θ_q+1)·2⁶``
-                              because v stays a multiple of 2⁶); ``round(s σ)`` for LIF
-    δ_i = 4096 (no current state),  δ_v = round(4096 / τ) (LIF) or 0 (IF)
+    θ' = θ − V_r,  V' = V − V_r     (Loihi resets to 0: the membrane is shifted by V_r —
+                                     exact for IF and both LIF forms)
+    W̃_k = W_k / (θ'·τ_in),  b̃ = b / (θ'·τ_in)      (τ_in = τ with decay_input, else 1)
+    K = ⌊min(127·m_k / max|W̃_k|,  4095 / max|b̃|,  VTH_MAX)⌋     (state units per θ';
+                                      float32 rounding gets a relative slack of 10⁻⁶)
+    W_q = round(K·W̃_k / m_k),   b_q = round(K·b̃),   v₀ = round(K·(v_init − V_r)/θ')·2⁶
+    vth = round(α·K) − 1 (IF: ``v`` stays a multiple of 2⁶, so ``v > vth·2⁶`` is exactly
+    SpikingJelly's ``v ≥ αK``); round(α·K) for LIF; du = 4095 (no current state),
+    dv = round(4096/τ) (LIF, ParametricLIF's ``decay`` = 1/τ) or 0 (IF)
 
-``σ`` is ``input_scale`` for a layer reading the graph input (graded integer messages
-``round(x·σ)``) and 1 for a layer reading spikes. The per-layer scale ``s`` is the layer's
-weight exponent: it lives in the threshold and bias mantissas (NetX derives the synapse's
-own shift from the integer weights). A :class:`Readout` output becomes a non-spiking
-integrator (``θ_q = VTH_MAX``) with ``s`` also bounded so that ``T`` steps cannot reach it.
-
-The quantised graph keeps its nodes (integer-valued weights); the neuron parameters and the
-per-layer quantisation error (relative RMS error of the effective weights, bias and
-threshold) go to ``meta["loihi"]``. Soft reset and non-zero ``v_init`` have no CUBA
-equivalent: ``reset="exact"`` refuses them (naming the nodes), ``reset="hard"`` maps them
-to hard reset to 0 from 0 (an approximation whose accuracy cost ``docs/lava.md`` measures).
+``α = 1`` for neurons that already reset hard. Soft reset has no CUBA form:
+``reset="exact"`` refuses it (naming every such node), ``reset="hard"`` maps it to a hard
+reset to 0 with the threshold factor ``α`` — a rate-code correction
+(``docs/lava.md`` measures it; :mod:`.tune` picks ``α`` on calibration data). A
+:class:`Readout` becomes a non-spiking integrator (``vth = VTH_MAX``) with ``K`` bounded so
+that ``T`` steps cannot reach it. Per-layer errors (relative RMS of weights and bias,
+threshold and decay) go to :attr:`LoihiNet.facts`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from ...errors import PassError
 from ...ir import nodes as ir
-from ...ir import walk
-from ...ir.graph import Graph
-from .fixed_point import BIAS_RANGE, DECAY_UNITY, VTH_MAX
+from .network import LoihiNet, Neuron, Paths, Population, Synapse
 
 WEIGHT_MAX = 127
+VTH_MAX = (1 << 17) - 1
+BIAS_MAX = (1 << 12) - 1
+DECAY_UNITY = 4096
+MIN_LEVELS = 8
+SLACK = 1e-6  # float32 weights on an integer grid must not lose a level to rounding
 RESETS = ("exact", "hard")
 
 
-def normalised(syn: Any, div: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``(W / div, b / div)`` with ``div`` one divisor per output channel (float64): the
-    synapse in units of its neuron's threshold. Shared by the CUBA and sigma-delta maps."""
-    n_out = syn.weight.shape[0]
-    w = syn.weight / div.reshape((-1,) + (1,) * (syn.weight.ndim - 1))
-    b = np.zeros(n_out) if syn.bias is None else syn.bias / div
-    return w, b
+def channels(value: Any, n: int) -> np.ndarray:
+    """A scalar or per-channel value as ``n`` floats."""
+    arr = np.asarray(value, np.float64).reshape(-1)
+    return np.broadcast_to(arr, (n,)) if arr.size > 1 else np.full(n, float(arr[0]))
 
 
-def facts(
-    neuron: str,
-    model: str,
-    vth: int,
-    scale: float,
-    state_scale: float,
-    errors: tuple[float, float, float],
-    readout: bool = False,
-    v_decay: int = 0,
-    i_decay: int = DECAY_UNITY,
-) -> dict[str, Any]:
-    """One layer's entry of ``meta["loihi"]["layers"]`` (the same layout for every model):
-    the neuron it feeds, the Loihi neuron model (``cuba``, ``sdnn`` or ``sigma``), its
-    integer parameters, the weight scale ``s``, the state scale (state units per unit of
-    activation) and the relative quantisation errors of weight, bias and threshold."""
-    w_err, b_err, th_err = errors
-    return {
-        "neuron": neuron,
-        "model": model,
-        "vth": int(vth),
-        "i_decay": int(i_decay),
-        "v_decay": int(v_decay),
-        "readout": readout,
-        "scale": float(scale),
-        "state_scale": float(state_scale),
-        "error": {"weight": w_err, "bias": b_err, "threshold": th_err},
-    }
+def normalised(w: np.ndarray, div: np.ndarray) -> np.ndarray:
+    """``w / div`` with one divisor per output channel (axis 0; float64)."""
+    return np.asarray(w, np.float64) / div.reshape((-1,) + (1,) * (np.ndim(w) - 1))
 
 
 def quantize_weights(w: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
-    """``(round(w·scale), relative RMS error)`` of the integer mantissas."""
+    """``(round(w·scale) as int64, relative RMS error)``."""
     q = np.rint(np.asarray(w, np.float64) * scale)
     ref = float(np.sqrt(np.mean(np.square(w)))) or 1.0
     err = float(np.sqrt(np.mean(np.square(q / scale - w)))) / ref
-    return q.astype(np.float32), err
+    return q.astype(np.int64), err
 
 
-def voltage_decay(tau: float) -> int:
-    """12-bit voltage decay for a leak ``1/τ``: ``round(4096/τ)`` (IF: τ = ∞ → 0)."""
-    return min(DECAY_UNITY - 1, round(DECAY_UNITY / tau))
+def voltage_decay(leak: float) -> int:
+    """12-bit voltage decay for a leak ``1/τ`` per step: ``round(4096/τ)`` (IF: 0)."""
+    return min(DECAY_UNITY - 1, round(DECAY_UNITY * leak))
 
 
-def _channels(value: Any, n: int) -> np.ndarray:
-    arr = np.asarray(value, np.float64)
-    return np.broadcast_to(arr.reshape(-1), (n,)) if arr.size > 1 else np.full(n, float(arr))
+@dataclass(frozen=True)
+class Incoming:
+    """A synapse as its population's quantiser sees it: weights in units of the neuron's
+    threshold, the message scale ``m`` of its source and the bound of its values."""
+
+    syn: Synapse
+    w: np.ndarray
+    m: float
+    bound: float
 
 
-def _refusals(graph: Graph, reset: str) -> list[str]:
-    out = []
-    for name, node in graph:
-        if not node.rate_coded:
-            continue
-        if isinstance(node, ir.LIF) and node.v_reset not in (None, 0.0):
-            out.append(f"{graph.where(name)}: LIF resets to {node.v_reset}, Loihi to 0")
-        elif reset == "exact" and node.v_reset is None:
-            out.append(f"{graph.where(name)}: soft reset (reset by subtraction)")
-        if reset == "exact" and np.any(np.asarray(node.v_init) != 0):
-            out.append(f"{graph.where(name)}: v_init != 0 (Loihi starts from 0)")
-    return out
+def population_scale(incoming: list[Incoming], bounds: list[float]) -> float:
+    """The largest state scale ``K`` every synapse fits in 8 bits with, and ``bounds``."""
+    fit = [WEIGHT_MAX * i.m / max(float(np.abs(i.w).max()), 1e-30) for i in incoming]
+    return min(fit + bounds)
 
 
-def _layer(
-    syn: ir.Node, name: str, neuron: ir.Node, sigma: float, steps: int, x_max: float
-) -> tuple[ir.Node, dict[str, Any]]:
-    """Quantise one synapse + neuron pair; the new synapse and the neuron's Loihi facts."""
-    n_out = syn.weight.shape[0]
-    readout = isinstance(neuron, ir.Readout)
-    leak = isinstance(neuron, ir.LIF)
-    tau = neuron.tau if leak else 1.0
-    theta = np.ones(n_out) if readout else _channels(neuron.v_threshold, n_out)
-    w, b = normalised(syn, theta * (tau if leak and neuron.decay_input else 1.0))
-    bound = [WEIGHT_MAX / max(float(np.abs(w).max()), 1e-30), VTH_MAX / sigma]
-    if np.any(b):
-        bound.append(BIAS_RANGE[1] / (sigma * float(np.abs(b).max())))
-    if readout:  # |v| must stay below VTH_MAX·2⁶ for `steps` steps
-        reach = np.abs(w).reshape(n_out, -1).sum(1) * x_max * sigma + np.abs(b) * sigma
-        bound.append(VTH_MAX / (steps * max(float(reach.max()), 1e-30)))
-    s = min(bound)
-    wq, w_err = quantize_weights(w, s)
-    if np.abs(wq).max() < 8:
+def quantize_synapses(
+    incoming: list[Incoming], k: float, min_levels: int = 1
+) -> tuple[list[Synapse], dict[str, dict[str, float]]]:
+    """Integer synapses ``round(K·W̃/m)`` and each one's error and levels; raises
+    ``ValueError`` when the largest weight gets fewer than ``min_levels`` levels."""
+    out, report = [], {}
+    for i in incoming:
+        wq, err = quantize_weights(i.w, k / i.m)
+        out.append(replace(i.syn, weight=wq))
+        report[i.syn.name] = {"weight": err, "levels": int(np.abs(wq).max())}
+    levels = max(r["levels"] for r in report.values())
+    if levels < min_levels:
         raise ValueError(
-            f"weights do not fit after quantisation: bias, threshold or readout range leave "
-            f"{int(np.abs(wq).max())} weight levels"
+            f"weights do not fit: the bias, threshold or readout range leave {levels} levels"
         )
-    bq, b_err = quantize_weights(b, s * sigma)
-    exact_if = isinstance(neuron, ir.IF)
-    vth = VTH_MAX if readout else max(0, round(s * sigma) - (1 if exact_if else 0))
-    th_err = 0.0 if readout else abs((vth + exact_if) / (s * sigma) - 1.0)
-    new = syn.evolve(weight=wq, bias=bq if np.any(bq) else None)
-    errors = (w_err, b_err if np.any(b) else 0.0, th_err)
-    v_decay = voltage_decay(tau) if leak else 0
-    return new, facts(name, "cuba", vth, s, s * sigma, errors, readout, v_decay)
+    return out, report
 
 
-def quantize_loihi(
-    graph: Graph,
-    input_scale: float = 1.0,
-    steps: int = 32,
+def facts(
+    node: ir.Node,
+    neuron: Neuron,
+    k: float,
+    synapses: dict[str, dict[str, float]],
+    errors: dict[str, float],
+) -> dict[str, Any]:
+    """One population's entry of :attr:`LoihiNet.facts` (the same for every model)."""
+    return {
+        "neuron": node.op,
+        "model": neuron.model,
+        "vth": int(neuron.vth),
+        "du": int(neuron.du),
+        "dv": int(neuron.dv),
+        "scale": float(k),
+        "synapses": synapses,
+        "error": {"weight": max(s["weight"] for s in synapses.values()), **errors},
+    }
+
+
+def bias_error(b: np.ndarray, bq: np.ndarray, unit: float) -> float:
+    ref = float(np.sqrt(np.mean(np.square(b))))
+    return 0.0 if ref == 0 else float(np.sqrt(np.mean(np.square(bq * unit - b)))) / ref
+
+
+@dataclass(frozen=True)
+class Cuba:
+    """How one IF/LIF/Readout node maps to CUBA (see the module docstring)."""
+
+    div: np.ndarray
+    v0: float
+    leak: float
+    exact_if: bool
+    alpha: float
+
+
+def cuba_of(name: str, node: ir.Node, n: int, reset: str, alpha: float) -> Cuba | str:
+    """The mapping of ``node`` (``n`` channels), or why it has none."""
+    if isinstance(node, ir.Readout):
+        return Cuba(np.ones(n), 0.0, 0.0, False, 1.0)
+    if not isinstance(node, (ir.IF, ir.LIF)):
+        return f"{name}: {node.op} has no Loihi CUBA form"
+    soft = node.v_reset is None
+    if soft and reset == "exact":
+        return f"{name}: soft reset (reset by subtraction) has no Loihi form"
+    v_r = 0.0 if soft else float(node.v_reset)
+    theta = channels(node.v_threshold, n) - v_r
+    if np.any(theta <= 0):
+        return f"{name}: threshold {node.v_threshold} at or below the reset {v_r}"
+    v0 = np.unique((channels(node.v_init, n) - v_r) / theta)
+    if len(v0) > 1 and reset == "exact":
+        return f"{name}: an initial membrane that differs per channel"
+    leak = 0.0
+    if isinstance(node, ir.LIF):
+        leak = float(node.decay) if node.decay is not None else 1.0 / float(node.tau)
+        theta = theta / leak if node.decay_input else theta
+    start = float(v0[0]) if len(v0) == 1 else 0.0
+    return Cuba(theta, start, leak, isinstance(node, ir.IF), alpha if soft else 1.0)
+
+
+def _cuba_population(
+    pop: Population, incoming: list[Incoming], cuba: Cuba, steps: int
+) -> tuple[Neuron, list[Synapse], dict[str, Any]]:
+    readout = isinstance(pop.node, ir.Readout)
+    b = normalised(pop.bias, cuba.div)
+    bounds = [VTH_MAX / cuba.alpha]
+    if np.any(b):
+        bounds.append(BIAS_MAX / float(np.abs(b).max()))
+    if readout:
+        per = sum(np.abs(i.w).reshape(len(i.w), -1).sum(1) * i.bound for i in incoming)
+        reach = float(np.max(per + np.abs(b).reshape(len(b), -1).max(1)))
+        bounds.append(VTH_MAX / (steps * max(reach, 1e-30)))
+    k = float(math.floor(population_scale(incoming, bounds) * (1 + SLACK)))
+    syns, report = quantize_synapses(incoming, k, MIN_LEVELS)
+    bq = np.rint(b * k).astype(np.int64)
+    shift = 1 if cuba.exact_if else 0
+    vth = VTH_MAX if readout else max(0, round(cuba.alpha * k) - shift)
+    v0 = round(k * cuba.v0) << 6 if cuba.exact_if else round(k * cuba.v0 * 64)
+    dv = voltage_decay(cuba.leak) if cuba.leak else 0
+    neuron = Neuron("cuba", vth=vth, du=DECAY_UNITY - 1, dv=dv, bias=bq, v=v0)
+    errors = {
+        "bias": bias_error(b, bq, 1 / k),
+        "threshold": 0.0 if readout else abs((vth + shift) / (cuba.alpha * k) - 1.0),
+        "decay": abs(dv / DECAY_UNITY / cuba.leak - 1.0) if cuba.leak else 0.0,
+    }
+    return neuron, syns, facts(pop.node, neuron, k, report, errors)
+
+
+def quantize_cuba(
+    paths: Paths,
+    input_scale: float,
+    steps: int,
     x_max: float = 1.0,
     reset: str = "exact",
-) -> Graph:
-    """Quantise every synapse → neuron pair of ``graph`` (see the module docstring).
-
-    ``input_scale`` maps the graph input to integer messages, ``x_max`` bounds ``|x|``
-    (for the readout range) and ``steps`` is the number of time steps the network will run.
-    """
+    alpha: float = 1.0,
+) -> LoihiNet:
+    """Quantise ``paths`` for CUBA neurons (see the module docstring); ``input_scale`` maps
+    the input to integer messages, ``x_max`` bounds ``|x|`` (the readout's range) and
+    ``steps`` is the number of steps the network will run."""
     if reset not in RESETS:
         raise PassError(f"reset must be one of {RESETS}, got {reset!r}")
-    refused = _refusals(graph, reset)
+    maps = {n: cuba_of(n, p.node, p.shape[0], reset, alpha) for n, p in paths.populations.items()}
+    refused = [m for m in maps.values() if isinstance(m, str)]
     if refused:
         raise PassError(
-            f"no Loihi CUBA equivalent (use reset='hard' to approximate): {'; '.join(refused)}"
+            f"no Loihi CUBA equivalent (reset='hard' approximates): {'; '.join(refused)}"
         )
-    ed = graph.editor()
-    layers: dict[str, dict[str, Any]] = {}
-    for src, syn, name, node in layer_pairs(graph):
-        first = reads_input(graph, src)
-        sigma = input_scale if first else 1.0
-        try:
-            ed.nodes[src], layers[src] = _layer(
-                syn, name, node, sigma, steps, x_max if first else 1.0
+    neurons, synapses, report = {}, [], {}
+    for name, pop in paths.populations.items():
+        cuba = maps[name]
+        incoming = [
+            Incoming(
+                s,
+                normalised(s.weight, cuba.div),
+                input_scale if s.src == paths.input else 1.0,
+                x_max if s.src == paths.input else 1.0,
             )
+            for s in paths.into(name)
+        ]
+        try:
+            neurons[name], syns, report[name] = _cuba_population(pop, incoming, cuba, steps)
         except ValueError as exc:
-            raise PassError(f"{graph.where(src)}: {exc}") from None
-        if node.rate_coded:
-            ed.nodes[name] = ir.IF(v_threshold=layers[src]["vth"] + 1.0, v_reset=0.0)
-    ed.meta["loihi"] = {
-        "input_scale": input_scale,
-        "steps": steps,
-        "reset": reset,
-        "layers": layers,
-    }
-    return ed.freeze()
-
-
-def layer_pairs(graph: Graph) -> Iterator[tuple[str, ir.Node, str, ir.Node]]:
-    """``(synapse name, synapse, neuron name, neuron)`` for every IF/LIF/Readout, which must
-    read a Linear/Conv that feeds nothing else."""
-    for name, node in graph:
-        if not (node.rate_coded or isinstance(node, ir.Readout)):
-            continue
-        (src,) = graph.edges[name]
-        syn = graph.nodes[src]
-        if not syn.synapse or graph.consumers(src) != [name]:
-            raise PassError(f"{graph.where(name)} must read a synapse that feeds only it")
-        yield src, syn, name, node
-
-
-def reads_input(graph: Graph, name: str) -> bool:
-    """Whether synapse ``name`` reads a graph input through data movement only."""
-    src, _ = walk.back(graph, graph.edges[name][0], lambda n: n.movement)
-    return isinstance(graph.nodes[src], ir.Input)
+            raise PassError(f"{name}: {exc}") from None
+        synapses += syns
+    return LoihiNet(
+        paths.input,
+        paths.input_shape,
+        input_scale,
+        {n: p.shape for n, p in paths.populations.items()},
+        neurons,
+        tuple(synapses),
+        paths.output,
+        report,
+    )

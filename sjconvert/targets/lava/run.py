@@ -1,98 +1,212 @@
-"""Run a NetX HDF5 network in Lava's CPU simulator (``Loihi2SimCfg(select_tag="fixed_pt")``).
+"""Run many samples through a Lava network built once (``Loihi2SimCfg(select_tag="fixed_pt")``).
 
-Needs lava-nc and lava-dl (the Python 3.10 environment); nothing else in sjconvert imports
-this module. Each sample runs in a freshly built network, so it starts from zero state as
-the fixed-point simulator does. Arrays use PyTorch axis order; the Lava ``(W, H, C)`` order
-is converted here with :func:`whc`.
+Needs lava-nc (and lava-dl for NetX files): the Python 3.10 environment; nothing else in
+sjconvert imports this module. The network — a process-graph artifact
+(:mod:`.procgraph_loader`) or a NetX file — is built and compiled once; samples run back to
+back, ``T`` steps each. One :class:`Harness` process watches it: it records every
+population's messages, reads the output's state Var after every step (as a ``Monitor``
+would), and after the last step of each sample writes every state Var (neuron ``u``/``v``,
+``sigma``/``act``/``residue``, synapse buffers) back to its initial value — after reading,
+so no idle step is needed — so every sample starts as in a fresh network. One process
+instead of a sink, a ``Reset`` and a monitor per Var: Lava's simulator pays for every
+process at every step. Arrays are in Lava's layout, ``[T, N, *shape]``.
 """
 
 from __future__ import annotations
 
+import argparse
 import os
+import sys
+import tempfile
 import time
-from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
-from lava.lib.dl import netx
+from lava.magma.core.decorator import implements, requires, tag
+from lava.magma.core.model.py.model import PyLoihiProcessModel
+from lava.magma.core.model.py.ports import PyInPort, PyRefPort
+from lava.magma.core.model.py.type import LavaPyType
+from lava.magma.core.process.ports.ports import InPort, RefPort
+from lava.magma.core.process.process import AbstractProcess
+from lava.magma.core.resources import CPU
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
-from lava.proc.io.sink import RingBuffer as Sink
-from lava.proc.io.source import RingBuffer
-from lava.proc.monitor.process import Monitor
+from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from lava.proc.io.source import RingBuffer as Source
 
-RUN_CFG = Loihi2SimCfg(select_tag="fixed_pt")
+from . import procgraph_loader as loader
 
-
-def whc(shape_or_array: np.ndarray, lead: int = 0, trail: int = 0) -> np.ndarray:
-    """Reverse the ``C, H, W`` axes of an array (after ``lead``, before ``trail`` axes)."""
-    a = np.asarray(shape_or_array)
-    axes = list(range(a.ndim))
-    mid = axes[lead : a.ndim - trail]
-    return a.transpose(axes[:lead] + mid[::-1] + axes[a.ndim - trail :])
+STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma"}
 
 
-@dataclass
-class LavaResult:
-    """Per layer messages ``[T, N, *shape]``, the last layer's voltage (or sigma), and the
-    seconds spent in ``run`` (compiling and starting included, building excluded)."""
+class Harness(AbstractProcess):
+    """Records ``in<i>`` (messages of ``shapes[i]``), reads ``state`` after every step and
+    writes ``values[j]`` to ``ref<j>`` after every ``period`` steps; after ``steps`` steps
+    it saves ``spikes_<i>`` and ``state`` to ``path`` (``.npz``)."""
 
-    spikes: list[np.ndarray]
-    voltage: np.ndarray
-    seconds: float
+    def __init__(
+        self,
+        *,
+        shapes: list[tuple[int, ...]],
+        state: Any,
+        resets: list[tuple[Any, int]],
+        steps: int,
+        period: int,
+        path: str,
+    ) -> None:
+        values = [v for _, v in resets]
+        super().__init__(
+            shapes=shapes, state_shape=state.shape, values=values, steps=steps,
+            period=period, path=path,
+        )  # fmt: skip
+        for i, shape in enumerate(shapes):
+            setattr(self, f"in{i}", InPort(shape=shape))
+        self.state = RefPort(state.shape)
+        self.state.connect_var(state)
+        for j, (var, _) in enumerate(resets):
+            setattr(self, f"ref{j}", RefPort(var.shape))
+            getattr(self, f"ref{j}").connect_var(var)
 
 
-def _run_one(path: str, x: np.ndarray, steps: int) -> tuple[list[np.ndarray], np.ndarray, float]:
-    """One sample ``x`` (``[T', *input_shape]`` integers, zeros after T') through the net."""
+class PyHarness(PyLoihiProcessModel):
+    """The model of :class:`Harness` (ports declared per instance by :func:`harness_model`)."""
+
+    def __init__(self, proc_params: dict[str, Any]) -> None:
+        super().__init__(proc_params)
+        p = proc_params
+        self.buffers = [np.zeros((p["steps"], *s), np.int32) for s in p["shapes"]]
+        self.states = np.zeros((p["steps"], *p["state_shape"]), np.int64)
+
+    def run_spk(self) -> None:
+        for i, buf in enumerate(self.buffers):
+            buf[self.time_step - 1] = getattr(self, f"in{i}").recv()
+
+    def post_guard(self) -> bool:
+        return True
+
+    def run_post_mgmt(self) -> None:
+        t, p = self.time_step, self.proc_params
+        self.states[t - 1] = np.asarray(self.state.read()).reshape(self.states.shape[1:])
+        if t % p["period"] == 0:
+            for j, value in enumerate(p["values"]):
+                ref = getattr(self, f"ref{j}")
+                ref.write(np.zeros(ref._shape, ref._d_type) + value)
+                ref.wait()
+        if t == p["steps"]:
+            spikes = {f"spikes_{i}": b for i, b in enumerate(self.buffers)}
+            np.savez(p["path"], state=self.states, **spikes)
+
+
+def harness_model(harness: Harness) -> type:
+    """A process model class with one typed port per port of ``harness``."""
+    n_in, n_ref = len(harness.proc_params["shapes"]), len(harness.proc_params["values"])
+    ports = {f"in{i}": LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24) for i in range(n_in)}
+    ports.update({f"ref{j}": LavaPyType(PyRefPort.VEC_DENSE, int) for j in range(n_ref)})
+    ports["state"] = LavaPyType(PyRefPort.VEC_DENSE, int)
+    cls = type("PyHarnessInstance", (PyHarness,), ports)
+    return tag("fixed_pt")(requires(CPU)(implements(proc=Harness, protocol=LoihiProtocol)(cls)))
+
+
+def _netx(path: str) -> tuple[dict[str, Any], list[Any], Any, Any]:
+    """A NetX network: ``(neurons by layer index, leaf processes, input port, network)``."""
+    from lava.lib.dl import netx
+
     net = netx.hdf5.Network(net_config=path, input_message_bits=24)
-    data = np.zeros((steps, *net.inp.shape), np.int32)
-    data[: len(x)] = whc(x, lead=1).reshape(len(x), *net.inp.shape)[:steps]
-    src = RingBuffer(data=np.moveaxis(data, 0, -1))
-    src.s_out.connect(net.inp)
-    sinks = []
-    for layer in net.layers:
-        sinks.append(Sink(shape=layer.shape, buffer=steps))
-        layer.neuron.s_out.connect(sinks[-1].a_in)
-    monitor = Monitor()  # one probe per monitor: several make Lava's compiler fail
-    last = net.layers[-1].neuron
-    state = "v" if hasattr(last, "v") else "sigma"  # CUBA voltage, or (sigma-)delta sigma
-    monitor.probe(getattr(last, state), steps)
+    neurons = {str(i): layer.neuron for i, layer in enumerate(net.layers)}
+    leaves = [p for layer in net.layers for p in (layer.synapse, layer.neuron) if p is not None]
+    return neurons, leaves, net.inp, net
+
+
+def _initial(proc: Any, var: str) -> int:
+    init = np.unique(np.asarray(getattr(proc, var).init))
+    if init.size > 1:
+        raise ValueError(f"{proc.name}: per-neuron initial {var} cannot be reset")
+    return int(init[0]) if init.size else 0
+
+
+def run_batched(
+    path: str, x: np.ndarray, workdir: str, chunk: int = 10, report: Any = None
+) -> dict[str, np.ndarray]:
+    """Run ``x`` (``[T, N, *input shape]`` integers) through the artifact or NetX file at
+    ``path``; returns every population's messages ``[T, N, *shape]`` (``spikes/<name>``:
+    process name, or NetX layer index), ``state`` (the output's state Var) and timings."""
+    steps, n = x.shape[:2]
+    start = time.perf_counter()
+    if path.endswith(".npz"):
+        graph, arrays = loader.load(path)
+        procs, feeds = loader.build(graph, arrays)
+        neurons = {k: procs[k] for k in procs if graph["processes"][k]["class"] in loader.NEURONS}
+        leaves, (targets,) = list(procs.values()), feeds.values()
+        out = procs[graph["outputs"]["y"]["process"]]
+    else:
+        neurons, leaves, port, _ = _netx(path)
+        targets, out = [(port, None)], list(neurons.values())[-1]
+    long = np.moveaxis(x, 1, 0).reshape(n * steps, *x.shape[2:])
+    src = Source(data=np.moveaxis(long, 0, -1))
+    for p, reshape in targets:
+        (src.s_out.reshape(tuple(reshape)) if reshape else src.s_out).connect(p)
+    resets = [
+        (getattr(p, v), _initial(p, v)) for p in leaves for v in loader.STATE[type(p).__name__]
+    ]
+    record = os.path.join(workdir, "record.npz")
+    harness = Harness(
+        shapes=[p.s_out.shape for p in neurons.values()],
+        state=getattr(out, STATE_VAR[type(out).__name__]),
+        resets=resets,
+        steps=n * steps,
+        period=steps,
+        path=record,
+    )
+    for i, proc in enumerate(neurons.values()):
+        proc.s_out.connect(getattr(harness, f"in{i}"))
+    cfg = Loihi2SimCfg(
+        select_tag="fixed_pt", exception_proc_model_map={harness: harness_model(harness)}
+    )
+    built = time.perf_counter()
     try:
-        start = time.perf_counter()
-        net.run(condition=RunSteps(num_steps=steps), run_cfg=RUN_CFG)
-        seconds = time.perf_counter() - start
-        data_out = monitor.get_data()
-        rasters = [np.moveaxis(sink.data.get(), -1, 0) for sink in sinks]
+        for done in range(0, n, chunk):
+            k = min(chunk, n - done)
+            src.run(condition=RunSteps(num_steps=k * steps), run_cfg=cfg)
+            if report:
+                report(done + k, n)
     finally:
-        net.stop()
-    spikes = [whc(r, lead=1).astype(np.int64) for r in rasters]
-    v = np.asarray(data_out[last.name][state]).reshape(steps, *net.layers[-1].shape)
-    return spikes, whc(v, lead=1).astype(np.int64), seconds
+        src.stop()
+    with np.load(record) as f:
+        result = {
+            f"spikes/{name}": _per_sample(f[f"spikes_{i}"], n, steps)
+            for i, name in enumerate(neurons)
+        }
+        result["state"] = _per_sample(f["state"], n, steps)
+    result["build_seconds"] = np.float64(built - start)
+    result["seconds"] = np.float64(time.perf_counter() - start)
+    return result
 
 
-def run_netx(path: str | os.PathLike[str], x: np.ndarray, steps: int) -> LavaResult:
-    """Run input messages ``x`` (``[T', N, *input_shape]`` integers, zeros after ``T'``)
-    for ``steps`` steps, one sample at a time; outputs are stacked over samples on axis 1."""
-    per = [_run_one(str(path), x[:, i], steps) for i in range(x.shape[1])]
-    spikes = [np.stack([p[0][i] for p in per], 1) for i in range(len(per[0][0]))]
-    return LavaResult(spikes, np.stack([p[1] for p in per], 1), sum(p[2] for p in per))
+def _per_sample(a: np.ndarray, n: int, steps: int) -> np.ndarray:
+    """``[N·steps, ...]`` recorded over the long run → ``[steps, N, ...]``."""
+    return np.moveaxis(a.reshape(n, steps, *a.shape[1:]), 0, 1)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m sjconvert.targets.lava.run NET X.npz OUT.npz --steps T``: run the integer
-    input ``x`` of X.npz and save ``spikes_<i>`` per layer and ``voltage`` to OUT.npz (the
+    """``python -m sjconvert.targets.lava.run NET X.npz OUT.npz``: run ``x`` (``[T, N,
+    ...]``, Lava layout) through NET (``.lpg.npz`` or NetX) and save every population's
+    messages and the output state to OUT.npz, printing ``progress DONE TOTAL`` lines (the
     ``to-lava --verify`` subprocess in the Lava environment)."""
-    import argparse
-
     parser = argparse.ArgumentParser(description=main.__doc__)
     parser.add_argument("net")
     parser.add_argument("inputs")
     parser.add_argument("output")
-    parser.add_argument("--steps", type=int, required=True)
     args = parser.parse_args(argv)
-    res = run_netx(args.net, np.load(args.inputs)["x"], args.steps)
-    arrays = {f"spikes_{i}": s for i, s in enumerate(res.spikes)}
-    np.savez_compressed(args.output, voltage=res.voltage, seconds=res.seconds, **arrays)
+
+    def report(done: int, total: int) -> None:
+        print(f"progress {done} {total}", flush=True)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        res = run_batched(args.net, np.load(args.inputs)["x"], tmp, report=report)
+    part = f"{args.output}.part.npz"
+    np.savez(part, **res)
+    os.replace(part, args.output)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

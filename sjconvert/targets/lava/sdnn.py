@@ -1,97 +1,100 @@
-"""Quantise a converted rate SNN to Loihi 2 sigma-delta (NetX ``SDNN``) fixed point.
+"""Quantise a converted rate network (:class:`~.network.Paths`) for Loihi 2 sigma-delta
+neurons (Lava ``SigmaDelta`` with ReLU; the readout is a ``Sigma``).
 
 A sigma-delta ReLU neuron sends the changes of ``act = max(Σ_t a[t] + b, 0)``, so with a
-static input sent once it settles, after one step per layer, on the ANN's activation: IF
-neurons become ReLU (their rate model ``clamp(X/θ, 0, 1)`` without the upper clamp) and the
-:class:`Readout` becomes a sigma (integrator) output. With state scale ``K_l`` (state units
-per unit of activation) and ``σ`` the input scale (messages ``round(x·σ)``)::
+static input sent once it settles, one step per synapse on the longest path, on the ANN's
+activation: IF (and LIF) neurons become ReLU (their rate model ``clamp(X/θ, 0, 1)`` without
+the upper clamp) and the :class:`Readout` a sigma. With state scale ``K_n`` (state units per
+unit of activation) per population, shared by every synapse into it, and ``m_k`` the message scale
+of source ``k`` (``σ`` for the input, ``K_src / 2^state_exp`` for a population: messages
+carry ``state >> state_exp``)::
 
-    W̃ = W / θ_c,  b̃ = b / θ_c                 (per output channel c; θ = 1 for the readout)
-    m_l = σ (first layer) or K_{l-1} / 2⁶       (a message carries state >> 6)
-    s_l = min(127 / max|W̃|, K_max / m_l);  K_l = s_l m_l      (the readout: no K_max)
-    W_q = round(s_l W̃)    b_q = round(K_l b̃ / 2¹²)   (Lava scales the bias by 2¹²)
+    W̃ = W / θ_c,  b̃ = b / θ_c                  (per output channel c; θ = 1 for the readout)
+    K_n = min(min_k 127·m_k / max|W̃_k|, K_max)  (the readout: no K_max)
+    W_q = round(K_n W̃_k / m_k)    b_q = round(K_n b̃ / 2^(spike_exp + state_exp))
 
-``K_l`` is kept as large as allowed: it sets both the bias precision (``b_q`` is in units of
-``2¹²/K_l``) and the message resolution; where ``K_max`` binds, the layer's weights use
-fewer than 8 bits (measured in ``docs/lava.md``). The readout's bias is not sent to Lava
-(a sigma output has none): ``round(K_L b̃)`` is kept as the offset added to the read-out
-sigma. ``K_max`` bounds messages to ``K_max / 2⁶``: 2¹⁶ before a convolution, so its
-sums stay inside Lava's 24-bit (float32) convolution, and 2²¹ before a dense layer (int32
-sums of 127·2¹⁵ per input).
+``K_n`` is kept as large as allowed: it sets both the bias precision and the message
+resolution. Lava scales the bias by ``2^(spike_exp + state_exp)``: NetX fixes both exponents
+at 6 (bias unit ``2¹²/K``); a process graph uses ``spike_exp = 0`` (64× finer biases,
+``docs/lava.md``). The readout's bias is not sent to Lava (a sigma has none):
+``round(K b̃)`` is the offset added to its state. ``K_max`` bounds messages to
+``K_max / 2⁶``: 2¹⁶ when they reach a convolution (whose sums wrap at 24 bits) and 2²¹
+when they reach only dense synapses (int32 sums of 127·2¹⁵ per input).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
 from ...errors import PassError
 from ...ir import nodes as ir
-from ...ir import walk
-from ...ir.graph import Graph
+from .network import LoihiNet, Neuron, Paths
 from .quantize import (
-    WEIGHT_MAX,
-    _channels,
+    Incoming,
+    bias_error,
+    channels,
     facts,
-    layer_pairs,
     normalised,
-    quantize_weights,
-    reads_input,
+    population_scale,
+    quantize_synapses,
 )
 
 STATE_MAX = 1 << 16
 DENSE_STATE_MAX = 1 << 21
-MESSAGE_SHIFT = 6
-BIAS_SHIFT = 12
+STATE_EXP = 6
+NETX_SPIKE_EXP = 6
 
 
 def quantize_sdnn(
-    graph: Graph,
-    input_scale: float = 1.0,
+    paths: Paths,
+    input_scale: float,
+    spike_exp: int = 0,
     state_max: int = STATE_MAX,
     dense_state_max: int = DENSE_STATE_MAX,
-) -> Graph:
-    """Quantise every synapse → neuron pair of ``graph`` for sigma-delta neurons (see the
-    module docstring); neuron facts and per-layer errors go to ``meta["loihi"]``."""
-    ed = graph.editor()
-    layers: dict[str, dict[str, Any]] = {}
-    scale: dict[str, float] = {}  # K of each neuron's output
-    for src, syn, name, node in layer_pairs(graph):
-        readout = isinstance(node, ir.Readout)
-        n_out = syn.weight.shape[0]
-        theta = np.ones(n_out) if readout else _channels(node.v_threshold, n_out)
-        w, b = normalised(syn, theta)
-        m = input_scale if reads_input(graph, src) else _upstream(graph, src, scale)
-        s = WEIGHT_MAX / max(float(np.abs(w).max()), 1e-30)
+) -> LoihiNet:
+    """Quantise ``paths`` for sigma-delta neurons (see the module docstring)."""
+    neurons, synapses, report, scale = {}, [], {}, {}
+    for name, pop in paths.populations.items():
+        readout = isinstance(pop.node, ir.Readout)
+        if not (readout or pop.node.rate_coded):
+            raise PassError(
+                f"{name}: sigma-delta neurons stand for rate-coded neurons, not {pop.node.op}"
+            )
+        theta = np.ones(pop.shape[0]) if readout else channels(pop.node.v_threshold, pop.shape[0])
+        incoming = [
+            Incoming(
+                s,
+                normalised(s.weight, theta),
+                input_scale if s.src == paths.input else scale[s.src] / (1 << STATE_EXP),
+                1.0,
+            )
+            for s in paths.into(name)
+        ]
+        bounds = []
         if not readout:
-            cap = dense_state_max if _feeds_dense(graph, name) else state_max
-            s = min(s, cap / m)
-        k = s * m
-        wq, w_err = quantize_weights(w, s)
-        bq, b_err = quantize_weights(b, k if readout else k / (1 << BIAS_SHIFT))
-        ed.nodes[src] = syn.evolve(weight=wq, bias=bq if np.any(bq) else None)
-        if not readout:
-            ed.nodes[name] = ir.ReLU()
-        scale[name] = k
-        errors = (w_err, b_err if np.any(b) else 0.0, 0.0)
+            dense = all(s.kind == "dense" for s in paths.synapses if s.src == name)
+            bounds.append(dense_state_max if dense else state_max)
+        k = population_scale(incoming, bounds)
+        try:
+            syns, syn_report = quantize_synapses(incoming, k)
+        except ValueError as exc:
+            raise PassError(f"{name}: {exc}") from None
+        b = normalised(pop.bias, theta)
+        unit = 1 if readout else 1 << (spike_exp + STATE_EXP)
+        bq = np.rint(b * k / unit).astype(np.int64)
         model = "sigma" if readout else "sdnn"
-        layers[src] = facts(name, model, 0, s, k, errors, readout, i_decay=0)
-    ed.meta["loihi"] = {"input_scale": input_scale, "model": "sdnn", "layers": layers}
-    return ed.freeze()
-
-
-def _feeds_dense(graph: Graph, name: str) -> bool:
-    """Whether the messages of neuron ``name`` reach only Linear synapses."""
-    readers = graph.consumers(name)
-    while readers and all(graph.nodes[r].movement for r in readers):
-        readers = [c for r in readers for c in graph.consumers(r)]
-    return bool(readers) and all(isinstance(graph.nodes[r], ir.Linear) for r in readers)
-
-
-def _upstream(graph: Graph, name: str, scale: dict[str, float]) -> float:
-    """Message scale ``K / 2⁶`` of the neuron ``name`` reads through data movement."""
-    src, _ = walk.back(graph, graph.edges[name][0], lambda n: n.movement)
-    if src not in scale:
-        raise PassError(f"{graph.where(name)} reads {src}, which is not a neuron")
-    return scale[src] / (1 << MESSAGE_SHIFT)
+        neurons[name] = Neuron(model, bias=bq, spike_exp=spike_exp, state_exp=STATE_EXP)
+        errors = {"bias": bias_error(b, bq, unit / k), "threshold": 0.0, "decay": 0.0}
+        report[name] = facts(pop.node, neurons[name], k, syn_report, errors)
+        scale[name] = k
+        synapses += syns
+    return LoihiNet(
+        paths.input,
+        paths.input_shape,
+        input_scale,
+        {n: p.shape for n, p in paths.populations.items()},
+        neurons,
+        tuple(synapses),
+        paths.output,
+        report,
+    )

@@ -1,8 +1,9 @@
-"""LavaAgreement of a NetX network between Lava's simulator and our fixed-point simulator.
+"""Agreement between Lava's simulator and our fixed-point simulator on one network.
 
-Lava needs Python 3.10 (lava-nc 0.10, lava-dl 0.6). When the running interpreter cannot
-import it, Lava runs in a subprocess of the Lava environment: ``$SJCONVERT_LAVA_PYTHON``,
-else ``.venv-lava/bin/python`` beside the sjconvert checkout.
+Lava needs Python 3.10 (lava-nc 0.10, lava-dl 0.6). It always runs in a subprocess
+(``python -m sjconvert.targets.lava.run``, :func:`~.run.run_batched`: the network built
+once, samples back to back), in the running interpreter when it imports Lava, else
+``$SJCONVERT_LAVA_PYTHON``, else ``.venv-lava/bin/python`` beside the sjconvert checkout.
 """
 
 from __future__ import annotations
@@ -12,13 +13,15 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ...errors import EmitError
-from .fixed_point import VTH_MAX, FixedPointResult, LoihiNet
+from .fixed_point import Trace
+from .procgraph import ProcGraph
 
 REPO = Path(__file__).resolve().parents[3]
 ENV_VAR = "SJCONVERT_LAVA_PYTHON"
@@ -39,9 +42,12 @@ def lava_python() -> str:
     )
 
 
-def run_lava(path: Path, x: np.ndarray, steps: int) -> FixedPointResult:
-    """Run integer input messages ``x`` ``[T', N, ...]`` through the NetX file in Lava (in
-    a subprocess of the Lava environment)."""
+def run_lava(
+    path: Path, x: np.ndarray, names: list[str], progress: Callable[[int], None] | None = None
+) -> Trace:
+    """Run input messages ``x`` (``[T, N, *Lava shape]``) through the network file at
+    ``path`` (an ``.lpg.npz`` artifact or NetX) in Lava; ``names`` are its populations in
+    order. ``progress(k)`` is called as ``k`` more samples finish."""
     python = lava_python()
     with tempfile.TemporaryDirectory() as tmp:
         xin, out = Path(tmp) / "x.npz", Path(tmp) / "out.npz"
@@ -51,45 +57,38 @@ def run_lava(path: Path, x: np.ndarray, steps: int) -> FixedPointResult:
             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
         }
         cmd = [python, "-m", "sjconvert.targets.lava.run", str(path), str(xin), str(out)]
-        proc = subprocess.run(
-            [*cmd, "--steps", str(steps)], env=env, capture_output=True, text=True, check=False
-        )
+        done = 0
+        with subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        ) as proc:
+            assert proc.stdout is not None and proc.stderr is not None
+            for line in proc.stdout:
+                if line.startswith("progress ") and progress is not None:
+                    now = int(line.split()[1])
+                    progress(now - done)
+                    done = now
+            err = proc.stderr.read()
         if proc.returncode != 0:
-            tail = proc.stderr.strip().splitlines()[-1:] or ["(no output)"]
+            tail = err.strip().splitlines()[-1:] or ["(no output)"]
             raise EmitError(f"Lava run failed ({python}): {tail[0]}")
         with np.load(out) as f:
-            n = sum(k.startswith("spikes_") for k in f.files)
-            spikes = {str(i): f[f"spikes_{i}"] for i in range(n)}
-            return FixedPointResult(spikes, f["voltage"], float(f["seconds"]))
-
-
-def predict(net: LoihiNet, res: FixedPointResult) -> np.ndarray:
-    """Class per sample: the final sigma plus its offset (sigma output), the readout's final
-    voltage (CUBA integrator), else the output spike counts."""
-    last = net.layers[-1]
-    if last.neuron == "sigma":
-        offset = 0 if last.bias is None else np.asarray(last.bias)
-        return (res.voltage[-1] + offset).reshape(res.voltage.shape[1], -1).argmax(-1)
-    if last.vth == VTH_MAX:
-        return res.voltage[-1].reshape(res.voltage.shape[1], -1).argmax(-1)
-    return res.counts.reshape(res.counts.shape[0], -1).argmax(-1)
+            keys = [k for k in f.files if k.startswith("spikes/")]  # in population order
+            spikes = {name: f[k] for name, k in zip(names, keys, strict=True)}
+            build = float(f["build_seconds"])
+            return Trace(spikes, f["state"], float(f["seconds"]), {"build_seconds": build})
 
 
 @dataclass
-class LavaAgreement:
-    """Spike agreement per layer (fraction of equal entries) and predictions agreement."""
+class Agreement:
+    """Fraction of equal messages per population, whether the output's state is equal at
+    every step, and the fraction of equal predictions."""
 
     layers: dict[str, float]
-    voltage_equal: bool
-    predictions_equal: float
+    state_equal: bool
+    predictions: float
 
 
-def compare(net: LoihiNet, ours: FixedPointResult, lava: FixedPointResult) -> LavaAgreement:
-    layers = {
-        layer.name: float(np.mean(mine == theirs))
-        for layer, mine, theirs in zip(
-            net.layers, ours.spikes.values(), lava.spikes.values(), strict=True
-        )
-    }
-    same = float(np.mean(predict(net, ours) == predict(net, lava)))
-    return LavaAgreement(layers, bool(np.array_equal(ours.voltage, lava.voltage)), same)
+def compare(pg: ProcGraph, ours: Trace, lava: Trace) -> Agreement:
+    layers = {name: float(np.mean(ours.spikes[name] == lava.spikes[name])) for name in lava.spikes}
+    same = np.mean(pg.predict(ours.state[-1]) == pg.predict(lava.state[-1]))
+    return Agreement(layers, bool(np.array_equal(ours.state, lava.state)), float(same))

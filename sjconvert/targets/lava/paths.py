@@ -1,0 +1,243 @@
+"""Lower a spiking IR graph to populations and synapses (:class:`~.network.Paths`).
+
+Every IF, LIF or Readout node becomes a population. Its input is a sum of **linear paths**
+from source populations (or the graph input) through convolutions, average pools, scales,
+batch norms, flattening, linear layers, concatenation and residual adds; each path becomes
+**one synapse** (:mod:`.compose`): a convolution, a depthwise convolution for a scaled skip,
+or a dense matrix after a flatten. Lava sums every synapse connected to a neuron's input,
+which is the residual add; a concatenation becomes one synapse per concatenated part.
+
+The walk runs forward over the graph, one emitter per IR node class in :data:`REGISTRY`
+(``docs/supported_ops.md`` lists them), after :meth:`Registry.check` named every node it
+cannot take. Each value carries its terms (source, linear map, IR nodes on the way) and its
+constant part — the value with every source at zero, computed with the node's own torch
+kernel (:mod:`sjconvert.ops.kernels`), so biases of convolutions, batch norms and pools
+reach the population exactly, per neuron.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ...errors import UnsupportedOpError
+from ...exec.shapes import with_shapes
+from ...ir import nodes as ir
+from ...ir.graph import Graph
+from ...ops.kernels import entry, prepare
+from ..registry import Registry
+from .compose import ConvMap, DenseMap, FlatMap, PathMap, Uncomposable, expand_groups
+from .network import Paths, Population, Synapse
+
+
+@dataclass(frozen=True)
+class Term:
+    src: str
+    map: PathMap
+    path: tuple[str, ...]
+
+
+@dataclass
+class Lowering:
+    graph: Graph
+    terms: dict[str, list[Term]] = field(default_factory=dict)
+    consts: dict[str, torch.Tensor] = field(default_factory=dict)
+    populations: dict[str, Population] = field(default_factory=dict)
+    synapses: list[Synapse] = field(default_factory=list)
+
+    def shape(self, name: str) -> tuple[int, ...]:
+        return tuple(self.graph.shapes[name])
+
+    def value(self, name: str) -> list[Term]:
+        return self.terms[self.graph.edges[name][0]]
+
+    def each(self, name: str, fn: Callable[[PathMap], PathMap]) -> None:
+        """Apply ``fn`` to the linear map of every term of ``name``'s input."""
+        out = []
+        for t in self.value(name):
+            try:
+                out.append(Term(t.src, fn(t.map), (*t.path, name)))
+            except Uncomposable as exc:
+                raise UnsupportedOpError(
+                    f"{self.graph.where(name)}: cannot join the path "
+                    f"{' → '.join((t.src, *t.path, name))} into one synapse ({exc})"
+                ) from None
+        self.terms[name] = out
+
+
+REGISTRY: Registry[Lowering, None] = Registry("lava")
+
+
+def _const(b: Lowering, name: str, node: ir.Node) -> None:
+    """The value of ``name`` with every source at zero (its node's kernel, float64)."""
+    ins = b.graph.edges[name]
+    params = prepare(node, [b.shape(i) for i in ins], dtype=torch.float64)
+    found = entry(node)
+    b.consts[name] = found.fn(params, [b.consts[i] for i in ins])
+
+
+def _source(b: Lowering, name: str) -> None:
+    shape = b.shape(name)
+    start = ConvMap.identity(shape) if len(shape) > 1 else DenseMap.identity(shape)
+    b.terms[name] = [Term(name, start, ())]
+    b.consts[name] = torch.zeros(1, *shape, dtype=torch.float64)
+
+
+@REGISTRY.register(ir.Input)
+def _input(name: str, node: ir.Input, b: Lowering) -> None:
+    _source(b, name)
+
+
+def _synapse_name(b: Lowering, t: Term, dst: str) -> str:
+    syn = [p for p in t.path if b.graph.nodes[p].synapse]
+    taken = {s.name for s in b.synapses} | set(b.graph.nodes)
+    if len(syn) == 1 and syn[0] not in {s.name for s in b.synapses}:
+        return syn[0]
+    base = f"{t.src}_to_{dst}"
+    name, i = base, 1
+    while name in taken:
+        name, i = f"{base}_{i}", i + 1
+    return name
+
+
+def _emit_synapse(b: Lowering, t: Term, dst: str) -> Synapse:
+    name = _synapse_name(b, t, dst)
+    m = t.map.dense() if isinstance(t.map, FlatMap) else t.map
+    if isinstance(m, ConvMap):
+        weight, groups = m.grouped()
+        return Synapse(
+            name, t.src, dst, "conv", weight, m.stride, m.padding, m.dilation, groups, t.path
+        )
+    if len(b.shape(dst)) != 1:
+        raise UnsupportedOpError(
+            f"{b.graph.where(dst)}: the path {' → '.join(t.path)} ends in a dense map, which "
+            "feeds only 1-D populations"
+        )
+    return Synapse(name, t.src, dst, "dense", m.matrix, path=t.path)
+
+
+@REGISTRY.register(ir.IF, ir.LIF, ir.Readout)
+def _population(name: str, node: ir.Node, b: Lowering) -> None:
+    for t in b.value(name):
+        b.synapses.append(_emit_synapse(b, t, name))
+    bias = b.consts[b.graph.edges[name][0]][0].numpy()
+    b.populations[name] = Population(name, node, b.shape(name), bias)
+    _source(b, name)
+
+
+@REGISTRY.register(ir.Conv1d, ir.Conv2d)
+def _conv(name: str, node: ir.Conv1d | ir.Conv2d, b: Lowering) -> None:
+    w = expand_groups(node.weight, node.groups)
+    out = b.shape(name)
+    b.each(name, lambda m: _spatial(m).then_conv(w, node.stride, node.padding, node.dilation, out))
+
+
+def _spatial(m: PathMap) -> ConvMap:
+    if not isinstance(m, ConvMap):
+        raise Uncomposable("a convolution after a flatten or a linear layer")
+    return m
+
+
+def _pool_accepts(node: ir.Node) -> str | None:
+    if node.ceil_mode:
+        return "ceil_mode pooling is not one convolution"
+    if any(node.padding) and not node.count_include_pad:
+        return "padding not counted in the average is not one convolution"
+    return None
+
+
+@REGISTRY.register(ir.AvgPool1d, ir.AvgPool2d, accepts=_pool_accepts)
+def _avgpool(name: str, node: ir.Node, b: Lowering) -> None:
+    c, k = b.shape(name)[0], node.kernel_size
+    div = node.divisor_override or int(np.prod(k))
+    w = np.zeros((c, c, *k))
+    w[np.arange(c), np.arange(c)] = 1.0 / div
+    out, one = b.shape(name), (1,) * len(k)
+    b.each(name, lambda m: _spatial(m).then_conv(w, node.stride, node.padding, one, out))
+
+
+def _scale(b: Lowering, name: str, factor: np.ndarray) -> None:
+    def fn(m: PathMap) -> PathMap:
+        return (m.dense() if isinstance(m, FlatMap) else m).then_scale(factor)
+
+    b.each(name, fn)
+
+
+@REGISTRY.register(ir.Scale)
+def _scale_node(name: str, node: ir.Scale, b: Lowering) -> None:
+    _scale(b, name, node.factor)
+
+
+@REGISTRY.register(ir.BatchNorm)
+def _batchnorm(name: str, node: ir.BatchNorm, b: Lowering) -> None:
+    _scale(b, name, node.gamma / np.sqrt(node.var.astype(np.float64) + node.eps))
+
+
+def _flatten_accepts(node: ir.Flatten) -> str | None:
+    whole = node.start_dim == 1 and node.end_dim == -1
+    return None if whole else "only whole samples are flattened"
+
+
+@REGISTRY.register(ir.Flatten, accepts=_flatten_accepts)
+def _flatten(name: str, node: ir.Flatten, b: Lowering) -> None:
+    b.each(name, lambda m: FlatMap(m) if isinstance(m, ConvMap) else m)
+
+
+@REGISTRY.register(ir.Linear)
+def _linear(name: str, node: ir.Linear, b: Lowering) -> None:
+    def fn(m: PathMap) -> PathMap:
+        if isinstance(m, ConvMap):
+            raise Uncomposable("a linear layer on a [C, ...] value without a flatten")
+        return m.then_linear(node.weight)
+
+    b.each(name, fn)
+
+
+@REGISTRY.register(ir.Dropout, ir.Identity)
+def _identity(name: str, node: ir.Node, b: Lowering) -> None:
+    b.each(name, lambda m: m)
+
+
+@REGISTRY.register(ir.Add)
+def _add(name: str, node: ir.Add, b: Lowering) -> None:
+    b.terms[name] = [
+        Term(t.src, t.map, (*t.path, name)) for i in b.graph.edges[name] for t in b.terms[i]
+    ]
+
+
+def _concat_accepts(node: ir.Concat) -> str | None:
+    return None if node.dim == 1 else "only channel (dim 1) concatenation"
+
+
+@REGISTRY.register(ir.Concat, accepts=_concat_accepts)
+def _concat(name: str, node: ir.Concat, b: Lowering) -> None:
+    total, offset, out = b.shape(name)[0], 0, []
+    for i in b.graph.edges[name]:
+        for t in b.terms[i]:
+            m = t.map.dense() if isinstance(t.map, FlatMap) else t.map
+            out.append(Term(t.src, m.embed(offset, total), (*t.path, name)))
+        offset += b.shape(i)[0]
+    b.terms[name] = out
+
+
+def lower(graph: Graph) -> Paths:
+    """The populations and synapses of a spiking ``graph`` (see the module docstring);
+    raises :class:`~sjconvert.errors.UnsupportedOpError` naming every node it cannot take."""
+    REGISTRY.check(graph)
+    if len(graph.inputs) != 1 or len(graph.outputs) != 1:
+        raise UnsupportedOpError("a Loihi network has exactly one input and one output")
+    b = Lowering(with_shapes(graph))
+    for name, node in b.graph:
+        REGISTRY.emitter(b.graph, name)(name, node, b)
+        if name not in b.consts:
+            _const(b, name, node)
+    (out,) = graph.outputs
+    if out not in b.populations:
+        raise UnsupportedOpError(
+            f"{graph.where(out)} is the output: a Loihi network ends with neurons or a Readout"
+        )
+    (inp,) = graph.inputs
+    return Paths(inp, b.shape(inp), b.populations, tuple(b.synapses), out)

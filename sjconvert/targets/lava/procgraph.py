@@ -1,0 +1,239 @@
+"""The Lava process graph, sjconvert's side: build one from PyTorch-layout integer layers,
+read and write its ``.lpg.npz`` artifact (format: :mod:`.procgraph_loader`).
+
+Every layout conversion happens here, once, through :mod:`.layout`: the stored arguments
+are exactly what the Lava constructors take, so the standalone loader, Lava and our
+fixed-point simulator all read the same numbers.
+
+* ``Dense`` weight mantissas ``m ∈ [−128, 127]`` are written as ``weights = 2m``,
+  ``weight_exp = −1``, ``sign_mode = MIXED`` (Lava drops the low bit of mixed-sign weights
+  and would misclip an all-negative matrix in its inhibitory mode); a Dense reading a
+  ``[C, H, W]`` (or ``[C, L]``) population reads it through a reshape to ``(n,)`` with its
+  columns permuted to Lava's flattening (:func:`~.layout.flat_order`).
+* ``Conv``: flipped ``(C_out, kx, ky, C_in/g)`` kernels, ``weight_exp = 0``; Conv1d runs over
+  ``(L, 1, C)``.
+* Graded messages (the input, sigma-delta) need ``num_message_bits = 24`` on the synapse.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ...errors import InputError
+from . import procgraph_loader as loader
+from .layout import flat_order, from_lava, lava_kernel, lava_pair, lava_shape, to_lava
+
+MIXED = 1
+GRADED_BITS = 24
+INPUT_LIMIT = 1 << 23
+
+
+@dataclass
+class ProcGraph:
+    """A process graph: the JSON document and its arrays (see :mod:`.procgraph_loader`)."""
+
+    graph: dict[str, Any] = field(default_factory=dict)
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.graph:
+            self.graph = {
+                "format": loader.FORMAT,
+                "version": loader.VERSION,
+                "inputs": {},
+                "processes": {},
+                "connections": [],
+                "outputs": {},
+                "meta": {},
+            }
+
+    # -- reading ------------------------------------------------------------------------
+    @property
+    def processes(self) -> dict[str, dict[str, Any]]:
+        return self.graph["processes"]
+
+    @property
+    def input(self) -> dict[str, Any]:
+        (spec,) = self.graph["inputs"].values()
+        return spec
+
+    @property
+    def output(self) -> dict[str, Any]:
+        return self.graph["outputs"]["y"]
+
+    def populations(self) -> list[str]:
+        return [n for n, p in self.processes.items() if p["class"] in loader.NEURONS]
+
+    def torch_shape(self, name: str) -> tuple[int, ...]:
+        spec = self.graph["inputs"].get(name) or self.processes[name]
+        return tuple(spec["torch_shape"])
+
+    def array(self, value: Any) -> Any:
+        """An argument with its ``"@key"`` array reference resolved."""
+        if isinstance(value, str) and value.startswith("@"):
+            return self.arrays[value[1:]]
+        return value
+
+    def wiring(self) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """``(source of each synapse, synapses into each neuron)``."""
+        source: dict[str, str] = {}
+        into: dict[str, list[str]] = {n: [] for n in self.populations()}
+        for conn in self.graph["connections"]:
+            src, dst = conn[0], conn[1].split(".")[0]
+            name = src[6:] if src.startswith("input:") else src.split(".")[0]
+            if dst in into:
+                into[dst].append(name)
+            else:
+                source[dst] = name
+        return source, into
+
+    def offset(self) -> np.ndarray:
+        """The offset added to the output state (a sigma readout's bias), Lava layout."""
+        ref = self.output.get("offset")
+        return np.zeros(1, np.int64) if ref is None else np.asarray(self.array(ref), np.int64)
+
+    def predict(self, state: np.ndarray) -> np.ndarray:
+        """Class per sample from the output's final state ``[N, *Lava shape]``."""
+        y = from_lava(np.asarray(state, np.int64) + self.offset(), self.torch_shape_out())
+        return y.reshape(len(y), -1).argmax(-1)
+
+    def torch_shape_out(self) -> tuple[int, ...]:
+        return self.torch_shape(self.output["process"])
+
+    # -- input -------------------------------------------------------------------------
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """Float input ``[..., *input shape]`` → graded integer messages (24-bit signed)."""
+        q = np.rint(np.asarray(x, np.float64) * float(self.input["scale"]))
+        return np.clip(q, 1 - INPUT_LIMIT, INPUT_LIMIT - 1).astype(np.int64)
+
+    def schedule(self, xq: np.ndarray, steps: int, sequence: bool = False) -> np.ndarray:
+        """Integer input ``[N, ...]`` (``[T', N, ...]`` with ``sequence``) as the
+        ``[steps, N, *Lava shape]`` messages the source sends: every step, or once."""
+        xq = np.asarray(xq, np.int64)
+        out = np.zeros((steps, *xq.shape[sequence:]), np.int64)
+        if sequence:
+            out[: min(steps, len(xq))] = xq[:steps]
+        elif self.input["schedule"] == "once":
+            out[0] = xq
+        else:
+            out[:] = xq
+        return to_lava(out, lead=2)
+
+    # -- building -----------------------------------------------------------------------
+    def add_array(self, key: str, value: np.ndarray) -> str:
+        """Store ``value`` under ``key``; returns its reference ``"@key"``."""
+        self.arrays[key] = np.ascontiguousarray(value)
+        return "@" + key
+
+    def _field(self, key: str, value: Any, shape: tuple[int, ...]) -> Any:
+        """A scalar stays a scalar; per-channel or PyTorch-shaped integers become a full
+        Lava-shaped int32 array."""
+        v = np.asarray(value, np.int64)
+        if v.ndim == 0:
+            return int(v)
+        if v.ndim == 1 and len(shape) > 1:
+            v = v.reshape(-1, *([1] * (len(shape) - 1)))
+        full = np.broadcast_to(v, shape)
+        if np.all(full == full.flat[0]):
+            return int(full.flat[0])
+        return self.add_array(key, to_lava(full, lead=0).astype(np.int32))
+
+    def add_input(self, name: str, shape: tuple[int, ...], scale: float, once: bool) -> None:
+        self.graph["inputs"][name] = {
+            "shape": list(lava_shape(shape)),
+            "torch_shape": list(shape),
+            "scale": float(scale),
+            "schedule": "once" if once else "every_step",
+        }
+
+    def add_neuron(self, name: str, cls: str, shape: tuple[int, ...], **args: Any) -> None:
+        """A population; array-like ``args`` (bias, initial state) are PyTorch-shaped or
+        per channel."""
+        fields = {k: self._field(f"{name}.{k}", v, shape) for k, v in args.items()}
+        self.processes[name] = {
+            "class": cls,
+            "args": {"shape": list(lava_shape(shape)), **fields},
+            "torch_shape": list(shape),
+        }
+
+    def _source(self, src: str) -> str:
+        return f"input:{src}" if src in self.graph["inputs"] else f"{src}.s_out"
+
+    def add_dense(
+        self,
+        name: str,
+        src: str,
+        dst: str,
+        weights: np.ndarray,
+        graded: bool,
+        weight_exp: int | None = None,
+    ) -> None:
+        """``weights``: ``[n_out, n_in]`` in PyTorch's flattening of ``src``: 8-bit
+        mantissas written as ``2m`` (``weight_exp=None``), or weights Lava takes as they
+        are with the given exponent (NetX's encoding)."""
+        w = np.asarray(weights, np.int64)
+        shape = self.torch_shape(src)
+        opt = {}
+        if len(shape) > 1:
+            w = w[:, flat_order(shape)]
+            opt = {"reshape": [int(np.prod(shape))]}
+        args: dict[str, Any] = {"num_weight_bits": 8}
+        if weight_exp is None:
+            args.update(weights=self.add_array(f"{name}.weights", (2 * w).astype(np.int32)))
+            args.update(weight_exp=-1, sign_mode=MIXED)
+        else:
+            args.update(weights=self.add_array(f"{name}.weights", w.astype(np.int32)))
+            args.update(weight_exp=int(weight_exp))
+        args["num_message_bits"] = GRADED_BITS if graded else 0
+        self.processes[name] = {"class": "Dense", "args": args}
+        self._connect(name, src, dst, opt)
+
+    def add_conv(self, name: str, src: str, dst: str, conv: Any, graded: bool) -> None:
+        """``conv``: integer kernel ``[C_out, C_in/g, *k]`` and its ``stride``,
+        ``padding``, ``dilation`` (PyTorch order) and ``groups``."""
+        args = {
+            "weight": self.add_array(f"{name}.weight", lava_kernel(conv.weight).astype(np.int32)),
+            "input_shape": list(lava_shape(self.torch_shape(src))),
+            "padding": list(lava_pair(conv.padding, 0)),
+            "stride": list(lava_pair(conv.stride, 1)),
+            "dilation": list(lava_pair(conv.dilation, 1)),
+            "groups": int(conv.groups),
+            "weight_exp": 0,
+            "num_weight_bits": 8,
+            "num_message_bits": GRADED_BITS if graded else 0,
+        }
+        self.processes[name] = {"class": "Conv", "args": args}
+        self._connect(name, src, dst, {})
+
+    def _connect(self, name: str, src: str, dst: str, opt: dict[str, Any]) -> None:
+        first = [self._source(src), f"{name}.s_in"]
+        self.graph["connections"].append([*first, opt] if opt else first)
+        self.graph["connections"].append([f"{name}.a_out", f"{dst}.a_in"])
+
+    def set_output(self, name: str, offset: np.ndarray | None = None) -> None:
+        shape = self.torch_shape(name)
+        ref = None
+        if offset is not None and np.any(offset):
+            full = np.broadcast_to(np.asarray(offset, np.int64).reshape(shape), shape)
+            ref = self.add_array(f"{name}.offset", to_lava(full, lead=0))
+        var = "v" if self.processes[name]["class"] == "LIF" else "sigma"
+        self.graph["outputs"]["y"] = {"process": name, "state": var, "offset": ref}
+
+    # -- files --------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike[str]) -> None:
+        loader.save(str(path), self.graph, self.arrays)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> ProcGraph:
+        """Read an artifact; bad files raise :class:`~sjconvert.errors.InputError`."""
+        if not os.path.isfile(path):
+            raise InputError(f"{path}: no such file")
+        try:
+            graph, arrays = loader.load(str(path))
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+        return cls(graph, arrays)

@@ -1,0 +1,133 @@
+"""Lowering a spiking graph to Loihi populations and synapses: every linear path becomes one
+synapse that computes exactly what the graph computes (hypothesis DAGs with residual adds,
+scaled skips, concatenation, pools, Conv1d/Conv2d), and what is not one synapse is named."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sjconvert import ann2snn
+from sjconvert.errors import UnsupportedOpError
+from sjconvert.exec import Simulator
+from sjconvert.ir import nodes as ir
+from sjconvert.targets.lava.compose import ConvMap, Uncomposable
+from sjconvert.targets.lava.network import Synapse
+from sjconvert.targets.lava.paths import lower
+from tests.conftest import load_sample
+from tests.targets.lava_graphs import DagBuilder, snn_dags
+
+
+def apply(s: Synapse, x: torch.Tensor) -> torch.Tensor:
+    """A float synapse on source values ``x`` ``[N, *src shape]``."""
+    w = torch.tensor(np.asarray(s.weight, np.float64))
+    if s.kind == "dense":
+        return x.reshape(len(x), -1) @ w.T
+    fn = F.conv1d if w.ndim == 3 else F.conv2d
+    return fn(x, w, None, s.stride, s.padding, s.dilation, s.groups)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(case=snn_dags())
+def test_each_population_gets_what_the_graph_computes(case):
+    """Σ synapses(source values) + bias = the value entering each neuron, for every neuron
+    of random DAGs (values from the float graph in rate mode)."""
+    graph, r = case
+    paths = lower(graph)
+    x = torch.tensor(r.uniform(0, 1, (3, *graph.shapes["x"])), dtype=torch.float64)
+    values = Simulator(graph, dtype=torch.float64).rate(x)
+    values["x"] = x
+    for name, pop in paths.populations.items():
+        total = torch.tensor(pop.bias).expand(3, *pop.shape).clone()
+        for s in paths.into(name):
+            total += apply(s, values[s.src]).reshape(total.shape)
+        (src,) = graph.edges[name]
+        torch.testing.assert_close(total, values[src], rtol=1e-9, atol=1e-9)
+
+
+def test_mnist1d_residual_net_lowers_to_composed_synapses():
+    model, _, calib = load_sample("mnist1d")
+    snn = ann2snn(model, [calib["x"][:64]], T=None, v_init=0.0).snn
+    paths = lower(snn)
+    assert list(paths.populations) == [
+        "stem_relu", "block1_relu1", "block1_relu2", "block2_relu1", "block2_relu2", "fc_readout"
+    ]  # fmt: skip
+    syn = {s.name: s for s in paths.synapses}
+    assert len(syn) == 8 and len(paths.into("block1_relu2")) == 2  # conv + skip: an add
+    pooled = syn["block2_conv1"]  # AvgPool1d(2) → Conv1d(k3, p1): one conv
+    assert pooled.path == ("pool", "block2_conv1")
+    assert (pooled.weight.shape[2], pooled.stride, pooled.padding) == (6, (2,), (2,))
+    skip = syn["block1_relu2_to_block2_relu2"]  # pool → scale → add: a depthwise conv
+    assert skip.groups == 32 and skip.weight.shape == (32, 1, 2) and skip.stride == (2,)
+    assert syn["stem_relu_to_block1_relu2"].groups == 32
+    assert syn["fc"].kind == "dense" and syn["fc"].weight.shape == (10, 640)
+
+
+def test_two_padded_convolutions_in_a_row_are_named():
+    """A conv reading a padded conv without a neuron between: the inner padding is not one
+    convolution's; the error names the path."""
+    r = np.random.default_rng(0)
+    b = DagBuilder((1, 6, 6))
+    c1 = b.add(ir.Conv2d(r.normal(size=(2, 1, 3, 3)), None, 1, 1), "x")
+    c2 = b.add(ir.Conv2d(r.normal(size=(2, 2, 3, 3)), None, 1, 1), c1)
+    g = b.graph(b.add(ir.IF(1.0, 0.0), c2))
+    with pytest.raises(UnsupportedOpError, match=r"conv2d1 → conv2d2.*one synapse"):
+        lower(g)
+
+
+def test_unsupported_nodes_are_named_at_once():
+    b = DagBuilder((1, 4, 4))
+    m = b.add(ir.MaxPool2d(2, 2, 0), "x")
+    t = b.add(ir.Transpose((1, 3, 2)), m)
+    f = b.add(ir.Flatten(), t)
+    g = b.graph(b.add(ir.Readout(), b.add(ir.Linear(np.ones((2, 4))), f)))
+    with pytest.raises(UnsupportedOpError, match=r"maxpool2d1.*transpose2") as exc:
+        lower(g)
+    assert "2 node(s)" in str(exc.value)
+
+
+def test_a_graph_must_end_with_neurons():
+    b = DagBuilder((3,))
+    g = b.graph(b.add(ir.Linear(np.ones((2, 3))), "x"))
+    with pytest.raises(UnsupportedOpError, match="ends with neurons or a Readout"):
+        lower(g)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    ka=st.integers(1, 4), sa=st.integers(1, 3), pa=st.integers(0, 2),
+    kb=st.integers(1, 4), sb=st.integers(1, 3), pb=st.integers(0, 2),
+    length=st.integers(6, 13), seed=st.integers(0, 2**16),
+)  # fmt: skip
+def test_two_convolutions_compose_exactly_or_are_refused(ka, sa, pa, kb, sb, pb, length, seed):
+    """``B ∘ A`` as one convolution equals applying A then B whenever it is accepted; when
+    refused, the naive composition would indeed compute something else."""
+    r = np.random.default_rng(seed)
+    if length + 2 * pa < ka:
+        return
+    la = (length + 2 * pa - ka) // sa + 1
+    if la + 2 * pb < kb:
+        return
+    lb = (la + 2 * pb - kb) // sb + 1
+    wa, wb = r.normal(size=(3, 2, ka)), r.normal(size=(2, 3, kb))
+    x = torch.tensor(r.normal(size=(2, 2, length)))
+    want = F.conv1d(F.conv1d(x, torch.tensor(wa), None, sa, pa), torch.tensor(wb), None, sb, pb)
+    a = ConvMap.identity((2, length)).then_conv(wa, (sa,), (pa,), (1,), (3, la))
+    try:
+        ab = a.then_conv(wb, (sb,), (pb,), (1,), (2, lb))
+    except Uncomposable:
+        k, s, p = ka + (kb - 1) * sa, sa * sb, pa + pb * sa
+        if (length + 2 * p - k) // s + 1 != lb:
+            return  # another length: not one convolution
+        w = np.zeros((2, 2, k))
+        for m in range(kb):
+            w[:, :, m * sa : m * sa + ka] += np.einsum("oc,cik->oik", wb[:, :, m], wa)
+        naive = F.conv1d(x, torch.tensor(w), None, s, p)
+        assert not torch.allclose(naive, want)
+        return
+    got = F.conv1d(x, torch.tensor(ab.weight), None, ab.stride, ab.padding, ab.dilation)
+    torch.testing.assert_close(got, want)
