@@ -24,9 +24,10 @@ from ..exec.module import SpikingNet
 from ..exec.reference import SimResult, Simulator
 from ..ir.graph import Graph
 from ..targets.cupy import to_cupy
-from ..targets.lava.export import run_lava_path, to_loihi
-from ..targets.lava.fixed_point import run as run_fixed_point
-from ..targets.lava.verify import lava_python, predict
+from ..targets.lava.export import fixed_point_predict, to_loihi
+from ..targets.lava.fixed_point import Trace
+from ..targets.lava.fixed_point import simulate as simulate_fixed_point
+from ..targets.lava.verify import lava_python, run_lava
 from ..targets.lynxi import to_lynxi, torch_dtype
 from ..targets.nir import read as read_nir
 from ..targets.nir import write as write_nir
@@ -146,23 +147,31 @@ class Loihi:
     (through the Lava environment)."""
 
     def __init__(self, snn: Graph, T: int, x_max: float) -> None:
-        self.snn, self.T = snn, T
-        _, self.net = to_loihi(snn, T, x_max=x_max)
+        self.T = T
+        self.exp = to_loihi(snn, T, x_max=x_max)
+        self.graph = self.exp.graph
+
+    def messages(self, x: np.ndarray) -> np.ndarray:
+        """Float input ``[N, ...]`` as the ``[T, N, ...]`` integer messages the source sends."""
+        return self.graph.schedule(self.graph.encode(x), self.T)
 
     def predictions(self, x: np.ndarray) -> np.ndarray:
         """Classes from the fixed-point simulation."""
-        return predict(self.net, self.fixed_point(x))
+        return fixed_point_predict(self.exp, x)
 
-    def fixed_point(self, x: np.ndarray) -> Any:
-        return run_fixed_point(self.net, self.net.encode(x), self.T)
+    def fixed_point(self, x: np.ndarray) -> Trace:
+        return simulate_fixed_point(self.graph, self.messages(x))
 
-    def lava(self, x: np.ndarray) -> Any:
-        """Lava's fixed-point simulation of the NetX file, or :class:`Skipped`."""
+    def lava(self, x: np.ndarray) -> Trace:
+        """Lava's fixed-point simulation of the written network, or :class:`Skipped`."""
         try:
             lava_python()
         except EmitError as exc:
             raise Skipped(str(exc)) from None
-        return run_lava_path(self.net, x, self.T)
+        name = "net.lpg.npz" if self.exp.format == "procgraph" else "net.net"
+        with tempfile.TemporaryDirectory() as tmp:
+            path = self.exp.write(Path(tmp) / name)[0]
+            return run_lava(path, self.messages(x), self.graph.populations())
 
 
 def message_counts(res: Any) -> dict[str, np.ndarray]:

@@ -26,7 +26,7 @@ from ..exec.reference import Simulator
 from ..exec.shapes import with_shapes
 from ..frontends.loading import as_batches, load_data
 from ..ir.graph import Graph
-from ..targets.lava.verify import compare, predict
+from ..targets.lava.verify import compare
 from ..targets.lynxi import torch_dtype
 from .backends import Loihi, Runner, Skipped, message_counts, runners
 from .convert import open_snn
@@ -196,9 +196,10 @@ def _lava_row(chip: Loihi, T: int, xs: Data, samples: int) -> Row:
         return Row("lava", T, "failed", against, str(exc))
     seconds = time.perf_counter() - start
     meter = ParityMeter()
-    meter.update_predictions(predict(chip.net, ours), predict(chip.net, lava), y)
+    pg = chip.graph
+    meter.update_predictions(pg.predict(ours.state[-1]), pg.predict(lava.state[-1]), y)
     mine = message_counts(ours)
     meter.update_counts(mine, dict(zip(mine, message_counts(lava).values(), strict=True)))
-    same = compare(chip.net, ours, lava).voltage_equal
-    note = f"{len(x)} sample(s); output voltage {'equal' if same else 'DIFFERENT'}"
+    same = compare(pg, ours, lava).state_equal
+    note = f"{len(x)} sample(s); output state {'equal' if same else 'DIFFERENT'}"
     return Row("lava", T, "ok", against, note, meter.result(), seconds)
