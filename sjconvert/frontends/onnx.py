@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 
 PACKAGES = ("onnx",)
 CHECK_BATCH = 2
+CHECK_ELEMENTS = 1 << 26  # the largest input the ONNX Runtime check feeds
 
 
 def _ir_name(value: str) -> str:
@@ -198,6 +199,12 @@ def _check_runtime(graph: Graph, model: onnx.ModelProto, path: Path) -> None:
             continue
         dims = v.type.tensor_type.shape.dim
         n = dims[0].dim_value if dims[0].HasField("dim_value") else CHECK_BATCH
+        size = n * int(np.prod(graph.shapes[_ir_name(v.name)]))
+        if size > CHECK_ELEMENTS:
+            raise InputError(
+                f"{path}: input '{v.name}' has a fixed batch of {n}, too large to check the "
+                "import against ONNX Runtime; export with a dynamic batch axis"
+            )
         feeds[v.name] = rng.uniform(0, 1, (n, *graph.shapes[_ir_name(v.name)])).astype(np.float32)
     options = ort.SessionOptions()
     options.log_severity_level = 3

@@ -125,8 +125,9 @@ def build(folder: Path) -> dict[str, Path]:
     conv = ann2snn(model, [torch.from_numpy(x)], T=None)
     seeds["ir"] = save(folder / "tiny.sjir", conv.snn, source=conv.ann)
     seeds["ir_zoo"] = save(folder / "zoo.sjir", _zoo())
+    plain = ann2snn(model, [torch.from_numpy(x)], T=None, v_init=0.0).snn  # as to-lava
     for neuron in ("cuba", "sdnn"):
-        _, net = to_loihi(conv.snn, 8, model=neuron)
+        net = to_loihi(plain, 8, model=neuron, fmt="netx").net
         seeds[f"netx_{neuron}"] = write_netx(net, folder / f"tiny_{neuron}.net")
     seeds["nir"] = save_nir(folder / "tiny.nir", to_nir(_nir_snn()))
     if importlib.util.find_spec("onnx") is not None:
