@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError, SjconvertError
+from ..exec import dist
 from ..exec.evaluate import time_steps
 from ..exec.parity import ParityMeter, reference_run
 from ..exec.reference import Simulator
@@ -71,10 +72,10 @@ def parity(
                 rows.append(_compare(name, table[name], snn, t, xs, refs))
             elif name == "loihi" or "loihi" not in names:  # one Loihi build for both rows
                 rows += _loihi_rows(snn, ann, t, xs, batches, names, lava_samples)
-    labelled = all(y is not None for _, y in xs)
+    labelled = all(dist.gather(all(y is not None for _, y in xs)))
     return ParityReport(
         steps,
-        sum(len(x) for x, _ in xs),
+        int(dist.all_sum(torch.tensor(sum(len(x) for x, _ in xs)))),
         labelled,
         _ann_accuracy(ann, xs) if labelled else None,
         rows,
@@ -101,11 +102,12 @@ def _backends(backends: Sequence[str] | None) -> list[str]:
 def _ann_accuracy(ann: Graph | None, xs: Data) -> float | None:
     if ann is None:
         return None
-    sim, correct = Simulator(ann), 0
+    sim, counts = Simulator(ann), torch.zeros(2, dtype=torch.int64)
     for x, y in xs:
         pred = sim.rate(torch.from_numpy(x), keep=set())[ann.outputs[0]].argmax(-1)
-        correct += int((pred.numpy() == y).sum())
-    return correct / sum(len(x) for x, _ in xs)
+        counts += torch.tensor([int((pred.numpy() == y).sum()), len(x)])
+    correct, n = (int(v) for v in dist.all_sum(counts))
+    return correct / n
 
 
 def _layers(ref: dict[str, np.ndarray], counts: dict[str, np.ndarray] | None) -> tuple[Any, Any]:
@@ -140,7 +142,8 @@ def _compare(
             meter.update(ref_rates[-1], rates, *_layers(ref_counts, counts), y)
     except SjconvertError as exc:
         return Row(name, T, "failed", reason=str(exc))
-    return Row(name, T, "ok", agreement=meter.result(), seconds=seconds, prepare_seconds=prepared)
+    agreement = meter.reduced().result()
+    return Row(name, T, "ok", agreement=agreement, seconds=seconds, prepare_seconds=prepared)
 
 
 def _loihi_rows(
@@ -173,7 +176,8 @@ def _loihi_rows(
             ref = reference_run(graph, x, T)[0][-1].argmax(-1)
             meter.update_predictions(ref, chip.predictions(x), y)
         seconds = time.perf_counter() - start
-        rows.append(Row("loihi", T, "ok", against, "", meter.result(), seconds, prepared))
+        agreement = meter.reduced().result()
+        rows.append(Row("loihi", T, "ok", against, "", agreement, seconds, prepared))
     if "lava" in wanted:
         rows.append(_lava_row(chip, T, xs, lava_samples))
     return rows
@@ -200,6 +204,7 @@ def _lava_row(chip: Loihi, T: int, xs: Data, samples: int) -> Row:
     meter.update_predictions(pg.predict(ours.state[-1]), pg.predict(lava.state[-1]), y)
     mine = message_counts(ours)
     meter.update_counts(mine, dict(zip(mine, message_counts(lava).values(), strict=True)))
-    same = compare(pg, ours, lava).state_equal
-    note = f"{len(x)} sample(s); output state {'equal' if same else 'DIFFERENT'}"
-    return Row("lava", T, "ok", against, note, meter.result(), seconds)
+    same = all(dist.gather(compare(pg, ours, lava).state_equal))  # each rank's first samples
+    k = int(dist.all_sum(torch.tensor(len(x))))
+    note = f"{k} sample(s); output state {'equal' if same else 'DIFFERENT'}"
+    return Row("lava", T, "ok", against, note, meter.reduced().result(), seconds)

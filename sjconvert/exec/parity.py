@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..ir.graph import Graph
+from . import dist
 from .reference import Simulator
 
 
@@ -109,6 +110,26 @@ class ParityMeter:
             self.layer_spikes[layer] = self.layer_spikes.get(layer, 0.0) + float(c_ref.sum())
             self.spikes[0] += float(c_ref.sum())
             self.spikes[1] += float(c.sum())
+
+    def reduced(self) -> ParityMeter:
+        """This meter merged over the processes of a sharded run (each counted its own
+        batches; every count is an integer, so the merge is exact). Itself in one process."""
+        if dist.current().world == 1:
+            return self
+        merged = ParityMeter()
+        for part in dist.gather(vars(self)):
+            merged.n += part["n"]
+            merged.agree += part["agree"]
+            if part["max_err"] is not None:
+                merged.max_err = max(merged.max_err or 0.0, part["max_err"])
+            for k, v in part["equal"].items():
+                merged.equal[k] = merged.equal.get(k, 0) + v
+            for k, v in part["layer_spikes"].items():
+                merged.layer_spikes[k] = merged.layer_spikes.get(k, 0.0) + v
+            merged.spikes = [a + b for a, b in zip(merged.spikes, part["spikes"], strict=True)]
+            merged.correct = [a + b for a, b in zip(merged.correct, part["correct"], strict=True)]
+            merged.labelled = merged.labelled and (part["labelled"] or part["n"] == 0)
+        return merged
 
     def result(self) -> Agreement:
         n = max(self.n, 1)

@@ -151,6 +151,22 @@ def test_sharded_simulate_equals_one_process(digits_snn) -> None:
         assert got[key] == want[key], key
 
 
+def test_sharded_parity_equals_one_process(digits_snn) -> None:
+    args = ["parity", str(digits_snn), "--data", "samples/digits_test.npz", "-T", "4"]
+    args += ["--backends", "torch,numpy,nir", "--batch-size", "64", "--json"]
+    want = json.loads(_single(args))
+    (code0, out0, err0), (code1, out1, err1) = _wait(_launch(args))
+    assert code0 == 0 and code1 == 0, err0 + err1
+    got = json.loads(out0)
+    assert out1.strip() == ""
+    assert got["samples"] == want["samples"] == 360
+    strip = ("seconds", "prepare_seconds")
+    rows = [
+        [{k: v for k, v in r.items() if k not in strip} for r in d["rows"]] for d in (got, want)
+    ]
+    assert rows[0] == rows[1]
+
+
 def test_sharded_conversion_writes_the_same_network(tmp_path) -> None:
     out = tmp_path / "sharded.sjir"
     args = [

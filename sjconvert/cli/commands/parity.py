@@ -25,6 +25,7 @@ from ..app import (
     err,
     out,
     parse_steps,
+    written,
 )
 from ..exits import CHECK_FAILED, check_failed
 from ..render import parity_table
@@ -85,7 +86,7 @@ def parity_command(
                 progress=lambda label: advance(1),
             )
         if plot is not None:
-            plot_parity(report, plot, title=f"{model.name} on {data}")
+            written(lambda: plot_parity(report, plot, title=f"{model.name} on {data}"))
         if json_out:
             out.print_json(json.dumps(report.to_dict()))
         else:
