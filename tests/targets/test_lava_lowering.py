@@ -104,8 +104,10 @@ def test_a_graph_must_end_with_neurons():
     length=st.integers(6, 13), seed=st.integers(0, 2**16),
 )  # fmt: skip
 def test_two_convolutions_compose_exactly_or_are_refused(ka, sa, pa, kb, sb, pb, length, seed):
-    """``B ∘ A`` as one convolution equals applying A then B whenever it is accepted; when
-    refused, the naive composition would indeed compute something else."""
+    """``B ∘ A`` as one convolution equals applying A then B whenever it is accepted. The
+    refusal is conservative (B padding where A reads can be harmless, e.g. a 1-wide B);
+    :func:`test_padding_between_convolutions_is_refused_where_it_matters` shows a case
+    where composing naively would be wrong."""
     r = np.random.default_rng(seed)
     if length + 2 * pa < ka:
         return
@@ -120,14 +122,26 @@ def test_two_convolutions_compose_exactly_or_are_refused(ka, sa, pa, kb, sb, pb,
     try:
         ab = a.then_conv(wb, (sb,), (pb,), (1,), (2, lb))
     except Uncomposable:
-        k, s, p = ka + (kb - 1) * sa, sa * sb, pa + pb * sa
-        if (length + 2 * p - k) // s + 1 != lb:
-            return  # another length: not one convolution
-        w = np.zeros((2, 2, k))
-        for m in range(kb):
-            w[:, :, m * sa : m * sa + ka] += np.einsum("oc,cik->oik", wb[:, :, m], wa)
-        naive = F.conv1d(x, torch.tensor(w), None, s, p)
-        assert not torch.allclose(naive, want)
         return
     got = F.conv1d(x, torch.tensor(ab.weight), None, ab.stride, ab.padding, ab.dilation)
     torch.testing.assert_close(got, want)
+
+
+def _naive(wa: np.ndarray, wb: np.ndarray, sa: int, pa: int, pb: int) -> np.ndarray:
+    ka, kb = wa.shape[-1], wb.shape[-1]
+    w = np.zeros((wb.shape[0], wa.shape[1], ka + (kb - 1) * sa))
+    for m in range(kb):
+        w[:, :, m * sa : m * sa + ka] += np.einsum("oc,cik->oik", wb[:, :, m], wa)
+    return w
+
+
+def test_padding_between_convolutions_is_refused_where_it_matters():
+    r = np.random.default_rng(0)
+    wa, wb = r.normal(size=(3, 2, 3)), r.normal(size=(2, 3, 3))
+    x = torch.tensor(r.normal(size=(2, 2, 8)))
+    want = F.conv1d(F.conv1d(x, torch.tensor(wa)), torch.tensor(wb), None, 1, 1)
+    naive = F.conv1d(x, torch.tensor(_naive(wa, wb, 1, 0, 1)), None, 1, 1)
+    assert naive.shape == want.shape and not torch.allclose(naive, want)
+    a = ConvMap.identity((2, 8)).then_conv(wa, (1,), (0,), (1,), (3, 6))
+    with pytest.raises(Uncomposable, match="pads where the first one reads"):
+        a.then_conv(wb, (1,), (1,), (1,), (2, 6))

@@ -18,7 +18,7 @@ from sjconvert.targets.lava.export import to_loihi
 from sjconvert.targets.lava.fixed_point import simulate
 from sjconvert.targets.lava.layout import from_lava
 
-pytestmark = pytest.mark.spikingjelly
+pytestmark = pytest.mark.interop
 T = 24
 
 
