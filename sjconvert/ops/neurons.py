@@ -4,6 +4,8 @@ The float operation order is SpikingJelly's torch path, so float32 spikes are
 bit-identical to its multi-step forward (``tests/sim/test_spikingjelly_parity.py``)::
 
     IF                  H = V + X
+    SignedIF            H = V + X;  S = Θ(H − V_th) − (1 − Θ(H))·Θ(C − 1);  V = H − S·V_th;
+                        C = C + S   (C: net spikes so far)
     LIF, decay_input    H = V + (X − (V − V_r)) / τ        (× decay for ParametricLIF)
     LIF, otherwise      H = V − (V − V_r) / τ + X           (V − V_r only when V_r ≠ 0)
     CubaLIF             I = I·α + X;  H = V·β + I
@@ -11,6 +13,8 @@ bit-identical to its multi-step forward (``tests/sim/test_spikingjelly_parity.py
     soft reset          V = H − S·V_th
     hard reset          V = V_reset if S else H
     LI (no spikes)      V = V + (X − (V − V_leak)) / τ;  Y = V
+    Accumulate          V = V + X;  Y = V
+    Difference          Y = X − P;  P = X
 
 Adding a neuron type: its node class (``sjconvert/ir/nodes``), one builder here registered
 with :func:`program_for`, and a rate model in :mod:`.kernels` (``docs/architecture.md``).
@@ -89,6 +93,25 @@ def _if(node: ir.IF) -> StepProgram:
     return _neuron(node, [Op("v", "add", ("v", "x"))], {})
 
 
+@program_for(ir.SignedIF)
+def _signed_if(node: ir.SignedIF) -> StepProgram:
+    ops = (
+        Op("v", "add", ("v", "x")),
+        Op("p", "ge", ("v", "TH")),  # positive spike: H >= V_th
+        Op("q", "ge", ("v", "ZERO")),  # H >= 0
+        Op("m", "ge", ("c", "ONE")),  # a spike to take back: C >= 1
+        Op("q", "mul", ("q", "m")),
+        Op("m", "sub", ("m", "q")),  # negative spike: H < 0 and C >= 1
+        Op("s", "sub", ("p", "m")),
+        Op("r", "mul", ("s", "TH")),
+        Op("v", "sub", ("v", "r")),
+        Op("c", "add", ("c", "s")),
+    )
+    scalars, channels = _split({"TH": node.v_threshold, "ZERO": 0.0, "ONE": 1.0})
+    init = {"v": node.v_init, "c": 0.0}
+    return StepProgram(ops, ("v", "c"), "s", init, scalars, channels)
+
+
 @program_for(ir.LIF)
 def _lif(node: ir.LIF) -> StepProgram:
     ops, src = [], "v"
@@ -129,3 +152,14 @@ def _li(node: ir.LI) -> StepProgram:
     )
     consts = {"VL": float(node.v_leak), "TAU": float(node.tau)}
     return StepProgram(ops, ("v",), "v", {"v": float(node.v_leak)}, consts, {}, spiking=False)
+
+
+@program_for(ir.Accumulate)
+def _accumulate(node: ir.Accumulate) -> StepProgram:
+    return StepProgram((Op("v", "add", ("v", "x")),), ("v",), "v", {"v": 0.0}, {}, {}, False)
+
+
+@program_for(ir.Difference)
+def _difference(node: ir.Difference) -> StepProgram:
+    ops = (Op("y", "sub", ("x", "p")), Op("p", "add", ("x", "ZERO")))
+    return StepProgram(ops, ("p",), "y", {"p": 0.0}, {"ZERO": 0.0}, {}, spiking=False)

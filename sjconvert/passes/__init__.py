@@ -14,7 +14,8 @@ from ..ir.graph import Graph
 from .calibrate import ActivationSummary, calibrate, parse_mode, statistic
 from .fold import fold_batchnorm, remove_identities
 from .fold_scale import fold_scales
-from .normalise import relu_to_if, replace_maxpool
+from .normalise import relu_to_if
+from .pools import accumulate_pools, replace_maxpool
 
 Pass = Callable[[Graph], Graph]
 
@@ -45,6 +46,7 @@ PREPARE: list[Pass] = [remove_identities, fold_batchnorm]
 __all__ = [
     "PREPARE",
     "ActivationSummary",
+    "accumulate_pools",
     "Pass",
     "calibrate",
     "fold_batchnorm",
