@@ -41,3 +41,9 @@ class EmitError(SjconvertError):
     """A target emitter could not produce its output."""
 
     exit_code = 5
+
+
+class DistributedError(SjconvertError):
+    """A sharded run failed: another process died, timed out or could not join."""
+
+    exit_code = 6

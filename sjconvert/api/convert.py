@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..exec import dist
 from ..frontends.capture import capture
 from ..frontends.loading import Batch, as_batches, load_data, load_model
 from ..ir import nodes as ir
@@ -133,6 +134,7 @@ def ann2snn(
             count += int(b.x.shape[0])
             yield x
 
+    agree(ann, calib)
     stats = calibrate(prepared, stream(), relus, progress)
     cumulative = maxpool == "cumulative"
     cal = None
@@ -211,6 +213,14 @@ def _layerwise(graph: Graph, found: list[Calibration], **options: Any) -> Graph:
     snn, _, cal = calibrate_layers(graph, **options)
     found.append(cal)
     return snn
+
+
+def agree(graph: Graph, data: Any) -> None:
+    """In a sharded run every process must hold the same model and data set."""
+    if dist.current().world > 1:
+        dist.agree("models", graph.fingerprint())
+        if hasattr(data, "fingerprint"):
+            dist.agree("data", data.fingerprint())
 
 
 def _open_model(path: Path, arch: str | None, trust: bool) -> nn.Module | Graph:

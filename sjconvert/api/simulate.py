@@ -12,6 +12,7 @@ from ..frontends.loading import as_batches, load_data
 from ..ir.graph import Graph
 from ..targets.cupy import to_cupy
 from ..targets.nir.lossy import LossyReport
+from .convert import agree
 
 BACKENDS = ("torch", "numpy", "cupy")
 
@@ -37,6 +38,7 @@ def simulate(
     or against the ANN's predictions when the data has none — beside the ANN's."""
     if isinstance(data, str):
         data = load_data(data)
+    agree(snn, data)
     batches = ((b.x, b.y) for b in as_batches(data))
     ann_sim = None if ann is None else Simulator(ann)
     try:

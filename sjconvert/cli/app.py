@@ -8,6 +8,7 @@ module alone turns errors into a one-line message and an exit code:
 4     a conversion pass refused the graph (its message names the pass)
 5     a target failed to emit its output
 70    internal error: a bug in sjconvert (``--debug`` shows the traceback)
+6     a sharded run (torchrun) failed: another process died, timed out or could not join
 130   interrupted (Ctrl-C)
 ====  ===========================================================================
 """
@@ -24,11 +25,13 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from ..api import ann2snn as convert
 from ..api import simulate as run_simulation
 from ..errors import InputError, SjconvertError
+from ..exec import dist
 from ..frontends.capture import capture as trace
 from ..frontends.loading import load_data, load_model
 from ..ir.io import load, load_source, save
@@ -61,12 +64,30 @@ def _options(
     DEBUG["on"] = DEBUG["on"] or debug
 
 
+def shard_quiet(shard: dist.Shard) -> None:
+    """In a sharded run only rank 0 prints results and progress (errors stay visible)."""
+    if not shard.main:
+        out.file = open(os.devnull, "w")  # noqa: SIM115  (for the life of the process)
+        err.quiet = True
+
+
+def written(write: Callable[[], Any]) -> None:
+    """Write an output: by rank 0 alone in a sharded run (its writes are atomic)."""
+    if dist.current().main:
+        write()
+
+
 def _run(fn: Callable[[], R]) -> R:
     """Run a command body; errors become one line on stderr and a documented exit code."""
     try:
         return fn()
     except SjconvertError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        shard = dist.current()
+        where = f"[rank {shard.rank}] " if shard.world > 1 else ""
+        err.quiet = False
+        err.print(
+            f"[bold red]error:[/] {escape(where + str(exc))}", highlight=False, soft_wrap=True
+        )
         raise typer.Exit(exc.exit_code) from None
     except KeyboardInterrupt:
         err.print("interrupted")
@@ -74,7 +95,7 @@ def _run(fn: Callable[[], R]) -> R:
     except Exception as exc:
         if DEBUG["on"]:
             raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        first = escape((str(exc).strip().splitlines() or [""])[0][:300])
         err.print(
             f"[bold red]internal error:[/] {type(exc).__name__}: {first} — this is a bug in "
             f"sjconvert; please report it with the command you ran at {REPORT} "
@@ -210,7 +231,7 @@ def ann2snn(
                 v_search=v_search,
                 refine_samples=refine_samples,
             )
-        save(output, conv.snn, source=conv.ann)
+        written(lambda: save(output, conv.snn, source=conv.ann))
         summary = {
             "output": str(output),
             "mode": mode,
@@ -313,7 +334,7 @@ def capture(
     def body() -> None:
         net = load_model(model, arch=arch, trust=trust)
         g = trace(net, load_data(data, batch_size=1 << 30).first().x)
-        save(output, g)
+        written(lambda: save(output, g))
         out.print(graph_table(g, title=f"{model.name} → {output}"))
 
     _run(body)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import torch
 
 from ..errors import InputError
+from . import dist
 from .reference import SimResult, Simulator
 
 
@@ -85,15 +86,36 @@ def evaluate(
         n += int(x.shape[0])
         if progress:
             progress(int(x.shape[0]))
+    counts = dist.all_sum(torch.tensor([n, ann_correct, *correct.values()], dtype=torch.float64))
+    n, ann_correct, *hits = (int(v) for v in counts)
     if n == 0:
         raise InputError("evaluation data is empty")
+    layer_spikes = _merged(layer_spikes)
+    labelled = _agreed(labelled)
     return Evaluation(
         n,
         steps,
-        {t: correct[t] / n for t in steps},
+        {t: h / n for t, h in zip(steps, hits, strict=True)},
         None if ann is None else ann_correct / n,
         bool(labelled),
         sum(layer_spikes.values()) / n,
         time.perf_counter() - start,
         {k: v / n for k, v in layer_spikes.items()},
     )
+
+
+def _merged(spikes: dict[str, float]) -> dict[str, float]:
+    """Spike totals summed over the shards of a sharded run (integer-valued: exact)."""
+    out: dict[str, float] = {}
+    for part in dist.gather(spikes):
+        for k, v in part.items():
+            out[k] = out.get(k, 0.0) + v
+    return out
+
+
+def _agreed(labelled: bool | None) -> bool | None:
+    """Whether the data is labelled, as every shard that saw data says."""
+    seen = {v for v in dist.gather(labelled) if v is not None}
+    if len(seen) > 1:
+        raise InputError("some batches have labels 'y' and some do not")
+    return next(iter(seen), None)

@@ -9,7 +9,9 @@ or ``package.module:function`` returning an iterable of batches.
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import inspect
 import os
 import pickle
 import sys
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 
 from ..errors import InputError
+from ..exec import dist
 from .onnx import load_onnx
 
 
@@ -127,8 +130,13 @@ def load_model(
 
 @dataclass
 class Batch:
+    """One batch: inputs ``x``, labels ``y`` (or None), its number in the data set and the
+    data-set index of its first sample (None when a sharded source cannot know it)."""
+
     x: torch.Tensor
     y: torch.Tensor | None
+    index: int = 0
+    offset: int | None = 0
 
 
 def as_batches(data: Iterable[Any]) -> Iterator[Batch]:
@@ -144,7 +152,13 @@ def as_batches(data: Iterable[Any]) -> Iterator[Batch]:
 
 
 class DataSource:
-    """Re-iterable batches ``Batch(x, y)`` from arrays or a user function."""
+    """Re-iterable batches ``Batch(x, y)`` from arrays or a user function.
+
+    In a sharded run (:mod:`sjconvert.exec.dist`) each process iterates its own batches:
+    batch ``b`` belongs to rank ``b % world``. A function that takes ``rank`` and
+    ``world_size`` keyword arguments is called with them and must return only its shard
+    (for example a DataLoader with a ``DistributedSampler``); any other function is called
+    as it is and its batches are dealt out by number."""
 
     def __init__(
         self,
@@ -156,20 +170,29 @@ class DataSource:
         self.name, self.arrays, self.fn, self.batch_size = name, arrays, fn, batch_size
 
     def __iter__(self) -> Iterator[Batch]:
+        return self.batches(dist.current())
+
+    def batches(self, shard: dist.Shard) -> Iterator[Batch]:
+        """The batches of ``shard`` (every batch for a single process)."""
         if self.arrays is not None:
             x, y = self.arrays
-            for i in range(0, len(x), self.batch_size):
-                yield self._check(
-                    x[i : i + self.batch_size], None if y is None else y[i : i + self.batch_size], i
-                )
+            for b, i in enumerate(range(0, len(x), self.batch_size)):
+                if shard.owns(b):
+                    sl = slice(i, i + self.batch_size)
+                    yield self._check(x[sl], None if y is None else y[sl], b, i)
             return
-        for i, item in enumerate(self.fn()):
-            if isinstance(item, dict):
-                item = (item.get("x"), item.get("y"))
-            x, y = item if isinstance(item, (tuple, list)) else (item, None)
-            yield self._check(x, y, i)
+        if shard.world > 1 and _takes_shard(self.fn):
+            for b, item in enumerate(self.fn(rank=shard.rank, world_size=shard.world)):
+                yield self._check(*_split(item), b, None)
+            return
+        offset = 0
+        for b, item in enumerate(self.fn()):
+            x, y = _split(item)
+            if shard.owns(b):
+                yield self._check(x, y, b, offset)
+            offset += len(x) if hasattr(x, "__len__") else 0
 
-    def _check(self, x: Any, y: Any, index: int) -> Batch:
+    def _check(self, x: Any, y: Any, index: int, offset: int | None = 0) -> Batch:
         try:
             xt = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
         except (TypeError, ValueError):
@@ -188,12 +211,41 @@ class DataSource:
             raise InputError(
                 f"{self.name}: batch {index} has {xt.shape[0]} inputs but {yt.shape[0]} labels"
             )
-        return Batch(xt.float(), yt)
+        return Batch(xt.float(), yt, index, offset)
+
+    def fingerprint(self) -> tuple[Any, ...]:
+        """What every process of a sharded run must agree on: for arrays the sample count,
+        per-sample shape, labels and a digest of the first batch; for a function its name."""
+        if self.arrays is None:
+            return ("function", self.name)
+        x, y = self.arrays
+        head = np.ascontiguousarray(np.asarray(x[: self.batch_size]))
+        digest = hashlib.sha1(head.tobytes()).hexdigest()
+        return ("arrays", len(x), tuple(np.shape(x)[1:]), y is not None, digest)
 
     def first(self) -> Batch:
-        for b in self:
+        """The data set's first batch (whatever the shard: an example input)."""
+        for b in self.batches(dist.Shard()):
             return b
         raise InputError(f"{self.name}: data is empty")
+
+
+def _split(item: Any) -> tuple[Any, Any]:
+    """``(x, y)`` from a batch given as ``x``, ``(x, y)`` or ``{"x": ..., "y": ...}``."""
+    if isinstance(item, dict):
+        return item.get("x"), item.get("y")
+    if isinstance(item, (tuple, list)):
+        return (item[0], item[1] if len(item) > 1 else None) if item else (None, None)
+    return item, None
+
+
+def _takes_shard(fn: Any) -> bool:
+    """Whether a data function takes ``rank`` and ``world_size`` keyword arguments."""
+    try:
+        params = inspect.signature(fn).parameters
+    except (TypeError, ValueError):
+        return False
+    return "rank" in params and "world_size" in params
 
 
 def load_data(spec: str, batch_size: int = 256) -> DataSource:

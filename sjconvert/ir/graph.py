@@ -7,10 +7,13 @@ wrong number of inputs, input shapes a node cannot take) raises :class:`GraphErr
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+
+import numpy as np
 
 from .nodes import Input, Node
 
@@ -105,6 +108,22 @@ class Graph:
             raise GraphError(f"graph: edges for unknown nodes {sorted(extra)}")
         if not self.outputs or any(o not in seen for o in self.outputs):
             raise GraphError(f"graph: outputs {list(self.outputs)} must name existing nodes")
+
+    def fingerprint(self) -> str:
+        """A digest of the structure and every parameter: equal graphs give equal digests
+        (processes of a sharded run check they hold the same model with it)."""
+        h = hashlib.sha1()
+        h.update(
+            repr((list(self.edges.items()), self.outputs, sorted(self.shapes.items()))).encode()
+        )
+        for name, node in self.nodes.items():
+            h.update(f"{name}:{node.op}".encode())
+            for key, value in node.params().items():
+                if isinstance(value, np.ndarray):
+                    h.update(key.encode() + np.ascontiguousarray(value).tobytes())
+                else:
+                    h.update(f"{key}={value!r}".encode())
+        return h.hexdigest()
 
     def where(self, name: str) -> str:
         """A node's name for messages, with the module path it was captured from."""

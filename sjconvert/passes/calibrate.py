@@ -21,6 +21,7 @@ import numpy as np
 import torch
 
 from ..errors import InputError
+from ..exec import dist
 from ..exec.reference import Simulator
 from ..ir.graph import Graph
 
@@ -56,6 +57,13 @@ class ActivationSummary:
         self.hist += torch.bincount(idx, minlength=NBINS).numpy()
         self.count += x.numel()
         self.max = max(self.max, float(x.max()))
+
+    def reduced(self) -> ActivationSummary:
+        """The summary of every shard's data in a sharded run (exact: counts add, the
+        maximum is a maximum); itself in a single process."""
+        totals = dist.all_sum(torch.from_numpy(np.append(self.hist, self.count)))
+        peak = float(dist.all_max(torch.tensor(self.max, dtype=torch.float64)))
+        return ActivationSummary(int(totals[-1]), peak, totals[:-1].numpy().copy())
 
     def merge(self, other: ActivationSummary) -> ActivationSummary:
         """The summary of both data sets (neither input is changed)."""
@@ -98,9 +106,9 @@ def calibrate(
         seen += 1
         if progress:
             progress(int(x.shape[0]))
-    if seen == 0:
+    if int(dist.all_sum(torch.tensor(seen))) == 0:
         raise InputError("calibration data is empty")
-    return summaries
+    return {n: s.reduced() for n, s in summaries.items()}
 
 
 def parse_mode(mode: str | float) -> tuple[str, float]:

@@ -68,6 +68,9 @@ class Registry(Generic[Ctx, Out]):
         """Decorator registering ``fn`` as the emitter for each node class in ``classes``."""
         if not classes:
             raise ValueError(f"register({self.target!r}) needs at least one node class")
+        bad = [c for c in classes if not (isinstance(c, type) and issubclass(c, ir.Node))]
+        if bad:
+            raise TypeError(f"{self.target}: {bad[0]!r} is not an IR node class")
 
         def deco(fn: Emitter[Ctx, Out]) -> Emitter[Ctx, Out]:
             self.add(classes, fn, accepts)

@@ -18,13 +18,14 @@ C = 3
 
 
 @st.composite
-def neurons(draw: st.DrawFn) -> ir.Node:
-    """Stateful nodes over every parameter combination the IR allows."""
+def neurons(draw: st.DrawFn, spiking: bool = False) -> ir.Node:
+    """Stateful nodes over every parameter combination the IR allows (``spiking``: only
+    those whose outputs are spikes)."""
     per_channel = st.lists(st.floats(0.125, 2.0, width=32), min_size=C, max_size=C)
     th = draw(st.one_of(st.floats(0.125, 2.0, width=32), per_channel))
     v_init = draw(st.one_of(st.floats(-1.0, 1.0, width=32), per_channel))
     v_reset = draw(st.one_of(st.none(), st.just(0.0), st.floats(-1.0, 0.5, width=32)))
-    kind = draw(st.sampled_from(["IF", "LIF", "CubaLIF", "LI"]))
+    kind = draw(st.sampled_from(["IF", "LIF", "CubaLIF", *([] if spiking else ["LI"])]))
     if kind == "IF":
         return ir.IF(th, v_reset, v_init)
     if kind == "CubaLIF":

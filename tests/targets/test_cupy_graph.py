@@ -89,7 +89,7 @@ def networks(draw: st.DrawFn, dyadic: bool = False) -> tuple[Graph, np.ndarray, 
     k, groups = draw(st.integers(1, 3)), draw(st.sampled_from([1, c_in]))
     w = net.weights(3 * groups, c_in // groups, *([k] * dims))
     net.add(conv(w, net.weights(3 * groups), draw(st.integers(1, 2)), k // 2, 1, groups))
-    net.add(_fit(draw(neurons()), net.shape[0]))
+    net.add(_fit(draw(neurons(spiking=dyadic)), net.shape[0]))
     if draw(st.booleans()):
         net.add(draw(st.sampled_from(pools))(2, 2, draw(st.integers(0, 1))))
     c = net.shape[0]
@@ -100,10 +100,10 @@ def networks(draw: st.DrawFn, dyadic: bool = False) -> tuple[Graph, np.ndarray, 
         branch = net.add(conv(net.weights(c, c, *([3] * dims)), None, 1, 1))
         scaled = net.add(ir.Scale(draw(st.sampled_from([0.5, 0.75, 1.25]))), skip)
         net.add(ir.Add(), scaled, branch)
-        net.add(_fit(draw(neurons()), c))
+        net.add(_fit(draw(neurons(spiking=dyadic)), c))
     net.add(ir.Flatten())
     net.add(ir.Linear(net.weights(6, net.shape[0]), net.weights(6)))
-    net.add(_fit(draw(neurons()), 6))
+    net.add(_fit(draw(neurons(spiking=dyadic)), 6))
     net.add(ir.Linear(net.weights(4, 6), None))
     net.add(ir.Readout())
     T, sequence = draw(st.integers(1, 10)), draw(st.booleans())

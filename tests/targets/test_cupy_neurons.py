@@ -19,7 +19,7 @@ NODES = [
     ir.LIF(2.5, 0.7, 0.2, True),
     ir.LIF(4.0, [1.0, 2.0], None, False, 0.0, 0.25),
     ir.CubaLIF(0.5, 0.25, 1.0, None),
-    ir.LI(4.0, -0.5),
+    ir.LI(3.0, -0.5),
 ]
 IDS = ["IF-soft", "IF-hard-channel", "LIF-hard", "LIF-soft-decay", "CubaLIF", "LI"]
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .base import Node, check_channels, check_scalar_or_array, per_channel
-from .neurons import _Neuron
+from .neurons import _Neuron, check_neuron
 
 
 @dataclass(frozen=True, eq=False)
@@ -35,10 +35,7 @@ class CubaLIF(_Neuron):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value < 1.0):
                 raise ValueError(f"CubaLIF {name} must be in [0, 1), got {value}")
-        check_scalar_or_array(self.v_threshold, "v_threshold", positive=True)
-        check_scalar_or_array(self.v_init, "v_init", positive=False)
-        if self.v_reset is not None and not math.isfinite(self.v_reset):
-            raise ValueError("v_reset must be finite or None")
+        check_neuron(self)
 
 
 @dataclass(frozen=True, eq=False)

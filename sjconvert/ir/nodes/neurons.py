@@ -26,7 +26,8 @@ class _Neuron(Node):
         return "soft" if getattr(self, "v_reset", None) is None else "hard"
 
 
-def _check_common(node: Any) -> None:
+def check_neuron(node: Any) -> None:
+    """The checks every neuron with a threshold, a reset and a start membrane shares."""
     check_scalar_or_array(node.v_threshold, "v_threshold", positive=True)
     check_scalar_or_array(node.v_init, "v_init", positive=False)
     if node.v_reset is not None and not math.isfinite(node.v_reset):
@@ -51,7 +52,7 @@ class IF(_Neuron):
     v_init: Any = per_channel(0.0)
 
     def validate(self) -> None:
-        _check_common(self)
+        check_neuron(self)
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,7 +110,7 @@ class LIF(_Neuron):
             raise ValueError(f"LIF tau must be finite and >= 1, got {self.tau}")
         if self.decay is not None and not math.isclose(self.decay * self.tau, 1.0, rel_tol=1e-5):
             raise ValueError(f"LIF decay {self.decay} must equal 1/tau ({1 / self.tau})")
-        _check_common(self)
+        check_neuron(self)
 
 
 @dataclass(frozen=True, eq=False)
