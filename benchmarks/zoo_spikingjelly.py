@@ -94,8 +94,9 @@ RECIPES: dict[str, tuple[str, Callable[[Batches], Any]]] = {
     PREPOOL: (
         "RateCodingRecipe(mode='99.9%', channel_wise=True, half_threshold=True, "
         "pre_spike_maxpool=True) (run only where a ReLU feeds a MaxPool2d)",
-        lambda dl: _rate(dl, mode="99.9%", channel_wise=True, half_threshold=True,
-                         pre_spike_maxpool=True),
+        lambda dl: _rate(
+            dl, mode="99.9%", channel_wise=True, half_threshold=True, pre_spike_maxpool=True
+        ),
     ),
     "ltb": ("LocalThresholdBalancingRecipe() on the calibration batches of 128", _ltb),
     "ltb_b16x4": (
@@ -126,7 +127,9 @@ def relu_feeds_maxpool(model: nn.Module) -> bool:
         return True
     mods = dict(graph.named_modules())
     return any(
-        n.op == "call_module" and type(mods.get(n.target)) is nn.ReLU and len(n.users) == 1
+        n.op == "call_module"
+        and type(mods.get(n.target)) is nn.ReLU
+        and len(n.users) == 1
         and isinstance(mods.get(next(iter(n.users)).target), nn.MaxPool2d)
         for n in graph.graph.nodes
     )

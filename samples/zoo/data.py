@@ -59,8 +59,9 @@ def _finish(raw: Split) -> Split:
     """Standardise per channel with training statistics and add the calibration subset."""
     mean = raw["x_train"].mean(axis=(0, 2, 3), keepdims=True)
     std = raw["x_train"].std(axis=(0, 2, 3), keepdims=True)
-    out = {k: ((v - mean) / std).astype(np.float32) if k.startswith("x") else v
-           for k, v in raw.items()}
+    out = {
+        k: ((v - mean) / std).astype(np.float32) if k.startswith("x") else v for k, v in raw.items()
+    }
     out["x_calib"], out["y_calib"] = calib_subset(out, CALIB_SIZE)
     return out
 
@@ -98,8 +99,16 @@ def _scene_params(n: int, seed: int) -> dict[str, np.ndarray]:
     bg = rng.uniform(0.0, 1.0, (n, 3))
     fg = (bg + rng.uniform(0.35, 0.65, (n, 3))) % 1.0  # every channel differs by >= 0.35
     grad = rng.uniform(-0.2, 0.2, (n, 2))  # background brightness gradient (x, y)
-    return {"label": label, "radius": radius, "cx": cx, "cy": cy, "angle": angle,
-            "bg": bg, "fg": fg, "grad": grad}
+    return {
+        "label": label,
+        "radius": radius,
+        "cx": cx,
+        "cy": cy,
+        "angle": angle,
+        "bg": bg,
+        "fg": fg,
+        "grad": grad,
+    }
 
 
 def _render(p: dict[str, np.ndarray], size: int, rng: np.random.Generator) -> np.ndarray:

@@ -47,8 +47,9 @@ def shift_batch(x: torch.Tensor, max_shift: int, gen: torch.Generator) -> torch.
     size = x.shape[-1]
     padded = F.pad(x, (max_shift,) * 4, mode="replicate")
     offsets = torch.randint(0, 2 * max_shift + 1, (len(x), 2), generator=gen).tolist()
-    return torch.stack([padded[i, :, r : r + size, c : c + size] for i, (r, c) in
-                        enumerate(offsets)])
+    return torch.stack(
+        [padded[i, :, r : r + size, c : c + size] for i, (r, c) in enumerate(offsets)]
+    )
 
 
 def fit(entry: ZooEntry, split: Split, seed: int = SEED) -> nn.Module:
@@ -135,8 +136,11 @@ def run(name: str, out: Path, seed: int = SEED) -> dict:
     for part in ("test", "calib"):
         save_npz(out / f"{entry.dataset}_{part}.npz", split[f"x_{part}"], split[f"y_{part}"])
     update_index(out, name, record)
-    print(f"{name}: test accuracy {record['ann_test_acc']:.4f}, {record['params']:,} params,"
-          f" {seconds:.0f} s ({cpu_seconds:.0f} s CPU)", flush=True)
+    print(
+        f"{name}: test accuracy {record['ann_test_acc']:.4f}, {record['params']:,} params,"
+        f" {seconds:.0f} s ({cpu_seconds:.0f} s CPU)",
+        flush=True,
+    )
     return record
 
 

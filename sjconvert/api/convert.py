@@ -30,13 +30,22 @@ from ..passes import (
     run_pipeline,
     statistic,
 )
-from ..passes.layerwise import ANYTIME, Calibration, LayerProgress, Plan, Reduce, Setting
-from ..passes.layerwise import calibrate_layers, identity
+from ..passes.layerwise import (
+    ANYTIME,
+    Calibration,
+    LayerProgress,
+    Plan,
+    Reduce,
+    Setting,
+    calibrate_layers,
+    identity,
+)
 from ..passes.normalise import NEURONS
 from ..passes.pools import accumulate_pools
 
 Progress = Callable[[int], None]
 DEFAULT_T = "any"
+DEFAULT_BURST = 4
 GRANULARITIES = ("channel", "layer")
 CALIB_STEPS = 8
 
@@ -65,11 +74,12 @@ def ann2snn(
     T: int | str | None = DEFAULT_T,
     granularity: str = "channel",
     v_init: float = 0.5,
-    search: bool = True,
-    bias: bool = True,
+    search: bool = False,
+    bias: bool = False,
     v_search: bool = True,
     refine_samples: int = 512,
     neuron: str = "signed",
+    burst: int | None = None,
     calib_steps: int = CALIB_STEPS,
     layer_progress: LayerProgress | None = None,
     reduce: Reduce = identity,
@@ -83,7 +93,8 @@ def ann2snn(
     (``.npz`` / ``.pt`` / ``package.module:function``); it is streamed once and only a
     fixed-size summary per layer is kept.
 
-    ``neuron``: ``"signed"`` (:class:`~sjconvert.ir.nodes.SignedIF`, default) or ``"if"``.
+    ``neuron``: ``"signed"`` (:class:`~sjconvert.ir.nodes.SignedIF`, default, with bursts
+    of up to ``burst`` spikes per step: :data:`DEFAULT_BURST` unless given) or ``"if"``.
     ``T="any"`` (default) calibrates for every T from 1 to 64: the first
     ``refine_samples`` calibration samples drive :func:`~sjconvert.passes.layerwise.
     calibrate_layers`, which simulates the network once for ``calib_steps`` steps and fits,
@@ -101,7 +112,10 @@ def ann2snn(
     if granularity not in GRANULARITIES:
         raise InputError(f"granularity {granularity!r} unknown; use one of {GRANULARITIES}")
     if neuron not in NEURONS:
-        raise InputError(f"neuron {neuron!r} unknown; use one of {sorted(NEURONS)}")
+        raise InputError(f"neuron {neuron!r} unknown; use one of {list(NEURONS)}")
+    burst = (DEFAULT_BURST if neuron == "signed" else 1) if burst is None else burst
+    if burst < 1 or (burst > 1 and neuron != "signed"):
+        raise InputError(f"burst must be >= 1 (and > 1 only with signed neurons), got {burst}")
     if not 0.0 <= v_init < 1.0:
         raise InputError(f"v_init is a fraction of the threshold in [0, 1), got {v_init}")
     if isinstance(calib, str):
@@ -146,11 +160,13 @@ def ann2snn(
             spiking_output=spiking_output,
             v_init=v_init,
             neuron=neuron,
+            burst=burst,
         )
         snn = run_pipeline(prepared, [plain, *([accumulate_pools] if cumulative else [])])
     else:
         setting = Setting(
-            ir.SignedIF if neuron == "signed" else ir.IF,
+            neuron,
+            burst,
             steps,
             targets,
             search,
@@ -164,7 +180,6 @@ def ann2snn(
             x=torch.cat(kept),
             lam0={n: statistic(stats[n], mode) for n in relus},
             plan=Plan(setting, quantile=_quantile(kind)),
-            neuron=neuron,
             cumulative=cumulative,
             spiking_output=spiking_output,
             reduce=reduce,

@@ -4,7 +4,7 @@ The float operation order is SpikingJelly's torch path, so float32 spikes are
 bit-identical to its multi-step forward (``tests/sim/test_spikingjelly_parity.py``)::
 
     IF                  H = V + X
-    SignedIF            H = V + X;  S = Θ(H − V_th) − (1 − Θ(H))·Θ(C − 1);  V = H − S·V_th;
+    SignedIF            H = V + X;  S = max(min(⌊H / V_th⌋, B), −min(C, B));  V = H − S·V_th;
                         C = C + S   (C: net spikes so far)
     LIF, decay_input    H = V + (X − (V − V_r)) / τ        (× decay for ParametricLIF)
     LIF, otherwise      H = V − (V − V_r) / τ + X           (V − V_r only when V_r ≠ 0)
@@ -95,21 +95,23 @@ def _if(node: ir.IF) -> StepProgram:
 
 @program_for(ir.SignedIF)
 def _signed_if(node: ir.SignedIF) -> StepProgram:
+    """``S = max(min(⌊H / V_th⌋, B), −min(C, B))``: the node's equation in one line (for
+    ``H >= 0`` the floor is the positive count, for ``H < 0`` minus the count to take back)."""
     ops = (
         Op("v", "add", ("v", "x")),
-        Op("p", "ge", ("v", "TH")),  # positive spike: H >= V_th
-        Op("q", "ge", ("v", "ZERO")),  # H >= 0
-        Op("m", "ge", ("c", "ONE")),  # a spike to take back: C >= 1
-        Op("q", "mul", ("q", "m")),
-        Op("m", "sub", ("m", "q")),  # negative spike: H < 0 and C >= 1
-        Op("s", "sub", ("p", "m")),
+        Op("k", "div", ("v", "TH")),
+        Op("k", "floor", ("k",)),
+        Op("s", "min", ("k", "B")),
+        Op("m", "min", ("c", "B")),
+        Op("m", "mul", ("m", "MINUS")),
+        Op("s", "max", ("s", "m")),
         Op("r", "mul", ("s", "TH")),
         Op("v", "sub", ("v", "r")),
         Op("c", "add", ("c", "s")),
     )
-    scalars, channels = _split({"TH": node.v_threshold, "ZERO": 0.0, "ONE": 1.0})
-    init = {"v": node.v_init, "c": 0.0}
-    return StepProgram(ops, ("v", "c"), "s", init, scalars, channels)
+    consts = {"TH": node.v_threshold, "B": float(node.max_spikes), "MINUS": -1.0}
+    scalars, channels = _split(consts)
+    return StepProgram(ops, ("v", "c"), "s", {"v": node.v_init, "c": 0.0}, scalars, channels)
 
 
 @program_for(ir.LIF)

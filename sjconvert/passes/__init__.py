@@ -46,8 +46,8 @@ PREPARE: list[Pass] = [remove_identities, fold_batchnorm]
 __all__ = [
     "PREPARE",
     "ActivationSummary",
-    "accumulate_pools",
     "Pass",
+    "accumulate_pools",
     "calibrate",
     "fold_batchnorm",
     "fold_scales",

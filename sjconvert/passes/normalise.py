@@ -20,7 +20,7 @@ Every value ``v`` of the converted graph carries ``v_ann / λ(v)``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -44,7 +44,8 @@ from ._scales import (
 from .calibrate import ActivationSummary, statistic
 from .pools import MAXPOOLS, replace_maxpool
 
-NEURONS: dict[str, type[ir.IF] | type[ir.SignedIF]] = {"if": ir.IF, "signed": ir.SignedIF}
+NEURONS = ("if", "signed")
+
 
 def cap(node: ir.Node, lam: Lam) -> Lam:
     """λ of a capped ReLU ``min(max(x, 0), a)`` never exceeds ``a``: the IF's rate saturates
@@ -117,17 +118,21 @@ def relu_to_if(
     lam: Mapping[str, Any] | None = None,
     v_init: float | Mapping[str, Any] = 0.0,
     neuron: str = "if",
+    burst: int = 1,
 ) -> Graph:
     """Convert every ReLU to a neuron (threshold 1, soft reset, ``V[-1] = v_init``: a
     fraction of the threshold, per layer or per channel) with layer- or channel-wise
     normalisation (module docstring): ``neuron`` is ``"if"`` (:class:`~ir.IF`) or
-    ``"signed"`` (:class:`~ir.SignedIF`).
+    ``"signed"`` (:class:`~ir.SignedIF` with bursts of up to ``burst`` spikes per step: a
+    spike then stands for ``λ/burst``; ``meta["normalisation"]["lambda"]`` records λ).
 
     λ per ReLU comes from ``lam`` (a scalar, or one value per channel) or else from the
     ``mode`` statistic of ``stats[relu]`` (the summary of its ANN outputs).
     """
     if neuron not in NEURONS:
-        raise PassError(f"neuron {neuron!r} unknown; use one of {sorted(NEURONS)}")
+        raise PassError(f"neuron {neuron!r} unknown; use one of {list(NEURONS)}")
+    if burst < 1 or (burst > 1 and neuron != "signed"):
+        raise PassError(f"bursts of {burst} spikes need signed neurons and burst >= 1")
     if any(type(node) in MAXPOOLS for _, node in graph) and not graph.meta.get("maxpool"):
         replace_maxpool(graph, "error")
     ed = graph.editor()
@@ -154,7 +159,7 @@ def relu_to_if(
     for o in list(ed.outputs):
         if not isinstance(ed.nodes[o], ir.Readout):
             ed.insert_after(o, ed.unique_name(f"{o}_readout"), ir.Readout())
-    _normalise(ed, lams, v_init, NEURONS[neuron])
+    _normalise(ed, {n: v / burst for n, v in lams.items()}, v_init, _factory(neuron, burst))
     ed.meta.update(
         normalisation={
             "mode": str(mode),
@@ -162,6 +167,7 @@ def relu_to_if(
             "lambda": {k: describe(v) for k, v in lams.items()},
             "v_init": v_init if isinstance(v_init, float | int) else _json(v_init),
             "neuron": neuron,
+            "burst": burst,
         },
         converted=True,
         dropped=dropped,
@@ -173,11 +179,18 @@ def _json(v_init: Mapping[str, Any]) -> dict[str, Any]:
     return {k: describe(as_lam(v)) for k, v in v_init.items()}
 
 
+def _factory(neuron: str, burst: int) -> Callable[[Any], ir.Node]:
+    """The neuron replacing a ReLU (threshold 1), from its initial membrane."""
+    if neuron == "signed":
+        return lambda v0: ir.SignedIF(v_threshold=1.0, v_init=v0, max_spikes=burst)
+    return lambda v0: ir.IF(v_threshold=1.0, v_reset=None, v_init=v0)
+
+
 def _normalise(
     ed: GraphEditor,
     lam: dict[str, Lam],
     v_init: float | Mapping[str, Any],
-    cls: type[ir.IF] | type[ir.SignedIF],
+    make: Callable[[Any], ir.Node],
 ) -> None:
     scale: dict[str, Lam] = {}
     one = as_lam(1.0)
@@ -208,7 +221,7 @@ def _normalise(
             _adapt(ed, ins[0], name, scale[ins[0]], lam[name])
             v0 = v_init.get(name, 0.0) if isinstance(v_init, Mapping) else v_init
             v0 = np.asarray(v0, np.float64).reshape(-1) if np.ndim(v0) else float(v0)
-            ed.nodes[name] = cls(v_threshold=1.0, v_init=v0)
+            ed.nodes[name] = make(v0)
             scale[name] = lam[name]
         elif isinstance(node, ir.Readout):
             _adapt(ed, ins[0], name, scale[ins[0]], one)

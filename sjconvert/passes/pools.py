@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..errors import PassError
 from ..ir import nodes as ir
+from ..ir import walk
 from ..ir.graph import Graph
 
 MAXPOOLS = {ir.MaxPool1d: ir.AvgPool1d, ir.MaxPool2d: ir.AvgPool2d}
@@ -67,25 +68,13 @@ def _pool_before_relu(graph: Graph, pools: list[str]) -> Graph:
     return ed.freeze()
 
 
-def temporal_values(graph: Graph) -> set[str]:
-    """Nodes whose value changes over time: everything downstream of a stateful node (or of
-    a sequence input). The rest is static: computed once from the direct input."""
-    found: set[str] = set()
-    for name, node in graph:
-        if node.stateful or getattr(node, "sequence", False):
-            found.add(name)
-        elif any(s in found for s in graph.edges[name]):
-            found.add(name)
-    return found
-
-
 def accumulate_pools(graph: Graph) -> Graph:
     """Make every max pool of a spike-driven value pool cumulative values:
     ``Difference(MaxPool(Accumulate(X)))``, so that after every step ``t`` the summed output
     is ``MaxPool(Σ_{t' ≤ t} X[t'])`` — the max of the neurons' net spike counts (or of the
     cumulative currents, before a neuron), exactly what a rate-coded max computes. Max
     pools of static values are left as they are (already exact)."""
-    temporal = temporal_values(graph)
+    temporal = walk.temporal(graph)
     pools = [n for n, node in graph if type(node) in MAXPOOLS and graph.edges[n][0] in temporal]
     if not pools:
         return graph

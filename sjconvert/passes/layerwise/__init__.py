@@ -24,7 +24,6 @@ def calibrate_layers(
     x: torch.Tensor,
     lam0: Mapping[str, float],
     plan: Plan,
-    neuron: str = "signed",
     cumulative: bool = True,
     spiking_output: bool = False,
     reduce: Reduce = identity,
@@ -34,12 +33,15 @@ def calibrate_layers(
     """Calibrate the conversion of ``prepared`` (layer-wise ``lam0`` per ReLU) on samples
     ``x`` (this shard's; ``samples``: how many all shards hold together) and return the
     calibrated SNN, the ANN with its shifted biases and the fitted parameters."""
+    s = plan.setting
     lam = {n: _usable(prepared, n, v) for n, v in lam0.items()}
-    snn = convert(prepared, lam, plan.setting.v0, neuron, cumulative, spiking_output)
+    # the engine's graph carries values in units of λ₀ (burst 1): it runs each neuron layer
+    # itself, with the fitted thresholds and bursts
+    snn = convert(prepared, lam, s.v0, s.neuron, 1, cumulative, spiking_output)
     targets = layers(prepared, snn)
     engine = Engine(prepared, snn, lam, targets, plan, reduce)
     cal = engine.run(x, samples or len(x), progress)
-    out, ann = calibrated(prepared, cal, targets, neuron, cumulative, spiking_output)
+    out, ann = calibrated(prepared, cal, targets, s, cumulative, spiking_output)
     return out, ann, cal
 
 

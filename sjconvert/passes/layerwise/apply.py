@@ -15,6 +15,7 @@ from .._scales import Lam, as_lam, channel_lam
 from ..normalise import relu_to_if
 from ..pools import accumulate_pools
 from .engine import Calibration, Layer
+from .fit import Setting
 
 
 def bias_carrier(graph: Graph, name: str) -> str | None:
@@ -85,13 +86,19 @@ def convert(
     lam: Mapping[str, Lam],
     v_init: Mapping[str, np.ndarray] | float,
     neuron: str,
+    burst: int,
     cumulative: bool,
     spiking_output: bool = False,
 ) -> Graph:
     """``relu_to_if`` with the given λ and initial membranes, then cumulative max pooling
     (:func:`~sjconvert.passes.pools.accumulate_pools`) when ``cumulative``."""
     snn = relu_to_if(
-        prepared, lam=lam, v_init=v_init, neuron=neuron, spiking_output=spiking_output
+        prepared,
+        lam=lam,
+        v_init=v_init,
+        neuron=neuron,
+        burst=burst,
+        spiking_output=spiking_output,
     )
     return accumulate_pools(snn) if cumulative else snn
 
@@ -100,13 +107,13 @@ def calibrated(
     prepared: Graph,
     cal: Calibration,
     targets: Mapping[str, Layer],
-    neuron: str,
+    setting: Setting,
     cumulative: bool,
     spiking_output: bool = False,
 ) -> tuple[Graph, Graph]:
     """The calibrated ``(SNN, ANN with shifted biases)``: each fitted input shift moves into
-    the bias that carries it, each layer's λ becomes ``λ₀·θ`` (per channel) and its initial
-    membrane the fitted fraction of its threshold."""
+    the bias that carries it, each layer's λ becomes ``λ₀·θ·B`` (per channel; a spike
+    stands for ``λ₀·θ``) and its initial membrane the fitted fraction of its threshold."""
     shifts: dict[str, np.ndarray] = {}
     lam: dict[str, Lam] = {}
     v_init: dict[str, np.ndarray] = {}
@@ -115,11 +122,12 @@ def calibrated(
         if carrier is not None and np.any(fit.shift):
             shifts[carrier] = shifts.get(carrier, 0.0) + fit.shift
         if n in cal.lam0:
-            theta = np.asarray(fit.threshold, np.float64)
+            theta = np.asarray(fit.threshold, np.float64) * setting.burst
             if np.allclose(theta, theta.flat[0]):
                 lam[n] = as_lam(cal.lam0[n] * theta.flat[0])
             else:
                 lam[n] = channel_lam(cal.lam0[n] * theta, len(prepared.shapes[n]))
             v_init[n] = np.asarray(fit.v_init, np.float64)
     ann = add_bias(prepared, shifts)
-    return convert(ann, lam, v_init, neuron, cumulative, spiking_output), ann
+    snn = convert(ann, lam, v_init, setting.neuron, setting.burst, cumulative, spiking_output)
+    return snn, ann

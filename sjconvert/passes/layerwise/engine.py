@@ -36,21 +36,14 @@ import torch
 
 from ...exec.arrays import run_node
 from ...ir.graph import Graph
-from .fit import (
-    Choice,
-    Reduce,
-    Setting,
-    channel_histogram,
-    channel_quantile,
-    fit_layer,
-    regression,
-)
+from .fit import Choice, Reduce, Setting, fit_layer, regression
 from .segments import AnnSegment, SpikingSegment, segment
+from .stats import channel_histogram, channel_quantile
 from .store import Stored
 
 LayerProgress = Callable[[str, int, int], None]
 CHUNK_ELEMENTS = 1 << 24  # values of one chunk's widest temporal tensor
-KEEP_BYTES = 1 << 28  # currents kept between a layer's fit and its run, at most
+KEEP_BYTES = 1 << 29  # currents kept between a layer's fit and its run, at most
 
 
 def identity(t: torch.Tensor) -> torch.Tensor:
@@ -127,7 +120,9 @@ class Engine:
         self.reduce = reduce
         spiking = {n for n, node in snn if node.spiking}
         frontier = set(snn.inputs) | spiking
-        self.targets = [self._target(n, layers[n], frontier, spiking) for n, _ in snn if n in layers]
+        self.targets = [
+            self._target(n, layers[n], frontier, spiking) for n, _ in snn if n in layers
+        ]
         self.last: dict[str, int] = {}
         for i, t in enumerate(self.targets):
             for n in (*t.snn.graph.inputs, *t.ann.sim.graph.inputs):
@@ -221,9 +216,7 @@ class Engine:
 
     def _fire(self, c: Choice, cur: torch.Tensor, static: bool, rank: int) -> Stored:
         view = (-1, *([1] * (rank - 1)))
-        node = self.plan.setting.cls(
-            v_threshold=c.theta.numpy(), v_init=(c.v * c.theta).numpy()
-        )
+        node = self.plan.setting.node(c)
         s, _ = run_node(node, cur + c.beta.reshape(view), self.plan.setting.steps, static)
         self.counters["layer_runs"] += 1
         return Stored.spikes(s, c.theta.reshape(view))

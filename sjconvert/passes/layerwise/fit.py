@@ -26,7 +26,6 @@ is ``ẑ_t = θ·N_t/t``. Per channel, :func:`fit_layer`
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -39,7 +38,6 @@ from ...ir import nodes as ir
 GRID = tuple(2.0 ** (k / 4) for k in range(-6, 2))  # threshold scales, 0.35 … 1.19
 EPSILON = 1e-3
 V_RANGE = (0.0, 1.0)
-NeuronClass = type[ir.IF] | type[ir.SignedIF]
 Reduce = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -55,10 +53,11 @@ class Choice:
 
 @dataclass(frozen=True)
 class Setting:
-    """What one layer's fit does: the neuron, the steps simulated, the T of the objective,
-    which corrections are on."""
+    """What one layer's fit does: the neuron (``"if"`` or ``"signed"``, bursts of up to
+    ``burst`` spikes), the steps simulated, the T of the objective, which corrections are on."""
 
-    cls: NeuronClass
+    neuron: str
+    burst: int
     steps: int
     targets: tuple[int, ...]
     search: bool = True
@@ -67,13 +66,19 @@ class Setting:
     channelwise: bool = True
     v0: float = 0.5
 
+    def node(self, c: Choice) -> ir.Node:
+        """The neuron layer of choice ``c`` (per-channel threshold and initial membrane)."""
+        theta, v_init = c.theta.numpy(), (c.v * c.theta).numpy()
+        if self.neuron == "signed":
+            return ir.SignedIF(v_threshold=theta, v_init=v_init, max_spikes=self.burst)
+        return ir.IF(v_threshold=theta, v_init=v_init)
 
-def estimates(cls: NeuronClass, x: torch.Tensor, static: bool, c: Choice, steps: int) -> torch.Tensor:
+
+def estimates(s: Setting, x: torch.Tensor, static: bool, c: Choice) -> torch.Tensor:
     """``ẑ_t`` for ``t = 1..steps`` (``[T, r, C]``) of neurons driven by ``x + β``."""
-    node = cls(v_threshold=c.theta.numpy(), v_init=(c.v * c.theta).numpy())
-    s, _ = run_node(node, x + c.beta, steps, static=static)
-    t = torch.arange(1, steps + 1, dtype=s.dtype).reshape(-1, 1, 1)
-    return s.cumsum_(0).mul_(c.theta).div_(t)
+    spikes, _ = run_node(s.node(c), x + c.beta, s.steps, static=static)
+    t = torch.arange(1, s.steps + 1, dtype=spikes.dtype).reshape(-1, 1, 1)
+    return spikes.cumsum_(0).mul_(c.theta).div_(t)
 
 
 def error_sums(
@@ -82,15 +87,15 @@ def error_sums(
     """``(Σ_r e, Σ_r e²)`` of ``e = z − ẑ_t``, ``[K, T, C]``: one simulation per choice."""
     e1, e2 = [], []
     for c in choices:
-        err = z - estimates(s.cls, x, static, c, s.steps)
+        err = z - estimates(s, x, static, c)
         e1.append(err.sum(1))
         e2.append(err.square_().sum(1))
     return torch.stack(e1), torch.stack(e2)
 
 
-def converged_sse(z: torch.Tensor, c: Choice, t: int) -> torch.Tensor:
+def converged_sse(z: torch.Tensor, c: Choice, t: int, burst: int = 1) -> torch.Tensor:
     """``Σ_r (z − ẑ_t)²`` per channel of the converged neuron at a long ``t`` (module doc)."""
-    n = torch.floor(c.v + t * (z + c.beta) / c.theta).clamp_(0, t)
+    n = torch.floor(c.v + t * (z + c.beta) / c.theta).clamp_(0, t * burst)
     return (z - c.theta * n / t).square_().sum(0)
 
 
@@ -120,36 +125,52 @@ def corrected(c: Choice, beta: torch.Tensor, gamma: torch.Tensor) -> Choice:
 
 
 def candidates(base: torch.Tensor, cap: torch.Tensor, s: Setting) -> list[Choice]:
-    """Thresholds ``θ = base·g`` (``g`` in :data:`GRID`, or 1 without search), at most
-    ``cap``, starting at ``v0`` with no shift; the first is ``g = 1``."""
+    """Thresholds ``θ = base·g/B`` (``g`` in :data:`GRID`, or 1 without search; ``B``
+    spikes per step at most) with ``B·θ`` at most ``cap``, starting at ``v0`` with no shift;
+    the first is ``g = 1``."""
     grid = (1.0, *(g for g in GRID if g != 1.0)) if s.search else (1.0,)
-    zero = torch.zeros_like(base)
-    return [Choice(torch.minimum(base * g, cap), torch.full_like(base, s.v0), zero) for g in grid]
+    zero, v = torch.zeros_like(base), torch.full_like(base, s.v0)
+    return [Choice(torch.minimum(base * g, cap) / s.burst, v, zero) for g in grid]
 
 
-def score(
-    e1: torch.Tensor,
-    e2: torch.Tensor,
-    n: float,
-    power: torch.Tensor,
-    fits: list[tuple[torch.Tensor, torch.Tensor]],
-    long: dict[int, torch.Tensor],
-    s: Setting,
-) -> torch.Tensor:
-    """The objective ``[K, C]`` of every candidate after its corrections ``fits[k] = (β, γ)``;
-    ``long[t]`` holds the converged SSE ``[K, C]`` for each target T beyond the simulated
-    steps."""
-    out = torch.zeros(e1.shape[0], e1.shape[2], dtype=e1.dtype)
-    for k, (beta, gamma) in enumerate(fits):
-        m = e1[k] / n
-        for t in s.targets:
-            if t <= s.steps:
-                shift = beta + gamma / t
-                mse = e2[k, t - 1] / n - m[t - 1] ** 2 + (m[t - 1] - shift) ** 2
-            else:
-                mse = long[t][k] / n
-            out[k] += torch.log(mse.clamp(min=0) + EPSILON * power + 1e-12)
+def objective(mse: dict[int, torch.Tensor], power: torch.Tensor) -> torch.Tensor:
+    """``Σ_T log(MSE_T + ε·P)`` per channel."""
+    return sum(torch.log(m.clamp(min=0) + EPSILON * power + 1e-12) for m in mse.values())
+
+
+def predicted(
+    e1: torch.Tensor, e2: torch.Tensor, n: float, fit: tuple[torch.Tensor, torch.Tensor], s: Setting
+) -> dict[int, torch.Tensor]:
+    """Per simulated target T, the MSE after shifting the estimates by ``β + γ/T``: the error
+    distribution moves, its spread stays."""
+    beta, gamma = fit
+    out = {}
+    for t in s.targets:
+        if t <= s.steps:
+            m = e1[t - 1] / n
+            out[t] = e2[t - 1] / n - m**2 + (m - beta - gamma / t) ** 2
     return out
+
+
+def simulated(
+    e2: torch.Tensor, n: float, long: dict[int, torch.Tensor], s: Setting
+) -> dict[int, torch.Tensor]:
+    """Per target T, the MSE: simulated, or of the converged neuron (``long``)."""
+    return {t: (e2[t - 1] if t <= s.steps else long[t]) / n for t in s.targets}
+
+
+def take(options: list[Choice], index: torch.Tensor) -> Choice:
+    """Per channel ``c``, option ``index[c]``."""
+    fields = {}
+    for f in ("theta", "v", "beta"):
+        stack = torch.stack([getattr(o, f) for o in options])
+        fields[f] = stack.gather(0, index[None])[0]
+    return Choice(**fields)
+
+
+def best(score: torch.Tensor, channelwise: bool) -> torch.Tensor:
+    """The option with the least score ``[K, C]`` per channel, or for the whole layer."""
+    return score.argmin(0) if channelwise else score.sum(1).argmin().expand(score.shape[1])
 
 
 def fit_layer(
@@ -163,81 +184,40 @@ def fit_layer(
 ) -> tuple[Choice, dict[str, Any]]:
     """Fit one layer's threshold, initial membrane and input shift per channel (module doc)
     on kept rows: current ``x`` (``[T, r, C]``, or ``[r, C]`` when ``static``) and ANN
-    target ``z`` (``[r, C]``)."""
-    choices = candidates(base, cap, s)
-    e1, e2 = (reduce(t) for t in error_sums(s, x, static, z, choices))
-    n = float(reduce(torch.tensor([float(z.shape[0])]))[0])
-    power = reduce(z.square().sum(0)) / max(n, 1.0)
-    fits = [regression(e1[k] / max(n, 1.0), s) for k in range(len(choices))]
-    fixed = [corrected(c, b, g) for c, (b, g) in zip(choices, fits, strict=True)]
-    long = {
-        t: reduce(torch.stack([converged_sse(z, c, t) for c in fixed]))
-        for t in s.targets
-        if t > s.steps
-    }
-    rates = score(e1, e2, max(n, 1.0), power, fits, long, s)
-    choice, _ = pick(rates, fixed, s.channelwise)
-    f1, f2 = (reduce(t) for t in error_sums(s, x, static, z, [choice]))
-    beta, gamma = regression(f1[0] / max(n, 1.0), s)
+    target ``z`` (``[r, C]``). A correction is kept only where, simulated, it lowers the
+    objective."""
+    options = candidates(base, cap, s)
+    e1, e2 = (reduce(t) for t in error_sums(s, x, static, z, options))
+    n = max(float(reduce(torch.tensor([float(z.shape[0])]))[0]), 1.0)
+    power = reduce(z.square().sum(0)) / n
+
+    def long(c: Choice) -> dict[int, torch.Tensor]:
+        return {t: reduce(converged_sse(z, c, t, s.burst)) for t in s.targets if t > s.steps}
+
+    fits = [regression(e1[k] / n, s) for k in range(len(options))]
+    fixed = [corrected(c, *f) for c, f in zip(options, fits, strict=True)]
+    scores = []
+    for k, c in enumerate(fixed):
+        mse = {**predicted(e1[k], e2[k], n, fits[k], s), **long(c)}
+        scores.append(objective(mse, power))
+    k = best(torch.stack(scores), s.channelwise)
+    plain, choice = take(options, k), take(fixed, k)
+    e2_plain = e2.gather(0, k.reshape(1, 1, -1).expand(1, *e2.shape[1:]))[0]
+    before = simulated(e2_plain, n, long(plain), s)
+    _, f2 = (reduce(t) for t in error_sums(s, x, static, z, [choice]))
+    after = simulated(f2[0], n, long(choice), s)
+    keep = best(torch.stack([objective(before, power), objective(after, power)]), s.channelwise)
+    final = take([plain, choice], keep)
     report = {
-        "mse_before": _mse(e2[0], n, s, {t: v[0] for t, v in long.items()}, choices[0], z),
-        "mse_after": _mse(f2[0], n, s, {}, choice, z, reduce),
-        "scale": float((choice.theta / base).mean()),
-        "simulations": len(choices) + 1,
+        "mse_before": _mean(simulated(e2[0], n, long(options[0]), s)),
+        "mse_after": _mean({t: torch.where(keep > 0, after[t], before[t]) for t in after}),
+        "scale": float((final.theta * s.burst / base).mean()),
+        "corrected": float(keep.double().mean()),
+        "simulations": len(options) + 1,
     }
-    return corrected(choice, beta, gamma), report
+    return final, report
 
 
-def pick(rates: torch.Tensor, options: list[Choice], channelwise: bool) -> tuple[Choice, torch.Tensor]:
-    """The best option per channel (or one for the whole layer) and the chosen indices."""
-    best = rates.argmin(0) if channelwise else rates.sum(1).argmin().expand(rates.shape[1])
-    stack = {f: torch.stack([getattr(o, f) for o in options]) for f in ("theta", "v", "beta")}
-    return Choice(**{f: v.gather(0, best[None])[0] for f, v in stack.items()}), best
-
-
-def _mse(
-    e2: torch.Tensor,
-    n: float,
-    s: Setting,
-    long: dict[int, torch.Tensor],
-    c: Choice,
-    z: torch.Tensor,
-    reduce: Reduce | None = None,
-) -> dict[str, float]:
+def _mean(mse: dict[int, torch.Tensor]) -> dict[str, float]:
     """Mean squared error per target T, averaged over channels (units of λ₀²)."""
-    out = {}
-    for t in s.targets:
-        if t <= s.steps:
-            sse = e2[t - 1]
-        elif t in long:
-            sse = long[t]
-        else:
-            sse = converged_sse(z, c, t)
-            sse = reduce(sse) if reduce else sse
-        out[str(t)] = float(sse.sum()) / (max(n, 1.0) * e2.shape[-1])
-    return out
-
-
-def channel_histogram(z: torch.Tensor) -> torch.Tensor:
-    """Counts of ``z`` (``[n, C, ...]``) per channel in log-spaced bins (:data:`BINS`)."""
-    c = z.shape[1]
-    flat = z.transpose(0, 1).reshape(c, -1)
-    b = torch.floor((torch.log2(flat.clamp(min=LOW)) - math.log2(LOW)) * PER_OCTAVE) + 1
-    b = torch.where(flat > LOW, b.clamp_(1, BINS - 1), torch.zeros_like(b)).long()
-    b += torch.arange(c).reshape(-1, 1) * BINS
-    return torch.bincount(b.reshape(-1), minlength=c * BINS).reshape(c, BINS)
-
-
-def channel_quantile(hist: torch.Tensor, q: float) -> torch.Tensor:
-    """Per channel, the value below which a fraction ``q`` of the counts lies (the bin's
-    geometric middle; 0 when that is the bin of zeros)."""
-    cum = hist.cumsum(1).double()
-    rank = (q * cum[:, -1:]).clamp(min=1)
-    b = (cum < rank).sum(1)
-    value = LOW * 2.0 ** ((b.double() - 0.5) / PER_OCTAVE)
-    return torch.where(b > 0, value, torch.zeros_like(value)).float()
-
-
-PER_OCTAVE = 16
-LOW = 2.0**-16
-BINS = 1 + 24 * PER_OCTAVE  # zeros, then 24 octaves above LOW
+    return {str(t): float(m.mean()) for t, m in mse.items()}

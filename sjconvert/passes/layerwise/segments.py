@@ -20,7 +20,9 @@ from ...ir import nodes as ir
 from ...ir.graph import Graph
 
 
-def segment(graph: Graph, target: str, frontier: Collection[str], temporal: Collection[str]) -> Graph:
+def segment(
+    graph: Graph, target: str, frontier: Collection[str], temporal: Collection[str]
+) -> Graph:
     """The nodes ``target`` depends on up to the frontier, which become inputs (``sequence``
     where the value is ``temporal``); ``target`` is the only output."""
     need: set[str] = set()
@@ -61,7 +63,7 @@ class SpikingSegment:
         inputs = {n: (v, True) for n, v in values.items() if n in seq}
         static = {n: v for n, v in values.items() if n not in seq}
         with torch.no_grad():
-            out = self.schedule.block(inputs, steps, {}, static, {})
+            out = self.schedule.block(inputs, steps, {}, static, None)
         return out[self.graph.outputs[0]]
 
 

@@ -1,16 +1,17 @@
 """Compact storage for the values the layer-wise calibration carries forward, one chunk of
 samples at a time.
 
-A spike train ``[T, n, ...]`` of values in {−1, 0, 1} is kept as bit planes packed along
-time (``np.packbits``): ``T/8`` bytes per neuron for the positive spikes and, only when the
-layer emitted any, as many for the negative ones — 16 times smaller than float32 at
-``T = 8``. A spike of a calibrated layer stands for ``θ_c`` (its threshold, per channel),
-which is applied when the value is read back. Anything else (the direct input, ANN
-activations) is kept as a float32 tensor.
+A spike train ``[T, n, ...]`` of integers (spike counts per step, negative for signed
+neurons) is kept as bit planes (``np.packbits`` over the flattened array): one plane per bit
+of the largest count and, only when the layer emitted any negative spikes, one for the
+sign — 32 times smaller than float32 for 0/1 spikes. A spike of a calibrated layer stands
+for ``θ_c`` (its threshold, per channel), which is applied when the value is read back.
+Anything else (the direct input, ANN activations) is kept as a float32 tensor.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,20 +23,22 @@ class Stored:
     """One chunk's value: bit planes of a spike train, or a plain tensor."""
 
     planes: tuple[np.ndarray, ...] = ()
-    steps: int = 0
+    shape: tuple[int, ...] = ()
     scale: torch.Tensor | None = None
     tensor: torch.Tensor | None = None
+    sign: np.ndarray | None = None
 
     @classmethod
     def spikes(cls, s: torch.Tensor, scale: torch.Tensor | None = None) -> Stored:
-        """Pack a spike train ``[T, n, ...]`` (values −1, 0, 1); ``scale`` multiplies it back
-        on reading (broadcast over ``[T, n, ...]``)."""
-        arr = s.numpy()
-        planes = [np.packbits(arr > 0, axis=0)]
+        """Pack a spike train ``[T, n, ...]`` (integer counts, negative ones allowed);
+        ``scale`` multiplies it back on reading (broadcast over ``[T, n, ...]``)."""
+        arr = s.numpy().reshape(-1)
+        size = np.abs(arr).astype(np.uint8)
+        bits = max(1, int(size.max(initial=0)).bit_length())
+        planes = tuple(np.packbits(size & (1 << k) if k else size & 1) for k in range(bits))
         negative = arr < 0
-        if negative.any():
-            planes.append(np.packbits(negative, axis=0))
-        return cls(tuple(planes), int(s.shape[0]), scale)
+        sign = np.packbits(negative) if negative.any() else None
+        return cls(planes, tuple(s.shape), scale, sign=sign)
 
     @classmethod
     def value(cls, x: torch.Tensor) -> Stored:
@@ -45,14 +48,19 @@ class Stored:
         """The stored value as float32 (spikes times their scale)."""
         if self.tensor is not None:
             return self.tensor
-        out = np.unpackbits(self.planes[0], axis=0, count=self.steps).astype(np.float32)
-        if len(self.planes) > 1:
-            out -= np.unpackbits(self.planes[1], axis=0, count=self.steps)
-        t = torch.from_numpy(out)
+        n = math.prod(self.shape)
+        code = np.unpackbits(self.planes[0], count=n)
+        for k, p in enumerate(self.planes[1:], 1):
+            code |= np.unpackbits(p, count=n) << k
+        if self.sign is not None:
+            code |= np.unpackbits(self.sign, count=n) << len(self.planes)
+        table = np.arange(1 << len(self.planes), dtype=np.float32)
+        table = np.concatenate([table, -table]) if self.sign is not None else table
+        t = torch.from_numpy(table[code]).reshape(self.shape)
         return t if self.scale is None else t.mul_(self.scale)
 
     @property
     def nbytes(self) -> int:
         if self.tensor is not None:
             return self.tensor.numel() * self.tensor.element_size()
-        return sum(p.nbytes for p in self.planes)
+        return sum(p.nbytes for p in self.planes) + (0 if self.sign is None else self.sign.nbytes)
