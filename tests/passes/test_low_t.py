@@ -3,6 +3,7 @@ properties) and on the samples (monotone in T, near the ANN from T = 4 on)."""
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -113,7 +114,7 @@ def test_default_conversion_is_good_at_every_T(name) -> None:
     it at T = 4 and within 1 point from T = 8 on."""
     acc, ann = _accuracy(name, 1000)
     noise = 2 / min(1000, len(load_sample(name)[1]["y"]))
-    for a, b in zip(STEPS, STEPS[1:], strict=False):
+    for a, b in itertools.pairwise(STEPS):
         assert acc[b] >= acc[a] - noise, acc
     assert acc[4] >= ann - 0.03 and all(acc[t] >= ann - 0.01 for t in STEPS[3:]), acc
     assert abs(acc[64] - ann) <= noise, acc
