@@ -102,11 +102,13 @@ def to_lava(
 
     def body() -> None:
         data = None if calib is None else load_data(calib)
-        # an ANN is converted without the rate-code calibration of ann2snn's default (the
-        # sigma-delta mapping reads the ANN's activations; CUBA needs V[-1] = 0)
-        snn, ann = open_snn(model, data, arch=arch, trust=trust, T=None, v_init=0.0)
+        # an ANN is converted to plain IF neurons without the rate-code calibration of
+        # ann2snn's default (the sigma-delta mapping reads the ANN's activations; CUBA needs
+        # V[-1] = 0; Loihi has no signed or bursting neurons)
+        plain = {"T": None, "v_init": 0.0, "neuron": "if", "maxpool": "pre"}
+        snn, ann = open_snn(model, data, arch=arch, trust=trust, **plain)
         if snn.meta.get("normalisation", {}).get("target_T") and ann is not None and data:
-            snn, ann = open_snn(ann, data, T=None, v_init=0.0)  # plain conversion of the source
+            snn, ann = open_snn(ann, data, **plain)  # plain conversion of the source
         x_max = 1.0 if data is None else input_max(data)
         q, net = to_loihi(snn, steps, x_max=x_max, reset=reset, model=neuron)
         write_netx(net, output)

@@ -55,7 +55,9 @@ def to_nir(
     """Export a converted SNN to a NIR graph (refusing, by node, what NIR cannot hold)."""
 
     def body() -> None:
-        snn, ann = open_snn(model, calib, arch=arch, trust=trust)
+        # NIR's neurons spike 0/1 and its graphs hold no cumulative pooling: an ANN converts
+        # to IF neurons with max pooling of the per-step current
+        snn, ann = open_snn(model, calib, arch=arch, trust=trust, neuron="if", maxpool="pre")
         chosen = lossy_maps.parse(lossy or [])
         nir_graph = export(snn, dt or DT, chosen)  # refuses before anything is measured
         mapped, changed = lossy_maps.apply(snn, chosen)
