@@ -132,6 +132,18 @@ def run_model(name: str, args: argparse.Namespace, sj: dict) -> dict:
     return out
 
 
+def merge_sj(path: Path, sj_path: Path) -> int:
+    """Fill SpikingJelly's best per T (from ``sj_path``) into a stored run where it lacks it."""
+    report = json.loads(path.read_text())
+    sj = json.loads(sj_path.read_text())["models"]
+    for name, m in report["models"].items():
+        if m.get("spikingjelly_best") is None and sj.get(name, {}).get("best"):
+            m["spikingjelly_best"] = sj[name]["best"]
+    path.write_text(json.dumps(report, indent=1) + "\n")
+    print(markdown(report))
+    return 0
+
+
 def _line(r: dict) -> str:
     return " ".join(f"{100 * r['accuracy'][str(t)]:.1f}" for t in STEPS)
 
@@ -147,10 +159,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
     p.add_argument("--markdown", type=Path, help="print the tables of a stored run")
+    p.add_argument("--merge-sj", action="store_true", help="add --sj's numbers to --json, run none")
     args = p.parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
         return 0
+    if args.merge_sj:
+        return merge_sj(args.json, args.sj)
     torch.set_num_threads(args.threads)
     sj = json.loads(args.sj.read_text())["models"] if args.sj.exists() else {}
     old = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}

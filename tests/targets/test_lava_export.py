@@ -24,7 +24,7 @@ from tests.targets.lava_graphs import chain
 @pytest.fixture(scope="module")
 def digits():
     model, test, calib = load_sample("digits")
-    return ann2snn(model, [calib["x"][:128]], T=None, v_init=0.0).snn, test
+    return ann2snn(model, [calib["x"][:128]], T=None, v_init=0.0, neuron="if").snn, test
 
 
 def test_avgpool_folds_exactly(digits):
@@ -103,7 +103,7 @@ def test_residual_add_is_refused_by_name():
     from tests.conftest import load_sample
 
     model, _, calib = load_sample("mnist1d")
-    snn = ann2snn(model, [calib["x"][:32]], T=None, v_init=0.0).snn
+    snn = ann2snn(model, [calib["x"][:32]], T=None, v_init=0.0, neuron="if").snn
     with pytest.raises(UnsupportedOpError, match=r"cannot express .*\(Add\)"):
         to_loihi(snn, steps=8)
 
@@ -158,9 +158,9 @@ def test_sigma_delta_needs_one_step_per_layer(digits):
 
 
 def test_sigma_delta_refuses_an_snn_calibrated_for_a_rate_code() -> None:
-    """The default ann2snn output is tuned for clipped IF rates at T; sigma-delta would
-    compute something else, so it is refused with the way out."""
+    """An ann2snn output tuned for clipped IF rates at T; sigma-delta would compute something
+    else, so it is refused with the way out."""
     model, _, calib = load_sample("digits")
-    snn = ann2snn(model, [calib["x"][:64]]).snn
+    snn = ann2snn(model, [calib["x"][:64]], T=8, neuron="if").snn
     with pytest.raises(EmitError, match=r"calibrated for rate-coded IF neurons at T=8"):
         to_loihi(snn, steps=8)
