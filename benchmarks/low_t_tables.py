@@ -20,8 +20,9 @@ def _targets(acc: dict[str, float], ann: float, sj: dict | None, steps: list[int
     rising = all(b >= a - 0.01 for a, b in itertools.pairwise(seq))
     marks.append("monotone" if rising else "NOT monotone")
     if sj:
-        worse = [t for t in steps if acc[str(t)] < sj[str(t)]["acc"] - 1e-9]
-        marks.append("≥ SJ" if not worse else f"< SJ at T={','.join(map(str, worse))}")
+        gaps = {t: 100 * (sj[str(t)]["acc"] - acc[str(t)]) for t in steps}
+        worse = ", ".join(f"T={t} (−{g:.1f})" for t, g in gaps.items() if g > 1e-6)
+        marks.append(f"< SJ at {worse}" if worse else "≥ SJ")
     marks.append("T4 ok" if acc["4"] >= ann - 0.03 else "T4 MISSED")
     late = [t for t in steps if t >= 8 and acc[str(t)] < ann - 0.01]
     marks.append("T≥8 ok" if not late else f"MISSED at T={','.join(map(str, late))}")

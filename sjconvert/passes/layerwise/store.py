@@ -49,14 +49,12 @@ class Stored:
         if self.tensor is not None:
             return self.tensor
         n = math.prod(self.shape)
-        code = np.unpackbits(self.planes[0], count=n)
+        count = _unpack(self.planes[0], n)
         for k, p in enumerate(self.planes[1:], 1):
-            code |= np.unpackbits(p, count=n) << k
-        if self.sign is not None:
-            code |= np.unpackbits(self.sign, count=n) << len(self.planes)
-        table = np.arange(1 << len(self.planes), dtype=np.float32)
-        table = np.concatenate([table, -table]) if self.sign is not None else table
-        t = torch.from_numpy(table[code]).reshape(self.shape)
+            count.bitwise_or_(_unpack(p, n).bitwise_left_shift_(k))
+        if self.sign is not None:  # count · (1 − 2·sign), in int8
+            count.mul_(_unpack(self.sign, n).mul_(-2).add_(1))
+        t = count.to(torch.float32).reshape(self.shape)
         return t if self.scale is None else t.mul_(self.scale)
 
     @property
@@ -64,3 +62,8 @@ class Stored:
         if self.tensor is not None:
             return self.tensor.numel() * self.tensor.element_size()
         return sum(p.nbytes for p in self.planes) + (0 if self.sign is None else self.sign.nbytes)
+
+
+def _unpack(plane: np.ndarray, n: int) -> torch.Tensor:
+    """One bit plane as an int8 tensor of 0/1 (``n`` values)."""
+    return torch.from_numpy(np.unpackbits(plane, count=n).view(np.int8))
