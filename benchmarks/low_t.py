@@ -7,6 +7,8 @@ Run (full environment)::
     python -m benchmarks.low_t --zoo DIR [--models digits mnist1d ... resnet18_digits32]
         [--ablation] [--sj docs/zoo_spikingjelly.json] [--run-sj] [--json docs/benchmark_low_t.json]
     python -m benchmarks.low_t --markdown docs/benchmark_low_t.json   # the tables again
+    python -m benchmarks.low_t --merge-sj --json FILE [--sj SJ.json] [--run-sj --models ...]
+    python -m benchmarks.low_t --json FILE --models ... --variants "fading V0" "-T 4"
 
 Every model is evaluated on the first ``--n-test`` (500) samples of its test set (what the
 SpikingJelly baseline benchmark, ``benchmarks.zoo_spikingjelly``, uses) and calibrated on
@@ -49,7 +51,7 @@ ABLATION: dict[str, dict[str, Any]] = {
     "default with layer-wise λ": {"granularity": "layer"},
     "default + per-step bias fit": {"bias": True},
     "default + threshold search": {"search": True},
-    "-T 4 (fit for T = 4 alone)": {"T": 4},
+    "-T 4 --bias (per-step bias fit for T = 4 alone)": {"T": 4, "bias": True},
 }
 
 
@@ -122,24 +124,51 @@ def run_model(name: str, args: argparse.Namespace, sj: dict) -> dict:
         best = spikingjelly_best(model, calib, data)
     out["spikingjelly_best"] = best
     if args.ablation and group != "held_out":
-        has_maxpool = any(isinstance(m, nn.MaxPool1d | nn.MaxPool2d) for m in model.modules())
-        out["ablation"] = {}
-        for label, options in ABLATION.items():
-            if options.get("maxpool") == "pre" and "T" not in options and not has_maxpool:
-                continue
-            out["ablation"][label] = convert_and_run(model, calib, data, **options)
-            print(f"  {label}: {_line(out['ablation'][label])}", flush=True)
+        out["ablation"] = ablate(model, calib, data, ABLATION)
     return out
 
 
-def merge_sj(path: Path, sj_path: Path) -> int:
-    """Fill SpikingJelly's best per T (from ``sj_path``) into a stored run where it lacks it."""
-    report = json.loads(path.read_text())
-    sj = json.loads(sj_path.read_text())["models"]
+def ablate(model: nn.Module, calib: dict, data: list, variants: dict[str, dict]) -> dict:
+    """Each variant's accuracy and cost (per-step max pooling only where there is a max
+    pool)."""
+    has_maxpool = any(isinstance(m, nn.MaxPool1d | nn.MaxPool2d) for m in model.modules())
+    out = {}
+    for label, options in variants.items():
+        if options.get("maxpool") == "pre" and "T" not in options and not has_maxpool:
+            continue
+        out[label] = convert_and_run(model, calib, data, **options)
+        print(f"  {label}: {_line(out[label])}", flush=True)
+    return out
+
+
+def add_ablation(args: argparse.Namespace) -> int:
+    """Run the ablation variants whose label contains one of ``--variants`` on the
+    ``--models`` of the stored run ``--json`` and add them to it. Held-out models take only
+    variants named this way: a check that an option helps where it was not tuned."""
+    report = json.loads(args.json.read_text())
+    chosen = {k: v for k, v in ABLATION.items() if any(w in k for w in args.variants)}
+    for name in args.models:
+        model, test, calib, _ = load_model(name, args.zoo)
+        print(name, flush=True)
+        found = ablate(model, calib, _batches(test, args.n_test), chosen)
+        report["models"][name].setdefault("ablation", {}).update(found)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    print(markdown(report))
+    return 0
+
+
+def merge_sj(args: argparse.Namespace, sj: dict) -> int:
+    """Fill SpikingJelly's best per T into the stored run ``--json`` where it lacks it: from
+    ``--sj``, or with ``--run-sj`` by running its recipes on the ``--models`` named."""
+    report = json.loads(args.json.read_text())
     for name, m in report["models"].items():
         if m.get("spikingjelly_best") is None and sj.get(name, {}).get("best"):
             m["spikingjelly_best"] = sj[name]["best"]
-    path.write_text(json.dumps(report, indent=1) + "\n")
+        if m.get("spikingjelly_best") is None and args.run_sj and name in args.models:
+            model, test, calib, _ = load_model(name, args.zoo)
+            m["spikingjelly_best"] = spikingjelly_best(model, calib, _batches(test, args.n_test))
+            print(f"{name}: SpikingJelly's best per T done", flush=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
     print(markdown(report))
     return 0
 
@@ -159,15 +188,22 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--json", type=Path)
     p.add_argument("--markdown", type=Path, help="print the tables of a stored run")
-    p.add_argument("--merge-sj", action="store_true", help="add --sj's numbers to --json, run none")
+    p.add_argument(
+        "--merge-sj", action="store_true", help="only add SpikingJelly's numbers to --json"
+    )
+    p.add_argument(
+        "--variants", nargs="+", help="only add the ablation variants whose label has one"
+    )
     args = p.parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
         return 0
-    if args.merge_sj:
-        return merge_sj(args.json, args.sj)
     torch.set_num_threads(args.threads)
     sj = json.loads(args.sj.read_text())["models"] if args.sj.exists() else {}
+    if args.merge_sj:
+        return merge_sj(args, sj)
+    if args.variants:
+        return add_ablation(args)
     old = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}
     report = {"steps": list(STEPS), "n_test": args.n_test, "models": old.get("models", {})}
     for name in args.models:
