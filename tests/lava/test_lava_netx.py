@@ -82,7 +82,7 @@ def test_converted_digits_cnn(model, tmp_path):
     from tests.conftest import load_sample
 
     _, test, calib = load_sample("digits")
-    snn = ann2snn(load_sample("digits")[0], [calib["x"][:128]], T=None, v_init=0.0).snn
+    snn = ann2snn(load_sample("digits")[0], [calib["x"][:128]], T=None, v_init=0.0, neuron="if").snn
     _, net = to_loihi(snn, steps=10, model=model)
     x = net.encode(test["x"][:2])
     assert run(net, x, 10).spikes["features_0"].any()
