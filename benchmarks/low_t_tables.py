@@ -88,8 +88,8 @@ def calibration_table(report: dict[str, Any]) -> list[str]:
 
 def ablation_table(report: dict[str, Any]) -> list[str]:
     steps = report["steps"]
-    head = "| model | variant | " + " | ".join(f"T={t}" for t in steps) + " | SOPs @8 |"
-    lines = [head, "|---" * (len(steps) + 3) + "|"]
+    head = "| model | split | variant | " + " | ".join(f"T={t}" for t in steps) + " | SOPs @8 |"
+    lines = [head, "|---" * (len(steps) + 4) + "|"]
     for name, m in report["models"].items():
         rows = {"default": m["ours"], **m.get("ablation", {})}
         if len(rows) == 1:
@@ -97,7 +97,7 @@ def ablation_table(report: dict[str, Any]) -> list[str]:
         for label, r in rows.items():
             cells = " | ".join(_pct(r["accuracy"][str(t)]) for t in steps)
             sops = "" if not r.get("cost") else f"{r['cost']['synops']['8'] / 1e6:.2f}M"
-            lines.append(f"| {name} | {label} | {cells} | {sops} |")
+            lines.append(f"| {name} | {GROUPS[m['group']]} | {label} | {cells} | {sops} |")
     return lines
 
 
@@ -112,7 +112,8 @@ def markdown(report: dict[str, Any]) -> str:
         "Calibration cost:",
         *calibration_table(report),
         "",
-        "Ablation (samples and the tuning split only):",
+        "Ablation (every variant on the samples and the tuning split; on held-out models only"
+        " the checks named, to see whether an option helps where it was not tuned):",
         *ablation_table(report),
     ]
     return "\n".join(parts)
