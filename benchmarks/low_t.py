@@ -1,16 +1,21 @@
-"""Low-T conversion benchmark: what each ``ann2snn`` option buys at T = 1 … 32.
+"""Anytime accuracy benchmark: the default conversion at T = 1 … 64 on the samples and the
+trained zoo, against the ANN and SpikingJelly 2.0's best recipe at each T, with the cost per
+T, the calibration cost in ANN passes, and an ablation of every mechanism.
 
-Run: ``.venv/bin/python -m benchmarks.low_t [--samples digits mnist1d digits16]
-[--json docs/benchmark_low_t.json]``.
+Run (full environment)::
 
-For each sample model and option set it converts the ANN on the bundled calibration set,
-simulates the test set once for T = 32 (one run gives every T) and prints
-* accuracy at T = 1, 2, 4, 8, 16, 32 beside the ANN's;
-* spikes per inference at T = 8 and T = 32 (all neurons, all steps: the energy proxy);
-* conversion time (capture, calibration, layer calibration);
-and, per model at the default settings, the simulation work to reach ANN − 1 point: the
-smallest T with accuracy ≥ ANN − 1 point, times the measured cost of one simulated step,
-also given in units of one plain ANN pass over the same samples.
+    python -m benchmarks.low_t --zoo DIR [--models digits mnist1d ... resnet18_digits32]
+        [--ablation] [--sj docs/zoo_spikingjelly.json] [--run-sj] [--json docs/benchmark_low_t.json]
+    python -m benchmarks.low_t --markdown docs/benchmark_low_t.json   # the tables again
+    python -m benchmarks.low_t --merge-sj --json FILE [--sj SJ.json] [--run-sj --models ...]
+    python -m benchmarks.low_t --json FILE --models ... --variants "fading V0" "-T 4"
+
+Every model is evaluated on the first ``--n-test`` (500) samples of its test set (what the
+SpikingJelly baseline benchmark, ``benchmarks.zoo_spikingjelly``, uses) and calibrated on
+its 512-sample calibration set. The zoo's split (``samples.zoo.models.TUNE`` /
+``HELD_OUT``) is recorded per model: defaults were chosen on the samples and the TUNE
+models only. SpikingJelly's best per T comes from ``--sj`` (the zoo baseline JSON) or, with
+``--run-sj``, from running its recipes here (the samples are not in the zoo JSON).
 """
 
 from __future__ import annotations
@@ -19,180 +24,195 @@ import argparse
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import torch
-from rich.console import Console
-from rich.table import Table
+from torch import nn
 
-from samples import SAMPLE_NAMES, load
-from sjconvert import ann2snn
-from sjconvert.exec import Simulator
-from sjconvert.exec.evaluate import evaluate
+from benchmarks.low_t_tables import markdown
+from samples import SAMPLE_NAMES
+from samples import load as load_sample
+from sjconvert import ann2snn, simulate
 
-STEPS = (1, 2, 4, 8, 16, 32)
-T_MAX = 32
-BATCH = 256
-DEFAULT = "+ per-layer V0 search (T=8) = default"
-OPTIONS: dict[str, dict] = {
-    "rate norm 99.9 %, V0=0 (Rueckauer 2017)": {"T": None, "v_init": 0.0},
-    "+ half-threshold start V0=θ/2": {"T": None},
-    "+ channel-wise λ": {"search": False, "bias": False, "v_search": False},
-    "+ threshold search (T=8)": {"bias": False, "v_search": False},
-    "+ bias correction (T=8)": {"v_search": False},
-    DEFAULT: {},
-    "default, layer-wise λ": {"granularity": "layer"},
-    "default, --T 4": {"T": 4},
-    "default, --T 4, layer-wise λ": {"T": 4, "granularity": "layer"},
+STEPS = (1, 2, 4, 8, 16, 32, 64)
+BATCH = 100
+ABLATION: dict[str, dict[str, Any]] = {
+    "IF, layer-wise λ, V0 = 0, per-step max pool (Rueckauer 2017)": {
+        "T": None,
+        "neuron": "if",
+        "v_init": 0.0,
+        "maxpool": "pre",
+    },
+    "IF, layer-wise λ, V0 = θ/2": {"T": None, "neuron": "if", "maxpool": "pre"},
+    "default without bursts (1 spike per step)": {"burst": 1},
+    "default with IF neurons (no negative spikes)": {"neuron": "if"},
+    "default with per-step max pooling": {"maxpool": "pre"},
+    "default without the fading V0 fit": {"v_search": False},
+    "default with layer-wise λ": {"granularity": "layer"},
+    "default + per-step bias fit": {"bias": True},
+    "default + threshold search": {"search": True},
+    "-T 4 --bias (per-step bias fit for T = 4 alone)": {"T": 4, "bias": True},
 }
-MAXPOOL = {
-    "max pooling: spike (max over spikes)": {"maxpool": "spike"},
-    "max pooling: avg (average instead)": {"maxpool": "avg"},
-}
 
 
-def simulate(
-    snn, x: torch.Tensor, y: torch.Tensor
-) -> tuple[dict[int, float], dict[int, float], float]:
-    """Accuracy at every T ≤ 32, spikes per sample at T = 8 and 32, seconds per step."""
-    sim = Simulator(snn)
-    batches = [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, len(x), BATCH)]
-    long = evaluate(sim, batches, range(1, T_MAX + 1))
-    short = evaluate(sim, batches, 8)
-    spikes = {8: short.spikes_per_sample, T_MAX: long.spikes_per_sample}
-    return long.snn, spikes, long.seconds / T_MAX
+def load_model(name: str, zoo: Path | None) -> tuple[nn.Module, dict, dict, str]:
+    """``(model, test, calib, group)``: a sample, or a zoo model from ``zoo``."""
+    if name in SAMPLE_NAMES:
+        model, test, calib = load_sample(name)
+        return model, test, calib, "sample"
+    from samples.zoo import load
+    from samples.zoo.models import TUNE
+
+    if zoo is None:
+        raise SystemExit(f"{name}: give --zoo DIR (the trained zoo)")
+    model, test, calib = load(name, zoo)
+    return model, test, calib, "tune" if name in TUNE else "held_out"
 
 
-def run(name: str) -> dict:
-    model, test, calib = load(name)
-    x, y = torch.tensor(test["x"]), torch.tensor(test["y"])
-    calib_batches = [
-        torch.tensor(calib["x"][i : i + BATCH]) for i in range(0, len(calib["x"]), BATCH)
-    ]
+def _batches(data: dict, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    x, y = torch.as_tensor(data["x"][:n]), torch.as_tensor(data["y"][:n])
+    return [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, len(x), BATCH)]
+
+
+def ann_pass_seconds(model: nn.Module, x: torch.Tensor) -> float:
+    """One ANN forward pass over the calibration samples (batches of 128)."""
     with torch.no_grad():
-        ann_acc = float((model(x).argmax(1) == y).float().mean())
+        model(x[:8])
         start = time.perf_counter()
-        for _ in range(5):
-            model(x)
-        ann_pass = (time.perf_counter() - start) / 5
-    options = dict(OPTIONS)
-    if any(isinstance(m, torch.nn.MaxPool2d | torch.nn.MaxPool1d) for m in model.modules()):
-        options.update(MAXPOOL)
-    rows = {}
-    for label, kw in options.items():
-        start = time.perf_counter()
-        conv = ann2snn(model, calib_batches, **kw)
-        seconds = time.perf_counter() - start
-        acc, spikes, step = simulate(conv.snn, x, y)
-        rows[label] = {
-            "options": kw,
-            "accuracy": acc,
-            "spikes": spikes,
-            "convert_seconds": seconds,
-            "step_seconds": step,
-        }
-        print(f"{name}: {label}: T=4 {acc[4]:.4f} T=8 {acc[8]:.4f} ({seconds:.1f} s)", flush=True)
-    default = rows[DEFAULT]
-    reach = next((t for t, a in default["accuracy"].items() if a >= ann_acc - 0.01), None)
-    work = None if reach is None else reach * default["step_seconds"]
+        for i in range(0, len(x), 128):
+            model(x[i : i + 128])
+    return time.perf_counter() - start
+
+
+def convert_and_run(model: nn.Module, calib: dict, test: list, **options: Any) -> dict:
+    """One conversion and its accuracy and cost at every T."""
+    x = torch.as_tensor(calib["x"])
+    start = time.perf_counter()
+    conv = ann2snn(model, [x[i : i + 128] for i in range(0, len(x), 128)], **options)
+    seconds = time.perf_counter() - start
+    res = simulate(conv.snn, test, T=list(STEPS), ann=conv.ann)
     return {
-        "sample": name,
-        "ann_accuracy": ann_acc,
-        "test_samples": len(x),
-        "ann_pass_seconds": ann_pass,
-        "options": rows,
-        "reach_T": reach,
-        "reach_seconds": work,
-        "reach_ann_passes": None if work is None else work / ann_pass,
+        "options": options,
+        "accuracy": {str(t): a for t, a in res.snn.items()},
+        "ann": res.ann,
+        "cost": None if res.cost is None else res.cost.to_dict(),
+        "convert_seconds": seconds,
+        "counters": {} if conv.calibration is None else conv.calibration.counters,
     }
 
 
-def render(results: list[dict], console: Console) -> None:
-    acc = Table(title="SNN accuracy (%) vs T, spikes per inference, conversion time")
-    for col in (
-        "sample",
-        "option",
-        "ANN",
-        *(f"T={t}" for t in STEPS),
-        "spikes @8",
-        "@32",
-        "conv s",
-    ):
-        acc.add_column(col, justify="right")
-    work = Table(title="Simulation work to reach ANN − 1 point (default settings)")
-    for col in ("sample", "ANN", "T needed", "per-step cost", "T × step", "in ANN passes"):
-        work.add_column(col, justify="right")
-    for r in results:
-        for label, o in r["options"].items():
-            acc.add_row(
-                r["sample"],
-                label,
-                f"{100 * r['ann_accuracy']:.2f}",
-                *(f"{100 * o['accuracy'][t]:.2f}" for t in STEPS),
-                f"{o['spikes'][8]:.0f}",
-                f"{o['spikes'][T_MAX]:.0f}",
-                f"{o['convert_seconds']:.1f}",
-            )
-        step = r["options"][DEFAULT]["step_seconds"]
-        work.add_row(
-            r["sample"],
-            f"{100 * r['ann_accuracy']:.2f}",
-            str(r["reach_T"]),
-            f"{1e3 * step:.1f} ms / {r['test_samples']} samples",
-            "" if r["reach_seconds"] is None else f"{1e3 * r['reach_seconds']:.1f} ms",
-            "" if r["reach_ann_passes"] is None else f"{r['reach_ann_passes']:.1f}×",
-        )
-    console.print(acc)
-    console.print(work)
+def spikingjelly_best(model: nn.Module, calib: dict, test: list) -> dict:
+    """SpikingJelly 2.0's best recipe and readout per T, run here."""
+    from benchmarks.zoo_spikingjelly import CALIB_BATCH, RECIPES, best_per_t, run_recipe, to_batches
+
+    cal = to_batches(calib["x"], calib["y"], CALIB_BATCH)
+    results = {r: run_recipe(r, model, cal, test) for r in RECIPES if r != "cw_p99.9_half_prepool"}
+    return best_per_t(results)
 
 
-def _at(table: dict, t: int) -> float:
-    """``table[t]`` for a fresh run or a JSON-loaded one (whose keys are strings)."""
-    return table[t] if t in table else table[str(t)]
+def run_model(name: str, args: argparse.Namespace, sj: dict) -> dict:
+    model, test, calib, group = load_model(name, args.zoo)
+    data = _batches(test, args.n_test)
+    ours = convert_and_run(model, calib, data)
+    ann_s = ann_pass_seconds(model, torch.as_tensor(calib["x"]))
+    ours["ann_pass_seconds"] = ann_s
+    ours["ann_passes"] = ours["convert_seconds"] / ann_s
+    print(f"{name}: {_line(ours)} ({ours['ann_passes']:.1f} ANN passes)", flush=True)
+    out = {"group": group, "test_samples": sum(len(y) for _, y in data), "ours": ours}
+    best = sj.get(name, {}).get("best")
+    if best is None and args.run_sj:
+        best = spikingjelly_best(model, calib, data)
+    out["spikingjelly_best"] = best
+    if args.ablation and group != "held_out":
+        out["ablation"] = ablate(model, calib, data, ABLATION)
+    return out
 
 
-def markdown(results: list[dict]) -> str:
-    """The accuracy and work tables as Markdown (``docs/low_t.md`` quotes them)."""
-    head = "| model | option | ANN | " + " | ".join(f"T={t}" for t in STEPS)
-    lines = [head + " | spikes @8 | @32 | conv s |", "|---" * (len(STEPS) + 6) + "|"]
-    for r in results:
-        for label, o in r["options"].items():
-            acc = " | ".join(f"{100 * _at(o['accuracy'], t):.2f}" for t in STEPS)
-            lines.append(
-                f"| {r['sample']} | {label} | {100 * r['ann_accuracy']:.2f} | {acc} | "
-                f"{_at(o['spikes'], 8):.0f} | {_at(o['spikes'], T_MAX):.0f} | "
-                f"{o['convert_seconds']:.1f} |"
-            )
-    lines += [
-        "",
-        "| model | T needed | one step | T × step | in ANN passes |",
-        "|---|---|---|---|---|",
-    ]
-    for r in results:
-        step = r["options"][DEFAULT]["step_seconds"]
-        work = "" if r["reach_seconds"] is None else f"{1e3 * r['reach_seconds']:.0f} ms"
-        passes = "" if r["reach_ann_passes"] is None else f"{r['reach_ann_passes']:.1f}×"
-        lines.append(
-            f"| {r['sample']} | {r['reach_T']} | {1e3 * step:.1f} ms / {r['test_samples']} "
-            f"samples | {work} | {passes} |"
-        )
-    return "\n".join(lines)
+def ablate(model: nn.Module, calib: dict, data: list, variants: dict[str, dict]) -> dict:
+    """Each variant's accuracy and cost (per-step max pooling only where there is a max
+    pool)."""
+    has_maxpool = any(isinstance(m, nn.MaxPool1d | nn.MaxPool2d) for m in model.modules())
+    out = {}
+    for label, options in variants.items():
+        if options.get("maxpool") == "pre" and "T" not in options and not has_maxpool:
+            continue
+        out[label] = convert_and_run(model, calib, data, **options)
+        print(f"  {label}: {_line(out[label])}", flush=True)
+    return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--samples", nargs="*", default=list(SAMPLE_NAMES))
-    parser.add_argument("--json", type=Path, help="also write the results as JSON")
-    parser.add_argument("--markdown", type=Path, help="print the tables of a saved JSON run")
-    args = parser.parse_args()
+def add_ablation(args: argparse.Namespace) -> int:
+    """Run the ablation variants whose label contains one of ``--variants`` on the
+    ``--models`` of the stored run ``--json`` and add them to it. Held-out models take only
+    variants named this way: a check that an option helps where it was not tuned."""
+    report = json.loads(args.json.read_text())
+    chosen = {k: v for k, v in ABLATION.items() if any(w in k for w in args.variants)}
+    for name in args.models:
+        model, test, calib, _ = load_model(name, args.zoo)
+        print(name, flush=True)
+        found = ablate(model, calib, _batches(test, args.n_test), chosen)
+        report["models"][name].setdefault("ablation", {}).update(found)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    print(markdown(report))
+    return 0
+
+
+def merge_sj(args: argparse.Namespace, sj: dict) -> int:
+    """Fill SpikingJelly's best per T into the stored run ``--json`` where it lacks it: from
+    ``--sj``, or with ``--run-sj`` by running its recipes on the ``--models`` named."""
+    report = json.loads(args.json.read_text())
+    for name, m in report["models"].items():
+        if m.get("spikingjelly_best") is None and sj.get(name, {}).get("best"):
+            m["spikingjelly_best"] = sj[name]["best"]
+        if m.get("spikingjelly_best") is None and args.run_sj and name in args.models:
+            model, test, calib, _ = load_model(name, args.zoo)
+            m["spikingjelly_best"] = spikingjelly_best(model, calib, _batches(test, args.n_test))
+            print(f"{name}: SpikingJelly's best per T done", flush=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    print(markdown(report))
+    return 0
+
+
+def _line(r: dict) -> str:
+    return " ".join(f"{100 * r['accuracy'][str(t)]:.1f}" for t in STEPS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m benchmarks.low_t")
+    p.add_argument("--models", nargs="*", default=list(SAMPLE_NAMES))
+    p.add_argument("--zoo", type=Path, help="folder of the trained zoo (samples.zoo.train)")
+    p.add_argument("--n-test", type=int, default=500)
+    p.add_argument("--ablation", action="store_true", help="also every mechanism's ablation")
+    p.add_argument("--sj", type=Path, default=Path("docs/zoo_spikingjelly.json"))
+    p.add_argument("--run-sj", action="store_true", help="run SpikingJelly where --sj has none")
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--json", type=Path)
+    p.add_argument("--markdown", type=Path, help="print the tables of a stored run")
+    p.add_argument(
+        "--merge-sj", action="store_true", help="only add SpikingJelly's numbers to --json"
+    )
+    p.add_argument(
+        "--variants", nargs="+", help="only add the ablation variants whose label has one"
+    )
+    args = p.parse_args(argv)
     if args.markdown:
         print(markdown(json.loads(args.markdown.read_text())))
-        return
-    torch.manual_seed(0)
-    results = [run(s) for s in args.samples]
-    render(results, Console(width=200))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        return 0
+    torch.set_num_threads(args.threads)
+    sj = json.loads(args.sj.read_text())["models"] if args.sj.exists() else {}
+    if args.merge_sj:
+        return merge_sj(args, sj)
+    if args.variants:
+        return add_ablation(args)
+    old = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}
+    report = {"steps": list(STEPS), "n_test": args.n_test, "models": old.get("models", {})}
+    for name in args.models:
+        report["models"][name] = run_model(name, args, sj)
+        if args.json:
+            args.json.write_text(json.dumps(report, indent=1) + "\n")
+    print(markdown(report))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

@@ -34,14 +34,15 @@ def test_ann2snn_from_files_like_the_cli(monkeypatch: pytest.MonkeyPatch, tmp_pa
 
 @pytest.mark.parametrize("name,T,floor", [("digits", 16, 0.98), ("mnist1d", 32, 0.97)])
 def test_default_conversion_accuracy_floor(name: str, T: int, floor: float) -> None:
-    """Default settings (99.9 %, layer-wise) reach a stated accuracy on each sample."""
+    """Default settings (99.9 %, channel-wise, signed neurons) reach a stated accuracy on each
+    sample, with one scale per neuron layer."""
     model, test, calib = load_sample(name)
     conv = sjconvert.ann2snn(model, [torch.tensor(calib["x"])])
     x, y = torch.tensor(test["x"]), torch.tensor(test["y"])
     res = sjconvert.run(conv.snn, x, T=T)
     acc = float((res.output[T - 1].argmax(-1) == y).float().mean())
     assert acc >= floor
-    assert sum(isinstance(n, ir.IF) for _, n in conv.snn) == len(conv.scales)
+    assert sum(isinstance(n, ir.SignedIF) for _, n in conv.snn) == len(conv.scales)
 
 
 def test_open_snn_converts_models_and_reuses_snn_files(tmp_path):

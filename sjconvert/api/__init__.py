@@ -1,13 +1,15 @@
 """The Python API (what the CLI calls): conversion, simulation, parity across backends,
 plots and the docs generator."""
 
-from .convert import Conversion, ann2snn, open_snn
+from .convert import CALIB_STEPS, DEFAULT_BURST, Conversion, ann2snn, open_snn
 from .files import read_ir, read_with_source
 from .parity import parity
 from .report import ParityReport
 from .simulate import executor, measure_lossy, simulate
 
 __all__ = [
+    "CALIB_STEPS",
+    "DEFAULT_BURST",
     "Conversion",
     "ParityReport",
     "ann2snn",

@@ -30,12 +30,25 @@ from ..passes import (
     run_pipeline,
     statistic,
 )
-from ..passes.refine import V_GRID, refine
+from ..passes.layerwise import (
+    ANYTIME,
+    Calibration,
+    LayerProgress,
+    Plan,
+    Reduce,
+    Setting,
+    calibrate_layers,
+    identity,
+)
+from ..passes.normalise import NEURONS
+from ..passes.pools import accumulate_pools
 from .files import read_with_source
 
 Progress = Callable[[int], None]
-DEFAULT_T = 8
+DEFAULT_T = "any"
+DEFAULT_BURST = 4
 GRANULARITIES = ("channel", "layer")
+CALIB_STEPS = 8
 
 
 @dataclass
@@ -47,27 +60,33 @@ class Conversion:
     scales: dict[str, float]
     calib_samples: int
     seconds: float
+    calibration: Calibration | None = None
 
 
 def ann2snn(
     model: nn.Module | Graph | str | os.PathLike[str],
     calib: Iterable[Any] | str,
     mode: str | float = "99.9%",
-    maxpool: str = "pre",
+    maxpool: str = "cumulative",
     spiking_output: bool = False,
     progress: Progress | None = None,
     arch: str | None = None,
     trust: bool = False,
-    T: int | None = DEFAULT_T,
+    T: int | str | None = DEFAULT_T,
     granularity: str = "channel",
     v_init: float = 0.5,
-    search: bool = True,
-    bias: bool = True,
+    search: bool = False,
+    bias: bool = False,
     v_search: bool = True,
     refine_samples: int = 512,
+    neuron: str = "signed",
+    burst: int | None = None,
+    calib_steps: int = CALIB_STEPS,
+    layer_progress: LayerProgress | None = None,
+    reduce: Reduce = identity,
 ) -> Conversion:
-    """Convert a ReLU ANN to an IF SNN (capture → prepare → calibrate → normalise →
-    calibrate layer by layer for ``T`` steps).
+    """Convert a ReLU ANN to a spiking network (capture → prepare → calibrate → normalise →
+    calibrate layer by layer).
 
     ``model`` is a module, a captured graph, or a file as the CLI takes it (state dict with
     ``arch``, pickled module with ``trust=True``, or an IR file). ``calib`` yields batches
@@ -75,19 +94,29 @@ def ann2snn(
     (``.npz`` / ``.pt`` / ``package.module:function``); it is streamed once and only a
     fixed-size summary per layer is kept.
 
-    With a target ``T`` (default 8), the first ``refine_samples`` calibration samples also
-    drive :func:`sjconvert.passes.refine.refine`: per-channel (``granularity="channel"``) or
-    per-layer λ from those samples, a threshold search (``search``) and bias correction
-    (``bias``) against the ANN at T steps. ``v_init`` is the initial membrane as a fraction
-    of the threshold (0.5: half-threshold start); with ``v_search`` each layer picks its own
-    from :data:`sjconvert.passes.refine.V_GRID` by the same error. ``T=None`` gives the plain
-    layer-wise conversion of Rueckauer et al. (2017) with ``mode`` alone.
+    ``neuron``: ``"signed"`` (:class:`~sjconvert.ir.nodes.SignedIF`, default, with bursts
+    of up to ``burst`` spikes per step: :data:`DEFAULT_BURST` unless given) or ``"if"``.
+    ``T="any"`` (default) calibrates for every T from 1 to 64: the first
+    ``refine_samples`` calibration samples drive :func:`~sjconvert.passes.layerwise.
+    calibrate_layers`, which simulates the network once for ``calib_steps`` steps and fits,
+    per channel (``granularity="channel"``) or per layer, a threshold (``search``), a
+    per-step input bias (``bias``) and an initial membrane (``v_search``: a correction that
+    fades with t) against the objective over T = 1…64. ``T=N`` fits threshold and bias for
+    that one T instead (simulating N steps). ``T=None`` is the plain conversion of Rueckauer
+    et al. (2017) with ``mode`` alone. ``v_init`` is the initial membrane as a fraction of
+    the threshold (0.5: half-threshold start) before the fit. ``reduce`` sums a tensor
+    across calibration shards (identity: one process); ``layer_progress(name, done, total)``
+    follows the layer calibration.
     """
     kind = parse_mode(mode)
+    steps, targets = _steps(T, calib_steps)
     if granularity not in GRANULARITIES:
         raise InputError(f"granularity {granularity!r} unknown; use one of {GRANULARITIES}")
-    if T is not None and T < 1:
-        raise InputError(f"target T must be a positive integer, got {T}")
+    if neuron not in NEURONS:
+        raise InputError(f"neuron {neuron!r} unknown; use one of {list(NEURONS)}")
+    burst = (DEFAULT_BURST if neuron == "signed" else 1) if burst is None else burst
+    if burst < 1 or (burst > 1 and neuron != "signed"):
+        raise InputError(f"burst must be >= 1 (and > 1 only with signed neurons), got {burst}")
     if not 0.0 <= v_init < 1.0:
         raise InputError(f"v_init is a fraction of the threshold in [0, 1), got {v_init}")
     if isinstance(calib, str):
@@ -109,70 +138,111 @@ def ann2snn(
     prepared = prepared.with_meta(maxpool=maxpool)
     relus = [n for n, node in prepared if isinstance(node, ir.ReLU)]
     count = 0
-    kept: list[torch.Tensor] = []
+    kept: list[tuple[int, torch.Tensor]] = []
 
     def stream() -> Iterable[torch.Tensor]:
         nonlocal count
         for b in _chain(first, it):
             x = _checked(prepared, b.x)
-            if count < refine_samples:
-                kept.append(x[: refine_samples - count])
+            offset = count if b.offset is None else b.offset  # global in a sharded run
+            if offset < refine_samples:
+                kept.append((offset, x[: refine_samples - offset]))
             count += int(b.x.shape[0])
             yield x
 
     agree(ann, calib)
     stats = calibrate(prepared, stream(), relus, progress)
-    if T is None:
-        snn = run_pipeline(
-            prepared,
-            [
-                partial(
-                    relu_to_if,
-                    stats=stats,
-                    mode=mode,
-                    spiking_output=spiking_output,
-                    v_init=v_init,
-                )
-            ],
-        )
-        report: dict[str, Any] = {}
-    else:
-        lam0 = {n: statistic(stats[n], mode) for n in relus}
-        refine_pass = partial(
-            _refined,
-            x=torch.cat(kept),
-            lam=lam0,
-            T=T,
-            mode=kind,
-            channelwise=granularity == "channel",
-            search=search,
-            bias=bias,
-            v_init=v_init,
-            v_grid=V_GRID if v_search else (),
+    count = int(dist.all_sum(torch.tensor(count)))
+    refine_x = _refine_samples(kept, refine_samples)
+    cumulative = maxpool == "cumulative"
+    cal = None
+    if steps is None:
+        plain = partial(
+            relu_to_if,
+            stats=stats,
+            mode=mode,
             spiking_output=spiking_output,
-            report=(report := {}),
+            v_init=v_init,
+            neuron=neuron,
+            burst=burst,
         )
-        snn = run_pipeline(prepared, [refine_pass])
+        snn = run_pipeline(prepared, [plain, *([accumulate_pools] if cumulative else [])])
+    else:
+        setting = Setting(
+            neuron,
+            burst,
+            steps,
+            targets,
+            search,
+            bias,
+            v_search,
+            granularity == "channel",
+            v_init,
+        )
+        layerwise = partial(
+            _layerwise,
+            x=refine_x,
+            lam0={n: statistic(stats[n], mode) for n in relus},
+            plan=Plan(setting, quantile=_quantile(kind)),
+            cumulative=cumulative,
+            spiking_output=spiking_output,
+            reduce=reduce,
+            progress=layer_progress,
+            found=(found := []),
+        )
+        snn = run_pipeline(prepared, [layerwise])
+        cal = found[0]
     lam = dict(snn.meta["normalisation"]["lambda"])
     snn = snn.with_meta(
         calibration={"samples": count, "refine_samples": min(count, refine_samples)},
         normalisation={
             **snn.meta["normalisation"],
             "mode": str(mode),
-            "target_T": T,
-            "search": search and T is not None,
-            "bias_correction": bias and T is not None,
-            "layers": report,
+            "target_T": T if steps is not None else None,
+            "calibration_steps": steps,
+            "search": search and steps is not None,
+            "bias_correction": bias and steps is not None,
+            "v_search": v_search and steps is not None,
+            "layers": {} if cal is None else {n: f.report for n, f in cal.layers.items()},
         },
     )
-    return Conversion(snn, ann, lam, count, time.perf_counter() - start)
+    return Conversion(snn, ann, lam, count, time.perf_counter() - start, cal)
 
 
-def _refined(graph: Graph, report: dict[str, Any], **options: Any) -> Graph:
-    """Pipeline form of :func:`refine` (its per-layer report goes to ``report``)."""
-    result = refine(graph, **options)
-    report.update(result.layers)
-    return result.snn
+def _steps(T: int | str | None, calib_steps: int) -> tuple[int | None, tuple[int, ...]]:
+    """``(steps simulated, T of the objective)`` for a target ``T`` (None: no layer
+    calibration)."""
+    if T is None:
+        return None, ()
+    if T == "any":
+        if calib_steps < 1:
+            raise InputError(f"calibration steps must be a positive integer, got {calib_steps}")
+        return calib_steps, ANYTIME
+    if isinstance(T, str) or T < 1:
+        raise InputError(f"target T must be 'any' or a positive integer, got {T!r}")
+    return int(T), (int(T),)
+
+
+def _quantile(kind: tuple[str, float]) -> float:
+    return kind[1] if kind[0] == "percentile" else 1.0
+
+
+def _layerwise(graph: Graph, found: list[Calibration], **options: Any) -> Graph:
+    """Pipeline form of :func:`calibrate_layers` (its fitted parameters go to ``found``)."""
+    snn, _, cal = calibrate_layers(graph, **options)
+    found.append(cal)
+    return snn
+
+
+def _refine_samples(kept: list[tuple[int, torch.Tensor]], refine_samples: int) -> torch.Tensor:
+    """The first ``refine_samples`` calibration samples in data-set order. In a sharded run
+    every rank gathers them all (they are few) and runs the same layer calibration on them,
+    so the converted network is the single-process one exactly; the calibration
+    histograms, a pass over all the data, are what the ranks share out."""
+    parts = sorted((p for rank in dist.gather(kept) for p in rank), key=lambda p: p[0])
+    if not parts:
+        raise InputError("calibration data is empty")
+    return torch.cat([x for _, x in parts])[:refine_samples]
 
 
 def agree(graph: Graph, data: Any) -> None:

@@ -35,8 +35,8 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from ..api import CALIB_STEPS, DEFAULT_BURST, read_ir, read_with_source
 from ..api import ann2snn as convert
-from ..api import read_ir, read_with_source
 from ..api import simulate as run_simulation
 from ..api.plots import plot_simulation
 from ..errors import InputError
@@ -104,6 +104,47 @@ def _progress(label: str, total: int | None, quiet: bool) -> Iterator[Callable[[
         yield lambda n: bar.advance(task, n)
 
 
+@contextmanager
+def _layers(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
+    """A Rich progress bar on stderr over the layers the calibration fits, naming the last."""
+    if quiet or not err.is_terminal:
+        yield lambda name, done, total: None
+        return
+    bar = Progress(
+        TextColumn("calibrating layers"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.description}"),
+        console=err,
+        transient=True,
+    )
+    with bar:
+        task = bar.add_task("", total=None)
+        yield lambda name, done, total: bar.update(
+            task, completed=done, total=total, description=name
+        )
+
+
+def parse_target(text: str) -> int | str | None:
+    """``-T any`` (every T), ``-T N`` (one T) or ``-T 0`` (no layer calibration)."""
+    if text.strip() == "any":
+        return "any"
+    try:
+        value = int(text)
+    except ValueError:
+        raise InputError(f"-T takes 'any' or a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise InputError(f"-T takes 'any' or a non-negative integer, got {text!r}")
+    return value or None
+
+
+def _calibrated_for(target: int | str | None) -> str:
+    if target is None:
+        return ""
+    return ", calibrated for every T" if target == "any" else f", calibrated for T={target}"
+
+
 def parse_steps(text: str) -> list[int]:
     """``-T 4,8,16`` as a list of time steps."""
     try:
@@ -159,24 +200,33 @@ def ann2snn(
     maxpool: Annotated[
         str,
         typer.Option(
-            help="Max pooling: pre (pool the current before the neuron), error (refuse), "
-            "avg (average pooling instead), spike (max over spikes)."
+            help="Max pooling: cumulative (pool the current before the neuron, over "
+            "cumulative values where it is spike-driven), pre (the per-step current), error "
+            "(refuse), avg (average pooling instead), spike (max over spikes)."
         ),
-    ] = "pre",
+    ] = "cumulative",
     spiking_output: Annotated[
         bool,
         typer.Option(help="Make the last layer spike instead of integrating (membrane readout)."),
     ] = False,
     steps: Annotated[
-        int,
+        str,
         typer.Option(
             "-T",
             "--T",
-            min=0,
-            help="Target time steps: thresholds and biases are calibrated for this T "
-            "(0: plain rate-norm conversion, no layer calibration).",
+            help="Target time steps: 'any' calibrates for every T from 1 to 64; N for T=N "
+            "alone; 0 for the plain rate-norm conversion (no layer calibration).",
         ),
-    ] = 8,
+    ] = "any",
+    neuron: Annotated[
+        str, typer.Option(help="Neuron: signed (negative spikes take back over-firing) or if.")
+    ] = "signed",
+    burst: Annotated[
+        int | None,
+        typer.Option(
+            min=1, help=f"Most spikes a signed neuron emits in one step [default: {DEFAULT_BURST}]."
+        ),
+    ] = None,
     granularity: Annotated[
         str, typer.Option(help="Normalisation per 'channel' or per 'layer'.")
     ] = "channel",
@@ -185,28 +235,36 @@ def ann2snn(
         typer.Option(help="Initial membrane as a fraction of the threshold (0.5: half)."),
     ] = 0.5,
     search: Annotated[
-        bool, typer.Option(help="Search each layer's threshold scale for the target T.")
-    ] = True,
+        bool, typer.Option(help="Search each layer's threshold scale against the ANN.")
+    ] = False,
     bias: Annotated[
-        bool, typer.Option(help="Correct each layer's bias against the ANN at the target T.")
-    ] = True,
+        bool, typer.Option(help="Fit a per-step bias (an input shift at every t) per channel.")
+    ] = False,
     v_search: Annotated[
-        bool, typer.Option(help="Pick each layer's initial membrane for the target T.")
+        bool,
+        typer.Option(help="Fit each channel's initial membrane (a correction fading with t)."),
     ] = True,
     refine_samples: Annotated[
         int, typer.Option(min=1, help="Calibration samples used for layer calibration.")
     ] = 512,
+    calib_steps: Annotated[
+        int, typer.Option(min=1, help="Steps simulated by the layer calibration (with -T any).")
+    ] = CALIB_STEPS,
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
     json_out: JsonOpt = False,
 ) -> None:
-    """Convert a ReLU ANN into an IF SNN, calibrating thresholds on CALIB for --T steps."""
+    """Convert a ReLU ANN into an SNN, calibrated on CALIB for every T (or for --T N)."""
 
     def body() -> None:
         check_outputs([output], [model, calib])
         data = load_data(calib, batch_size)
-        with _progress("calibrating", _size(data), json_out) as advance:
+        target = parse_target(steps)
+        with (
+            _progress("calibrating", _size(data), json_out) as advance,
+            _layers(json_out) as layer_done,
+        ):
             conv = convert(
                 model,
                 data,
@@ -216,19 +274,25 @@ def ann2snn(
                 progress=advance,
                 arch=arch,
                 trust=trust,
-                T=steps or None,
+                T=target,
                 granularity=granularity,
                 v_init=v_init,
                 search=search,
                 bias=bias,
                 v_search=v_search,
                 refine_samples=refine_samples,
+                neuron=neuron,
+                burst=burst,
+                calib_steps=calib_steps,
+                layer_progress=layer_done,
             )
         written(lambda: save(output, conv.snn, source=conv.ann))
         summary = {
             "output": str(output),
             "mode": mode,
-            "target_T": steps or None,
+            "target_T": target,
+            "neuron": neuron,
+            "burst": burst,
             "granularity": granularity,
             "calibration_samples": conv.calib_samples,
             "seconds": round(conv.seconds, 3),
@@ -244,7 +308,7 @@ def ann2snn(
         out.print(
             f"converted in {conv.seconds:.2f} s on {conv.calib_samples} calibration "
             f"samples (mode {mode}, {granularity}-wise"
-            + (f", calibrated for T={steps}" if steps else "")
+            + _calibrated_for(target)
             + f"); wrote {output}"
         )
 

@@ -98,22 +98,38 @@ def _lam_text(lam: float | list[float] | None) -> str:
 
 
 def results_table(res: Any, title: str = "") -> Table:
+    """Accuracy per T beside the ANN's and, where the executor counts it, the cost per
+    inference: spikes, synaptic operations and the energy estimate (:mod:`~sjconvert.exec.
+    cost`)."""
     metric = "accuracy" if res.labelled else "agreement with ANN"
+    cost = res.cost
+    caption = f"simulated in {res.seconds:.2f} s"
+    if cost is not None:
+        caption = (
+            f"ANN: {_si(cost.ann_macs)} MACs, {_joules(cost.ann_energy)} per inference; SNN: "
+            f"{_si(cost.macs_static)} MACs in the first layer; energy at 0.9 pJ per "
+            f"accumulate, 4.6 pJ per MAC; {caption}"
+        )
     t = Table(
         title=f"{title}: {res.samples} samples, {metric}",
         title_justify="left",
-        caption=f"{res.spikes_per_sample:.0f} spikes per sample at T={max(res.snn)}; "
-        f"simulated in {res.seconds:.2f} s",
+        caption=caption,
         caption_justify="left",
         min_width=72,
     )
-    columns = ("T", "SNN") if res.ann is None else ("T", "SNN", "ANN", "SNN − ANN")
+    columns = ["T", "SNN"] if res.ann is None else ["T", "SNN", "ANN", "SNN − ANN"]
+    if cost is not None:
+        columns += ["spikes", "SOPs", "energy", "vs ANN"]
     for col in columns:  # no ANN columns for an SNN without a source ANN
         t.add_column(col, justify="right")
     for step, acc in res.snn.items():
         row = [str(step), f"{100 * acc:.2f} %"]
         if res.ann is not None:
             row += [f"{100 * res.ann:.2f} %", f"{100 * (acc - res.ann):+.2f}"]
+        if cost is not None:
+            e = cost.energy(step)
+            ratio = e / cost.ann_energy if cost.ann_energy else float("nan")
+            row += [_si(cost.spikes[step]), _si(cost.synops[step]), _joules(e), f"{ratio:.2f}×"]
         t.add_row(*row)
     return t
 
@@ -165,3 +181,18 @@ def parity_table(report: Any, title: str = "") -> Table:
             r.against + (f"; {r.reason}" if r.reason else ""),
         )
     return t
+
+
+def _si(v: float) -> str:
+    """A count with an SI prefix: 1234567 → 1.23M."""
+    for factor, unit in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(v) >= factor:
+            return f"{v / factor:.3g}{unit}"
+    return f"{v:.3g}"
+
+
+def _joules(v: float) -> str:
+    for factor, unit in ((1e-3, "mJ"), (1e-6, "µJ"), (1e-9, "nJ")):
+        if abs(v) >= factor:
+            return f"{v / factor:.3g} {unit}"
+    return f"{v * 1e12:.3g} pJ"

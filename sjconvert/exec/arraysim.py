@@ -24,7 +24,7 @@ from ..ops import entry, prepare
 from .arrays import Arrays, stateful
 from .data_layout import is_sequence
 from .reference import SimResult
-from .schedule import BLOCK_ELEMENTS, Backend, Schedule, check_inputs, time_block
+from .schedule import BLOCK_ELEMENTS, Backend, Schedule, Tally, check_inputs, time_block
 from .shapes import with_shapes
 
 Hook = Callable[[str, ir.Node, Arrays], Any]
@@ -33,10 +33,10 @@ Hook = Callable[[str, ir.Node, Arrays], Any]
 @dataclass
 class ArrayResult:
     """Per-step running means ``[T, N, ...]`` per output (arrays of the graph's module) and
-    spikes per sample ``[N]`` per neuron layer."""
+    per neuron layer the spikes and the synaptic operations per step and sample ``[T, N]``."""
 
     outputs: dict[str, Any]
-    counts: dict[str, Any]
+    tally: Tally
 
 
 def via_torch(graph: Graph, name: str, node: ir.Node, arrays: Arrays) -> Callable[[list[Any]], Any]:
@@ -107,8 +107,12 @@ class ArrayBackend(Backend):
         wide = a.astype(xp.float64) + xp.float64(np.float32(alpha)) * b.astype(xp.float64)
         return wide.astype(a.dtype)
 
-    def count(self, s: Any, steps: int) -> Any:
-        return s.sum(0, dtype=self.xp.float64).reshape(s.shape[1], -1).sum(1)
+    def count(self, s: Any, steps: int, weight: Any = None) -> Any:
+        a = self.xp.abs(s) if weight is None else self.xp.abs(s) * weight
+        return a.reshape(steps, s.shape[1], -1).sum(2, dtype=self.xp.float64)
+
+    def weights(self, arr: Any) -> Any:
+        return self.xp.asarray(np.asarray(arr), dtype=self.dtype)
 
     def running_mean(
         self, y: Any, temporal: bool, t0: int, steps: int, carry: Any
@@ -141,7 +145,7 @@ class ArraySimulator:
         self.graph = with_shapes(graph)
         self.xp, self.dtype, self.block_elements = xp, np.dtype(dtype), block_elements
         self.backend = ArrayBackend(self.graph, Arrays(xp, self.dtype), stateless, stateful)
-        self.schedule = Schedule(self.graph, self.backend)
+        self.schedule = Schedule(self.graph, self.backend, cost=True)
 
     def block(self, n: int) -> int:
         """Steps per time block for batch ``n``."""
@@ -159,8 +163,8 @@ class ArraySimulator:
         check_inputs(self.graph, arrays, 2 if seq else 1)
         xs_ = [self.xp.asarray(np.asarray(x), dtype=self.dtype) for x in arrays]
         tb = block or self.block(xs_[0].shape[1 if seq else 0])
-        outputs, counts = self.schedule.run(xs_, T, seq, tb)
-        return ArrayResult(outputs, counts)
+        outputs, tally = self.schedule.run(xs_, T, seq, tb)
+        return ArrayResult(outputs, tally)
 
     def run(
         self, *xs: Any, T: int, sequence: bool | None = None, block: int | None = None
@@ -168,10 +172,11 @@ class ArraySimulator:
         """:meth:`run_arrays` with CPU torch tensors: a drop-in for the reference's run."""
         res = self.run_arrays(*xs, T=T, sequence=sequence, block=block)
         host = self._host
-        return SimResult(
-            {o: torch.from_numpy(host(y)) for o, y in res.outputs.items()},
-            {k: torch.from_numpy(host(v)) for k, v in res.counts.items()},
+        tally = Tally(
+            {k: torch.from_numpy(host(v)) for k, v in res.tally.spikes.items()},
+            {k: torch.from_numpy(host(v)) for k, v in res.tally.synops.items()},
         )
+        return SimResult.of({o: torch.from_numpy(host(y)) for o, y in res.outputs.items()}, tally)
 
     def _host(self, y: Any) -> np.ndarray:
         return np.ascontiguousarray(y if self.xp is np else self.xp.asnumpy(y))

@@ -15,6 +15,7 @@ import torch
 from ..errors import InputError
 from ..ir.graph import Graph
 from . import dist
+from .cost import E_AC, E_MAC, macs, static_macs
 from .data_layout import batch_steps, model_input
 from .reference import SimResult, Simulator
 
@@ -30,8 +31,40 @@ class Executor(Protocol):
 
 
 @dataclass
+class Cost:
+    """Per inference (one sample) after T steps: spikes, synaptic operations (accumulates,
+    spikes × fan-out) and the energy estimate; the static synapses' and the ANN's
+    multiply-accumulates (:mod:`.cost`)."""
+
+    spikes: dict[int, float]
+    synops: dict[int, float]
+    macs_static: float
+    ann_macs: float
+
+    def energy(self, t: int) -> float:
+        """Joules per inference after ``t`` steps."""
+        return E_AC * self.synops[t] + E_MAC * self.macs_static
+
+    @property
+    def ann_energy(self) -> float:
+        return E_MAC * self.ann_macs
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "spikes": {str(t): v for t, v in self.spikes.items()},
+            "synops": {str(t): v for t, v in self.synops.items()},
+            "macs_static": self.macs_static,
+            "energy_joules": {str(t): self.energy(t) for t in self.synops},
+            "ann_macs": self.ann_macs,
+            "ann_energy_joules": self.ann_energy,
+            "pj_per_accumulate": E_AC * 1e12,
+            "pj_per_mac": E_MAC * 1e12,
+        }
+
+
+@dataclass
 class Evaluation:
-    """Accuracy per T (and the ANN's), spikes per sample, timing."""
+    """Accuracy per T (and the ANN's), spikes per sample, cost per T, timing."""
 
     samples: int
     steps: list[int]
@@ -41,6 +74,7 @@ class Evaluation:
     spikes_per_sample: float
     seconds: float
     per_layer_spikes: dict[str, float] = field(default_factory=dict)
+    cost: Cost | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,6 +84,7 @@ class Evaluation:
             "snn": {str(t): a for t, a in self.snn.items()},
             "spikes_per_sample": self.spikes_per_sample,
             "spikes_per_sample_per_layer": self.per_layer_spikes,
+            "cost_per_sample": None if self.cost is None else self.cost.to_dict(),
             "seconds": self.seconds,
         }
 
@@ -88,6 +123,7 @@ def evaluate(
     correct: dict[int, int] = {}
     ann_correct, ann_n, n, labelled = 0, 0, 0, None
     layer_spikes: dict[str, float] = {}
+    per_t: torch.Tensor | None = None  # spikes, synops up to each T
     start = time.perf_counter()
     for x, y in batches:
         if steps is None:
@@ -109,16 +145,19 @@ def evaluate(
             correct[t] = correct.get(t, 0) + int((pred[t - 1] == ref).sum())
         for k, v in res.spikes.items():
             layer_spikes[k] = layer_spikes.get(k, 0.0) + v
+        per_t = _cumulative(res, steps) + (0.0 if per_t is None else per_t)
         n += int(x.shape[0])
         if progress:
             progress(int(x.shape[0]))
     steps = steps or time_steps(DEFAULT_STEPS)  # a shard without batches counts nothing
+    per_t = torch.zeros(2, len(steps), dtype=torch.float64) if per_t is None else per_t
     local = [n, ann_n, ann_correct, *(correct.get(t, 0) for t in steps)]
     n, ann_n, ann_correct, *hits = (int(v) for v in dist.all_sum(torch.tensor(local).double()))
     if n == 0:
         raise InputError("evaluation data is empty")
     layer_spikes = _merged(layer_spikes)
     labelled = _agreed(labelled)
+    per_t = dist.all_sum(per_t) / n
     return Evaluation(
         n,
         steps,
@@ -128,7 +167,28 @@ def evaluate(
         sum(layer_spikes.values()) / n,
         time.perf_counter() - start,
         {k: v / n for k, v in layer_spikes.items()},
+        _cost(snn, steps, per_t),
     )
+
+
+def _cumulative(res: SimResult, steps: list[int]) -> torch.Tensor:
+    """Spikes and synaptic operations summed over the batch and layers up to each T."""
+    out = torch.zeros(2, len(steps), dtype=torch.float64)
+    for row, table in enumerate((res.per_step, res.synops)):
+        for v in table.values():
+            run = v.double().sum(1).cumsum(0)
+            out[row] += run[[t - 1 for t in steps]]
+    return out
+
+
+def _cost(snn: Executor, steps: list[int], per_t: torch.Tensor) -> Cost | None:
+    """The cost per T of an executor that counts synaptic operations."""
+    graph = getattr(snn, "graph", None)
+    if graph is None:
+        return None
+    spikes = {t: float(v) for t, v in zip(steps, per_t[0], strict=True)}
+    synops = {t: float(v) for t, v in zip(steps, per_t[1], strict=True)}
+    return Cost(spikes, synops, float(static_macs(graph)), float(macs(graph)))
 
 
 def _merged(spikes: dict[str, float]) -> dict[str, float]:

@@ -25,7 +25,7 @@ from ..errors import InputError
 from ..ir import nodes as ir
 from ..ir.graph import Graph
 from ..ops import KERNELS, PROGRAMS, entry, prepare, run_pure, step_program
-from .schedule import Backend, Schedule
+from .schedule import Backend, Schedule, Tally
 from .shapes import with_shapes
 
 Override = Callable[[str, ir.Node, "ModuleBackend"], nn.Module | None]
@@ -159,8 +159,8 @@ class ModuleBackend(Backend):
     def axpy(self, a: Any, b: Any, alpha: float) -> Any:
         return torch.add(a, b, alpha=alpha) if alpha != 1.0 else a + b
 
-    def count(self, s: Any, steps: int) -> Any:
-        return s.reshape(steps, -1, math.prod(s.shape[1:])).to(torch.float32).sum(2).sum(0)
+    def count(self, s: Any, steps: int, weight: Any = None) -> Any:
+        return s.reshape(steps, -1, math.prod(s.shape[1:])).to(torch.float32).abs().sum(2)
 
     def mean(self, y: Any, temporal: bool, shape: tuple[int, ...]) -> Any:
         """The rate after T steps: ``Σ_t Y[t] / T`` (summed in ``acc_dtype``)."""
@@ -219,12 +219,12 @@ class SpikingNet(nn.Module):
         return list(self.graph.outputs) + extra
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, ...]:
-        counts: dict[str, torch.Tensor] = {}
+        counts = Tally()
         inputs = {self.input: (x, True)} if self.sequence else {}
         static = {} if self.sequence else {self.input: x}
         outs = self.schedule.block(inputs, self.T, {}, static, counts)
         shapes = self.graph.shapes
         res = [self.backend.mean(y, t, shapes[o]) for o, (y, t) in outs.items()]
         if self.counts:
-            res += [counts[n] for n in self.neurons]
+            res += [counts.spikes[n][0].sum(0) for n in self.neurons]
         return res[0] if len(res) == 1 else tuple(res)

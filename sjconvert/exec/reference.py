@@ -24,17 +24,27 @@ from ..ir.graph import Graph
 from ..ops import entry, prepare
 from .arrays import Arrays, stateful
 from .data_layout import is_sequence
-from .schedule import Backend, Schedule, check_inputs, last_uses, time_block
+from .schedule import Backend, Schedule, Tally, check_inputs, last_uses, time_block
 from .shapes import with_shapes
 
 
 @dataclass
 class SimResult:
-    """Per-step estimates ``[T, N, ...]`` per output name, and spikes per sample ``[N]``
-    (summed over the T steps) per neuron layer."""
+    """Per-step estimates ``[T, N, ...]`` per output name; per neuron layer the spikes per
+    sample ``[N]`` (summed over the T steps), and where the executor counts them the spikes
+    and the synaptic operations per step and sample ``[T, N]`` (:mod:`.cost`)."""
 
     outputs: dict[str, torch.Tensor]
     counts: dict[str, torch.Tensor] = field(default_factory=dict)
+    per_step: dict[str, torch.Tensor] = field(default_factory=dict)
+    synops: dict[str, torch.Tensor] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, outputs: dict[str, torch.Tensor], tally: Tally) -> SimResult:
+        """From a schedule's outputs and its per-step tallies."""
+        return cls(
+            outputs, {k: v.sum(0) for k, v in tally.spikes.items()}, tally.spikes, tally.synops
+        )
 
     @property
     def output(self) -> torch.Tensor:
@@ -77,8 +87,12 @@ class TorchBackend(Backend):
     def axpy(self, a: Any, b: Any, alpha: float) -> Any:
         return torch.add(a, b, alpha=alpha) if alpha != 1.0 else a + b
 
-    def count(self, s: Any, steps: int) -> Any:
-        return s.sum(0).reshape(s.shape[1], -1).sum(1)
+    def count(self, s: Any, steps: int, weight: Any = None) -> Any:
+        a = s.abs() if weight is None else s.abs().mul_(weight)
+        return a.reshape(steps, s.shape[1], -1).sum(2, dtype=torch.float64)
+
+    def weights(self, arr: Any) -> Any:
+        return torch.tensor(arr, dtype=self.dtype, device=self.device)
 
     def running_mean(
         self, y: Any, temporal: bool, t0: int, steps: int, carry: Any
@@ -105,7 +119,7 @@ class Simulator:
         self.graph = with_shapes(graph)
         self.dtype, self.device = dtype, torch.device(device)
         self.backend = TorchBackend(self.graph, dtype, self.device)
-        self.schedule = Schedule(self.graph, self.backend)
+        self.schedule = Schedule(self.graph, self.backend, cost=True)
         self._rate: dict[str, Callable[[list[Any]], Any]] | None = None
 
     def _inputs(self, xs: tuple[Any, ...], lead: int) -> list[torch.Tensor]:
@@ -170,8 +184,8 @@ class Simulator:
         if seq and any(x.shape[0] != T for x in xs_):
             raise InputError(f"sequence inputs must have T={T} steps on axis 0")
         tb = block or time_block(self.graph, xs_[0].shape[1 if seq else 0])
-        outputs, counts = self.schedule.run(xs_, T, seq, tb, observe)
-        return SimResult(outputs, counts)
+        outputs, tally = self.schedule.run(xs_, T, seq, tb, observe)
+        return SimResult.of(outputs, tally)
 
 
 def run(graph: Graph, *xs: Any, T: int, sequence: bool | None = None) -> SimResult:

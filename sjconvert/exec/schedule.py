@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import InputError, UnsupportedOpError
 from ..ir import nodes as ir
 from ..ir.graph import Graph
+from .cost import fanouts
 
 Value = tuple[Any, bool]  # (array, temporal)
 State = dict[str, Any]
@@ -111,9 +113,15 @@ class Backend:
     def scaled(self, x: Any, alpha: float) -> Any:
         return x * alpha if alpha != 1.0 else x
 
-    def count(self, s: Any, steps: int) -> Any:
-        """Spikes per sample ``[N]`` of a temporal spike value (summed over steps)."""
+    def count(self, s: Any, steps: int, weight: Any = None) -> Any:
+        """``Σ |s|`` per step and sample, ``[steps, N]``, of a temporal spike value ``s``
+        (``[steps, N, ...]``); each element weighted by ``weight`` (its per-sample shape)
+        when given."""
         raise NotImplementedError
+
+    def weights(self, arr: Any) -> Any:
+        """A per-sample constant array (a fan-out) as this backend's array."""
+        return arr
 
     def running_mean(
         self, y: Any, temporal: bool, t0: int, steps: int, carry: Any
@@ -126,10 +134,20 @@ class Backend:
         raise NotImplementedError
 
 
-class Schedule:
-    """A graph bound to a backend: runs blocks of steps (see the module docstring)."""
+@dataclass
+class Tally:
+    """Per neuron layer, one ``[steps, N]`` array per block: spikes (``|S|`` summed over the
+    layer) and, when costed, synaptic operations (``|S|·fanout``, :mod:`.cost`)."""
 
-    def __init__(self, graph: Graph, backend: Backend) -> None:
+    spikes: dict[str, list[Any]] = field(default_factory=dict)
+    synops: dict[str, list[Any]] = field(default_factory=dict)
+
+
+class Schedule:
+    """A graph bound to a backend: runs blocks of steps (see the module docstring). With
+    ``cost`` it also counts each layer's synaptic operations."""
+
+    def __init__(self, graph: Graph, backend: Backend, cost: bool = False) -> None:
         misplaced = [n for n, nd in graph if isinstance(nd, ir.Readout) and n not in graph.outputs]
         if misplaced:
             raise UnsupportedOpError(f"Readout nodes {misplaced} must be graph outputs")
@@ -145,6 +163,7 @@ class Schedule:
                 continue
             make = backend.stateful if node.stateful else backend.stateless
             self.fns[name] = make(name, node)
+        self.fanout = {n: backend.weights(f) for n, f in fanouts(graph).items()} if cost else {}
 
     def block(
         self,
@@ -152,12 +171,13 @@ class Schedule:
         steps: int,
         state: State,
         static: dict[str, Any],
-        counts: dict[str, Any],
+        counts: Tally | None,
         observe: Callable[[str, Any, bool], None] | None = None,
     ) -> dict[str, Value]:
         """Run ``steps`` steps: every node's value from the inputs of this block, the state
-        of the previous one and the static values already known (both updated). Spike
-        counts per sample accumulate in ``counts``. Returns the graph outputs' values."""
+        of the previous one and the static values already known (both updated). Spikes per
+        step and sample (and synaptic operations) go to ``counts``. Returns the graph
+        outputs' values."""
         values = dict(inputs)
         for name, node in self.graph:
             if name in static:
@@ -179,12 +199,13 @@ class Schedule:
         sequence: bool,
         block: int,
         observe: Callable[[str, Any, bool], None] | None = None,
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
+    ) -> tuple[dict[str, Any], Tally]:
         """``T`` steps in blocks of ``block``: the running means ``[T, N, ...]`` of every
-        graph output and the spikes per sample of every neuron layer."""
+        graph output, and the spikes (and synaptic operations) per step and sample ``[T, N]``
+        of every neuron layer."""
         inputs = self.graph.inputs
         state: State = {}
-        counts: dict[str, Any] = {}
+        counts = Tally()
         static: dict[str, Any] = {} if sequence else dict(zip(inputs, xs, strict=True))
         carry: dict[str, Any] = dict.fromkeys(self.graph.outputs)
         pieces: dict[str, list[Any]] = {o: [] for o in self.graph.outputs}
@@ -195,7 +216,11 @@ class Schedule:
             for o, (y, temporal) in outs.items():
                 piece, carry[o] = self.backend.running_mean(y, temporal, t0, n_t, carry[o])
                 pieces[o].append(piece)
-        return {o: self.backend.concat_time(p) for o, p in pieces.items()}, counts
+        joined = Tally(
+            {n: self.backend.concat_time(v) for n, v in counts.spikes.items()},
+            {n: self.backend.concat_time(v) for n, v in counts.synops.items()},
+        )
+        return {o: self.backend.concat_time(p) for o, p in pieces.items()}, joined
 
     def _node(
         self,
@@ -204,7 +229,7 @@ class Schedule:
         values: dict[str, Value],
         steps: int,
         state: State,
-        counts: dict[str, Any],
+        counts: Tally | None,
     ) -> Value:
         ins = self.graph.edges[name]
         args = [values[s] for s in ins]
@@ -215,9 +240,11 @@ class Schedule:
         if node.stateful:
             ((x, temporal),) = args
             y, state[name] = self.fns[name](x, steps, not temporal, state.get(name))
-            if node.spiking:
-                c = self.backend.count(y, steps)
-                counts[name] = c if name not in counts else counts[name] + c
+            if node.spiking and counts is not None:
+                counts.spikes.setdefault(name, []).append(self.backend.count(y, steps))
+                if name in self.fanout:
+                    synops = self.backend.count(y, steps, self.fanout[name])
+                    counts.synops.setdefault(name, []).append(synops)
             return y, True
         fn = self.fns[name]
         if not any(t for _, t in args):

@@ -153,7 +153,7 @@ class Batch:
     x: torch.Tensor
     y: torch.Tensor | None
     index: int = 0
-    offset: int | None = 0
+    offset: int | None = None
 
 
 def as_batches(data: Iterable[Any]) -> Iterator[Batch]:

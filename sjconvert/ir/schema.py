@@ -138,7 +138,7 @@ def _normalisation_ok(norm: dict[str, Any]) -> bool:
     return (
         isinstance(lam, dict)
         and all(_lambda_ok(v) for v in lam.values())
-        and (target is None or (_is_int(target) and target >= 1))
+        and (target in (None, "any") or (_is_int(target) and target >= 1))
     )
 
 
@@ -151,7 +151,11 @@ META_RULES: dict[str, tuple[type, Callable[[Any], bool], str]] = {
     "dropped": (list, lambda v: all(isinstance(s, str) for s in v), "a list of names"),
     "maxpool": (str, _always, "a policy name"),
     "lead_axes": (int, _is_int, "an integer"),
-    "normalisation": (dict, _normalisation_ok, "λ per node and a positive target_T"),
+    "normalisation": (
+        dict,
+        _normalisation_ok,
+        "λ per node and a target_T (positive, 'any' or null)",
+    ),
     "calibration": (dict, _always, "an object"),
     "nir": (dict, _always, "an object"),
     "loihi": (dict, _always, "an object"),

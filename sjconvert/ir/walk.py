@@ -77,3 +77,14 @@ def ancestors(g: GraphLike, name: str) -> set[str]:
             need.add(n)
             stack.extend(g.edges[n])
     return need
+
+
+def temporal(g: GraphLike) -> set[str]:
+    """Nodes whose value changes over time: stateful nodes, sequence inputs and everything
+    they feed. The others are static (computed once from the direct input)."""
+    found: set[str] = set()
+    for name, node in g.nodes.items():
+        ins = g.edges[name]
+        if node.stateful or getattr(node, "sequence", False) or any(s in found for s in ins):
+            found.add(name)
+    return found

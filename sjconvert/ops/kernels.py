@@ -190,10 +190,11 @@ def _threshold(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     return (xs[0] >= p["threshold"]).to(xs[0].dtype)
 
 
-@rate(ir.IF, ir.LIF, ir.CubaLIF, channels=("v_threshold",))
+@rate(ir.IF, ir.SignedIF, ir.LIF, ir.CubaLIF, channels=("v_threshold",))
 def _rate_coded(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
-    """``clamp(X / V_th, 0, 1)``: the firing rate of a neuron with a constant input."""
-    return torch.clamp(xs[0] / p["v_threshold"], 0.0, 1.0)
+    """``clamp(X / V_th, 0, B)``: the firing rate of a neuron with a constant input (``B``:
+    the most spikes it emits in one step, 1 but for a bursting SignedIF)."""
+    return torch.clamp(xs[0] / p["v_threshold"], 0.0, float(p.get("max_spikes", 1)))
 
 
 @rate(ir.LI)
@@ -202,6 +203,6 @@ def _rate_li(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0] + p["v_leak"]
 
 
-@rate(ir.Delay)
+@rate(ir.Delay, ir.Accumulate, ir.Difference)
 def _rate_delay(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     return xs[0]

@@ -4,6 +4,8 @@ The float operation order is SpikingJelly's torch path, so float32 spikes are
 bit-identical to its multi-step forward (``tests/sim/test_spikingjelly_parity.py``)::
 
     IF                  H = V + X
+    SignedIF            H = V + X;  S = max(min(⌊H / V_th⌋, B), −min(C, B));  V = H − S·V_th;
+                        C = C + S   (C: net spikes so far)
     LIF, decay_input    H = V + (X − (V − V_r)) / τ        (× decay for ParametricLIF)
     LIF, otherwise      H = V − (V − V_r) / τ + X           (V − V_r only when V_r ≠ 0)
     CubaLIF             I = I·α + X;  H = V·β + I
@@ -11,6 +13,8 @@ bit-identical to its multi-step forward (``tests/sim/test_spikingjelly_parity.py
     soft reset          V = H − S·V_th
     hard reset          V = V_reset if S else H
     LI (no spikes)      V = V + (X − (V − V_leak)) / τ;  Y = V
+    Accumulate          V = V + X;  Y = V
+    Difference          Y = X − P;  P = X
 
 Adding a neuron type: its node class (``sjconvert/ir/nodes``), one builder here registered
 with :func:`program_for`, and a rate model in :mod:`.kernels` (``docs/architecture.md``).
@@ -89,6 +93,27 @@ def _if(node: ir.IF) -> StepProgram:
     return _neuron(node, [Op("v", "add", ("v", "x"))], {})
 
 
+@program_for(ir.SignedIF)
+def _signed_if(node: ir.SignedIF) -> StepProgram:
+    """``S = max(min(⌊H / V_th⌋, B), −min(C, B))``: the node's equation in one line (for
+    ``H >= 0`` the floor is the positive count, for ``H < 0`` minus the count to take back)."""
+    ops = (
+        Op("v", "add", ("v", "x")),
+        Op("k", "div", ("v", "TH")),
+        Op("k", "floor", ("k",)),
+        Op("s", "min", ("k", "B")),
+        Op("m", "min", ("c", "B")),
+        Op("m", "mul", ("m", "MINUS")),
+        Op("s", "max", ("s", "m")),
+        Op("r", "mul", ("s", "TH")),
+        Op("v", "sub", ("v", "r")),
+        Op("c", "add", ("c", "s")),
+    )
+    consts = {"TH": node.v_threshold, "B": float(node.max_spikes), "MINUS": -1.0}
+    scalars, channels = _split(consts)
+    return StepProgram(ops, ("v", "c"), "s", {"v": node.v_init, "c": 0.0}, scalars, channels)
+
+
 @program_for(ir.LIF)
 def _lif(node: ir.LIF) -> StepProgram:
     ops, src = [], "v"
@@ -129,3 +154,14 @@ def _li(node: ir.LI) -> StepProgram:
     )
     consts = {"VL": float(node.v_leak), "TAU": float(node.tau)}
     return StepProgram(ops, ("v",), "v", {"v": float(node.v_leak)}, consts, {}, spiking=False)
+
+
+@program_for(ir.Accumulate)
+def _accumulate(node: ir.Accumulate) -> StepProgram:
+    return StepProgram((Op("v", "add", ("v", "x")),), ("v",), "v", {"v": 0.0}, {}, {}, False)
+
+
+@program_for(ir.Difference)
+def _difference(node: ir.Difference) -> StepProgram:
+    ops = (Op("y", "sub", ("x", "p")), Op("p", "add", ("x", "ZERO")))
+    return StepProgram(ops, ("p",), "y", {"p": 0.0}, {"ZERO": 0.0}, {}, spiking=False)

@@ -20,15 +20,27 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import torch
 
 #: the functions an op may apply, with their number of arguments
-FUNCTIONS = {"add": 2, "sub": 2, "mul": 2, "div": 2, "ge": 2, "select": 3}
+FUNCTIONS = {
+    "add": 2,
+    "sub": 2,
+    "mul": 2,
+    "div": 2,
+    "ge": 2,
+    "select": 3,
+    "floor": 1,
+    "min": 2,
+    "max": 2,
+}
 
 
 @dataclass(frozen=True)
 class Op:
     """``dst = fn(*args)``. ``ge`` gives 1.0 where ``a >= b`` (else 0.0); ``select(s, a, b)``
-    gives ``a`` where ``s != 0`` (else ``b``)."""
+    gives ``a`` where ``s != 0`` (else ``b``); ``floor(a)`` rounds down; ``min`` and ``max``
+    take the smaller and the larger of ``a`` and ``b``."""
 
     dst: str
     fn: str
@@ -107,6 +119,19 @@ def _inplace_fn(op: Op, xp: Any) -> Callable[..., Any]:
         if is_torch:
             return lambda dst, a, b: xp.ge(a, b, out=dst)
         return lambda dst, a, b: dst.__setitem__(Ellipsis, xp.greater_equal(a, b))
+    if op.fn == "floor":
+        return lambda dst, a: xp.floor(a, out=dst)
+    if op.fn in ("min", "max"):
+        if is_torch:
+            pick = xp.minimum if op.fn == "min" else xp.maximum
+            bound = "max" if op.fn == "min" else "min"
+            return lambda dst, a, b: (
+                pick(a, b, out=dst)
+                if isinstance(b, xp.Tensor)
+                else xp.clamp(a, **{bound: b}, out=dst)
+            )
+        ufunc = getattr(xp, "minimum" if op.fn == "min" else "maximum")
+        return lambda dst, a, b: ufunc(a, b, out=dst)
     in_place = op.args[2] == op.dst
     if is_torch:
 
@@ -141,5 +166,16 @@ def run_pure(program: StepProgram, regs: dict[str, Any], consts: Mapping[str, An
             regs[op.dst] = a[0] / a[1]
         elif op.fn == "ge":
             regs[op.dst] = (a[0] >= a[1]).to(regs["x"].dtype)
+        elif op.fn == "floor":
+            regs[op.dst] = torch.floor(a[0])
+        elif op.fn in ("min", "max"):
+            regs[op.dst] = _bound(op.fn, a[0], a[1])
         else:
             regs[op.dst] = a[2] * (1.0 - a[0]) + a[0] * a[1]
+
+
+def _bound(fn: str, a: Any, b: Any) -> Any:
+    """``min(a, b)`` or ``max(a, b)`` for a tensor ``a`` and a tensor or scalar ``b``."""
+    if isinstance(b, torch.Tensor):
+        return torch.minimum(a, b) if fn == "min" else torch.maximum(a, b)
+    return torch.clamp(a, max=b) if fn == "min" else torch.clamp(a, min=b)

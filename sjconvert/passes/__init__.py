@@ -14,7 +14,8 @@ from ..ir.graph import Graph
 from .calibrate import ActivationSummary, calibrate, parse_mode, statistic
 from .fold import fold_batchnorm, remove_identities
 from .fold_scale import fold_scales
-from .normalise import relu_to_if, replace_maxpool
+from .normalise import relu_to_if
+from .pools import accumulate_pools, replace_maxpool
 
 Pass = Callable[[Graph], Graph]
 
@@ -46,6 +47,7 @@ __all__ = [
     "PREPARE",
     "ActivationSummary",
     "Pass",
+    "accumulate_pools",
     "calibrate",
     "fold_batchnorm",
     "fold_scales",

@@ -4,8 +4,9 @@
 Every value ``v`` of the converted graph carries ``v_ann / λ(v)``:
 
 * graph inputs carry ``λ = 1`` (direct, analog input);
-* a ReLU becomes ``IF(V_th = 1, soft reset)`` whose firing rate ``clamp(X, 0, 1)`` equals
-  ``ReLU(x)/λ`` for ``λ`` = the layer's statistic (max, a percentile, or scale·max);
+* a ReLU becomes ``IF(V_th = 1, soft reset)`` (or :class:`~sjconvert.ir.nodes.SignedIF`
+  with ``neuron="signed"``) whose firing rate ``clamp(X, 0, 1)`` equals ``ReLU(x)/λ`` for
+  ``λ`` = the layer's statistic (max, a percentile, or scale·max);
 * a synapse ``y = W x + b`` reading ``x/λ_in`` and writing ``y/λ_out`` gets
   ``Ŵ = W λ_in/λ_out`` and ``b̂ = b/λ_out``; ``λ_out`` is the λ of the ReLU it feeds through
   scale-preserving ops (pooling, flatten, reshape, add, concat), else 1;
@@ -19,7 +20,7 @@ Every value ``v`` of the converted graph carries ``v_ann / λ(v)``:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -41,45 +42,9 @@ from ._scales import (
     vector,
 )
 from .calibrate import ActivationSummary, statistic
+from .pools import MAXPOOLS, replace_maxpool
 
-MAXPOOLS = {ir.MaxPool1d: ir.AvgPool1d, ir.MaxPool2d: ir.AvgPool2d}
-MAXPOOL_OPTIONS = ("pre", "error", "avg", "spike")
-
-
-def replace_maxpool(graph: Graph, policy: str = "pre") -> Graph:
-    """Apply the max-pooling policy.
-
-    * ``pre`` pools the neuron's input current instead of its spikes: ``MaxPool(ReLU(x)) =
-      ReLU(MaxPool(x))`` (ReLU is monotonic), so a pool reading a ReLU is moved before it;
-      the ANN is unchanged and the SNN's neuron sees ``max`` of its currents (exact for a
-      static current such as direct input; for spike-driven currents the max per step,
-      whose bias the layer calibration of :mod:`.refine` corrects). A pool whose ReLU has
-      other readers stays after it (max over spikes).
-    * ``error`` refuses (listing every MaxPool); ``avg`` replaces each by average pooling
-      of the same geometry; ``spike`` keeps it (max over spikes in the SNN, an upper bound
-      on the ANN's max).
-    """
-    if policy not in MAXPOOL_OPTIONS:
-        raise PassError(f"maxpool option {policy!r} unknown; use one of {MAXPOOL_OPTIONS}")
-    found = [n for n, node in graph if type(node) in MAXPOOLS]
-    if not found or policy == "spike":
-        return graph
-    if policy == "pre":
-        return _pool_before_relu(graph, found)
-    if policy == "error":
-        raise PassError(
-            f"max pooling at {', '.join(graph.where(n) for n in found)} has no exact spiking "
-            "equivalent; choose "
-            "--maxpool avg (replace by average pooling) or --maxpool spike (max over spikes)"
-        )
-    ed = graph.editor()
-    for n in found:
-        node = ed.nodes[n]
-        if any(d != 1 for d in node.dilation):
-            raise PassError(f"max pooling at {graph.where(n)} is dilated: no average equivalent")
-        avg = MAXPOOLS[type(node)]
-        ed.nodes[n] = avg(node.kernel_size, node.stride, node.padding, node.ceil_mode, False)
-    return ed.freeze()
+NEURONS = ("if", "signed")
 
 
 def cap(node: ir.Node, lam: Lam) -> Lam:
@@ -87,24 +52,6 @@ def cap(node: ir.Node, lam: Lam) -> Lam:
     at 1, so ``λ = a`` reproduces the cap exactly."""
     a = getattr(node, "max_value", None)
     return lam if a is None else np.minimum(lam, a)
-
-
-def _pool_before_relu(graph: Graph, pools: list[str]) -> Graph:
-    ed = graph.editor()
-    for m in pools:
-        (r,) = ed.edges[m]
-        if not isinstance(ed.nodes[r], ir.ReLU) or ed.uses(r) != 1:
-            continue
-        for c in ed.consumers(m):
-            ed.edges[c] = tuple(r if i == m else i for i in ed.edges[c])
-        ed.outputs = [r if o == m else o for o in ed.outputs]
-        ed.edges[m], ed.edges[r] = ed.edges[r], (m,)
-        ed.shapes[r] = ed.shapes[m]
-        order = list(ed.nodes)
-        i, j = order.index(r), order.index(m)
-        order[i], order[j] = m, r
-        ed.nodes = {n: ed.nodes[n] for n in order}
-    return ed.freeze()
 
 
 def _passes_scale(node: ir.Node) -> bool:
@@ -169,14 +116,23 @@ def relu_to_if(
     mode: str | float = "99.9%",
     spiking_output: bool = False,
     lam: Mapping[str, Any] | None = None,
-    v_init: float | Mapping[str, float] = 0.0,
+    v_init: float | Mapping[str, Any] = 0.0,
+    neuron: str = "if",
+    burst: int = 1,
 ) -> Graph:
-    """Convert every ReLU to an IF neuron (threshold 1, soft reset, ``V[-1] = v_init``) with
-    layer- or channel-wise normalisation (module docstring).
+    """Convert every ReLU to a neuron (threshold 1, soft reset, ``V[-1] = v_init``: a
+    fraction of the threshold, per layer or per channel) with layer- or channel-wise
+    normalisation (module docstring): ``neuron`` is ``"if"`` (:class:`~ir.IF`) or
+    ``"signed"`` (:class:`~ir.SignedIF` with bursts of up to ``burst`` spikes per step: a
+    spike then stands for ``λ/burst``; ``meta["normalisation"]["lambda"]`` records λ).
 
     λ per ReLU comes from ``lam`` (a scalar, or one value per channel) or else from the
     ``mode`` statistic of ``stats[relu]`` (the summary of its ANN outputs).
     """
+    if neuron not in NEURONS:
+        raise PassError(f"neuron {neuron!r} unknown; use one of {list(NEURONS)}")
+    if burst < 1 or (burst > 1 and neuron != "signed"):
+        raise PassError(f"bursts of {burst} spikes need signed neurons and burst >= 1")
     if any(type(node) in MAXPOOLS for _, node in graph) and not graph.meta.get("maxpool"):
         replace_maxpool(graph, "error")
     ed = graph.editor()
@@ -203,13 +159,15 @@ def relu_to_if(
     for o in list(ed.outputs):
         if not isinstance(ed.nodes[o], ir.Readout):
             ed.insert_after(o, ed.unique_name(f"{o}_readout"), ir.Readout())
-    _normalise(ed, lams, v_init)
+    _normalise(ed, {n: v / burst for n, v in lams.items()}, v_init, _factory(neuron, burst))
     ed.meta.update(
         normalisation={
             "mode": str(mode),
             "granularity": "channel" if lam_is_array(lams) else "layer",
             "lambda": {k: describe(v) for k, v in lams.items()},
-            "v_init": v_init if isinstance(v_init, float | int) else dict(v_init),
+            "v_init": v_init if isinstance(v_init, float | int) else _json(v_init),
+            "neuron": neuron,
+            "burst": burst,
         },
         converted=True,
         dropped=dropped,
@@ -217,7 +175,23 @@ def relu_to_if(
     return ed.freeze()
 
 
-def _normalise(ed: GraphEditor, lam: dict[str, Lam], v_init: float | Mapping[str, float]) -> None:
+def _json(v_init: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: describe(as_lam(v)) for k, v in v_init.items()}
+
+
+def _factory(neuron: str, burst: int) -> Callable[[Any], ir.Node]:
+    """The neuron replacing a ReLU (threshold 1), from its initial membrane."""
+    if neuron == "signed":
+        return lambda v0: ir.SignedIF(v_threshold=1.0, v_init=v0, max_spikes=burst)
+    return lambda v0: ir.IF(v_threshold=1.0, v_reset=None, v_init=v0)
+
+
+def _normalise(
+    ed: GraphEditor,
+    lam: dict[str, Lam],
+    v_init: float | Mapping[str, Any],
+    make: Callable[[Any], ir.Node],
+) -> None:
     scale: dict[str, Lam] = {}
     one = as_lam(1.0)
     for name in list(ed.nodes):
@@ -244,7 +218,8 @@ def _normalise(ed: GraphEditor, lam: dict[str, Lam], v_init: float | Mapping[str
         elif isinstance(node, ir.ReLU):
             _adapt(ed, ins[0], name, scale[ins[0]], lam[name])
             v0 = v_init.get(name, 0.0) if isinstance(v_init, Mapping) else v_init
-            ed.nodes[name] = ir.IF(v_threshold=1.0, v_reset=None, v_init=v0)
+            v0 = np.asarray(v0, np.float64).reshape(-1) if np.ndim(v0) else float(v0)
+            ed.nodes[name] = make(v0)
             scale[name] = lam[name]
         elif isinstance(node, ir.Readout):
             _adapt(ed, ins[0], name, scale[ins[0]], one)

@@ -242,25 +242,26 @@ def trained_digits() -> torch.nn.Module:
 # -- happy paths --------------------------------------------------------------------------
 
 
-def test_ann2snn_writes_an_if_network(converted: Path) -> None:
-    """The converted file holds IF neurons and a Readout, and the source ANN beside them."""
+def test_ann2snn_writes_a_spiking_network(converted: Path) -> None:
+    """The converted file holds signed IF neurons (the default) and a Readout, and the source
+    ANN beside them."""
     graph_ops = ops(converted)
-    assert "IF" in graph_ops and "Readout" in graph_ops
+    assert "SignedIF" in graph_ops and "Readout" in graph_ops
     assert "ReLU" not in graph_ops
     assert "ReLU" in ops(converted, "source")
 
 
 def test_ann2snn_json_has_a_lambda_per_layer(runner: CliRunner, out_dir: Path) -> None:
-    """--json prints only JSON, with one positive λ per IF layer of the written graph."""
+    """--json prints only JSON, with one positive λ per neuron layer of the written graph."""
     out = out_dir / "digits.sjir"
     result = ann2snn(runner, MODEL, out, "--arch", ARCH, "--json", "--granularity", "channel")
     assert_ok(result)
     summary = json.loads(result.stdout)
     assert summary["calibration_samples"] == 512
     assert summary["output"] == str(out)
-    if_nodes = {name for name, node in load(out) if node.op == "IF"}
-    assert set(summary["lambda"]) == if_nodes
-    assert len(if_nodes) == 4
+    neurons = {name for name, node in load(out) if node.op == "SignedIF"}
+    assert set(summary["lambda"]) == neurons
+    assert len(neurons) == 4
     values = [v if isinstance(v, list) else [v] for v in summary["lambda"].values()]
     assert all(x > 0 for v in values for x in v)
     assert any(len(v) > 1 for v in values)  # channel-wise as asked
@@ -271,7 +272,7 @@ def _lambdas(runner: CliRunner, out_dir: Path, mode: str) -> dict[str, float]:
     # --T 0: the plain statistic, without the threshold search for a target T
     result = ann2snn(runner, MODEL, out, "--arch", ARCH, "--mode", mode, "--json", "--T", "0")
     assert_ok(result)
-    assert "IF" in ops(out)
+    assert "SignedIF" in ops(out)
     return json.loads(result.stdout)["lambda"]
 
 
@@ -297,7 +298,7 @@ def test_ann2snn_function_data_source(
     )
     assert_ok(result)
     assert json.loads(result.stdout)["calibration_samples"] == 512
-    assert "IF" in ops(out)
+    assert "SignedIF" in ops(out)
 
 
 def test_ann2snn_pickled_module_with_trust(
@@ -308,14 +309,14 @@ def test_ann2snn_pickled_module_with_trust(
     torch.save(trained_digits(), pickled)
     out = out_dir / "digits.sjir"
     assert_ok(ann2snn(runner, pickled, out, "--trust"))
-    assert "IF" in ops(out) and "Readout" in ops(out)
+    assert "SignedIF" in ops(out) and "Readout" in ops(out)
 
 
 def test_ann2snn_accepts_an_ir_file(runner: CliRunner, converted: Path, out_dir: Path) -> None:
     """An IR file written by ann2snn converts again from the source ANN stored in it."""
     out = out_dir / "again.sjir"
     assert_ok(ann2snn(runner, converted, out, "--mode", "max"))
-    assert "IF" in ops(out)
+    assert "SignedIF" in ops(out)
 
 
 def test_simulate_json(runner: CliRunner, converted: Path) -> None:
@@ -335,7 +336,7 @@ def test_inspect_table(runner: CliRunner, converted: Path) -> None:
     """inspect prints the SNN as a table."""
     result = invoke(runner, "inspect", converted)
     assert_ok(result)
-    assert "IF" in result.stdout and "Readout" in result.stdout
+    assert "SignedIF" in result.stdout and "Readout" in result.stdout
 
 
 def test_inspect_json(runner: CliRunner, converted: Path) -> None:
@@ -345,7 +346,7 @@ def test_inspect_json(runner: CliRunner, converted: Path) -> None:
     graph = json.loads(result.stdout)
     node_ops = [row["op"] for row in graph["nodes"]]
     assert node_ops == ops(converted)
-    assert {"IF", "Readout", "Input"} <= set(node_ops)
+    assert {"SignedIF", "Readout", "Input"} <= set(node_ops)
     names = {row["node"] for row in graph["nodes"]}
     assert graph["outputs"] and set(graph["outputs"]) <= names
 

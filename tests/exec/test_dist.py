@@ -194,6 +194,32 @@ def test_sharded_conversion_writes_the_same_network(tmp_path) -> None:
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sharded.sjir", "single.sjir"]
 
 
+def test_sharded_layer_calibration_matches_one_process(tmp_path) -> None:
+    """The default conversion: histograms sharded, the layer-wise calibration on the first
+    128 samples gathered by every rank; the same network as one process."""
+    from sjconvert.ir import load
+
+    out, single = tmp_path / "sharded.sjir", tmp_path / "single.sjir"
+    args = ["ann2snn", "samples/digits_cnn.pt", "--arch", "samples.models:DigitsCNN"]
+    args += ["--calib", "samples/digits_calib.npz", "--refine-samples", "128"]
+    args += ["--batch-size", "32", "--json", "-o"]
+    results = _wait(_launch([*args, str(out)]))
+    assert all(code == 0 for code, _, _ in results), results
+    _single([*args, str(single)])
+    a, b = load(out), load(single)
+    assert a.meta["calibration"] == b.meta["calibration"]
+    for name, node in b:
+        for field in ("threshold", "v_init"):
+            want = getattr(node, field, None)
+            if want is not None:
+                np.testing.assert_array_equal(getattr(a.nodes[name], field), want, name)
+    sim = ["simulate", "--data", "samples/digits_test.npz", "-T", "1,4,16", "--json"]
+    assert (
+        json.loads(_single([sim[0], str(out), *sim[1:]]))["snn"]
+        == json.loads(_single([sim[0], str(single), *sim[1:]]))["snn"]
+    )
+
+
 def test_a_worker_that_dies_gives_one_clear_error(digits_snn, tmp_path) -> None:
     dying = tmp_path / "dying.py"
     dying.write_text(

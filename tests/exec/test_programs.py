@@ -25,9 +25,14 @@ def neurons(draw: st.DrawFn, spiking: bool = False) -> ir.Node:
     th = draw(st.one_of(st.floats(0.125, 2.0, width=32), per_channel))
     v_init = draw(st.one_of(st.floats(-1.0, 1.0, width=32), per_channel))
     v_reset = draw(st.one_of(st.none(), st.just(0.0), st.floats(-1.0, 0.5, width=32)))
-    kind = draw(st.sampled_from(["IF", "LIF", "CubaLIF", *([] if spiking else ["LI"])]))
+    others = [] if spiking else ["LI", "Accumulate", "Difference"]
+    kind = draw(st.sampled_from(["IF", "SignedIF", "LIF", "CubaLIF", *others]))
     if kind == "IF":
         return ir.IF(th, v_reset, v_init)
+    if kind == "SignedIF":
+        return ir.SignedIF(th, v_init, max_spikes=draw(st.integers(1, 4)))
+    if kind in ("Accumulate", "Difference"):
+        return getattr(ir, kind)()
     if kind == "CubaLIF":
         decays = st.floats(0.0, 0.99)
         return ir.CubaLIF(draw(decays), draw(decays), th, v_reset, v_init)
@@ -39,7 +44,7 @@ def neurons(draw: st.DrawFn, spiking: bool = False) -> ir.Node:
 
 
 def test_every_stateful_node_with_a_program_is_covered() -> None:
-    kinds = {"IF", "LIF", "CubaLIF", "LI"}
+    kinds = {"IF", "SignedIF", "LIF", "CubaLIF", "LI", "Accumulate", "Difference"}
     assert {cls.__name__ for cls in PROGRAMS} == kinds
 
 
@@ -80,6 +85,7 @@ def test_numpy_and_torch_programs_are_bit_identical(node, static, T, seed, scale
         ir.LIF(4.0, 1.0, None, False, 0.5, 0.25),
         ir.LIF(2.0, 0.5, -0.25, True),
         ir.CubaLIF(0.5, 0.25, 1.0, None, 0.0),
+        ir.SignedIF([0.5, 1.0, 0.75], 0.25, max_spikes=2),
     ],
 )
 def test_float16_programs_match_torch_half_when_constants_are_exact(node) -> None:
@@ -89,4 +95,5 @@ def test_float16_programs_match_torch_half_when_constants_are_exact(node) -> Non
     s_ref, v_ref = run_node(node, torch.from_numpy(x), 16, static=False)
     s, v = _numpy(node, x, 16, static=False)
     np.testing.assert_array_equal(s, s_ref.numpy())
-    np.testing.assert_array_equal(v["v"], v_ref["v"].numpy())
+    for k in v_ref:
+        np.testing.assert_array_equal(v[k], v_ref[k].numpy())

@@ -81,7 +81,7 @@ def test_converted_digits_cnn(model, tmp_path):
     from tests.conftest import load_sample
 
     model_, test, calib = load_sample("digits")
-    snn = ann2snn(model_, [calib["x"][:128]], T=None, v_init=0.0).snn
+    snn = ann2snn(model_, [calib["x"][:128]], T=None, v_init=0.0, neuron="if").snn
     exp = to_loihi(snn, steps=10, model=model, fmt="netx", alpha=0.7)
     ours = export_parity(exp, exp.graph.encode(test["x"][:3]), tmp_path)
     assert ours.spikes["features_2"].any()

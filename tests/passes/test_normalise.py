@@ -122,7 +122,7 @@ def test_maxpool_policies() -> None:
     assert any(isinstance(n, ir.MaxPool2d) for _, n in spike)
     pre = ann2snn(model, [x]).snn  # default: the pool moves before the neuron
     order = [type(n) for _, n in pre]
-    assert order.index(ir.MaxPool2d) < order.index(ir.IF)
+    assert order.index(ir.MaxPool2d) < order.index(ir.SignedIF)
 
 
 def test_pool_before_relu_keeps_the_ann_function() -> None:
@@ -140,9 +140,9 @@ def test_spiking_output_keeps_last_relu_as_neuron() -> None:
     model = nn.Sequential(nn.Linear(4, 6), nn.ReLU(), nn.Linear(6, 3), nn.ReLU()).eval()
     x = torch.rand(16, 4)
     default = ann2snn(model, [x]).snn
-    assert sum(isinstance(n, ir.IF) for _, n in default) == 1
+    assert sum(n.spiking for _, n in default) == 1
     spiking = ann2snn(model, [x], spiking_output=True).snn
-    assert sum(isinstance(n, ir.IF) for _, n in spiking) == 2
+    assert sum(n.spiking for _, n in spiking) == 2
     assert isinstance(spiking.nodes[spiking.outputs[0]], ir.Readout)
 
 

@@ -25,6 +25,7 @@ from sjconvert.ops import StepProgram, channel_view, step_program
 from sjconvert.targets.cupy.kernels import kernel_name, kernel_source
 
 SHIM = r"""
+#include <cmath>
 struct sj_dim { long long x; };
 static sj_dim blockIdx = {0}, blockDim = {1}, threadIdx = {0};
 #define __global__
@@ -46,8 +47,14 @@ static inline half2 __float2half2_rn(float f) { half h = (half)f; return {h, h};
 #define SJ_MUL(p, q) ((p) * (q))
 #define SJ_DIV(p, q) ((p) / (q))
 #define SJ_GE(p, q) ((p) >= (q) ? 1.0f : 0.0f)
+#define SJ_MIN(p, q) fminf(p, q)
+#define SJ_MAX(p, q) fmaxf(p, q)
 SJ_LANES(__hadd2, SJ_ADD) SJ_LANES(__hsub2, SJ_SUB) SJ_LANES(__hmul2, SJ_MUL)
-SJ_LANES(__h2div, SJ_DIV) SJ_LANES(__hge2, SJ_GE)
+SJ_LANES(__h2div, SJ_DIV) SJ_LANES(__hge2, SJ_GE) SJ_LANES(__hmin2, SJ_MIN)
+SJ_LANES(__hmax2, SJ_MAX)
+static inline half2 h2floor(half2 a) {
+    return {(half)floorf((float)a.x), (half)floorf((float)a.y)};
+}
 """
 
 
@@ -89,6 +96,10 @@ NODES = [
     ir.LIF(2.5, 0.7, 0.0, True),
     ir.CubaLIF(0.5, 0.75, [0.5, 1.0, 0.75], None, 0.25),
     ir.LI(4.0, -0.5),
+    ir.SignedIF(1.0, 0.5),
+    ir.SignedIF([0.5, 1.0, 0.75], [0.25, 0.0, 0.5], max_spikes=3),
+    ir.Accumulate(),
+    ir.Difference(),
 ]
 
 

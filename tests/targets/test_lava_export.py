@@ -26,7 +26,7 @@ from tests.conftest import chain, load_sample
 @pytest.fixture(scope="module")
 def digits():
     model, test, calib = load_sample("digits")
-    return ann2snn(model, [calib["x"][:128]], T=None, v_init=0.0).snn, test
+    return ann2snn(model, [calib["x"][:128]], T=None, v_init=0.0, neuron="if").snn, test
 
 
 def test_quantised_layers_fit_loihi(digits):
@@ -175,10 +175,10 @@ def test_sigma_delta_needs_one_step_per_synapse(digits):
 
 
 def test_sigma_delta_refuses_an_snn_calibrated_for_a_rate_code() -> None:
-    """The default ann2snn output is tuned for clipped IF rates at T; sigma-delta would
-    compute something else, so it is refused with the way out."""
+    """An ann2snn output tuned for clipped IF rates at T; sigma-delta would compute something
+    else, so it is refused with the way out."""
     model, _, calib = load_sample("digits")
-    snn = ann2snn(model, [calib["x"][:64]]).snn
+    snn = ann2snn(model, [calib["x"][:64]], T=8, neuron="if").snn
     with pytest.raises(EmitError, match=r"calibrated for rate-coded IF neurons at T=8"):
         to_loihi(snn, steps=8)
 

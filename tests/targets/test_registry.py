@@ -17,7 +17,7 @@ def digits_snn() -> Graph:
     from tests.conftest import load_sample
 
     model, _, calib = load_sample("digits")
-    return ann2snn(model, [calib["x"][:64]]).snn
+    return ann2snn(model, [calib["x"][:64]], neuron="if").snn
 
 
 def test_register_twice_is_an_error() -> None:

@@ -162,11 +162,13 @@ def to_lava(
         check_outputs([output], [model, calib, verify])
         fixed = _parse_alpha(alpha)
         data = None if calib is None else load_data(calib, time_major=time_major)
-        # an ANN is converted without the rate-code calibration of ann2snn's default (the
-        # sigma-delta mapping reads the ANN's activations; CUBA needs V[-1] = 0)
-        snn, ann = open_snn(model, data, arch=arch, trust=trust, T=None, v_init=0.0)
+        # an ANN is converted to plain IF neurons without the rate-code calibration of
+        # ann2snn's default (the sigma-delta mapping reads the ANN's activations; CUBA needs
+        # V[-1] = 0; Loihi has no signed or bursting neurons)
+        plain = {"T": None, "v_init": 0.0, "neuron": "if", "maxpool": "pre"}
+        snn, ann = open_snn(model, data, arch=arch, trust=trust, **plain)
         if snn.meta.get("normalisation", {}).get("target_T") and ann is not None and data:
-            snn, ann = open_snn(ann, data, T=None, v_init=0.0)  # plain conversion of the source
+            snn, ann = open_snn(ann, data, **plain)  # plain conversion of the source
         x_max = 1.0 if data is None else input_max(data)
         factor, table = (
             (fixed, None) if fixed is not None else _alpha(snn, ann, data, steps, x_max, neuron)

@@ -70,7 +70,10 @@ def to_nir(
     def body() -> None:
         check_outputs([output], [model, calib, data])
         calib_data = None if calib is None else load_data(calib, batch_size, time_major)
-        snn, ann = open_snn(model, calib_data, arch=arch, trust=trust)
+        # NIR's neurons spike 0/1 and its graphs hold no cumulative pooling: an ANN converts
+        # to IF neurons with max pooling of the per-step current
+        plain = {"neuron": "if", "maxpool": "pre"}
+        snn, ann = open_snn(model, calib_data, arch=arch, trust=trust, **plain)
         chosen = lossy_maps.parse(lossy or [])
         nir_graph = export(snn, dt or DT, chosen)  # refuses before anything is measured
         mapped, changed = lossy_maps.apply(snn, chosen)

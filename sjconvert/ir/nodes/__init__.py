@@ -9,7 +9,7 @@ executors run them over ``[T, N, ...]``. Arrays are float32, read-only copies.
 from __future__ import annotations
 
 from .base import Input, Node, array_field, per_channel
-from .dynamics import LI, CubaLIF, Delay, Threshold
+from .dynamics import LI, Accumulate, CubaLIF, Delay, Difference, Threshold
 from .layers import (
     Add,
     BatchNorm,
@@ -23,7 +23,7 @@ from .layers import (
     Softmax,
 )
 from .movement import Concat, Flatten, Reshape, Slice, Transpose
-from .neurons import IF, LIF, Readout
+from .neurons import IF, LIF, Readout, SignedIF
 from .pools import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -49,6 +49,7 @@ __all__ = [
     "LI",
     "LIF",
     "NODE_TYPES",
+    "Accumulate",
     "AdaptiveAvgPool1d",
     "AdaptiveAvgPool2d",
     "Add",
@@ -60,6 +61,7 @@ __all__ = [
     "Conv2d",
     "CubaLIF",
     "Delay",
+    "Difference",
     "Dropout",
     "Flatten",
     "Identity",
@@ -72,6 +74,7 @@ __all__ = [
     "Readout",
     "Reshape",
     "Scale",
+    "SignedIF",
     "Slice",
     "Softmax",
     "Threshold",

@@ -11,6 +11,7 @@ executors and targets read (never as tuples of classes repeated across files):
 ``synapse``        weighted sum ``Y = W ⋆ X + b`` with ``weight`` and ``bias`` fields
 ``affine``         per-channel affine map with a bias (batch norm)
 ``spiking``        emits spikes 0/1 (neurons); ``stateful`` nodes carry state over t
+``signed``         a spiking node whose spikes are −1, 0 or 1 (each counts as one event)
 ``rate_coded``     a neuron whose rate model is ``clamp(X / V_th, 0, 1)`` (IF, LIF)
 ``identity``       ``Y = X`` at inference (dropout, identity)
 ``movement``       only rearranges values (flatten, reshape, transpose, slice, concat)
@@ -74,6 +75,7 @@ class Node:
     synapse: ClassVar[bool] = False
     affine: ClassVar[bool] = False
     spiking: ClassVar[bool] = False
+    signed: ClassVar[bool] = False
     stateful: ClassVar[bool] = False
     rate_coded: ClassVar[bool] = False
     identity: ClassVar[bool] = False

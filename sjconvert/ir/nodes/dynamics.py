@@ -85,3 +85,25 @@ class Delay(Node):
         object.__setattr__(self, "steps", int(self.steps))
         if self.steps < 0:
             raise ValueError(f"Delay steps must be >= 0, got {self.steps}")
+
+
+@dataclass(frozen=True, eq=False)
+class Accumulate(Node):
+    """Running sum over time (non-spiking): ``Y[t] = Σ_{t' ≤ t} X[t']``. With
+    :class:`Difference` after a max pool it pools *cumulative* values:
+    ``Difference(MaxPool(Accumulate(X)))`` makes ``Σ_{t' ≤ t} Y[t'] = MaxPool(Σ_{t' ≤ t} X[t'])``
+    at every t, the max pooling of a neuron's net spike count (or cumulative current)."""
+
+    stateful: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
+    linear: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, eq=False)
+class Difference(Node):
+    """Change per step (non-spiking): ``Y[t] = X[t] − X[t-1]`` with ``X[-1] = 0``; the inverse
+    of :class:`Accumulate`."""
+
+    stateful: ClassVar[bool] = True
+    elementwise: ClassVar[bool] = True
+    linear: ClassVar[bool] = True

@@ -56,6 +56,45 @@ class IF(_Neuron):
 
 
 @dataclass(frozen=True, eq=False)
+class SignedIF(_Neuron):
+    """Signed integrate-and-fire neuron with spike memory and bursts of up to ``B =
+    max_spikes`` spikes per step, per step t (V[-1] = v_init, C[-1] = 0)::
+
+        H[t] = V[t-1] + X[t]
+        S[t] = min(⌊H[t] / V_th⌋, B)                  if H[t] >= V_th
+             = −min(⌈−H[t] / V_th⌉, C[t-1], B)        if H[t] < 0
+             = 0                                      otherwise          (an integer)
+        V[t] = H[t] − V_th·S[t]                                          (soft reset)
+        C[t] = C[t-1] + S[t]                                             (net spikes so far)
+
+    A negative spike takes back an earlier positive one when the membrane falls below 0, so
+    while ``|X[t]| <= B·V_th`` the net count after t steps is
+    ``C[t] = max(0, ⌊(v_init + Σ_{t' ≤ t} X[t']) / V_th⌋)``: the ReLU of the *cumulative*
+    input, quantised, whatever order the input arrived in (Wang et al. 2022, "Signed neuron
+    with memory"). With ``v_init = V_th/2`` the floor rounds. ``B > 1`` gives burst (graded)
+    spikes: ``B·t + 1`` levels after t steps instead of ``t + 1`` (Li & Zeng 2022, "Efficient
+    and accurate conversion of spiking neural network with burst spikes"). Its rate model is
+    ``clamp(X / V_th, 0, B)``. Each of the ``|S[t]|`` spikes counts as one event.
+    """
+
+    rate_coded: ClassVar[bool] = True
+    signed: ClassVar[bool] = True
+    v_threshold: Any = per_channel(1.0)
+    v_init: Any = per_channel(0.0)
+    max_spikes: int = 1
+
+    @property
+    def v_reset(self) -> None:
+        return None
+
+    def validate(self) -> None:
+        object.__setattr__(self, "max_spikes", int(self.max_spikes))
+        if self.max_spikes < 1:
+            raise ValueError(f"SignedIF max_spikes must be >= 1, got {self.max_spikes}")
+        check_neuron(self)
+
+
+@dataclass(frozen=True, eq=False)
 class LIF(_Neuron):
     """Leaky integrate-and-fire neuron (SpikingJelly semantics), per step t::
 

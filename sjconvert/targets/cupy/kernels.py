@@ -40,6 +40,9 @@ _FLOAT = {
     "div": "{0} / {1}",
     "ge": "({0} >= {1}) ? 1.0f : 0.0f",
     "select": "({0} != 0.0f) ? {1} : {2}",
+    "floor": "floorf({0})",
+    "min": "fminf({0}, {1})",
+    "max": "fmaxf({0}, {1})",
 }
 _HALF2 = {
     "add": "__hadd2({0}, {1})",
@@ -48,6 +51,9 @@ _HALF2 = {
     "div": "__h2div({0}, {1})",
     "ge": "__hge2({0}, {1})",
     "select": "sj_select2({0}, {1}, {2})",
+    "floor": "h2floor({0})",
+    "min": "__hmin2({0}, {1})",
+    "max": "__hmax2({0}, {1})",
 }
 _HALF2_HELPERS = """
 __device__ __forceinline__ half2 sj_select2(const half2 s, const half2 a, const half2 b) {

@@ -66,7 +66,7 @@ class StepNet(nn.Module):
             if name in self.neurons:
                 spikes[name] = value
 
-        outs = self.schedule.block({}, 1, held, {self.input: x}, {}, observe)
+        outs = self.schedule.block({}, 1, held, {self.input: x}, None, observe)
         rates, accs = [], []
         for (y, _), acc in zip(outs.values(), state[len(regs) :], strict=True):
             acc = acc + y.to(ACC)

@@ -1,0 +1,291 @@
+"""Layer-wise calibration of a converted SNN, linear in depth.
+
+The SNN (converted with layer-wise λ₀, threshold 1, ``V[-1] = θ/2``) is simulated once for
+``T`` steps on the calibration samples, one neuron layer at a time in topological order.
+For each layer:
+
+1. its input current and the ANN's activation are computed chunk by chunk from the values
+   carried so far (the *frontier*: the graph input and the spikes of the layers already
+   calibrated), each through its :mod:`segment <.segments>`;
+2. its threshold, initial membrane and input shift are fitted per channel from the current
+   and the activation at a bounded subsample of positions (:func:`.fit.fit_layer`);
+3. the layer runs with them, and its spikes join the frontier, packed to bits
+   (:class:`.store.Stored`); values no later layer reads are dropped.
+
+No prefix is ever simulated again: each node runs once per chunk (twice when a layer's
+current is too large to keep between its fit and its run), so the cost is about ``T`` ANN
+passes plus the fits, and the memory is the frontier of one layer boundary (bits for the
+spikes, float32 for the ANN's activations), independent of depth. Membrane readouts at the
+outputs get a per-step bias fitted the same way.
+
+Every statistic fitted over samples is a sum passed through ``reduce`` before use (identity
+by default). Running the same calibration on shards of the samples with ``reduce`` summing a
+tensor across the shards (e.g. ``torch.distributed.all_reduce`` with ``SUM``, in place, then
+returned) gives every shard the result of one run on all samples.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from ...exec.arrays import run_node
+from ...ir.graph import Graph
+from .fit import Choice, Reduce, Setting, fit_layer, regression
+from .segments import AnnSegment, SpikingSegment, segment
+from .stats import channel_histogram, channel_quantile
+from .store import Stored
+
+LayerProgress = Callable[[str, int, int], None]
+CHUNK_ELEMENTS = 1 << 24  # values of one chunk's widest temporal tensor
+KEEP_BYTES = 1 << 29  # currents kept between a layer's fit and its run, at most
+
+
+def identity(t: torch.Tensor) -> torch.Tensor:
+    """The default reduce hook: one process holds all samples."""
+    return t
+
+
+@dataclass(frozen=True)
+class Plan:
+    """How the engine runs: the fit setting (neuron, steps, target T, corrections), the
+    percentile of each channel's threshold base, kept rows per channel, chunking."""
+
+    setting: Setting
+    quantile: float = 0.999
+    rows: int = 512
+    chunk: int | None = None
+    keep_bytes: int = KEEP_BYTES
+
+
+@dataclass
+class LayerFit:
+    """One layer's fitted parameters: per channel, the threshold ``θ`` (units of λ₀), the
+    initial membrane (fraction of θ) and the per-step input shift (ANN units)."""
+
+    threshold: np.ndarray
+    v_init: np.ndarray
+    shift: np.ndarray
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Calibration:
+    """The fitted layers (neurons and readouts), λ₀ and what the engine did."""
+
+    layers: dict[str, LayerFit]
+    lam0: dict[str, float]
+    counters: dict[str, int]
+
+
+@dataclass(frozen=True)
+class Layer:
+    """What the caller knows about one target (a neuron layer or a readout): the ANN node
+    whose value it reproduces, the node whose bias shifts its input (None: no such bias),
+    whether its λ may be per channel, and its cap (a capped ReLU's ``max_value``)."""
+
+    ann: str
+    carrier: str | None
+    channelwise: bool
+    cap: float | None = None
+
+
+@dataclass
+class _Target:
+    name: str
+    layer: Layer
+    snn: SpikingSegment
+    ann: AnnSegment
+    readout: bool
+
+
+class Engine:
+    """One calibration run (see the module docstring)."""
+
+    def __init__(
+        self,
+        prepared: Graph,
+        snn: Graph,
+        lam0: dict[str, float],
+        layers: dict[str, Layer],
+        plan: Plan,
+        reduce: Reduce = identity,
+    ) -> None:
+        self.prepared, self.snn, self.lam0, self.plan = prepared, snn, lam0, plan
+        self.reduce = reduce
+        spiking = {n for n, node in snn if node.spiking}
+        frontier = set(snn.inputs) | spiking
+        self.targets = [
+            self._target(n, layers[n], frontier, spiking) for n, _ in snn if n in layers
+        ]
+        self.last: dict[str, int] = {}
+        for i, t in enumerate(self.targets):
+            for n in (*t.snn.graph.inputs, *t.ann.sim.graph.inputs):
+                self.last[n] = i
+        keys = ("snn_nodes", "ann_nodes", "fit_simulations", "layer_runs", "peak_bytes")
+        self.counters = dict.fromkeys(keys, 0)
+
+    def _target(self, name: str, layer: Layer, frontier: set[str], spiking: set[str]) -> _Target:
+        s = SpikingSegment(segment(self.snn, self.snn.edges[name][0], frontier, spiking))
+        a = AnnSegment(segment(self.prepared, layer.ann, frontier, spiking))
+        return _Target(name, layer, s, a, name not in spiking)
+
+    def run(self, x: torch.Tensor, samples: int, progress: LayerProgress | None) -> Calibration:
+        steps = self.plan.setting.steps
+        widest = max(math.prod(s) for s in self.snn.shapes.values())
+        size = self.plan.chunk or max(1, min(256, CHUNK_ELEMENTS // (steps * widest)))
+        chunks = [x[i : i + size] for i in range(0, len(x), size)]
+        snn_vals: dict[str, list[Stored]] = {}
+        ann_vals: dict[str, list[torch.Tensor]] = {}
+        for n in self.snn.inputs:
+            snn_vals[n] = [Stored.value(c) for c in chunks]
+            ann_vals[n] = list(chunks)
+        fits: dict[str, LayerFit] = {}
+        for i, t in enumerate(self.targets):
+            if t.readout:
+                fits[t.name] = self._readout(t, snn_vals, ann_vals, len(chunks))
+            else:
+                fits[t.name] = self._neuron(t, snn_vals, ann_vals, len(chunks), samples, i)
+            for n in [n for n, last in self.last.items() if last == i]:
+                snn_vals.pop(n, None)
+                ann_vals.pop(n, None)
+            if progress:
+                progress(t.name, i + 1, len(self.targets))
+        return Calibration(fits, dict(self.lam0), dict(self.counters))
+
+    def _inputs(
+        self, t: _Target, snn_vals: dict[str, list[Stored]], ann_vals: dict, k: int
+    ) -> tuple[tuple[torch.Tensor, bool], torch.Tensor]:
+        """The target's SNN value (input current) and ANN value for chunk ``k``."""
+        g = t.snn.graph
+        cur = t.snn({n: snn_vals[n][k].read() for n in g.inputs}, self.plan.setting.steps)
+        a = t.ann({n: ann_vals[n][k] for n in t.ann.sim.graph.inputs})
+        self.counters["snn_nodes"] += t.snn.size
+        self.counters["ann_nodes"] += t.ann.size
+        return cur, a
+
+    def _neuron(
+        self,
+        t: _Target,
+        snn_vals: dict[str, list[Stored]],
+        ann_vals: dict[str, list[torch.Tensor]],
+        chunks: int,
+        samples: int,
+        index: int,
+    ) -> LayerFit:
+        lam0 = self.lam0[t.name]
+        shape = self.snn.shapes[t.name]
+        pos = _positions(shape, self.plan.rows, samples)
+        keep_x, keep_z, kept, cache = [], [], 0, {}
+        hist = torch.zeros(shape[0], 1, dtype=torch.long)
+        static = True
+        for k in range(chunks):
+            (cur, temporal), a = self._inputs(t, snn_vals, ann_vals, k)
+            static = not temporal
+            z = a / lam0
+            h = channel_histogram(z)
+            hist = h if k == 0 else hist + h
+            keep_x.append(_rows(cur, temporal, pos))
+            keep_z.append(_rows(z, False, pos))
+            if kept + cur.numel() * 4 <= self.plan.keep_bytes:
+                cache[k] = cur
+                kept += cur.numel() * 4
+            if self.last.get(t.name, -1) > index:
+                ann_vals.setdefault(t.name, []).append(a)
+        setting = self._setting(t.layer)
+        base = self._base(self.reduce(hist), setting.channelwise)
+        cap = math.inf if t.layer.cap is None else t.layer.cap / lam0
+        x_rows, z_rows = torch.cat(keep_x, dim=-2), torch.cat(keep_z, dim=-2)
+        self._peak(snn_vals, ann_vals, kept + 4 * (x_rows.numel() + z_rows.numel()))
+        choice, report = fit_layer(
+            setting, x_rows, static, z_rows, base, torch.full_like(base, cap), self.reduce
+        )
+        self.counters["fit_simulations"] += report["simulations"]
+        del x_rows, z_rows, keep_x, keep_z
+        for k in range(chunks):
+            cur = cache.pop(k) if k in cache else self._inputs(t, snn_vals, ann_vals, k)[0][0]
+            snn_vals.setdefault(t.name, []).append(self._fire(choice, cur, static, len(shape)))
+        self._peak(snn_vals, ann_vals, 0)
+        beta = choice.beta.double().numpy() * lam0
+        return LayerFit(choice.theta.double().numpy(), choice.v.double().numpy(), beta, report)
+
+    def _fire(self, c: Choice, cur: torch.Tensor, static: bool, rank: int) -> Stored:
+        view = (-1, *([1] * (rank - 1)))
+        node = self.plan.setting.node(c)
+        s, _ = run_node(node, cur + c.beta.reshape(view), self.plan.setting.steps, static)
+        self.counters["layer_runs"] += 1
+        return Stored.spikes(s, c.theta.reshape(view))
+
+    def _setting(self, layer: Layer) -> Setting:
+        s = self.plan.setting
+        bias = s.bias and layer.carrier is not None
+        return replace(s, bias=bias, channelwise=s.channelwise and layer.channelwise)
+
+    def _base(self, hist: torch.Tensor, channelwise: bool) -> torch.Tensor:
+        """Each channel's threshold base: its percentile of ``z`` (1 where it never fired, or
+        for layer-wise λ)."""
+        if not channelwise:
+            return torch.ones(hist.shape[0])
+        q = channel_quantile(hist, self.plan.quantile)
+        return torch.where(q > 0, q, torch.ones_like(q))
+
+    def _readout(
+        self,
+        t: _Target,
+        snn_vals: dict[str, list[Stored]],
+        ann_vals: dict[str, list[torch.Tensor]],
+        chunks: int,
+    ) -> LayerFit:
+        """A membrane readout is linear: its per-step bias ``β`` (per class) comes straight
+        from the mean error of its running mean ``ŷ_t`` against the ANN output."""
+        steps = self.plan.setting.steps
+        sums = torch.zeros(2, steps, self.snn.shapes[t.name][0], dtype=torch.float64)
+        n = 0.0
+        for k in range(chunks):
+            (cur, temporal), y = self._inputs(t, snn_vals, ann_vals, k)
+            if temporal:
+                div = torch.arange(1, steps + 1, dtype=cur.dtype)
+                est = cur.cumsum(0) / div.reshape(-1, *([1] * (cur.ndim - 1)))
+            else:
+                est = cur.expand(steps, *cur.shape)
+            err = (y - est).transpose(1, 2).reshape(steps, y.shape[1], -1).double()
+            sums += torch.stack([err.sum(-1), err.square().sum(-1)])
+            n += err.shape[-1]
+        sums = self.reduce(sums)
+        n = float(self.reduce(torch.tensor([n], dtype=torch.float64))[0])
+        setting = replace(self._setting(t.layer), fading=False)
+        beta, _ = regression(sums[0] / n, setting)
+        after = sums[1] - 2 * beta * sums[0] + n * beta**2
+        report = {
+            "mse_before": {str(s + 1): float(sums[1, s].mean()) / n for s in range(steps)},
+            "mse_after": {str(s + 1): float(after[s].mean()) / n for s in range(steps)},
+        }
+        one = np.ones(len(beta))
+        return LayerFit(one, np.zeros(len(beta)), beta.numpy(), report)
+
+    def _peak(self, snn_vals: dict[str, list[Stored]], ann_vals: dict, extra: int) -> None:
+        held = sum(s.nbytes for v in snn_vals.values() for s in v)
+        held += sum(a.numel() * a.element_size() for v in ann_vals.values() for a in v)
+        self.counters["peak_bytes"] = max(self.counters["peak_bytes"], held + extra)
+
+
+def _positions(shape: tuple[int, ...], rows: int, samples: int) -> torch.Tensor:
+    """Evenly spaced positions per sample (the same for every channel and sample), enough
+    for about ``rows`` rows per channel over ``samples`` samples."""
+    size = math.prod(shape[1:])
+    per = min(size, max(1, -(-rows // max(samples, 1))))
+    return torch.linspace(0, size - 1, per).round().long()
+
+
+def _rows(v: torch.Tensor, temporal: bool, pos: torch.Tensor) -> torch.Tensor:
+    """``[(T,) n, C, ...]`` at the kept positions as rows ``[(T,) n·P, C]``."""
+    lead = 2 if temporal else 1
+    c = v.shape[lead]
+    flat = v.reshape(*v.shape[: lead + 1], -1)[..., pos]  # [(T,) n, C, P]
+    flat = flat.movedim(lead, -1)  # [(T,) n, P, C]
+    return flat.reshape(*v.shape[: lead - 1], -1, c)
