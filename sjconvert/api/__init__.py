@@ -1,7 +1,7 @@
 """The Python API (what the CLI calls): conversion, simulation, parity across backends,
 plots and the docs generator."""
 
-from .convert import CALIB_STEPS, DEFAULT_BURST, Conversion, ann2snn, open_snn
+from .convert import CALIB_STEPS, DEFAULT_BURST, PLAIN, Conversion, ann2snn, is_plain, open_snn
 from .files import read_ir, read_with_source
 from .parity import parity
 from .report import ParityReport
@@ -10,10 +10,12 @@ from .simulate import executor, measure_lossy, simulate
 __all__ = [
     "CALIB_STEPS",
     "DEFAULT_BURST",
+    "PLAIN",
     "Conversion",
     "ParityReport",
     "ann2snn",
     "executor",
+    "is_plain",
     "measure_lossy",
     "open_snn",
     "parity",

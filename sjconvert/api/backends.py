@@ -91,7 +91,9 @@ def onnx_step(snn: Graph, T: int) -> Runner:
 
     def run(x: np.ndarray) -> tuple[np.ndarray, Counts]:
         rates, trains = run_steps(sess, model, x, T)
-        return rates[-1], {k: v.reshape(T, v.shape[1], -1).sum((0, 2)) for k, v in trains.items()}
+        # events per sample: a signed or burst spike counts |s| (as the reference counts it)
+        events = {k: np.abs(v).reshape(T, v.shape[1], -1).sum((0, 2)) for k, v in trains.items()}
+        return rates[-1], events
 
     return run
 

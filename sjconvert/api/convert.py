@@ -261,6 +261,19 @@ def _open_model(path: Path, arch: str | None, trust: bool) -> nn.Module | Graph:
     return load_model(path, arch=arch, trust=trust)
 
 
+PLAIN = {"T": None, "v_init": 0.0, "neuron": "if", "maxpool": "pre"}
+"""Options of the plain conversion (Rueckauer et al. 2017) that chips without signed or
+bursting neurons, cumulative pooling or a fitted start take (Loihi 2, NIR)."""
+
+
+def is_plain(snn: Graph) -> bool:
+    """Whether ``snn`` uses none of the anytime mechanisms (:data:`PLAIN` made it, or it
+    came from elsewhere)."""
+    calibrated = snn.meta.get("normalisation", {}).get("target_T") is not None
+    special = any(n.signed or isinstance(n, (ir.Accumulate, ir.Difference)) for _, n in snn)
+    return not calibrated and not special
+
+
 def open_snn(
     model: nn.Module | Graph | str | os.PathLike[str],
     calib: Iterable[Any] | str | None = None,

@@ -30,7 +30,7 @@ from ..ir.graph import Graph
 from ..targets.lava.verify import compare
 from ..targets.lynxi import torch_dtype
 from .backends import Loihi, Runner, Skipped, message_counts, runners
-from .convert import open_snn
+from .convert import PLAIN, is_plain, open_snn
 from .report import BACKENDS, ParityReport, Row, check, parse_requirements
 
 Data = list[tuple[np.ndarray, np.ndarray | None]]
@@ -158,9 +158,9 @@ def _loihi_rows(
     """The ``loihi`` row (fixed-point simulator against the float SNN it was lowered from)
     and the ``lava`` row (Lava against the fixed-point simulator), those asked for."""
     graph, against = snn, "torch reference"
-    if snn.meta.get("normalisation", {}).get("target_T") and ann is not None:
+    if not is_plain(snn) and ann is not None:
         # as to-lava: the Loihi mappings take the plain conversion of the source ANN
-        graph, _ = open_snn(ann, batches, T=None, v_init=0.0)
+        graph, _ = open_snn(ann, batches, **PLAIN)
         against = "torch reference of the plain conversion (as to-lava)"
     wanted = [n for n in ("loihi", "lava") if n in names]
     start = time.perf_counter()

@@ -55,8 +55,8 @@ def test_backends_that_cannot_run_say_why(report) -> None:
     rows = _rows(report)
     if rows["cupy"].status == "skipped":  # no CUDA device here
         assert "CUDA" in rows["cupy"].reason or "CuPy" in rows["cupy"].reason
-    assert rows["nir"].status == "unsupported"  # soft reset and v_init: lossy in NIR
-    assert "soft-reset-as-hard" in rows["nir"].reason and "features_2" in rows["nir"].reason
+    assert rows["nir"].status == "unsupported"  # NIR has no signed (anytime) neuron
+    assert "SignedIF" in rows["nir"].reason and "features_2" in rows["nir"].reason
 
 
 def test_loihi_row_compares_predictions_of_the_fixed_point_model(report) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ...api import open_snn
+from ...api import PLAIN, is_plain, open_snn
 from ...errors import InputError
 from ...exec.data_layout import model_input
 from ...frontends.loading import DataSource, load_data
@@ -165,10 +165,9 @@ def to_lava(
         # an ANN is converted to plain IF neurons without the rate-code calibration of
         # ann2snn's default (the sigma-delta mapping reads the ANN's activations; CUBA needs
         # V[-1] = 0; Loihi has no signed or bursting neurons)
-        plain = {"T": None, "v_init": 0.0, "neuron": "if", "maxpool": "pre"}
-        snn, ann = open_snn(model, data, arch=arch, trust=trust, **plain)
-        if snn.meta.get("normalisation", {}).get("target_T") and ann is not None and data:
-            snn, ann = open_snn(ann, data, **plain)  # plain conversion of the source
+        snn, ann = open_snn(model, data, arch=arch, trust=trust, **PLAIN)
+        if not is_plain(snn) and ann is not None and data:
+            snn, ann = open_snn(ann, data, **PLAIN)  # plain conversion of the source
         x_max = 1.0 if data is None else input_max(data)
         factor, table = (
             (fixed, None) if fixed is not None else _alpha(snn, ann, data, steps, x_max, neuron)

@@ -32,7 +32,8 @@ class Lossy:
 
 
 def _neuron(node: ir.Node) -> bool:
-    return node.rate_coded
+    """A rate-coded neuron NIR can hold (a SignedIF it refuses by name)."""
+    return node.rate_coded and not node.signed
 
 
 def _pool(node: Any) -> ir.Node:
