@@ -72,7 +72,8 @@ def _cli(*args: str) -> str:
 
 
 def test_readme_flow(sample, tmp_path: Path) -> None:
-    """capture → simulate (both layouts) → to-lynxi --verify → to-nir, as the README runs it."""
+    """capture → simulate (both layouts) → to-lynxi --verify → to-nir → to-lava (fixed point),
+    as the README runs it."""
     _, test, _ = sample
     snn = tmp_path / "digits_snn.sjir"
     _cli("capture", str(WEIGHTS), "--arch", ARCH, "--data", str(CALIB), "-o", str(snn))
@@ -98,6 +99,15 @@ def test_readme_flow(sample, tmp_path: Path) -> None:
     assert info["input"]["shape"] == ["T·N", 1, 8, 8]
     _cli("to-nir", str(snn), "-o", str(tmp_path / "digits_snn.nir"))
     assert (tmp_path / "digits_snn.nir").stat().st_size > 0
+    lava = json.loads(
+        _cli(
+            *("to-lava", str(snn), "-o", str(tmp_path / "digits_snn.net"), "-T", "16"),
+            *("--calib", str(CALIB), "--verify", str(TEST), "--lava-samples", "0", "--json"),
+        )
+    )
+    assert lava["neuron"] == "cuba" and lava["format"] == "netx"
+    # the output LIF votes with its spike counts, as the float SNN does: within 1 point
+    assert lava["verify"]["fixed_point"] >= lava["verify"]["snn_float"] - 0.01
 
 
 def _sj_predictions(sample) -> np.ndarray:

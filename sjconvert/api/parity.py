@@ -201,7 +201,7 @@ def _lava_row(chip: Loihi, T: int, xs: Data, samples: int) -> Row:
     seconds = time.perf_counter() - start
     meter = ParityMeter()
     pg = chip.graph
-    meter.update_predictions(pg.predict(ours.state[-1]), pg.predict(lava.state[-1]), y)
+    meter.update_predictions(pg.predict_trace(ours), pg.predict_trace(lava), y)
     mine = message_counts(ours)
     meter.update_counts(mine, dict(zip(mine, message_counts(lava).values(), strict=True)))
     same = all(dist.gather(compare(pg, ours, lava).state_equal))  # each rank's first samples

@@ -139,7 +139,7 @@ def fixed_point_predict(exp: LoihiExport, x: np.ndarray, sequence: bool = False)
     for i in range(0, x.shape[axis], CHUNK):
         part = x[:, i : i + CHUNK] if sequence else x[i : i + CHUNK]
         xs = pg.schedule(pg.encode(part), exp.steps, sequence)
-        out.append(pg.predict(simulate(pg, xs, record=[]).state[-1]))
+        out.append(pg.predict_trace(simulate(pg, xs, record=[pg.output["process"]])))
     return np.concatenate(out)
 
 
@@ -209,8 +209,8 @@ def _lava(
         "seconds": lava.seconds,
         "build_seconds": lava.extra["build_seconds"],
         "samples_per_minute": 60 * k / lava.seconds,
-        "accuracy": _accuracy(pg.predict(lava.state[-1]), y),
-        "fixed_point_accuracy": _accuracy(pg.predict(ours.state[-1]), y),
+        "accuracy": _accuracy(pg.predict_trace(lava), y),
+        "fixed_point_accuracy": _accuracy(pg.predict_trace(ours), y),
         "spike_agreement": agree.layers,
         "state_equal": agree.state_equal,
         "prediction_agreement": agree.predictions,

@@ -96,10 +96,22 @@ class ProcGraph:
         ref = self.output.get("offset")
         return np.zeros(1, np.int64) if ref is None else np.asarray(self.array(ref), np.int64)
 
-    def predict(self, state: np.ndarray) -> np.ndarray:
-        """Class per sample from the output's final state ``[N, *Lava shape]``."""
-        y = from_lava(np.asarray(state, np.int64) + self.offset(), self.torch_shape_out())
-        return y.reshape(len(y), -1).argmax(-1)
+    def predict_trace(self, trace: Any) -> np.ndarray:
+        """Class per sample from a run (our simulator's or Lava's ``Trace``). A spiking output
+        population votes with its spike counts over the run (as the float SNN's rate
+        readout does), ties broken by the final state; a sigma-delta output by its final
+        state (a CUBA readout that never spikes ranks by its state too)."""
+        state = from_lava(
+            np.asarray(trace.state[-1], np.int64) + self.offset(), self.torch_shape_out()
+        )
+        score = state.reshape(len(state), -1)
+        spiking = self.output["state"] == "v"  # a CUBA LIF population; a sigma sends sums
+        spikes = trace.spikes.get(self.output["process"]) if spiking else None
+        if spikes is None:
+            return score.argmax(-1)
+        counts = from_lava(np.abs(np.asarray(spikes, np.int64)).sum(0), self.torch_shape_out())
+        rank = score.argsort(-1).argsort(-1)  # the state orders classes of equal counts
+        return (counts.reshape(len(counts), -1) * score.shape[-1] + rank).argmax(-1)
 
     def torch_shape_out(self) -> tuple[int, ...]:
         return self.torch_shape(self.output["process"])

@@ -59,8 +59,8 @@ def tune_alpha(
     for alpha in grid:
         net = quantize_cuba(paths, input_scale, steps, x_max, reset="hard", alpha=alpha)
         pg = procgraph(net, steps)
-        trace = simulate(pg, pg.schedule(pg.encode(x), steps), record=[])
-        accuracy[alpha] = float(np.mean(pg.predict(trace.state[-1]) == targets))
+        trace = simulate(pg, pg.schedule(pg.encode(x), steps), record=[pg.output["process"]])
+        accuracy[alpha] = float(np.mean(pg.predict_trace(trace) == targets))
     best = max(accuracy.values())
     tied = [a for a in grid if accuracy[a] == best]
     return AlphaChoice(tied[len(tied) // 2], accuracy)

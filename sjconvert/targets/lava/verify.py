@@ -90,5 +90,5 @@ class Agreement:
 
 def compare(pg: ProcGraph, ours: Trace, lava: Trace) -> Agreement:
     layers = {name: float(np.mean(ours.spikes[name] == lava.spikes[name])) for name in lava.spikes}
-    same = np.mean(pg.predict(ours.state[-1]) == pg.predict(lava.state[-1]))
+    same = np.mean(pg.predict_trace(ours) == pg.predict_trace(lava))
     return Agreement(layers, bool(np.array_equal(ours.state, lava.state)), float(same))
