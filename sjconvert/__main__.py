@@ -1,5 +1,11 @@
 """``python -m sjconvert``: the same command line as ``sjconvert``."""
 
-from .cli.entry import main
+import sys
+
+try:
+    from .cli.entry import main
+except KeyboardInterrupt:  # Ctrl-C before the handling is installed
+    print("interrupted", file=sys.stderr)
+    sys.exit(130)
 
 main()

@@ -44,9 +44,9 @@ def _quiet_exit(code: int, message: str = "") -> None:
 
 def main() -> None:
     """Run ``sjconvert`` with its exit codes (``sjconvert.cli.exits.EXIT_CODES``)."""
-    os.environ.setdefault("PYTHONWARNINGS", "ignore")
-    signal.signal(signal.SIGTERM, _terminate)
     try:
+        os.environ.setdefault("PYTHONWARNINGS", "ignore")
+        signal.signal(signal.SIGTERM, _terminate)
         cli = importlib.import_module("sjconvert.cli.main")  # deferred: see module docstring
         code = cli.run()
     except KeyboardInterrupt:

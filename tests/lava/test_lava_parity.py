@@ -27,5 +27,5 @@ def test_lava_matches_the_fixed_point_simulator_in_the_parity_report(tmp_path) -
     assert loihi.agreement.prediction_agreement > 0.85
     assert lava.against == "Loihi fixed-point simulator" and lava.agreement.samples == 1
     assert lava.agreement.spike_count_agreement == 1.0 and lava.agreement.layers
-    assert lava.agreement.prediction_agreement == 1.0 and "voltage equal" in lava.reason
+    assert lava.agreement.prediction_agreement == 1.0 and "state equal" in lava.reason
     assert report.passed

@@ -47,7 +47,7 @@ def test_random_dags(neuron, data, tmp_path_factory):
 @pytest.fixture(scope="module")
 def mnist1d():
     model, test, calib = load_sample("mnist1d")
-    return ann2snn(model, [calib["x"][:128]], T=None, v_init=0.0).snn, test
+    return ann2snn(model, [calib["x"][:128]], T=None, v_init=0.0, neuron="if").snn, test
 
 
 @pytest.mark.parametrize("model", ["sdnn", "cuba"])

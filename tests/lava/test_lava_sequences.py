@@ -64,7 +64,7 @@ def test_sequences_verify_spike_exact_in_lava(tmp_path: Path) -> None:
     np.savez(tmp_path / "tn.npz", x=x.swapaxes(0, 1), y=y)
     sample_major = _verify(tmp_path, tmp_path / "nt.npz")
     lava = sample_major["lava"]
-    assert lava["samples"] == 2 and lava["voltage_equal"]
+    assert lava["samples"] == 2 and lava["state_equal"]
     assert set(lava["spike_agreement"].values()) == {1.0}
     assert lava["accuracy"] == lava["fixed_point_accuracy"]
     time_major = _verify(tmp_path, tmp_path / "tn.npz", "--time-major")

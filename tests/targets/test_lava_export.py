@@ -185,7 +185,7 @@ def test_sigma_delta_refuses_an_snn_calibrated_for_a_rate_code() -> None:
 
 def test_a_residual_net_is_a_process_graph_not_netx(tmp_path):
     model, _, calib = load_sample("mnist1d")
-    snn = ann2snn(model, [calib["x"][:64]], T=None, v_init=0.0).snn
+    snn = ann2snn(model, [calib["x"][:64]], T=None, v_init=0.0, neuron="if").snn
     exp = to_loihi(snn, steps=8)
     assert exp.format == "procgraph"
     with pytest.raises(EmitError, match=r"block1_relu2 reads .*use --format procgraph"):

@@ -51,7 +51,7 @@ def test_each_population_gets_what_the_graph_computes(case):
 
 def test_mnist1d_residual_net_lowers_to_composed_synapses():
     model, _, calib = load_sample("mnist1d")
-    snn = ann2snn(model, [calib["x"][:64]], T=None, v_init=0.0).snn
+    snn = ann2snn(model, [calib["x"][:64]], T=None, v_init=0.0, neuron="if").snn
     paths = lower(snn)
     assert list(paths.populations) == [
         "stem_relu", "block1_relu1", "block1_relu2", "block2_relu1", "block2_relu2", "fc_readout"
