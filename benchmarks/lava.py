@@ -34,6 +34,7 @@ from rich.table import Table
 
 from samples import load
 from sjconvert import ann2snn
+from sjconvert.api import PLAIN
 from sjconvert.targets.lava.export import (
     INPUT_MAX,
     fixed_point_predict,
@@ -103,7 +104,7 @@ def bench(lava_samples: int) -> dict[str, Any]:
     for name, model, steps, unroll in CASES:
         if name not in converted:
             net, test, calib = load(name)
-            c = ann2snn(net, [torch.tensor(calib["x"])], T=None, v_init=0.0)
+            c = ann2snn(net, [torch.tensor(calib["x"])], **PLAIN)
             x_max = float(np.abs(calib["x"]).max())
             converted[name] = (c.snn, c.ann, test, calib, x_max)
         row = case(name, model, steps, unroll, lava_samples, converted[name], alphas)
