@@ -94,6 +94,7 @@ FORMATS = [
     Format("ir-simulate", "ir", ".sjir", mutate_h5.mutate_hdf5, _simulate_ir, 6),
     Format("netx-cuba", "netx_cuba", ".net", mutate_h5.mutate_hdf5, _fit, 10),
     Format("netx-sdnn", "netx_sdnn", ".net", mutate_h5.mutate_hdf5, _fit, 6),
+    Format("procgraph", "procgraph", ".lpg.npz", mutate_other.mutate_archive, _fit, 8),
     Format("nir", "nir", ".nir", mutate_h5.mutate_hdf5, _from_nir, 16),
     Format("onnx", "onnx", ".onnx", mutate_other.mutate_onnx, _capture, 10),
     Format("npz", "npz", ".npz", mutate_other.mutate_npz, _simulate_data, 14),

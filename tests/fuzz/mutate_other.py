@@ -74,6 +74,54 @@ def mutate_npz(seed: Path, dst: Path, r: random.Random) -> str:
     return what + _damage(dst, r)
 
 
+def _graph_text(text: str, r: random.Random) -> tuple[str, str]:
+    """The JSON graph of an archive with one value changed (or its text cut)."""
+    if r.random() < 0.2:
+        return text[: r.randrange(len(text))], "graph JSON cut"
+    spots = [i for i, c in enumerate(text) if c.isdigit()]
+    i = r.choice(spots)
+    new = r.choice(["-1", "0", "1e30", "null", '"x"', "[]", "2"])
+    return text[:i] + new + text[i + 1 :], f"graph value at {i} -> {new}"
+
+
+def _array_change(a: np.ndarray, r: random.Random) -> tuple[np.ndarray, str]:
+    op = r.random()
+    if op < 0.3:
+        kind = r.choice([np.float64, np.int8, np.complex64, np.bool_, np.uint64])
+        return a.astype(kind), f"-> {np.dtype(kind).name}"
+    if op < 0.55:
+        return a.reshape(-1)[: max(0, a.size - 1)], "shape changed"
+    if op < 0.8 and a.size and a.dtype.kind in "iu":
+        b = a.copy()
+        b.reshape(-1)[r.randrange(a.size)] = np.iinfo(a.dtype).max
+        return b, "an element at its largest"
+    return np.zeros((0,), a.dtype), "emptied"
+
+
+def mutate_archive(seed: Path, dst: Path, r: random.Random) -> str:
+    """A Lava process-graph artifact (``.lpg.npz``: a JSON graph beside named arrays) with
+    its graph text, one array or one key changed."""
+    with np.load(seed, allow_pickle=False) as f:
+        data = {k: f[k] for k in f.files}
+    key = r.choice(sorted(k for k in data if k != "__graph__"))
+    op = r.random()
+    if op < 0.3:
+        text, what = _graph_text(str(data["__graph__"]), r)
+        data["__graph__"] = np.array(text)
+    elif op < 0.45:
+        data[key + "_"] = data.pop(key)
+        what = f"{key} renamed"
+    elif op < 0.55:
+        del data[key]
+        what = f"{key} removed"
+    else:
+        data[key], what = _array_change(data[key], r)
+        what = f"{key} {what}"
+    with open(dst, "wb") as f:
+        np.savez(f, **data)
+    return what + _damage(dst, r)
+
+
 def mutate_pt_data(seed: Path, dst: Path, r: random.Random) -> str:
     data = torch.load(seed, weights_only=True)
     op = r.random()

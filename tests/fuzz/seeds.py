@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from sjconvert.api import ann2snn
+from sjconvert.api import PLAIN, ann2snn
 from sjconvert.exec.shapes import with_shapes
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
@@ -125,10 +125,12 @@ def build(folder: Path) -> dict[str, Path]:
     conv = ann2snn(model, [torch.from_numpy(x)], T=None)
     seeds["ir"] = save(folder / "tiny.sjir", conv.snn, source=conv.ann)
     seeds["ir_zoo"] = save(folder / "zoo.sjir", _zoo())
-    plain = ann2snn(model, [torch.from_numpy(x)], T=None, v_init=0.0).snn  # as to-lava
+    plain = ann2snn(model, [torch.from_numpy(x)], **PLAIN).snn  # as to-lava
     for neuron in ("cuba", "sdnn"):
         net = to_loihi(plain, 8, model=neuron, fmt="netx").net
         seeds[f"netx_{neuron}"] = write_netx(net, folder / f"tiny_{neuron}.net")
+    graph = to_loihi(plain, 8, model="cuba", fmt="procgraph")
+    seeds["procgraph"] = graph.write(folder / "tiny.lpg.npz")[0]
     seeds["nir"] = save_nir(folder / "tiny.nir", to_nir(_nir_snn()))
     if importlib.util.find_spec("onnx") is not None:
         seeds["onnx"] = folder / "tiny.onnx"

@@ -28,6 +28,7 @@ import numpy as np
 
 from .netx_check import read_netx
 from .procgraph import ProcGraph
+from .procgraph_check import read_procgraph
 
 CORES_PER_CHIP = 128
 NEURONS_PER_CORE = (1 << 20) // CORES_PER_CHIP
@@ -127,7 +128,7 @@ def fit_report(path: str | os.PathLike[str]) -> list[LayerFit]:
     """The per-population fit of the network at ``path`` (see the module docstring): a
     process graph (``.npz``) or a NetX file."""
     if Path(path).suffix == ".npz":
-        return _procgraph_rows(ProcGraph.load(path))
+        return _procgraph_rows(read_procgraph(path))
     return _netx_rows(path)
 
 

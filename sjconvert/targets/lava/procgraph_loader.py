@@ -37,7 +37,9 @@ from __future__ import annotations
 
 import json
 import sys
+from tokenize import TokenError
 from typing import Any
+from zipfile import BadZipFile
 
 import numpy as np
 
@@ -60,7 +62,7 @@ def load(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         graph = json.loads(str(arrays.pop("__graph__")))
-    except (OSError, ValueError, KeyError, EOFError) as exc:
+    except (OSError, ValueError, KeyError, EOFError, SyntaxError, BadZipFile, TokenError) as exc:
         raise ValueError(f"{path}: not a {FORMAT} file ({exc})") from None
     if not isinstance(graph, dict) or graph.get("format") != FORMAT:
         raise ValueError(f"{path}: not a {FORMAT} file")
