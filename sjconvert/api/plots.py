@@ -45,12 +45,15 @@ def _save(fig: Any, path: str | Path) -> Path:
 
 
 def cost_series(result: dict[str, Any]) -> dict[str, dict[int, float]]:
-    """Every series keyed by T in an evaluation's JSON other than accuracy (``snn``)."""
+    """Every series keyed by T in an evaluation's JSON other than accuracy (``snn``), at the
+    top level or one group down (``cost_per_sample``: spikes, synops, energy_joules)."""
     series: dict[str, dict[int, float]] = {}
     for key, value in result.items():
         if key == "snn" or not isinstance(value, dict) or not value:
             continue
-        if not all(k.isdigit() for k in map(str, value)):
+        if not all(k.isdigit() for k in map(str, value)):  # a group: its T-keyed members
+            for name, inner in cost_series(value).items():
+                series.setdefault(name, {}).update(inner)
             continue
         for t, v in value.items():
             items = v.items() if isinstance(v, dict) else [(key, v)]
@@ -93,8 +96,14 @@ def _cost(ax: Any, ev: Evaluation, series: dict[str, dict[int, float]], energy: 
     for name, values in chosen.items():
         ts = sorted(values)
         ax.plot(ts, [values[t] for t in ts], "o-", label=name.replace("_", " "))
+    ann = ev.to_dict().get("cost_per_sample", {}).get("ann_energy_joules")
+    if energy and ann:
+        ax.axhline(ann, color="tab:red", linestyle="--", label="ANN")
+        ax.legend(loc="upper left", fontsize="small")
+    if all(v > 0 for values in chosen.values() for v in values.values()):
+        ax.set_yscale("log")  # spikes and synaptic operations differ by orders of magnitude
     _log2_steps(ax, list(ev.snn))
-    ax.set_ylabel("per sample (energy: as the evaluation reports it)" if energy else "per sample")
+    ax.set_ylabel("joules per sample" if energy else "per sample")
     ax.legend(loc="upper left", fontsize="small")
 
 
