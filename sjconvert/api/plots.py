@@ -96,7 +96,7 @@ def _cost(ax: Any, ev: Evaluation, series: dict[str, dict[int, float]], energy: 
     for name, values in chosen.items():
         ts = sorted(values)
         ax.plot(ts, [values[t] for t in ts], "o-", label=name.replace("_", " "))
-    ann = ev.to_dict().get("cost_per_sample", {}).get("ann_energy_joules")
+    ann = (ev.to_dict().get("cost_per_sample") or {}).get("ann_energy_joules")
     if energy and ann:
         ax.axhline(ann, color="tab:red", linestyle="--", label="ANN")
         ax.legend(loc="upper left", fontsize="small")
