@@ -34,7 +34,7 @@ PY3X_TESTS := $(LEAN_TESTS) and not fuzz
 PYTEST := python -m pytest -q -p no:cacheprovider
 # What each environment installs beside its torch
 LEAN_PIP := -e '.[dev]'
-INTEROP_PIP := -e '.[test,samples,cupy,interop]'
+INTEROP_PIP := -e '.[test,samples,onnx,cupy,interop]'
 LAVA_PIP := lava-dl==0.6.0 -e '.[test]' 'pytest<8'
 PY3X_PIP := -e '.[test,samples,onnx,plot]'
 
@@ -59,7 +59,7 @@ endef
 $(VENV)/.built: pyproject.toml
 	$(call build_venv,$(VENV),$(PY311),$(TORCH_LEAN),$(LEAN_PIP))
 
-$(INTEROP_VENV)/.built: pyproject.toml
+$(INTEROP_VENV)/.built: pyproject.toml Makefile
 	$(call build_venv,$(INTEROP_VENV),$(PY311),$(TORCH_INTEROP),$(INTEROP_PIP))
 
 $(LAVA_VENV)/.built: pyproject.toml
