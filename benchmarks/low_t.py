@@ -52,6 +52,7 @@ ABLATION: dict[str, dict[str, Any]] = {
     "default + per-step bias fit": {"bias": True},
     "default + threshold search": {"search": True},
     "-T 4 --bias (per-step bias fit for T = 4 alone)": {"T": 4, "bias": True},
+    "default with 4 calibration steps (--calib-steps 4)": {"calib_steps": 4},
 }
 
 
@@ -129,15 +130,18 @@ def run_model(name: str, args: argparse.Namespace, sj: dict) -> dict:
 
 
 def ablate(model: nn.Module, calib: dict, data: list, variants: dict[str, dict]) -> dict:
-    """Each variant's accuracy and cost (per-step max pooling only where there is a max
-    pool)."""
+    """Each variant's accuracy, cost and conversion time in ANN passes (per-step max pooling
+    only where there is a max pool)."""
     has_maxpool = any(isinstance(m, nn.MaxPool1d | nn.MaxPool2d) for m in model.modules())
     out = {}
     for label, options in variants.items():
         if options.get("maxpool") == "pre" and "T" not in options and not has_maxpool:
             continue
-        out[label] = convert_and_run(model, calib, data, **options)
-        print(f"  {label}: {_line(out[label])}", flush=True)
+        r = convert_and_run(model, calib, data, **options)
+        r["ann_pass_seconds"] = ann_pass_seconds(model, torch.as_tensor(calib["x"]))
+        r["ann_passes"] = r["convert_seconds"] / r["ann_pass_seconds"]
+        out[label] = r
+        print(f"  {label}: {_line(r)} ({r['ann_passes']:.1f} ANN passes)", flush=True)
     return out
 
 
