@@ -162,11 +162,12 @@ def add_ablation(args: argparse.Namespace) -> int:
 
 
 def merge_sj(args: argparse.Namespace, sj: dict) -> int:
-    """Fill SpikingJelly's best per T into the stored run ``--json`` where it lacks it: from
-    ``--sj``, or with ``--run-sj`` by running its recipes on the ``--models`` named."""
+    """Fill SpikingJelly's best per T into the stored run ``--json``: from ``--sj`` (the zoo
+    baseline, every recipe: it replaces a ``--run-sj`` result, which leaves out the pre-pool
+    recipe), else with ``--run-sj`` by running its recipes on the ``--models`` named."""
     report = json.loads(args.json.read_text())
     for name, m in report["models"].items():
-        if m.get("spikingjelly_best") is None and sj.get(name, {}).get("best"):
+        if sj.get(name, {}).get("best"):
             m["spikingjelly_best"] = sj[name]["best"]
         if m.get("spikingjelly_best") is None and args.run_sj and name in args.models:
             model, test, calib, _ = load_model(name, args.zoo)
