@@ -52,6 +52,7 @@ ABLATION: dict[str, dict[str, Any]] = {
     "default + per-step bias fit": {"bias": True},
     "default + threshold search": {"search": True},
     "-T 4 --bias (per-step bias fit for T = 4 alone)": {"T": 4, "bias": True},
+    "default with 4 calibration steps (--calib-steps 4)": {"calib_steps": 4},
 }
 
 
@@ -129,15 +130,18 @@ def run_model(name: str, args: argparse.Namespace, sj: dict) -> dict:
 
 
 def ablate(model: nn.Module, calib: dict, data: list, variants: dict[str, dict]) -> dict:
-    """Each variant's accuracy and cost (per-step max pooling only where there is a max
-    pool)."""
+    """Each variant's accuracy, cost and conversion time in ANN passes (per-step max pooling
+    only where there is a max pool)."""
     has_maxpool = any(isinstance(m, nn.MaxPool1d | nn.MaxPool2d) for m in model.modules())
     out = {}
     for label, options in variants.items():
         if options.get("maxpool") == "pre" and "T" not in options and not has_maxpool:
             continue
-        out[label] = convert_and_run(model, calib, data, **options)
-        print(f"  {label}: {_line(out[label])}", flush=True)
+        r = convert_and_run(model, calib, data, **options)
+        r["ann_pass_seconds"] = ann_pass_seconds(model, torch.as_tensor(calib["x"]))
+        r["ann_passes"] = r["convert_seconds"] / r["ann_pass_seconds"]
+        out[label] = r
+        print(f"  {label}: {_line(r)} ({r['ann_passes']:.1f} ANN passes)", flush=True)
     return out
 
 
@@ -158,11 +162,12 @@ def add_ablation(args: argparse.Namespace) -> int:
 
 
 def merge_sj(args: argparse.Namespace, sj: dict) -> int:
-    """Fill SpikingJelly's best per T into the stored run ``--json`` where it lacks it: from
-    ``--sj``, or with ``--run-sj`` by running its recipes on the ``--models`` named."""
+    """Fill SpikingJelly's best per T into the stored run ``--json``: from ``--sj`` (the zoo
+    baseline, every recipe: it replaces a ``--run-sj`` result, which leaves out the pre-pool
+    recipe), else with ``--run-sj`` by running its recipes on the ``--models`` named."""
     report = json.loads(args.json.read_text())
     for name, m in report["models"].items():
-        if m.get("spikingjelly_best") is None and sj.get(name, {}).get("best"):
+        if sj.get(name, {}).get("best"):
             m["spikingjelly_best"] = sj[name]["best"]
         if m.get("spikingjelly_best") is None and args.run_sj and name in args.models:
             model, test, calib, _ = load_model(name, args.zoo)
