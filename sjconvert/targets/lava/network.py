@@ -101,6 +101,28 @@ class LoihiNet:
     output: str
     facts: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def of(
+        cls,
+        paths: Paths,
+        input_scale: float,
+        neurons: dict[str, Neuron],
+        synapses: list[Synapse],
+        facts: dict[str, Any],
+    ) -> LoihiNet:
+        """The network of the lowered ``paths`` with its quantised populations."""
+        shapes = {n: p.shape for n, p in paths.populations.items()}
+        return cls(
+            paths.input,
+            paths.input_shape,
+            input_scale,
+            shapes,
+            neurons,
+            tuple(synapses),
+            paths.output,
+            facts,
+        )
+
     @property
     def model(self) -> str:
         """``sdnn`` for a sigma-delta network (its readout is a ``sigma``), else ``cuba``."""

@@ -231,13 +231,4 @@ def quantize_cuba(
         except ValueError as exc:
             raise PassError(f"{name}: {exc}") from None
         synapses += syns
-    return LoihiNet(
-        paths.input,
-        paths.input_shape,
-        input_scale,
-        {n: p.shape for n, p in paths.populations.items()},
-        neurons,
-        tuple(synapses),
-        paths.output,
-        report,
-    )
+    return LoihiNet.of(paths, input_scale, neurons, synapses, report)

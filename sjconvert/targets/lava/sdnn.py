@@ -88,13 +88,4 @@ def quantize_sdnn(
         report[name] = facts(pop.node, neurons[name], k, syn_report, errors)
         scale[name] = k
         synapses += syns
-    return LoihiNet(
-        paths.input,
-        paths.input_shape,
-        input_scale,
-        {n: p.shape for n, p in paths.populations.items()},
-        neurons,
-        tuple(synapses),
-        paths.output,
-        report,
-    )
+    return LoihiNet.of(paths, input_scale, neurons, synapses, report)
