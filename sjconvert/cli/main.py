@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import DistributedError
 from ..exec import dist
+from ..ir.isolate import prestart
 from .app import app, shard_quiet
 from .commands import lava, nir, onnx, parity  # noqa: F401  (registers to-lava, fit, ...)
 from .entry import Terminated
@@ -27,6 +28,8 @@ def run(args: Sequence[str] | None = None) -> int:
     ``torchrun`` (``WORLD_SIZE > 1``) the process group is joined first and left at the end;
     a failure to join or a lost peer exits 6."""
     try:
+        if dist.requested():
+            prestart()  # the file reader forks before the process group's threads exist
         shard_quiet(dist.init_from_env())
         app(args=args, prog_name="sjconvert")
         code: Any = 0

@@ -57,12 +57,19 @@ def current() -> Shard:
     return Shard()
 
 
+_DESTROY_IS_SAFE = tuple(int(v) for v in torch.__version__.split(".")[:2]) >= (2, 4)
+
+
+def requested() -> bool:
+    """Whether the environment describes a process group to join (``WORLD_SIZE > 1``)."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
 def init_from_env() -> Shard:
     """Join the process group ``torchrun`` (or SLURM with the same variables) describes:
     ``WORLD_SIZE > 1`` in the environment; NCCL when this process has a CUDA device (and
     ``SJCONVERT_DIST_BACKEND`` does not say otherwise), else gloo."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1 or not dist.is_available() or dist.is_initialized():
+    if not requested() or not dist.is_available() or dist.is_initialized():
         return current()
     backend = os.environ.get("SJCONVERT_DIST_BACKEND") or (
         "nccl" if torch.cuda.is_available() else "gloo"
@@ -78,8 +85,11 @@ def init_from_env() -> Shard:
 
 
 def close() -> None:
-    """Leave the process group (after the last collective)."""
-    if dist.is_available() and dist.is_initialized():
+    """Leave the process group (after the last collective). torch before 2.4 can hang in
+    ``destroy_process_group`` on the rank that hosts the store once a peer has exited (seen
+    with gloo, torch 2.3.1, about one run in five): there the group is left to the process
+    exit instead."""
+    if dist.is_available() and dist.is_initialized() and _DESTROY_IS_SAFE:
         dist.destroy_process_group()
 
 

@@ -189,6 +189,15 @@ if hasattr(os, "register_at_fork"):  # POSIX
     os.register_at_fork(after_in_child=_READER.forget)
 
 
+def prestart() -> None:
+    """Fork the reader now, before this process starts threads (a process group's, torch's
+    thread pools): a fork taken while other threads hold locks can leave the child stuck."""
+    if _enabled():
+        with _READER.lock:
+            if not _READER.pid:
+                _READER.start()
+
+
 def _enabled() -> bool:
     return sys.platform.startswith("linux") and os.environ.get("SJCONVERT_ISOLATE") != "0"
 
