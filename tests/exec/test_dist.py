@@ -19,6 +19,9 @@ from sjconvert.exec import dist
 from sjconvert.frontends.loading import DataSource
 from tests.conftest import ROOT, SAMPLES
 
+DIGITS = ["ann2snn", "samples/digits_cnn.pt", "--arch", "samples.models:DigitsCNN"]
+DIGITS += ["--calib", "samples/digits_calib.npz"]
+PLAIN_DIGITS = [*DIGITS, "-T", "0"]  # the plain conversion (no layer-wise calibration)
 TIMEOUT = 240  # seconds a whole two-process run may take on a loaded 2-core machine
 
 
@@ -112,21 +115,7 @@ def _single(args: list[str]) -> str:
 @pytest.fixture(scope="module")
 def digits_snn(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("dist") / "digits.sjir"
-    _single(
-        [
-            "ann2snn",
-            "samples/digits_cnn.pt",
-            "--arch",
-            "samples.models:DigitsCNN",
-            "--calib",
-            "samples/digits_calib.npz",
-            "-T",
-            "0",
-            "-o",
-            str(out),
-            "--json",
-        ]
-    )
+    _single([*PLAIN_DIGITS, "-o", str(out), "--json"])
     return out
 
 
@@ -169,21 +158,7 @@ def test_sharded_parity_equals_one_process(digits_snn) -> None:
 
 def test_sharded_conversion_writes_the_same_network(tmp_path) -> None:
     out = tmp_path / "sharded.sjir"
-    args = [
-        "ann2snn",
-        "samples/digits_cnn.pt",
-        "--arch",
-        "samples.models:DigitsCNN",
-        "--calib",
-        "samples/digits_calib.npz",
-        "-T",
-        "0",
-        "--batch-size",
-        "64",
-        "-o",
-        str(out),
-        "--json",
-    ]
+    args = [*PLAIN_DIGITS, "--batch-size", "64", "-o", str(out), "--json"]
     results = _wait(_launch(args))
     assert all(code == 0 for code, _, _ in results), results
     single = tmp_path / "single.sjir"
@@ -200,8 +175,7 @@ def test_sharded_layer_calibration_matches_one_process(tmp_path) -> None:
     from sjconvert.ir import load
 
     out, single = tmp_path / "sharded.sjir", tmp_path / "single.sjir"
-    args = ["ann2snn", "samples/digits_cnn.pt", "--arch", "samples.models:DigitsCNN"]
-    args += ["--calib", "samples/digits_calib.npz", "--refine-samples", "128"]
+    args = [*DIGITS, "--refine-samples", "128"]
     args += ["--batch-size", "32", "--json", "-o"]
     results = _wait(_launch([*args, str(out)]))
     assert all(code == 0 for code, _, _ in results), results
