@@ -21,6 +21,8 @@ TORCH_INTEROP ?= torch==2.14.1 torchvision==0.29.1
 # Python 3.12 / 3.13: PyPI's torch (a CUDA build: its nvidia-* wheels come along)
 TORCH_PYPI ?= torch==2.14.1
 PIP_FLAGS := -q --disable-pip-version-check
+# No pip cache: the CUDA wheels would be stored a second time under ~/.cache/pip
+export PIP_NO_CACHE_DIR := 1
 
 VENV := .venv
 INTEROP_VENV := .venv-interop
@@ -43,8 +45,8 @@ PY3X_PIP := -e '.[test,samples,onnx,plot]'
 
 # $(call build_venv,DIR,PYTHON,TORCH PINS,PIP ARGUMENTS): a venv whose torch is pinned by
 # DIR/constraints.txt for every install; records the build time and size in DIR/.built.
-# Builds run in parallel (make -j); the editable installs of the checkout take turns (flock),
-# as each writes sjconvert.egg-info into it.
+# `make -j env` builds them in parallel; the editable installs of the checkout take turns
+# (flock), as each writes sjconvert.egg-info into it.
 define build_venv
 	@test -n "$(2)" || { echo "$(1): no Python interpreter found (set PY3xx=/path/to/python)"; exit 1; }
 	@start=$$(date +%s); set -e; \
@@ -77,12 +79,12 @@ demo: $(VENV)/.built
 		--calib samples/digits_calib.npz --mode 99.9% -o build/digits.sjir
 	$(VENV)/bin/sjconvert simulate build/digits.sjir --data samples/digits_test.npz -T 1,2,4,8,16,32,64
 
-## Build the environments (three at a time: downloads and disk writes overlap), then lint,
-## every test group in its environment and the wheel smoke test; every step runs even when
-## one before it failed (-k), and make exits non-zero if any did.
+## Lint, every test group in its environment and the wheel smoke test, one environment at a
+## time (.ci/test-all): each is built if missing, after making room on disk (PRUNE_ENVS=auto
+## removes CUDA environments whose tests ran when the next one would not fit; 0 never, 1
+## always). Every step runs even when one before it failed; make exits non-zero if any did.
 test:
-	$(MAKE) --no-print-directory -j 3 --output-sync=target env
-	$(MAKE) --no-print-directory -k lint test-lean test-interop test-lava test-py312 test-py313 test-wheel
+	MAKE="$(MAKE)" bash .ci/test-all
 
 lint: $(VENV)/.built
 	$(VENV)/bin/ruff format --check sjconvert tests benchmarks samples
