@@ -52,7 +52,7 @@ ABLATION: dict[str, dict[str, Any]] = {
     "default + per-step bias fit": {"bias": True},
     "default + threshold search": {"search": True},
     "-T 4 --bias (per-step bias fit for T = 4 alone)": {"T": 4, "bias": True},
-    "default with 4 calibration steps (--calib-steps 4)": {"calib_steps": 4},
+    "default with 8 calibration steps (--calib-steps 8)": {"calib_steps": 8},
 }
 
 
