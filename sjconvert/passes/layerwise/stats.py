@@ -13,12 +13,14 @@ BINS = 1 + 24 * PER_OCTAVE  # zeros (and values below LOW), then 24 octaves abov
 
 
 def channel_histogram(z: torch.Tensor) -> torch.Tensor:
-    """Counts of ``z`` (``[n, C, ...]``) per channel in log-spaced bins (:data:`BINS`)."""
+    """Counts of ``z`` (``[n, C, ...]``) per channel in log-spaced bins (:data:`BINS`).
+
+    In place on one temporary (a layer's activations are the largest tensors here): the bin
+    of each value, offset by its channel's ``c · BINS``, then one ``bincount``."""
     c = z.shape[1]
-    flat = z.transpose(0, 1).reshape(c, -1)
-    b = torch.floor((torch.log2(flat.clamp(min=LOW)) - math.log2(LOW)) * PER_OCTAVE) + 1
-    b = torch.where(flat > LOW, b.clamp_(1, BINS - 1), torch.zeros_like(b)).long()
-    b += torch.arange(c).reshape(-1, 1) * BINS
+    b = z.clamp(min=LOW).log2_().sub_(math.log2(LOW)).mul_(PER_OCTAVE).floor_().add_(1)
+    b = b.clamp_(1, BINS - 1).masked_fill_(~(z > LOW), 0).long()
+    b += (torch.arange(c) * BINS).reshape(1, c, *([1] * (z.ndim - 2)))
     return torch.bincount(b.reshape(-1), minlength=c * BINS).reshape(c, BINS)
 
 
