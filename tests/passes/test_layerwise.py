@@ -45,6 +45,47 @@ def test_each_node_runs_a_fixed_number_of_times_whatever_the_depth(depth) -> Non
     assert cal.counters["layer_runs"] == chunks * depth  # each neuron layer fires once
 
 
+class _Dense(nn.Module):
+    """A DenseNet block: every layer reads the concatenation of all features before it."""
+
+    def __init__(self, layers: int, growth: int = 4) -> None:
+        super().__init__()
+        torch.manual_seed(layers)
+        self.stem = nn.Conv1d(2, growth, 3, padding=1)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(growth * (k + 1), growth, 3, padding=1) for k in range(layers)
+        )
+        self.head = nn.Linear(growth * (layers + 1) * 16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        features = [self.stem(x)]
+        for conv in self.convs:
+            features.append(conv(torch.relu(torch.cat(features, 1))))
+        return self.head(torch.relu(torch.cat(features, 1)).flatten(1))
+
+
+def _layer_calibration(model: nn.Module, x: torch.Tensor, **plan):
+    ann = run_pipeline(ann2snn(model, [x], T=None).ann, PREPARE)
+    relus = [n for n, node in ann if node.op == "ReLU"]
+    lam0 = {n: statistic(s, "99.9%") for n, s in calibrate(ann, [x], relus).items()}
+    return calibrate_layers(ann, x, lam0, Plan(Setting("signed", 4, 4, ANYTIME), **plan))
+
+
+def test_concatenated_features_are_carried_not_computed_again() -> None:
+    """DenseNet's features are read by every later layer of the block: they are computed
+    once per chunk and carried (no node runs twice), and the result is that of computing
+    them again for every reader (``keep_bytes=0`` carries nothing)."""
+    x = torch.randn(64, 2, 16)
+    snn, _, carried = _layer_calibration(_Dense(6), x)
+    _, _, again = _layer_calibration(_Dense(6), x, keep_bytes=0)
+    nodes = sum(1 for _, n in snn if n.op != "Input")
+    assert carried.counters["snn_nodes"] <= nodes < again.counters["snn_nodes"]
+    assert carried.counters["ann_nodes"] <= nodes < again.counters["ann_nodes"]
+    for name, fit in again.layers.items():
+        np.testing.assert_array_equal(carried.layers[name].threshold, fit.threshold)
+        np.testing.assert_array_equal(carried.layers[name].v_init, fit.v_init)
+
+
 def test_memory_does_not_grow_with_depth() -> None:
     """The engine holds one layer boundary (spikes as bits, the ANN's activations) and one
     layer's kept rows: a net 8 times deeper needs the same peak."""

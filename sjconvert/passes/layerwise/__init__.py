@@ -13,8 +13,9 @@ import torch
 from ...ir.graph import Graph
 from ..normalise import cap
 from .apply import add_bias, bias_carrier, calibrated, convert, layers
-from .engine import Calibration, Engine, LayerFit, LayerProgress, Plan, identity
+from .engine import Engine
 from .fit import GRID, Reduce, Setting
+from .plan import Calibration, LayerFit, LayerProgress, Plan, identity
 
 ANYTIME = (1, 2, 4, 8, 16, 32, 64)  # the T of the default objective
 

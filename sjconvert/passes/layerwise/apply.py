@@ -14,8 +14,8 @@ from ...ir.graph import Graph
 from .._scales import Lam, as_lam, channel_lam
 from ..normalise import relu_to_if
 from ..pools import accumulate_pools
-from .engine import Calibration, Layer
 from .fit import Setting
+from .plan import Calibration, Layer
 
 
 def bias_carrier(graph: Graph, name: str) -> str | None:

@@ -14,8 +14,12 @@ For each layer:
 
 No prefix is ever simulated again: each node runs once per chunk (twice when a layer's
 current is too large to keep between its fit and its run), so the cost is about ``T`` ANN
-passes plus the fits, and the memory is the frontier of one layer boundary (bits for the
-spikes, float32 for the ANN's activations), independent of depth. Membrane readouts at the
+passes plus the fits. A value that several later segments would each compute through a
+synapse (DenseNet's features, read by every later concatenation of their block) is carried
+as well, as float32 (:func:`.segments.carried_values`), while those alive at once fit
+``Plan.keep_bytes``; beyond that it is computed again by each reader. The memory is the
+frontier of one layer boundary (bits for the spikes, float32 for the ANN's activations and
+carried values), independent of depth. Membrane readouts at the
 outputs get a per-step bias fitted the same way.
 
 Every statistic fitted over samples is a sum passed through ``reduce`` before use (identity
@@ -27,9 +31,7 @@ returned) gives every shard the result of one run on all samples.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -37,70 +39,20 @@ import torch
 from ...exec.arrays import run_node
 from ...ir.graph import Graph
 from .fit import Choice, Reduce, Setting, fit_layer, regression
-from .segments import AnnSegment, SpikingSegment, segment
-from .stats import channel_histogram, channel_quantile
+from .plan import CHUNK_ELEMENTS, Calibration, Layer, LayerFit, LayerProgress, Plan, identity
+from .segments import AnnSegment, SpikingSegment, carried_values, segment
+from .stats import channel_histogram, channel_quantile, positions, rows_at
 from .store import Stored
-
-LayerProgress = Callable[[str, int, int], None]
-CHUNK_ELEMENTS = 1 << 24  # values of one chunk's widest temporal tensor
-KEEP_BYTES = 1 << 29  # currents kept between a layer's fit and its run, at most
-
-
-def identity(t: torch.Tensor) -> torch.Tensor:
-    """The default reduce hook: one process holds all samples."""
-    return t
-
-
-@dataclass(frozen=True)
-class Plan:
-    """How the engine runs: the fit setting (neuron, steps, target T, corrections), the
-    percentile of each channel's threshold base, kept rows per channel, chunking."""
-
-    setting: Setting
-    quantile: float = 0.999
-    rows: int = 512
-    chunk: int | None = None
-    keep_bytes: int = KEEP_BYTES
-
-
-@dataclass
-class LayerFit:
-    """One layer's fitted parameters: per channel, the threshold ``θ`` (units of λ₀), the
-    initial membrane (fraction of θ) and the per-step input shift (ANN units)."""
-
-    threshold: np.ndarray
-    v_init: np.ndarray
-    shift: np.ndarray
-    report: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass
-class Calibration:
-    """The fitted layers (neurons and readouts), λ₀ and what the engine did."""
-
-    layers: dict[str, LayerFit]
-    lam0: dict[str, float]
-    counters: dict[str, int]
-
-
-@dataclass(frozen=True)
-class Layer:
-    """What the caller knows about one target (a neuron layer or a readout): the ANN node
-    whose value it reproduces, the node whose bias shifts its input (None: no such bias),
-    whether its λ may be per channel, and its cap (a capped ReLU's ``max_value``)."""
-
-    ann: str
-    carrier: str | None
-    channelwise: bool
-    cap: float | None = None
 
 
 @dataclass
 class _Target:
+    """A neuron layer or readout to fit (``layer``), or a carried value (``layer`` None)."""
+
     name: str
-    layer: Layer
+    layer: Layer | None
     snn: SpikingSegment
-    ann: AnnSegment
+    ann: AnnSegment | None
     readout: bool
 
 
@@ -118,22 +70,43 @@ class Engine:
     ) -> None:
         self.prepared, self.snn, self.lam0, self.plan = prepared, snn, lam0, plan
         self.reduce = reduce
-        spiking = {n for n, node in snn if node.spiking}
-        frontier = set(snn.inputs) | spiking
-        self.targets = [
-            self._target(n, layers[n], frontier, spiking) for n, _ in snn if n in layers
-        ]
-        self.last: dict[str, int] = {}
-        for i, t in enumerate(self.targets):
-            for n in (*t.snn.graph.inputs, *t.ann.sim.graph.inputs):
-                self.last[n] = i
+        self.layers = layers
+        self.spiking = {n for n, node in snn if node.spiking}
+        self.base = set(snn.inputs) | self.spiking
+        self._build(set())
         keys = ("snn_nodes", "ann_nodes", "fit_simulations", "layer_runs", "peak_bytes")
         self.counters = dict.fromkeys(keys, 0)
 
-    def _target(self, name: str, layer: Layer, frontier: set[str], spiking: set[str]) -> _Target:
-        s = SpikingSegment(segment(self.snn, self.snn.edges[name][0], frontier, spiking))
-        a = AnnSegment(segment(self.prepared, layer.ann, frontier, spiking))
-        return _Target(name, layer, s, a, name not in spiking)
+    def _build(self, carried: set[str]) -> None:
+        """The targets in topological order (the carried values among them) and the index
+        of the last target reading each value."""
+        self.targets = [
+            self._target(n, carried) for n, _ in self.snn if n in self.layers or n in carried
+        ]
+        self.last: dict[str, int] = {}
+        for i, t in enumerate(self.targets):
+            ann = () if t.ann is None else t.ann.sim.graph.inputs
+            for n in (*t.snn.graph.inputs, *ann):
+                self.last[n] = i
+
+    def _target(self, name: str, carried: set[str]) -> _Target:
+        frontier, temporal = self.base | carried, self.spiking | carried
+        in_ann = {n for n in carried if self._in_ann(n)}  # carried on the ANN side too
+        ann_frontier = self.base | in_ann
+        if name in carried:
+            s = SpikingSegment(segment(self.snn, name, frontier - {name}, temporal))
+            a = segment(self.prepared, name, ann_frontier - {name}, self.spiking)
+            return _Target(name, None, s, AnnSegment(a) if name in in_ann else None, False)
+        layer = self.layers[name]
+        s = SpikingSegment(segment(self.snn, self.snn.edges[name][0], frontier, temporal))
+        a = AnnSegment(segment(self.prepared, layer.ann, ann_frontier, self.spiking))
+        return _Target(name, layer, s, a, name not in self.spiking)
+
+    def _in_ann(self, name: str) -> bool:
+        """Whether the SNN's node ``name`` is the ANN's node of that name (same op, inputs)."""
+        node = self.prepared.nodes.get(name)
+        same = type(node) is type(self.snn.nodes[name])
+        return same and self.prepared.edges[name] == self.snn.edges[name]
 
     def run(self, x: torch.Tensor, samples: int, progress: LayerProgress | None) -> Calibration:
         steps = self.plan.setting.steps
@@ -145,17 +118,25 @@ class Engine:
         for n in self.snn.inputs:
             snn_vals[n] = [Stored.value(c) for c in chunks]
             ann_vals[n] = list(chunks)
+        per_value = 4 * steps * samples  # bytes per element of a carried value
+        self._build(
+            carried_values(self.snn, self.targets, self.base, per_value, self.plan.keep_bytes)
+        )
         fits: dict[str, LayerFit] = {}
+        done, layers = 0, sum(t.layer is not None for t in self.targets)
         for i, t in enumerate(self.targets):
-            if t.readout:
+            if t.layer is None:
+                self._carry(t, snn_vals, ann_vals, len(chunks))
+            elif t.readout:
                 fits[t.name] = self._readout(t, snn_vals, ann_vals, len(chunks))
             else:
                 fits[t.name] = self._neuron(t, snn_vals, ann_vals, len(chunks), samples, i)
             for n in [n for n, last in self.last.items() if last == i]:
                 snn_vals.pop(n, None)
                 ann_vals.pop(n, None)
-            if progress:
-                progress(t.name, i + 1, len(self.targets))
+            if progress and t.layer is not None:
+                done += 1
+                progress(t.name, done, layers)
         return Calibration(fits, dict(self.lam0), dict(self.counters))
 
     def _inputs(
@@ -169,6 +150,22 @@ class Engine:
         self.counters["ann_nodes"] += t.ann.size
         return cur, a
 
+    def _carry(
+        self, t: _Target, snn_vals: dict[str, list[Stored]], ann_vals: dict, chunks: int
+    ) -> None:
+        """A carried value, computed once per chunk and kept (float32, over all steps), and
+        the ANN's value of that node where the ANN has it."""
+        steps = self.plan.setting.steps
+        for k in range(chunks):
+            v, temporal = t.snn({n: snn_vals[n][k].read() for n in t.snn.graph.inputs}, steps)
+            value = v if temporal else v.expand(steps, *v.shape)
+            snn_vals.setdefault(t.name, []).append(Stored.value(value))
+            self.counters["snn_nodes"] += t.snn.size
+            if t.ann is not None:
+                a = t.ann({n: ann_vals[n][k] for n in t.ann.sim.graph.inputs})
+                ann_vals.setdefault(t.name, []).append(a)
+                self.counters["ann_nodes"] += t.ann.size
+
     def _neuron(
         self,
         t: _Target,
@@ -180,7 +177,7 @@ class Engine:
     ) -> LayerFit:
         lam0 = self.lam0[t.name]
         shape = self.snn.shapes[t.name]
-        pos = _positions(shape, self.plan.rows, samples)
+        pos = positions(shape, self.plan.rows, samples)
         keep_x, keep_z, kept, cache = [], [], 0, {}
         hist = torch.zeros(shape[0], 1, dtype=torch.long)
         static = True
@@ -190,8 +187,8 @@ class Engine:
             z = a / lam0
             h = channel_histogram(z)
             hist = h if k == 0 else hist + h
-            keep_x.append(_rows(cur, temporal, pos))
-            keep_z.append(_rows(z, False, pos))
+            keep_x.append(rows_at(cur, temporal, pos))
+            keep_z.append(rows_at(z, False, pos))
             if kept + cur.numel() * 4 <= self.plan.keep_bytes:
                 cache[k] = cur
                 kept += cur.numel() * 4
@@ -272,20 +269,3 @@ class Engine:
         held = sum(s.nbytes for v in snn_vals.values() for s in v)
         held += sum(a.numel() * a.element_size() for v in ann_vals.values() for a in v)
         self.counters["peak_bytes"] = max(self.counters["peak_bytes"], held + extra)
-
-
-def _positions(shape: tuple[int, ...], rows: int, samples: int) -> torch.Tensor:
-    """Evenly spaced positions per sample (the same for every channel and sample), enough
-    for about ``rows`` rows per channel over ``samples`` samples."""
-    size = math.prod(shape[1:])
-    per = min(size, max(1, -(-rows // max(samples, 1))))
-    return torch.linspace(0, size - 1, per).round().long()
-
-
-def _rows(v: torch.Tensor, temporal: bool, pos: torch.Tensor) -> torch.Tensor:
-    """``[(T,) n, C, ...]`` at the kept positions as rows ``[(T,) n·P, C]``."""
-    lead = 2 if temporal else 1
-    c = v.shape[lead]
-    flat = v.reshape(*v.shape[: lead + 1], -1)[..., pos]  # [(T,) n, C, P]
-    flat = flat.movedim(lead, -1)  # [(T,) n, P, C]
-    return flat.reshape(*v.shape[: lead - 1], -1, c)

@@ -10,7 +10,9 @@ whatever its depth.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import math
+from collections.abc import Collection, Sequence
+from typing import Any
 
 import torch
 
@@ -46,6 +48,33 @@ def segment(
     edges = {n: () if n in reads else graph.edges[n] for n in nodes}
     shapes = {n: graph.shapes[n] for n in nodes}
     return Graph(nodes, edges, (target,), shapes, graph.meta)
+
+
+def carried_values(
+    snn: Graph, targets: Sequence[Any], frontier: Collection[str], size: int, budget: int
+) -> set[str]:
+    """Values that several targets' segments would each compute again through a synapse
+    (DenseNet's features, read by the concatenation of every later layer of their block):
+    carried like spikes, as float32, so that each node runs once per chunk. In topological
+    order, while those alive at once fit ``budget`` bytes, each taking ``size`` bytes per
+    value (the others are computed again, as before)."""
+    order = {n: i for i, (n, _) in enumerate(snn)}
+    readers: dict[str, list[int]] = {}
+    for t in targets:
+        for n, node in t.snn.graph:
+            if not isinstance(node, ir.Input):
+                readers.setdefault(n, []).append(order[t.name])
+    reached, alive, carried = set(frontier), [], set()
+    for n in sorted((n for n, r in readers.items() if len(r) > 1), key=order.__getitem__):
+        if not any(node.synapse for _, node in segment(snn, n, reached, reached)):
+            continue
+        nbytes = size * math.prod(snn.shapes[n])
+        alive = [(end, b) for end, b in alive if end > order[n]]
+        if sum(b for _, b in alive) + nbytes <= budget:
+            carried.add(n)
+            reached.add(n)
+            alive.append((max(readers[n]), nbytes))
+    return carried
 
 
 class SpikingSegment:

@@ -33,3 +33,20 @@ def channel_quantile(hist: torch.Tensor, q: float) -> torch.Tensor:
     b = (cum < rank).sum(1)
     value = LOW * 2.0 ** (b.double() / PER_OCTAVE)
     return torch.where(b > 0, value, torch.zeros_like(value)).float()
+
+
+def positions(shape: tuple[int, ...], rows: int, samples: int) -> torch.Tensor:
+    """Evenly spaced positions per sample (the same for every channel and sample), enough
+    for about ``rows`` rows per channel over ``samples`` samples."""
+    size = math.prod(shape[1:])
+    per = min(size, max(1, -(-rows // max(samples, 1))))
+    return torch.linspace(0, size - 1, per).round().long()
+
+
+def rows_at(v: torch.Tensor, temporal: bool, pos: torch.Tensor) -> torch.Tensor:
+    """``[(T,) n, C, ...]`` at the kept positions as rows ``[(T,) n·P, C]``."""
+    lead = 2 if temporal else 1
+    c = v.shape[lead]
+    flat = v.reshape(*v.shape[: lead + 1], -1)[..., pos]  # [(T,) n, C, P]
+    flat = flat.movedim(lead, -1)  # [(T,) n, P, C]
+    return flat.reshape(*v.shape[: lead - 1], -1, c)
