@@ -73,34 +73,42 @@ class Engine:
         self.layers = layers
         self.spiking = {n for n, node in snn if node.spiking}
         self.base = set(snn.inputs) | self.spiking
-        self._build(set())
         keys = ("snn_nodes", "ann_nodes", "fit_simulations", "layer_runs", "peak_bytes")
         self.counters = dict.fromkeys(keys, 0)
 
-    def _build(self, carried: set[str]) -> None:
-        """The targets in topological order (the carried values among them) and the index
-        of the last target reading each value."""
-        self.targets = [
-            self._target(n, carried) for n, _ in self.snn if n in self.layers or n in carried
-        ]
+    def _build(self, samples: int) -> None:
+        """The targets in topological order, the carried values among them (sized for
+        ``samples``), and the index of the last target reading each value."""
+        base = {
+            n: segment(self.snn, self.snn.edges[n][0], self.base, self.spiking) for n in self.layers
+        }
+        per_value = 4 * self.plan.setting.steps * samples  # bytes per element carried
+        carried = carried_values(self.snn, base, self.base, per_value, self.plan.keep_bytes)
+        frontier, temporal = self.base | carried, self.spiking | carried
+        in_ann = {n for n in carried if self._in_ann(n)}  # carried on the ANN side too
+        ann_frontier = self.base | in_ann
+        self.targets: list[_Target] = []
+        for name, _ in self.snn:
+            if name in carried:
+                s = SpikingSegment(segment(self.snn, name, frontier - {name}, temporal))
+                a: AnnSegment | None = None
+                if name in in_ann:
+                    g = segment(self.prepared, name, ann_frontier - {name}, self.spiking)
+                    a = AnnSegment(g)
+                t = _Target(name, None, s, a, False)
+            elif name in self.layers:
+                layer = self.layers[name]
+                s = SpikingSegment(segment(self.snn, self.snn.edges[name][0], frontier, temporal))
+                a = AnnSegment(segment(self.prepared, layer.ann, ann_frontier, self.spiking))
+                t = _Target(name, layer, s, a, name not in self.spiking)
+            else:
+                continue
+            self.targets.append(t)
         self.last: dict[str, int] = {}
         for i, t in enumerate(self.targets):
             ann = () if t.ann is None else t.ann.sim.graph.inputs
             for n in (*t.snn.graph.inputs, *ann):
                 self.last[n] = i
-
-    def _target(self, name: str, carried: set[str]) -> _Target:
-        frontier, temporal = self.base | carried, self.spiking | carried
-        in_ann = {n for n in carried if self._in_ann(n)}  # carried on the ANN side too
-        ann_frontier = self.base | in_ann
-        if name in carried:
-            s = SpikingSegment(segment(self.snn, name, frontier - {name}, temporal))
-            a = segment(self.prepared, name, ann_frontier - {name}, self.spiking)
-            return _Target(name, None, s, AnnSegment(a) if name in in_ann else None, False)
-        layer = self.layers[name]
-        s = SpikingSegment(segment(self.snn, self.snn.edges[name][0], frontier, temporal))
-        a = AnnSegment(segment(self.prepared, layer.ann, ann_frontier, self.spiking))
-        return _Target(name, layer, s, a, name not in self.spiking)
 
     def _in_ann(self, name: str) -> bool:
         """Whether the SNN's node ``name`` is the ANN's node of that name (same op, inputs)."""
@@ -118,10 +126,7 @@ class Engine:
         for n in self.snn.inputs:
             snn_vals[n] = [Stored.value(c) for c in chunks]
             ann_vals[n] = list(chunks)
-        per_value = 4 * steps * samples  # bytes per element of a carried value
-        self._build(
-            carried_values(self.snn, self.targets, self.base, per_value, self.plan.keep_bytes)
-        )
+        self._build(samples)
         fits: dict[str, LayerFit] = {}
         done, layers = 0, sum(t.layer is not None for t in self.targets)
         for i, t in enumerate(self.targets):

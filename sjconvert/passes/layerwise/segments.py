@@ -11,8 +11,7 @@ whatever its depth.
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Sequence
-from typing import Any
+from collections.abc import Collection, Mapping
 
 import torch
 
@@ -51,19 +50,20 @@ def segment(
 
 
 def carried_values(
-    snn: Graph, targets: Sequence[Any], frontier: Collection[str], size: int, budget: int
+    snn: Graph, segments: Mapping[str, Graph], frontier: Collection[str], size: int, budget: int
 ) -> set[str]:
     """Values that several targets' segments would each compute again through a synapse
     (DenseNet's features, read by the concatenation of every later layer of their block):
     carried like spikes, as float32, so that each node runs once per chunk. In topological
     order, while those alive at once fit ``budget`` bytes, each taking ``size`` bytes per
-    value (the others are computed again, as before)."""
+    value (the others are computed again, as before). ``segments``: each target's segment
+    from ``frontier``."""
     order = {n: i for i, (n, _) in enumerate(snn)}
     readers: dict[str, list[int]] = {}
-    for t in targets:
-        for n, node in t.snn.graph:
+    for name, seg in segments.items():
+        for n, node in seg:
             if not isinstance(node, ir.Input):
-                readers.setdefault(n, []).append(order[t.name])
+                readers.setdefault(n, []).append(order[name])
     reached, alive, carried = set(frontier), [], set()
     for n in sorted((n for n, r in readers.items() if len(r) > 1), key=order.__getitem__):
         if not any(node.synapse for _, node in segment(snn, n, reached, reached)):
