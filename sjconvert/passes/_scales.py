@@ -52,7 +52,7 @@ def _move(node: ir.Node, full: np.ndarray, shape_in: tuple[int, ...]) -> np.ndar
     if found is None:
         raise PassError(f"no kernel to move scales through {node.op}")
     p = prepare(node, [shape_in], torch.float64)
-    out = found.fn(p, [torch.from_numpy(np.ascontiguousarray(full))[None]])
+    out = found.fn(p, [torch.tensor(full)[None]])  # a copy: `full` may be read-only
     return out[0].numpy().copy()
 
 
