@@ -190,10 +190,14 @@ def _threshold(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     return (xs[0] >= p["threshold"]).to(xs[0].dtype)
 
 
-@rate(ir.IF, ir.SignedIF, ir.LIF, ir.CubaLIF, channels=("v_threshold",))
+RATE_CODED = tuple(c for c in ir.NODE_TYPES.values() if c.rate_coded)
+
+
+@rate(*RATE_CODED, channels=("v_threshold",))
 def _rate_coded(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     """``clamp(X / V_th, 0, B)``: the firing rate of a neuron with a constant input (``B``:
-    the most spikes it emits in one step, 1 but for a bursting SignedIF)."""
+    the most spikes it emits in one step, 1 but for a bursting SignedIF). Registered for
+    every class with the ``rate_coded`` trait, so trait and model cannot disagree."""
     return torch.clamp(xs[0] / p["v_threshold"], 0.0, float(p.get("max_spikes", 1)))
 
 

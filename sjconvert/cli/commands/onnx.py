@@ -231,14 +231,12 @@ def to_lynxi(
         snn, ann = _snn(model, calib, arch, trust, json_out, time_major)
         seq = _sequence(snn, sequence)
         module = build_module(snn, T, dtype, seq)
-        lynxi_onnx = export_unrolled(snn, T, dtype=dtype, sequence=seq, exact_means=False)
+        lynxi_onnx = export_unrolled(snn, T, dtype=dtype, sequence=seq)
         rows = {}
         if verify is not None:
             dtypes = ["float32"] + (["float16"] if dtype == "float16" else [])
             checked = {
-                f"ONNX Runtime {d}": export_unrolled(
-                    snn, T, dtype=d, sequence=seq, counts=True, exact_means=False
-                )
+                f"ONNX Runtime {d}": export_unrolled(snn, T, dtype=d, sequence=seq, counts=True)
                 for d in dtypes
             }
             rows = _verify(snn, checked, verify, T, batch_size, json_out, time_major)

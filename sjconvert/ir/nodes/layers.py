@@ -132,6 +132,7 @@ class Add(Node):
     """Residual sum: ``Y = Σ_i X_i`` (two or more inputs of equal shape)."""
 
     arity: ClassVar[int | None] = None
+    sums: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
 
     def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:

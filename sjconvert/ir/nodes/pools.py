@@ -136,6 +136,7 @@ class _AdaptiveAvgPoolNd(Node):
 
     dims: ClassVar[int] = 0
     pool: ClassVar[bool] = True
+    adaptive: ClassVar[bool] = True
     linear: ClassVar[bool] = True
     keeps_scale: ClassVar[bool] = True
     keeps_shift: ClassVar[bool] = True

@@ -58,7 +58,7 @@ LOSSY: dict[str, Lossy] = {
     ),
     "maxpool-as-avgpool": Lossy(
         "max pooling becomes average pooling over the same window",
-        lambda n: isinstance(n, (ir.MaxPool1d, ir.MaxPool2d)),
+        lambda n: n.pool and not n.linear,
         _pool,
     ),
 }
