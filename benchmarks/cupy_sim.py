@@ -40,6 +40,7 @@ from sjconvert.exec.arrays import Arrays, run_node, stateful
 from sjconvert.ir import Graph
 from sjconvert.ir import nodes as ir
 from sjconvert.targets.cupy import to_cupy
+from sjconvert.targets.cupy.device import launch
 from sjconvert.targets.cupy.fused import FusedStateful
 
 STEPS = (4, 32, 128)
@@ -201,7 +202,7 @@ def neuron_rows(device: str, T: int = 32) -> list[dict[str, Any]]:
     if gpu:
         import cupy
 
-        fused = FusedStateful(node, Arrays(cupy, np.dtype(np.float32)))
+        fused = FusedStateful(node, Arrays(cupy, np.dtype(np.float32)), launch)
         xc = cupy.asarray(x)
         runs["fused CUDA kernel (CuPy)"] = lambda: fused(xc, T, False, None)
     else:

@@ -13,6 +13,7 @@ from sjconvert.exec import Simulator
 from sjconvert.exec.arrays import Arrays, run_node
 from sjconvert.ir import nodes as ir
 from sjconvert.targets.cupy import to_cupy
+from sjconvert.targets.cupy.device import launch
 from sjconvert.targets.cupy.fused import FusedStateful
 from tests.conftest import load_sample
 from tests.targets.test_cupy_graph import _has_device, networks
@@ -29,7 +30,7 @@ def test_cuda_kernels_are_bit_identical_to_the_reference(node: ir.Node, static: 
     T, shape = 16, (64, 3, 5)
     x = (np.random.default_rng(0).normal(size=shape if static else (T, *shape))).astype("f4")
     ref_s, ref_v = run_node(node, torch.from_numpy(x), T, static=static)
-    fused = FusedStateful(node, Arrays(cupy, np.dtype("float32")))
+    fused = FusedStateful(node, Arrays(cupy, np.dtype("float32")), launch)
     s, v = fused(cupy.asarray(x), T, static, None)
     np.testing.assert_array_equal(cupy.asnumpy(s), ref_s.numpy())
     for reg in ref_v:
@@ -42,7 +43,7 @@ def test_half2_kernels_match_the_numpy_half_program(node: ir.Node) -> None:
 
     x = (np.random.default_rng(0).normal(size=(16, 64, 3, 5)) * 0.8).astype("f2")
     want_s, want_v = run_node(node, x, 16, False, None, Arrays(np, np.dtype("float16")))
-    fused = FusedStateful(node, Arrays(cupy, np.dtype("float16")))
+    fused = FusedStateful(node, Arrays(cupy, np.dtype("float16")), launch)
     s, v = fused(cupy.asarray(x), 16, False, None)
     np.testing.assert_array_equal(cupy.asnumpy(s), want_s)
     for reg in want_v:

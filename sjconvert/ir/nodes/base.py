@@ -28,6 +28,9 @@ executors and targets read (never as tuples of classes repeated across files):
                    channel axis survives, possibly moved: the normalisation λ passes)
 ``keeps_shift``    ``f(X + δ) = f(X) + δ`` for a shift ``δ`` per channel on axis 1
 ``elementwise``    applied value by value (the per-channel axis 1 is kept in place)
+``transcendental`` computes exp, log or another function libraries round differently: a
+                   runtime with kernels of its own (ONNX Runtime) agrees to a few ulps,
+                   not bit for bit (IEEE 754 rounds +, −, ×, ÷, √ one way only)
 =================  ==============================================================
 """
 
@@ -97,6 +100,7 @@ class Node:
     keeps_scale: ClassVar[bool] = False
     keeps_shift: ClassVar[bool] = False
     elementwise: ClassVar[bool] = False
+    transcendental: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -186,6 +186,7 @@ class Softmax(Node):
     """``Y = exp(X) / Σ_dim exp(X)`` (``log``: its logarithm), ``dim >= 1``. Monotonic, so
     conversion drops it at a graph output (the argmax is unchanged) and says so."""
 
+    transcendental: ClassVar[bool] = True
     dim: int = 1
     log: bool = False
 

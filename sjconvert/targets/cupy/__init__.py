@@ -15,13 +15,13 @@ from ...exec.arraysim import ArraySimulator
 from ...exec.schedule import BLOCK_ELEMENTS
 from ...ir import nodes as ir
 from ...ir.graph import Graph
-from .device import array_module
+from .device import array_module, launch
 from .kernels import kernel_name, kernel_source
 from .ops import REGISTRY, Context
 
 GPU_BLOCK_ELEMENTS = 1 << 29  # 2 GiB per float32 temporal tensor
 
-__all__ = ["REGISTRY", "Context", "kernel_name", "kernel_source", "to_cupy"]
+__all__ = ["REGISTRY", "Context", "kernel_name", "kernel_source", "simulation", "to_cupy"]
 
 
 def to_cupy(graph: Graph, backend: str = "cupy", dtype: str = "float32") -> ArraySimulator:
@@ -40,10 +40,17 @@ def to_cupy(graph: Graph, backend: str = "cupy", dtype: str = "float32") -> Arra
             "GPU, and this torch has no CUDA: install a CUDA build of torch or use --backend "
             "numpy"
         )
-    ctx = Context(Arrays(xp, np.dtype(dtype)))
+    ctx = Context(Arrays(xp, np.dtype(dtype)), None if xp is np else launch)
+    return simulation(graph, ctx, BLOCK_ELEMENTS if xp is np else GPU_BLOCK_ELEMENTS)
+
+
+def simulation(graph: Graph, ctx: Context, block: int = BLOCK_ELEMENTS) -> ArraySimulator:
+    """The array simulation of ``graph`` with every node from this target's emitters."""
 
     def emit(name: str, node: ir.Node, arrays: Arrays) -> Any:
         return REGISTRY.emitter(graph, name)(name, node, ctx)
 
-    block = BLOCK_ELEMENTS if xp is np else GPU_BLOCK_ELEMENTS
-    return ArraySimulator(graph, xp, dtype, stateless=emit, stateful=emit, block_elements=block)
+    arrays = ctx.arrays
+    return ArraySimulator(
+        graph, arrays.xp, arrays.dtype, stateless=emit, stateful=emit, block_elements=block
+    )

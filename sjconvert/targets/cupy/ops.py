@@ -13,21 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from ...exec.arrays import Arrays
 from ...exec.schedule import runnable
 from ...ir import nodes as ir
 from ...ops import PROGRAMS
 from ..registry import Registry
-from .fused import FusedStateful
+from .device import launch
+from .fused import FusedStateful, Launch
 
 
 @dataclass(frozen=True)
 class Context:
-    """What every emitter needs: the arrays (module and dtype)."""
+    """What every emitter needs: the arrays (module and dtype) and, where stateful layers
+    run as fused kernels (CuPy), how a kernel is launched (None: the step program runs over
+    the arrays chunk by chunk, as with NumPy)."""
 
     arrays: Arrays
+    launch: Launch | None = launch
 
     @property
     def xp(self) -> Any:
@@ -38,8 +40,8 @@ REGISTRY: Registry[Context, Any] = Registry("cupy")
 
 
 def _stateful(name: str, node: ir.Node, ctx: Context) -> FusedStateful | None:
-    """On CuPy one fused kernel per layer; with NumPy the step program runs chunk by chunk."""
-    return FusedStateful(node, ctx.arrays) if ctx.xp is not np else None
+    """One fused kernel per layer where kernels are launched, else the step program."""
+    return None if ctx.launch is None else FusedStateful(node, ctx.arrays, ctx.launch)
 
 
 def _default(name: str, node: ir.Node, ctx: Context) -> None:

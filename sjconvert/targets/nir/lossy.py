@@ -32,8 +32,8 @@ class Lossy:
 
 
 def _neuron(node: ir.Node) -> bool:
-    """A rate-coded neuron NIR can hold (a SignedIF it refuses by name)."""
-    return node.rate_coded and not node.signed
+    """A rate-coded neuron with a reset field NIR can hold (a SignedIF it refuses by name)."""
+    return node.rate_coded and not node.signed and "v_reset" in node.params()
 
 
 def _pool(node: Any) -> ir.Node:

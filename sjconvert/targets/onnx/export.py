@@ -30,7 +30,7 @@ from ...exec.module import SpikingNet
 from ...exec.shapes import with_shapes
 from ...ir.graph import Graph
 from ...ir.io import atomic_write
-from . import REGISTRY
+from . import check
 from .step import StepNet, build_step
 
 MAX_RANK = 4
@@ -105,7 +105,7 @@ def export_unrolled(
     outputs are read out as every executor reads them (:mod:`sjconvert.ops.readout`)."""
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    REGISTRY.check(graph)
+    check(graph)
     dt = DTYPES[dtype]
     net = SpikingNet(graph, T, dt, sequence, counts).eval()
     x = _example(graph, T * 2 if sequence else 2, dt)
@@ -116,7 +116,7 @@ def export_unrolled(
 
 def export_step(graph: Graph, counts: bool = False) -> onnx.ModelProto:
     """The stateful single-step model (float32). ``counts`` adds ``spikes:<layer>`` outputs."""
-    REGISTRY.check(graph)
+    check(graph)
     net: StepNet = build_step(graph, counts=counts)
     x = _example(graph, 2, torch.float32)
     names = net.input_names()
