@@ -157,17 +157,10 @@ class ArraySimulator:
         outputs, tally = self.schedule.run(xs_, T, seq, tb, observe, keep)
         return ArrayResult(outputs, tally)
 
-    def run(
-        self,
-        *xs: Any,
-        T: int,
-        sequence: bool | None = None,
-        block: int | None = None,
-        observe: Callable[[str, Any, bool], None] | None = None,
-        keep: Iterable[int] | None = None,
-    ) -> SimResult:
-        """:meth:`run_arrays` with CPU torch tensors: a drop-in for the reference's run."""
-        res = self.run_arrays(*xs, T=T, sequence=sequence, block=block, observe=observe, keep=keep)
+    def run(self, *xs: Any, **options: Any) -> SimResult:
+        """:meth:`run_arrays` (same options) with CPU torch tensors: a drop-in for the
+        reference's run."""
+        res = self.run_arrays(*xs, **options)
         return SimResult.of(res.outputs, res.tally, self._host)
 
     def _host(self, y: Any) -> torch.Tensor:
