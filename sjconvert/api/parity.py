@@ -27,10 +27,11 @@ from ..exec.reference import Simulator
 from ..exec.shapes import with_shapes
 from ..frontends.loading import as_batches, load_data
 from ..ir.graph import Graph
+from ..passes.options import PLAIN
 from ..targets.lava.verify import compare
 from ..targets.lynxi import torch_dtype
 from .backends import Loihi, Runner, Skipped, message_counts, runners
-from .convert import PLAIN, is_plain, open_snn
+from .convert import is_plain, open_snn
 from .report import BACKENDS, ParityReport, Row, check, parse_requirements
 
 Data = list[tuple[np.ndarray, np.ndarray | None]]
