@@ -110,9 +110,10 @@ def render(text: str) -> str:
         pattern = re.compile(
             rf"(<!-- generated: {name} -->\n)(?:.*?\n)?(<!-- end: {name} -->)", re.DOTALL
         )
-        if not pattern.search(text):
+        found = pattern.search(text)
+        if found is None:
             raise ValueError(f"no section '<!-- generated: {name} -->' to fill")
-        text = pattern.sub(lambda m, body=make(): m.group(1) + body + "\n" + m.group(2), text)
+        text = text[: found.end(1)] + make() + "\n" + text[found.start(2) :]
     return text
 
 

@@ -49,7 +49,7 @@ def test_burst_takes_the_neurons_default_and_json_reports_it() -> None:
 
 
 def test_replace_names_unknown_options() -> None:
-    with pytest.raises(TypeError, match="unknown conversion option.*maxpol"):
+    with pytest.raises(TypeError, match=r"unknown conversion option.*maxpol"):
         ConversionOptions().replace(maxpol="avg")
 
 
