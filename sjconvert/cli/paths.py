@@ -5,7 +5,8 @@ An output (``-o``) may not be, or resolve to, any of the command's inputs — th
 replace the file it reads (``to-onnx m.sjir -o m.sjir``, ``ann2snn --calib X -o X``). A
 file output must also be writable where it points (:func:`sjconvert.ir.files.output_path`:
 not a folder, its folder exists); a folder output (``to-lynxi``) must not be a file, and a
-new one is made only inside an existing folder (as every file output). Existing outputs are replaced, atomically (``docs/ir_format.md``, "Writing files").
+new one is made only inside an existing folder (as every file output). Existing outputs are
+replaced, atomically (``docs/ir_format.md``, "Writing files").
 """
 
 from __future__ import annotations
