@@ -21,9 +21,10 @@ from ..exec.evaluate import evaluate
 from ..exec.reference import SimResult, Simulator
 from ..frontends.loading import DataSource, load_data
 from ..ir.graph import Graph
+from ..passes.options import PLAIN
 from ..targets.lava.build import LoihiExport, choose_alpha, predict_fixed_point, to_loihi
 from ..targets.lava.verification import LavaCheck, check_in_lava
-from .convert import PLAIN, is_plain, open_snn
+from .convert import is_plain, open_snn
 
 BATCH = 256  # samples per accuracy batch
 
