@@ -23,6 +23,7 @@ __version__ = "0.2.0"
 _EXPORTS = {
     "CaptureError": ".errors",
     "Conversion": ".api",
+    "ConversionOptions": ".api",
     "EmitError": ".errors",
     "Evaluation": ".exec.evaluate",
     "Graph": ".ir",

@@ -1,7 +1,8 @@
 """The Python API (what the CLI calls): conversion, simulation, parity across backends,
 plots and the docs generator."""
 
-from .convert import CALIB_STEPS, DEFAULT_BURST, PLAIN, Conversion, ann2snn, is_plain, open_snn
+from ..passes.options import CALIB_STEPS, DEFAULT_BURST, PLAIN, ConversionOptions
+from .convert import Conversion, ann2snn, is_plain, open_snn
 from .files import read_ir, read_with_source
 from .parity import parity
 from .report import ParityReport
@@ -12,6 +13,7 @@ __all__ = [
     "DEFAULT_BURST",
     "PLAIN",
     "Conversion",
+    "ConversionOptions",
     "ParityReport",
     "ann2snn",
     "executor",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,14 +24,12 @@ from ..passes import (
     PREPARE,
     calibrate,
     fold_scales,
-    parse_mode,
     relu_to_if,
     replace_maxpool,
     run_pipeline,
     statistic,
 )
 from ..passes.layerwise import (
-    ANYTIME,
     Calibration,
     LayerProgress,
     Plan,
@@ -40,20 +38,17 @@ from ..passes.layerwise import (
     calibrate_layers,
     identity,
 )
-from ..passes.normalise import NEURONS
+from ..passes.options import ConversionOptions
 from ..passes.pools import accumulate_pools
 from .files import read_with_source
 
 Progress = Callable[[int], None]
-DEFAULT_T = "any"
-DEFAULT_BURST = 4
-GRANULARITIES = ("channel", "layer")
-CALIB_STEPS = 4  # docs/low_t.md, "Calibration steps": 8 cost twice as much for the same accuracy
 
 
 @dataclass
 class Conversion:
-    """Result of :func:`ann2snn`: the SNN graph, the captured ANN and per-layer facts."""
+    """Result of :func:`ann2snn`: the SNN graph, the captured ANN, per-layer facts and the
+    options it was made with."""
 
     snn: Graph
     ann: Graph
@@ -61,64 +56,44 @@ class Conversion:
     calib_samples: int
     seconds: float
     calibration: Calibration | None = None
+    options: ConversionOptions = field(default_factory=ConversionOptions)
 
 
 def ann2snn(
     model: nn.Module | Graph | str | os.PathLike[str],
     calib: Iterable[Any] | str,
-    mode: str | float = "99.9%",
-    maxpool: str = "cumulative",
-    spiking_output: bool = False,
+    options: ConversionOptions | None = None,
+    *,
     progress: Progress | None = None,
     arch: str | None = None,
     trust: bool = False,
-    T: int | str | None = DEFAULT_T,
-    granularity: str = "channel",
-    v_init: float = 0.5,
-    search: bool = False,
-    bias: bool = False,
-    v_search: bool = True,
-    refine_samples: int = 512,
-    neuron: str = "signed",
-    burst: int | None = None,
-    calib_steps: int = CALIB_STEPS,
     layer_progress: LayerProgress | None = None,
     reduce: Reduce = identity,
+    **changes: Any,
 ) -> Conversion:
     """Convert a ReLU ANN to a spiking network (capture → prepare → calibrate → normalise →
     calibrate layer by layer).
 
     ``model`` is a module, a captured graph, or a file as the CLI takes it (state dict with
     ``arch``, pickled module with ``trust=True``, or an IR file). ``calib`` yields batches
-    (tensors, ``(x, y)`` pairs or :class:`Batch`) or names a data set as the CLI does
-    (``.npz`` / ``.pt`` / ``package.module:function``); it is streamed once and only a
-    fixed-size summary per layer is kept.
+    (tensors, ``(x, y)`` pairs or :class:`Batch`), is one tensor or ``(x, y)`` pair (one
+    batch), or names a data set as the CLI does (``.npz`` / ``.pt`` / ``.npy`` /
+    ``package.module:function``); it is streamed once and only a fixed-size summary per
+    layer is kept.
 
-    ``neuron``: ``"signed"`` (:class:`~sjconvert.ir.nodes.SignedIF`, default, with bursts
-    of up to ``burst`` spikes per step: :data:`DEFAULT_BURST` unless given) or ``"if"``.
-    ``T="any"`` (default) calibrates for every T from 1 to 64: the first
-    ``refine_samples`` calibration samples drive :func:`~sjconvert.passes.layerwise.
-    calibrate_layers`, which simulates the network once for ``calib_steps`` steps and fits,
-    per channel (``granularity="channel"``) or per layer, a threshold (``search``), a
-    per-step input bias (``bias``) and an initial membrane (``v_search``: a correction that
-    fades with t) against the objective over T = 1…64. ``T=N`` fits threshold and bias for
-    that one T instead (simulating N steps). ``T=None`` is the plain conversion of Rueckauer
-    et al. (2017) with ``mode`` alone. ``v_init`` is the initial membrane as a fraction of
-    the threshold (0.5: half-threshold start) before the fit. ``reduce`` sums a tensor
-    across calibration shards (identity: one process); ``layer_progress(name, done, total)``
-    follows the layer calibration.
+    The conversion follows ``options`` (:class:`~sjconvert.passes.options.
+    ConversionOptions`, defaults if None) with ``changes`` applied: option names as
+    keywords, e.g. ``ann2snn(model, data, mode="max", T=None)``. With the default ``T="any"``
+    the first ``refine_samples`` calibration samples drive :func:`~sjconvert.passes.
+    layerwise.calibrate_layers`, which simulates the network once for ``calib_steps`` steps
+    and fits, per channel or per layer, a threshold (``search``), a per-step input bias
+    (``bias``) and an initial membrane (``v_search``: a correction that fades with t)
+    against the objective over T = 1…64; ``T=N`` fits them for that one T (simulating N
+    steps); ``T=None`` is the plain conversion of Rueckauer et al. (2017) with ``mode``
+    alone. ``reduce`` sums a tensor across calibration shards (identity: one process);
+    ``layer_progress(name, done, total)`` follows the layer calibration.
     """
-    kind = parse_mode(mode)
-    steps, targets = _steps(T, calib_steps)
-    if granularity not in GRANULARITIES:
-        raise InputError(f"granularity {granularity!r} unknown; use one of {GRANULARITIES}")
-    if neuron not in NEURONS:
-        raise InputError(f"neuron {neuron!r} unknown; use one of {list(NEURONS)}")
-    burst = (DEFAULT_BURST if neuron == "signed" else 1) if burst is None else burst
-    if burst < 1 or (burst > 1 and neuron != "signed"):
-        raise InputError(f"burst must be >= 1 (and > 1 only with signed neurons), got {burst}")
-    if not 0.0 <= v_init < 1.0:
-        raise InputError(f"v_init is a fraction of the threshold in [0, 1), got {v_init}")
+    opts = (options or ConversionOptions()).replace(**changes)
     if isinstance(calib, str):
         calib = load_data(calib)
     if isinstance(model, (str, os.PathLike)):
@@ -134,8 +109,8 @@ def ann2snn(
     ann = model if isinstance(model, Graph) else capture(model, first.x[:2])
     if any(node.spiking for _, node in ann):
         raise InputError("the model already has spiking neurons; ann2snn converts ReLU ANNs")
-    prepared = run_pipeline(ann, [*PREPARE, partial(replace_maxpool, policy=maxpool)])
-    prepared = prepared.with_meta(maxpool=maxpool)
+    prepared = run_pipeline(ann, [*PREPARE, partial(replace_maxpool, policy=opts.maxpool)])
+    prepared = prepared.with_meta(maxpool=opts.maxpool)
     relus = [n for n, node in prepared if isinstance(node, ir.ReLU)]
     count = 0
     kept: list[tuple[int, torch.Tensor]] = []
@@ -145,47 +120,35 @@ def ann2snn(
         for b in _chain(first, it):
             x = _checked(prepared, b.x)
             offset = count if b.offset is None else b.offset  # global in a sharded run
-            if offset < refine_samples:
-                kept.append((offset, x[: refine_samples - offset]))
+            if offset < opts.refine_samples:
+                kept.append((offset, x[: opts.refine_samples - offset]))
             count += int(b.x.shape[0])
             yield x
 
     agree(ann, calib)
     stats = calibrate(prepared, stream(), relus, progress)
     count = int(dist.all_sum(torch.tensor(count)))
-    refine_x = _refine_samples(kept, refine_samples)
-    cumulative = maxpool == "cumulative"
+    cumulative = opts.maxpool == "cumulative"
     cal = None
-    if steps is None:
+    if opts.steps is None:
         plain = partial(
             relu_to_if,
             stats=stats,
-            mode=mode,
-            spiking_output=spiking_output,
-            v_init=v_init,
-            neuron=neuron,
-            burst=burst,
+            mode=opts.mode,
+            spiking_output=opts.spiking_output,
+            v_init=opts.v_init,
+            neuron=opts.neuron,
+            burst=opts.max_spikes,
         )
         snn = run_pipeline(prepared, [plain, *([accumulate_pools] if cumulative else [])])
     else:
-        setting = Setting(
-            neuron,
-            burst,
-            steps,
-            targets,
-            search,
-            bias,
-            v_search,
-            granularity == "channel",
-            v_init,
-        )
         layerwise = partial(
             _layerwise,
-            x=refine_x,
-            lam0={n: statistic(stats[n], mode) for n in relus},
-            plan=Plan(setting, quantile=_quantile(kind)),
+            x=_refine_samples(kept, opts.refine_samples),
+            lam0={n: statistic(stats[n], opts.mode) for n in relus},
+            plan=Plan(Setting.from_options(opts), quantile=opts.quantile),
             cumulative=cumulative,
-            spiking_output=spiking_output,
+            spiking_output=opts.spiking_output,
             reduce=reduce,
             progress=layer_progress,
             found=(found := []),
@@ -193,38 +156,26 @@ def ann2snn(
         snn = run_pipeline(prepared, [layerwise])
         cal = found[0]
     lam = dict(snn.meta["normalisation"]["lambda"])
-    snn = snn.with_meta(
-        calibration={"samples": count, "refine_samples": min(count, refine_samples)},
+    snn = _recorded(snn, opts, count, cal)
+    return Conversion(snn, ann, lam, count, time.perf_counter() - start, cal, opts)
+
+
+def _recorded(snn: Graph, opts: ConversionOptions, count: int, cal: Calibration | None) -> Graph:
+    """``snn`` with the options and calibration facts in its metadata."""
+    layered = opts.steps is not None
+    return snn.with_meta(
+        calibration={"samples": count, "refine_samples": min(count, opts.refine_samples)},
         normalisation={
             **snn.meta["normalisation"],
-            "mode": str(mode),
-            "target_T": T if steps is not None else None,
-            "calibration_steps": steps,
-            "search": search and steps is not None,
-            "bias_correction": bias and steps is not None,
-            "v_search": v_search and steps is not None,
+            "mode": str(opts.mode),
+            "target_T": opts.T if layered else None,
+            "calibration_steps": opts.steps,
+            "search": opts.search and layered,
+            "bias_correction": opts.bias and layered,
+            "v_search": opts.v_search and layered,
             "layers": {} if cal is None else {n: f.report for n, f in cal.layers.items()},
         },
     )
-    return Conversion(snn, ann, lam, count, time.perf_counter() - start, cal)
-
-
-def _steps(T: int | str | None, calib_steps: int) -> tuple[int | None, tuple[int, ...]]:
-    """``(steps simulated, T of the objective)`` for a target ``T`` (None: no layer
-    calibration)."""
-    if T is None:
-        return None, ()
-    if T == "any":
-        if calib_steps < 1:
-            raise InputError(f"calibration steps must be a positive integer, got {calib_steps}")
-        return calib_steps, ANYTIME
-    if isinstance(T, str) or T < 1:
-        raise InputError(f"target T must be 'any' or a positive integer, got {T!r}")
-    return int(T), (int(T),)
-
-
-def _quantile(kind: tuple[str, float]) -> float:
-    return kind[1] if kind[0] == "percentile" else 1.0
 
 
 def _layerwise(graph: Graph, found: list[Calibration], **options: Any) -> Graph:
@@ -261,11 +212,6 @@ def _open_model(path: Path, arch: str | None, trust: bool) -> nn.Module | Graph:
     return load_model(path, arch=arch, trust=trust)
 
 
-PLAIN = {"T": None, "v_init": 0.0, "neuron": "if", "maxpool": "pre"}
-"""Options of the plain conversion (Rueckauer et al. 2017) that chips without signed or
-bursting neurons, cumulative pooling or a fitted start take (Loihi 2, NIR)."""
-
-
 def is_plain(snn: Graph) -> bool:
     """Whether ``snn`` uses none of the anytime mechanisms (:data:`PLAIN` made it, or it
     came from elsewhere)."""
@@ -281,15 +227,18 @@ def open_snn(
     arch: str | None = None,
     trust: bool = False,
     progress: Progress | None = None,
-    **options: Any,
+    options: ConversionOptions | None = None,
+    **changes: Any,
 ) -> tuple[Graph, Graph | None]:
     """``(snn, source ann or None)`` for a target command's MODEL argument.
 
     An IR file or graph that already spikes is used as it is (with the ANN stored beside it).
     Anything else — an ANN IR file, a model file, a module — is captured; a model with
     spiking neurons (SpikingJelly-style) is taken as captured, an ANN is converted by
-    :func:`ann2snn` on ``calib`` with ``options`` (``mode``, ``maxpool``, ...). ``calib`` is
+    :func:`ann2snn` on ``calib`` with ``options`` and ``changes`` (``mode="max"``, ``**PLAIN``,
+    ...): validated before anything is loaded. ``calib`` is
     required unless MODEL is a spiking IR file (its first batch is the example input)."""
+    opts = (options or ConversionOptions()).replace(**changes)
     if isinstance(model, (str, os.PathLike)):
         path = Path(model)
         if is_ir_file(path):
@@ -314,7 +263,7 @@ def open_snn(
         model = capture(model, example_input(model, first.x))
         if any(node.spiking for _, node in model):  # SpikingJelly SNNs, ann2snn outputs
             return run_pipeline(model, [fold_scales]), None
-    conv = ann2snn(model, calib, progress=progress, **options)
+    conv = ann2snn(model, calib, opts, progress=progress)
     return conv.snn, conv.ann
 
 

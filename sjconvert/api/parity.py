@@ -21,16 +21,17 @@ import torch
 
 from ..errors import InputError, SjconvertError
 from ..exec import dist
-from ..exec.evaluate import time_steps
+from ..exec.evaluate import accuracy, time_steps
 from ..exec.parity import ParityMeter, reference_run
 from ..exec.reference import Simulator
 from ..exec.shapes import with_shapes
 from ..frontends.loading import as_batches, load_data
 from ..ir.graph import Graph
-from ..targets.lava.verify import compare
+from ..passes.options import PLAIN
+from ..targets.lava.running.launcher import compare
 from ..targets.lynxi import torch_dtype
 from .backends import Loihi, Runner, Skipped, message_counts, runners
-from .convert import PLAIN, is_plain, open_snn
+from .convert import is_plain, open_snn
 from .report import BACKENDS, ParityReport, Row, check, parse_requirements
 
 Data = list[tuple[np.ndarray, np.ndarray | None]]
@@ -77,7 +78,7 @@ def parity(
         steps,
         int(dist.all_sum(torch.tensor(sum(len(x) for x, _ in xs)))),
         labelled,
-        _ann_accuracy(ann, xs) if labelled else None,
+        accuracy(Simulator(ann), xs) if labelled and ann is not None else None,
         rows,
         requirements,
         check(rows, requirements),
@@ -97,17 +98,6 @@ def _backends(backends: Sequence[str] | None) -> list[str]:
     if unknown:
         raise InputError(f"unknown backend(s) {', '.join(unknown)}; use {', '.join(BACKENDS)}")
     return chosen
-
-
-def _ann_accuracy(ann: Graph | None, xs: Data) -> float | None:
-    if ann is None:
-        return None
-    sim, counts = Simulator(ann), torch.zeros(2, dtype=torch.int64)
-    for x, y in xs:
-        pred = sim.rate(torch.from_numpy(x), keep=set())[ann.outputs[0]].argmax(-1)
-        counts += torch.tensor([int((pred.numpy() == y).sum()), len(x)])
-    correct, n = (int(v) for v in dist.all_sum(counts))
-    return correct / n
 
 
 def _layers(ref: dict[str, np.ndarray], counts: dict[str, np.ndarray] | None) -> tuple[Any, Any]:

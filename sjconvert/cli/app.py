@@ -35,7 +35,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..api import CALIB_STEPS, DEFAULT_BURST, read_ir, read_with_source
+from ..api import ConversionOptions, read_ir, read_with_source
 from ..api import ann2snn as convert
 from ..api import simulate as run_simulation
 from ..api.plots import plot_simulation
@@ -48,6 +48,7 @@ from ..ir.graph import Graph
 from ..ir.io import save
 from .exits import DEBUG, EXIT_CODES, err
 from .exits import run_body as _run
+from .options import with_conversion_options
 from .paths import check_outputs
 from .render import graph_rows, graph_table, results_table
 
@@ -126,19 +127,6 @@ def _layers(quiet: bool) -> Iterator[Callable[[str, int, int], None]]:
         )
 
 
-def parse_target(text: str) -> int | str | None:
-    """``-T any`` (every T), ``-T N`` (one T) or ``-T 0`` (no layer calibration)."""
-    if text.strip() == "any":
-        return "any"
-    try:
-        value = int(text)
-    except ValueError:
-        raise InputError(f"-T takes 'any' or a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise InputError(f"-T takes 'any' or a non-negative integer, got {text!r}")
-    return value or None
-
-
 def _calibrated_for(target: int | str | None) -> str:
     if target is None:
         return ""
@@ -187,69 +175,14 @@ TimeMajorOpt = Annotated[
 
 
 @app.command()
+@with_conversion_options
 def ann2snn(
     model: ModelArg,
     calib: Annotated[
         str, typer.Option(help="Calibration data: .npz/.pt with x, or package.module:function.")
     ],
     output: Annotated[Path, typer.Option("-o", "--output", help="IR file to write.")],
-    mode: Annotated[
-        str,
-        typer.Option(help="Normalisation: max, a percentile such as 99.9%, or a scale in (0, 1]."),
-    ] = "99.9%",
-    maxpool: Annotated[
-        str,
-        typer.Option(
-            help="Max pooling: cumulative (pool the current before the neuron, over "
-            "cumulative values where it is spike-driven), pre (the per-step current), error "
-            "(refuse), avg (average pooling instead), spike (max over spikes)."
-        ),
-    ] = "cumulative",
-    spiking_output: Annotated[
-        bool,
-        typer.Option(help="Make the last layer spike instead of integrating (membrane readout)."),
-    ] = False,
-    steps: Annotated[
-        str,
-        typer.Option(
-            "-T",
-            "--T",
-            help="Target time steps: 'any' calibrates for every T from 1 to 64; N for T=N "
-            "alone; 0 for the plain rate-norm conversion (no layer calibration).",
-        ),
-    ] = "any",
-    neuron: Annotated[
-        str, typer.Option(help="Neuron: signed (negative spikes take back over-firing) or if.")
-    ] = "signed",
-    burst: Annotated[
-        int | None,
-        typer.Option(
-            min=1, help=f"Most spikes a signed neuron emits in one step [default: {DEFAULT_BURST}]."
-        ),
-    ] = None,
-    granularity: Annotated[
-        str, typer.Option(help="Normalisation per 'channel' or per 'layer'.")
-    ] = "channel",
-    v_init: Annotated[
-        float,
-        typer.Option(help="Initial membrane as a fraction of the threshold (0.5: half)."),
-    ] = 0.5,
-    search: Annotated[
-        bool, typer.Option(help="Search each layer's threshold scale against the ANN.")
-    ] = False,
-    bias: Annotated[
-        bool, typer.Option(help="Fit a per-step bias (an input shift at every t) per channel.")
-    ] = False,
-    v_search: Annotated[
-        bool,
-        typer.Option(help="Fit each channel's initial membrane (a correction fading with t)."),
-    ] = True,
-    refine_samples: Annotated[
-        int, typer.Option(min=1, help="Calibration samples used for layer calibration.")
-    ] = 512,
-    calib_steps: Annotated[
-        int, typer.Option(min=1, help="Steps simulated by the layer calibration (with -T any).")
-    ] = CALIB_STEPS,
+    options: ConversionOptions,
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
@@ -260,7 +193,6 @@ def ann2snn(
     def body() -> None:
         check_outputs([output], [model, calib])
         data = load_data(calib, batch_size)
-        target = parse_target(steps)
         with (
             _progress("calibrating", _size(data), json_out) as advance,
             _layers(json_out) as layer_done,
@@ -268,32 +200,16 @@ def ann2snn(
             conv = convert(
                 model,
                 data,
-                mode=mode,
-                maxpool=maxpool,
-                spiking_output=spiking_output,
+                options,
                 progress=advance,
                 arch=arch,
                 trust=trust,
-                T=target,
-                granularity=granularity,
-                v_init=v_init,
-                search=search,
-                bias=bias,
-                v_search=v_search,
-                refine_samples=refine_samples,
-                neuron=neuron,
-                burst=burst,
-                calib_steps=calib_steps,
                 layer_progress=layer_done,
             )
         written(lambda: save(output, conv.snn, source=conv.ann))
         summary = {
             "output": str(output),
-            "mode": mode,
-            "target_T": target,
-            "neuron": neuron,
-            "burst": burst,
-            "granularity": granularity,
+            "options": conv.options.to_dict(),
             "calibration_samples": conv.calib_samples,
             "seconds": round(conv.seconds, 3),
             "lambda": conv.scales,
@@ -307,8 +223,8 @@ def ann2snn(
             out.print(f"note: output {note} is not part of the SNN")
         out.print(
             f"converted in {conv.seconds:.2f} s on {conv.calib_samples} calibration "
-            f"samples (mode {mode}, {granularity}-wise"
-            + _calibrated_for(target)
+            f"samples (mode {options.mode}, {options.granularity}-wise"
+            + _calibrated_for(options.T)
             + f"); wrote {output}"
         )
 

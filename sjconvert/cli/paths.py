@@ -4,8 +4,9 @@ An output (``-o``) may not be, or resolve to, any of the command's inputs — th
 ``../`` spellings of it, a symbolic link to it or a hard link of it — so no command can
 replace the file it reads (``to-onnx m.sjir -o m.sjir``, ``ann2snn --calib X -o X``). A
 file output must also be writable where it points (:func:`sjconvert.ir.files.output_path`:
-not a folder, its folder exists); a folder output (``to-lynxi``) must not be a file.
-Existing outputs are replaced, atomically (``docs/ir_format.md``, "Writing files").
+not a folder, its folder exists); a folder output (``to-lynxi``) must not be a file, and a
+new one is made only inside an existing folder (as every file output). Existing outputs are
+replaced, atomically (``docs/ir_format.md``, "Writing files").
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ def check_outputs(
     docstring). ``folder`` is a folder output whose files are ``outputs``."""
     if folder is not None and folder.exists() and not folder.is_dir():
         raise InputError(f"{folder}: exists and is not a folder")
+    if folder is not None and not folder.exists():
+        output_path(folder)  # a new folder goes into an existing, writable one
     sources = _existing(inputs)
     for out in outputs:
         if folder is None:

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 
 from ..errors import InputError
@@ -112,6 +113,25 @@ def _check_labels(y: torch.Tensor | None, classes: int) -> None:
         )
 
 
+def correct(pred: Any, reference: Any) -> int:
+    """How many predicted classes equal the reference classes (labels, or another model's
+    predictions): every accuracy in sjconvert is counted here."""
+    a = torch.as_tensor(np.asarray(pred)).reshape(-1)
+    b = torch.as_tensor(np.asarray(reference)).reshape(-1)
+    return int((a == b).sum())
+
+
+def accuracy(model: Simulator, batches: Iterable[tuple[Any, Any]]) -> float | None:
+    """The accuracy of a rate-coded graph (an ANN) on labelled direct-input batches ``(x,
+    y)``, merged over the shards of a sharded run; None without samples."""
+    hits = torch.zeros(2, dtype=torch.float64)
+    for x, y in batches:
+        pred = model.rate(torch.as_tensor(x), keep=set())[model.graph.outputs[0]].argmax(-1)
+        hits += torch.tensor([correct(pred, y), len(pred)], dtype=torch.float64)
+    right, n = (int(v) for v in dist.all_sum(hits))
+    return right / n if n else None
+
+
 def evaluate(
     snn: Executor,
     batches: Iterable[tuple[torch.Tensor, torch.Tensor | None]],
@@ -122,7 +142,7 @@ def evaluate(
     """Score ``snn`` at every T in ``T`` on ``(x, y)`` batches (``y`` may be None). ``T``
     None: :data:`DEFAULT_STEPS` for a direct input, the data's length for sequences."""
     steps = None if T is None else time_steps(T)
-    correct: dict[int, int] = {}
+    hits: dict[int, int] = {}
     ann_correct, ann_n, n, labelled = 0, 0, 0, None
     layer_spikes: dict[str, float] = {}
     per_t: torch.Tensor | None = None  # spikes, synops up to each T
@@ -136,7 +156,7 @@ def evaluate(
         if ann is not None and not seq:  # an ANN rates a direct input only
             ann_pred = ann.rate(x, keep=set())[ann.graph.outputs[0]].argmax(-1)
             ref = ann_pred if ref is None else ref
-            ann_correct += int((ann_pred == ref).sum())
+            ann_correct += correct(ann_pred, ref)
             ann_n += int(x.shape[0])
         if ref is None:
             raise InputError("data has no labels 'y' and there is no source ANN to agree with")
@@ -144,7 +164,7 @@ def evaluate(
         _check_labels(y, res.output.shape[-1])
         pred = res.output.argmax(-1)
         for i, t in enumerate(steps):
-            correct[t] = correct.get(t, 0) + int((pred[i] == ref).sum())
+            hits[t] = hits.get(t, 0) + correct(pred[i], ref)
         for k, v in res.spikes.items():
             layer_spikes[k] = layer_spikes.get(k, 0.0) + v
         per_t = _cumulative(res, steps) + (0.0 if per_t is None else per_t)
@@ -153,8 +173,8 @@ def evaluate(
             progress(int(x.shape[0]))
     steps = steps or time_steps(DEFAULT_STEPS)  # a shard without batches counts nothing
     per_t = torch.zeros(2, len(steps), dtype=torch.float64) if per_t is None else per_t
-    local = [n, ann_n, ann_correct, *(correct.get(t, 0) for t in steps)]
-    n, ann_n, ann_correct, *hits = (int(v) for v in dist.all_sum(torch.tensor(local).double()))
+    local = [n, ann_n, ann_correct, *(hits.get(t, 0) for t in steps)]
+    n, ann_n, ann_correct, *right = (int(v) for v in dist.all_sum(torch.tensor(local).double()))
     if n == 0:
         raise InputError("evaluation data is empty")
     layer_spikes = _merged(layer_spikes)
@@ -163,7 +183,7 @@ def evaluate(
     return Evaluation(
         n,
         steps,
-        {t: h / n for t, h in zip(steps, hits, strict=True)},
+        {t: h / n for t, h in zip(steps, right, strict=True)},
         ann_correct / ann_n if ann_n else None,
         bool(labelled),
         sum(layer_spikes.values()) / n,
@@ -176,10 +196,9 @@ def evaluate(
 def _cumulative(res: SimResult, steps: list[int]) -> torch.Tensor:
     """Spikes and synaptic operations summed over the batch and layers up to each T."""
     out = torch.zeros(2, len(steps), dtype=torch.float64)
-    rows = [res.at(t) for t in steps]
     for row, table in enumerate((res.spikes_at, res.synops)):
         for v in table.values():
-            out[row] += v.double().sum(1)[rows]
+            out[row] += v.double().sum(1)[[res.at(t) for t in steps]]
     return out
 
 

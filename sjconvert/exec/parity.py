@@ -24,6 +24,7 @@ import torch
 from ..ir.graph import Graph
 from ..ops import events
 from . import dist
+from .evaluate import correct
 from .reference import Simulator
 
 
@@ -100,9 +101,8 @@ class ParityMeter:
         if labels is None:
             self.labelled = False
         else:
-            y = np.asarray(labels).reshape(-1)
-            self.correct[0] += int((a == y).sum())
-            self.correct[1] += int((b == y).sum())
+            self.correct[0] += correct(a, labels)
+            self.correct[1] += correct(b, labels)
 
     def update_counts(self, ref_counts: dict[str, Any], counts: dict[str, Any]) -> None:
         """Spikes per sample ``[N]`` per layer of both sides (the layers of ``ref_counts``)."""

@@ -1,5 +1,6 @@
-"""Maps from torch modules to IR node builders (extensible by callers); the function and
-tensor-method builders are in :mod:`.functions`.
+"""Torch module classes to IR node builders (:data:`MODULE_BUILDERS`, :data:`NAMED_BUILDERS`:
+tables of :mod:`.registry`, extensible by callers); the function and tensor-method builders
+are in :mod:`.functions`.
 
 A builder receives the module (or the fx node's arguments) and a :class:`Ctx` with the
 traced shapes and returns an IR node, a :class:`Chain` of them, or raises
@@ -17,6 +18,7 @@ import torch
 from torch import nn
 
 from ..ir import nodes as ir
+from .registry import Builders
 
 
 class Unsupported(Exception):
@@ -226,33 +228,35 @@ def _dropout(m: nn.Module, ctx: Ctx) -> ir.Node:
     return ir.Dropout(float(m.p))
 
 
-MODULE_BUILDERS: dict[type, Callable[[nn.Module, Ctx], ir.Node]] = {
-    nn.Linear: lambda m, c: ir.Linear(_np(m.weight), _np(m.bias)),
-    nn.Conv1d: _conv,
-    nn.Conv2d: _conv,
-    nn.BatchNorm1d: _bn,
-    nn.BatchNorm2d: _bn,
-    nn.ReLU: lambda m, c: ir.ReLU(),
-    nn.ReLU6: lambda m, c: ir.ReLU(6.0),
-    nn.Hardtanh: lambda m, c: clamp(m.min_val, m.max_val),
-    nn.Threshold: lambda m, c: threshold(m.threshold, m.value),
-    nn.AvgPool1d: _pool("Avg", 1),
-    nn.AvgPool2d: _pool("Avg", 2),
-    nn.MaxPool1d: _pool("Max", 1),
-    nn.MaxPool2d: _pool("Max", 2),
-    nn.AdaptiveAvgPool1d: lambda m, c: adaptive_avg(c),
-    nn.AdaptiveAvgPool2d: lambda m, c: adaptive_avg(c),
-    nn.Flatten: _flatten,
-    nn.Dropout: _dropout,
-    nn.Dropout1d: _dropout,
-    nn.Dropout2d: _dropout,
-    nn.Dropout3d: _dropout,
-    nn.AlphaDropout: _dropout,
-    nn.FeatureAlphaDropout: _dropout,
-    nn.Identity: lambda m, c: ir.Identity(),
-    nn.Softmax: lambda m, c: ir.Softmax(softmax_dim(m.dim, c)),
-    nn.LogSoftmax: lambda m, c: ir.Softmax(softmax_dim(m.dim, c), log=True),
-}
+ModuleBuilder = Callable[[nn.Module, Ctx], ir.Node]
+MODULE_BUILDERS: Builders[type[nn.Module], ModuleBuilder] = Builders("torch module class")
+MODULE_BUILDERS.add((nn.Linear,), lambda m, c: ir.Linear(_np(m.weight), _np(m.bias)))
+MODULE_BUILDERS.add((nn.Conv1d, nn.Conv2d), _conv)
+MODULE_BUILDERS.add((nn.BatchNorm1d, nn.BatchNorm2d), _bn)
+MODULE_BUILDERS.add((nn.ReLU,), lambda m, c: ir.ReLU())
+MODULE_BUILDERS.add((nn.ReLU6,), lambda m, c: ir.ReLU(6.0))
+MODULE_BUILDERS.add((nn.Hardtanh,), lambda m, c: clamp(m.min_val, m.max_val))
+MODULE_BUILDERS.add((nn.Threshold,), lambda m, c: threshold(m.threshold, m.value))
+MODULE_BUILDERS.add((nn.AvgPool1d,), _pool("Avg", 1))
+MODULE_BUILDERS.add((nn.AvgPool2d,), _pool("Avg", 2))
+MODULE_BUILDERS.add((nn.MaxPool1d,), _pool("Max", 1))
+MODULE_BUILDERS.add((nn.MaxPool2d,), _pool("Max", 2))
+MODULE_BUILDERS.add((nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d), lambda m, c: adaptive_avg(c))
+MODULE_BUILDERS.add((nn.Flatten,), _flatten)
+MODULE_BUILDERS.add(
+    (
+        nn.Dropout,
+        nn.Dropout1d,
+        nn.Dropout2d,
+        nn.Dropout3d,
+        nn.AlphaDropout,
+        nn.FeatureAlphaDropout,
+    ),
+    _dropout,
+)
+MODULE_BUILDERS.add((nn.Identity,), lambda m, c: ir.Identity())
+MODULE_BUILDERS.add((nn.Softmax,), lambda m, c: ir.Softmax(softmax_dim(m.dim, c)))
+MODULE_BUILDERS.add((nn.LogSoftmax,), lambda m, c: ir.Softmax(softmax_dim(m.dim, c), log=True))
 
 
 def _voltage_scaler(m: nn.Module, ctx: Ctx) -> ir.Node:
@@ -280,20 +284,23 @@ class NamedBuilder:
     build: Callable[[nn.Module, Ctx], ir.Node]
 
 
-NAMED_BUILDERS: dict[str, NamedBuilder] = {
-    "VoltageScaler": NamedBuilder(("scale",), ir.Scale, _voltage_scaler),
-    "ChannelVoltageScaler": NamedBuilder(("scale",), ir.Scale, _voltage_scaler),
-    "Dropout": NamedBuilder(("p", "step_mode"), ir.Dropout, _sj_dropout),
-    "Dropout2d": NamedBuilder(("p", "step_mode"), ir.Dropout, _sj_dropout),
-}
+NAMED_BUILDERS: Builders[str, NamedBuilder] = Builders("module class name")
+NAMED_BUILDERS.add(
+    ("VoltageScaler", "ChannelVoltageScaler"), NamedBuilder(("scale",), ir.Scale, _voltage_scaler)
+)
+NAMED_BUILDERS.add(
+    ("Dropout", "Dropout2d"), NamedBuilder(("p", "step_mode"), ir.Dropout, _sj_dropout)
+)
 
 
-def module_builder(m: nn.Module) -> Callable[[nn.Module, Ctx], ir.Node] | None:
+def module_builder(m: nn.Module) -> ModuleBuilder | None:
+    """The builder of module ``m``: a SpikingJelly neuron's, its class's (or the nearest base
+    class's) in :data:`MODULE_BUILDERS`, else one of :data:`NAMED_BUILDERS` by class name."""
     if neuron_kind(m):
         return build_neuron
     for cls in type(m).__mro__:
-        if cls in MODULE_BUILDERS:
-            return MODULE_BUILDERS[cls]
+        if (found := MODULE_BUILDERS.get(cls)) is not None:
+            return found
     named = NAMED_BUILDERS.get(type(m).__name__)
     if named is not None and all(hasattr(m, a) for a in named.attrs):
         return named.build

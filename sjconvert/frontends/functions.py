@@ -1,5 +1,6 @@
-"""Maps from torch functions and tensor methods (fx ``call_function`` / ``call_method``
-targets; methods keyed by name) to IR node builders, extensible by callers.
+"""Torch functions and tensor methods (fx ``call_function`` / ``call_method`` targets;
+methods keyed by name) to IR node builders: :data:`FUNCTION_BUILDERS` and
+:data:`NAMED_FUNCTIONS`, tables of :mod:`.registry`, extensible by callers.
 
 Calls that return several tensors (``chunk``, ``split``) are :data:`SPLITS`: capture keeps
 their parts as slices of the input and turns each ``getitem`` into a :class:`ir.Slice`.
@@ -19,6 +20,7 @@ import torch.nn.functional as F
 from ..ir import nodes as ir
 from .builders import Chain, Ctx, Unsupported, adaptive_avg, clamp, flatten, pool, softmax_dim
 from .builders import threshold as _threshold
+from .registry import Builders
 
 
 def reshape(ctx: Ctx) -> ir.Node:
@@ -189,83 +191,60 @@ def _softmax(log: bool) -> Callable[[Ctx], ir.Node]:
     return lambda c: ir.Softmax(softmax_dim(c.arg(1, "dim"), c), log=log)
 
 
-_RELUS: dict[Any, Callable[[Ctx], ir.Node]] = {
-    **dict.fromkeys((F.relu, F.relu_, torch.relu, torch.relu_, "relu", "relu_"), _relu),
-    **dict.fromkeys((F.relu6,), lambda c: ir.ReLU(6.0)),
-    **dict.fromkeys((F.hardtanh, F.hardtanh_, "hardtanh", "hardtanh_"), _hardtanh),
-    **dict.fromkeys((torch.clamp, torch.clip, "clamp", "clip", "clamp_", "clip_"), _clamp),
-    **dict.fromkeys((torch.clamp_min, "clamp_min", "clamp_min_"), _clamp_min),
-    **dict.fromkeys(
-        (F.threshold, F.threshold_), lambda c: _threshold(c.arg(1, "threshold"), c.arg(2, "value"))
-    ),
-}
-_MOVEMENT: dict[Any, Callable[[Ctx], ir.Node | Chain]] = {
-    **dict.fromkeys(
-        ("view", "reshape", torch.reshape, "unsqueeze", torch.unsqueeze, "squeeze"), reshape
-    ),
-    **dict.fromkeys((torch.squeeze, "unflatten", torch.unflatten), reshape),
-    **dict.fromkeys(
-        (torch.flatten, "flatten"),
-        lambda c: flatten(c.arg(1, "start_dim", 0), c.arg(2, "end_dim", -1), c),
-    ),
-    **dict.fromkeys((torch.transpose, "transpose", "swapaxes", torch.swapaxes), _transpose),
-    **dict.fromkeys((torch.permute, "permute"), _permute),
-    **dict.fromkeys((torch.cat, torch.concat, torch.concatenate), _cat),
-    operator.getitem: _getitem,
-}
-_DROPOUTS: dict[Any, Callable[[Ctx], ir.Node]] = {
-    **dict.fromkeys((F.dropout, F.dropout1d, F.dropout2d, F.dropout3d), _dropout(True)),
-    **dict.fromkeys((F.alpha_dropout, F.feature_alpha_dropout), _dropout(False)),
-    **dict.fromkeys((torch.dropout, torch.alpha_dropout, torch.feature_dropout), _dropout(True)),
-}
-_POOLS: dict[Any, Callable[[Ctx], ir.Node]] = {
-    F.avg_pool1d: _pool_fn("Avg", 1),
-    F.avg_pool2d: _pool_fn("Avg", 2),
-    F.max_pool1d: _pool_fn("Max", 1),
-    F.max_pool2d: _pool_fn("Max", 2),
-    **dict.fromkeys((F.adaptive_avg_pool1d, F.adaptive_avg_pool2d), adaptive_avg),
-    **dict.fromkeys((torch.mean, "mean"), _mean),
-}
-_ARITHMETIC: dict[Any, Callable[[Ctx], ir.Node]] = {
-    **dict.fromkeys((operator.add, operator.iadd, torch.add, "add", "add_"), _add),
-    **dict.fromkeys((operator.mul, operator.imul, torch.mul, "mul", "mul_"), _scale(False)),
-    **dict.fromkeys((operator.truediv, operator.itruediv, torch.div, "div", "div_"), _scale(True)),
-}
-_SOFTMAX: dict[Any, Callable[[Ctx], ir.Node]] = {
-    **dict.fromkeys((F.softmax, torch.softmax, "softmax"), _softmax(False)),
-    **dict.fromkeys((F.log_softmax, torch.log_softmax, "log_softmax"), _softmax(True)),
-}
-
+FunctionBuilder = Callable[[Ctx], ir.Node | Chain]
 # call_function / call_method targets -> builder; methods are keyed by their name.
-FUNCTION_BUILDERS: dict[Any, Callable[[Ctx], ir.Node | Chain]] = {
-    **_RELUS,
-    **_MOVEMENT,
-    **_DROPOUTS,
-    **_POOLS,
-    **_ARITHMETIC,
-    **_SOFTMAX,
-}
+FUNCTION_BUILDERS: Builders[Any, FunctionBuilder] = Builders("function or tensor method")
 # Functions of packages sjconvert does not import, keyed by ``module.qualname``.
-NAMED_FUNCTIONS: dict[str, Callable[[Ctx], ir.Node | Chain]] = {
-    "torchvision.ops.stochastic_depth.stochastic_depth": _dropout(True, train_at=3),
-}
+NAMED_FUNCTIONS: Builders[str, FunctionBuilder] = Builders("function qualified name")
+
+_add_fn = FUNCTION_BUILDERS.add
+_add_fn((F.relu, F.relu_, torch.relu, torch.relu_, "relu", "relu_"), _relu)
+_add_fn((F.relu6,), lambda c: ir.ReLU(6.0))
+_add_fn((F.hardtanh, F.hardtanh_, "hardtanh", "hardtanh_"), _hardtanh)
+_add_fn((torch.clamp, torch.clip, "clamp", "clip", "clamp_", "clip_"), _clamp)
+_add_fn((torch.clamp_min, "clamp_min", "clamp_min_"), _clamp_min)
+_add_fn((F.threshold, F.threshold_), lambda c: _threshold(c.arg(1, "threshold"), c.arg(2, "value")))
+# data movement
+_add_fn(("view", "reshape", torch.reshape, "unsqueeze", torch.unsqueeze, "squeeze"), reshape)
+_add_fn((torch.squeeze, "unflatten", torch.unflatten), reshape)
+_add_fn(
+    (torch.flatten, "flatten"),
+    lambda c: flatten(c.arg(1, "start_dim", 0), c.arg(2, "end_dim", -1), c),
+)
+_add_fn((torch.transpose, "transpose", "swapaxes", torch.swapaxes), _transpose)
+_add_fn((torch.permute, "permute"), _permute)
+_add_fn((torch.cat, torch.concat, torch.concatenate), _cat)
+_add_fn((operator.getitem,), _getitem)
+# dropout
+_add_fn((F.dropout, F.dropout1d, F.dropout2d, F.dropout3d), _dropout(True))
+_add_fn((F.alpha_dropout, F.feature_alpha_dropout), _dropout(False))
+_add_fn((torch.dropout, torch.alpha_dropout, torch.feature_dropout), _dropout(True))
+NAMED_FUNCTIONS.add(
+    ("torchvision.ops.stochastic_depth.stochastic_depth",), _dropout(True, train_at=3)
+)
+# pooling and means
+_add_fn((F.avg_pool1d,), _pool_fn("Avg", 1))
+_add_fn((F.avg_pool2d,), _pool_fn("Avg", 2))
+_add_fn((F.max_pool1d,), _pool_fn("Max", 1))
+_add_fn((F.max_pool2d,), _pool_fn("Max", 2))
+_add_fn((F.adaptive_avg_pool1d, F.adaptive_avg_pool2d), adaptive_avg)
+_add_fn((torch.mean, "mean"), _mean)
+# arithmetic
+_add_fn((operator.add, operator.iadd, torch.add, "add", "add_"), _add)
+_add_fn((operator.mul, operator.imul, torch.mul, "mul", "mul_"), _scale(False))
+_add_fn((operator.truediv, operator.itruediv, torch.div, "div", "div_"), _scale(True))
+# softmax
+_add_fn((F.softmax, torch.softmax, "softmax"), _softmax(False))
+_add_fn((F.log_softmax, torch.log_softmax, "log_softmax"), _softmax(True))
 
 
-def function_builder(target: Any) -> Callable[[Ctx], ir.Node | Chain] | None:
+def function_builder(target: Any) -> FunctionBuilder | None:
     """The builder of a call target: by identity (or method name), else by qualified name."""
-    found = FUNCTION_BUILDERS.get(target) if _hashable(target) else None
+    found = FUNCTION_BUILDERS.get(target)
     if found is None and callable(target):
         name = f"{getattr(target, '__module__', '')}.{getattr(target, '__qualname__', '')}"
         found = NAMED_FUNCTIONS.get(name)
     return found
-
-
-def _hashable(target: Any) -> bool:
-    try:
-        hash(target)
-    except TypeError:
-        return False
-    return True
 
 
 # Calls that pass their tensor through unchanged, calls that split a tensor into a tuple of

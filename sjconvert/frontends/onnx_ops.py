@@ -17,6 +17,7 @@ import numpy as np
 
 from ..ir import nodes as ir
 from .builders import Unsupported
+from .registry import Builders
 
 BATCH = 2_147_483_647  # the symbolic batch size inside evaluated shape arithmetic
 
@@ -38,16 +39,8 @@ class Imp(Protocol):
 
 
 Builder = Callable[[Imp], None]
-OP_BUILDERS: dict[str, Builder] = {}
-
-
-def op(*names: str) -> Callable[[Builder], Builder]:
-    def deco(fn: Builder) -> Builder:
-        for name in names:
-            OP_BUILDERS[name] = fn
-        return fn
-
-    return deco
+OP_BUILDERS: Builders[str, Builder] = Builders("ONNX op type")
+op = OP_BUILDERS.register  # @op("Conv"): the builder of one or more op types, each once
 
 
 def _axis(a: int, rank: int) -> int:

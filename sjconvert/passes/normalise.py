@@ -42,9 +42,8 @@ from ._scales import (
     vector,
 )
 from .calibrate import ActivationSummary, statistic
+from .options import check_neuron
 from .pools import MAXPOOLS, replace_maxpool
-
-NEURONS = ("if", "signed")
 
 
 def cap(node: ir.Node, lam: Lam) -> Lam:
@@ -129,10 +128,7 @@ def relu_to_if(
     λ per ReLU comes from ``lam`` (a scalar, or one value per channel) or else from the
     ``mode`` statistic of ``stats[relu]`` (the summary of its ANN outputs).
     """
-    if neuron not in NEURONS:
-        raise PassError(f"neuron {neuron!r} unknown; use one of {list(NEURONS)}")
-    if burst < 1 or (burst > 1 and neuron != "signed"):
-        raise PassError(f"bursts of {burst} spikes need signed neurons and burst >= 1")
+    check_neuron(neuron, burst)
     if any(type(node) in MAXPOOLS for _, node in graph) and not graph.meta.get("maxpool"):
         replace_maxpool(graph, "error")
     ed = graph.editor()

@@ -2,6 +2,6 @@
 ``onnx``), each with its own emitter :class:`~.registry.Registry` (``REGISTRY``). No target
 imports another; nothing here imports a vendor SDK."""
 
-from .registry import Entry, Registry, available_targets, load_target
+from .registry import Registration, Registry, available_targets, load_target
 
-__all__ = ["Entry", "Registry", "available_targets", "load_target"]
+__all__ = ["Registration", "Registry", "available_targets", "load_target"]

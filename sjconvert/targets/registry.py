@@ -37,7 +37,9 @@ class Emitter(Protocol[Ctx, Out]):
 
 
 @dataclass(frozen=True)
-class Entry(Generic[Ctx, Out]):
+class Registration(Generic[Ctx, Out]):
+    """One registered emitter and its optional condition on the node's parameters."""
+
     emit: Emitter[Ctx, Out]
     accepts: Accepts | None = None
 
@@ -47,7 +49,7 @@ class Registry(Generic[Ctx, Out]):
 
     def __init__(self, target: str) -> None:
         self.target = target
-        self.entries: dict[type[ir.Node], Entry[Ctx, Out]] = {}
+        self.entries: dict[type[ir.Node], Registration[Ctx, Out]] = {}
 
     def add(
         self,
@@ -60,7 +62,7 @@ class Registry(Generic[Ctx, Out]):
                 raise TypeError(f"{self.target}: {cls!r} is not an IR node class")
             if cls in self.entries:
                 raise ValueError(f"an emitter for ({self.target!r}, {cls.__name__}) is registered")
-            self.entries[cls] = Entry(fn, accepts)
+            self.entries[cls] = Registration(fn, accepts)
 
     def register(
         self, *classes: type[ir.Node], accepts: Accepts | None = None
@@ -78,7 +80,7 @@ class Registry(Generic[Ctx, Out]):
 
         return deco
 
-    def get(self, node: ir.Node) -> Entry[Ctx, Out] | None:
+    def get(self, node: ir.Node) -> Registration[Ctx, Out] | None:
         return self.entries.get(type(node))
 
     def ops(self) -> list[str]:

@@ -85,7 +85,7 @@ def test_to_onnx_prints_the_parity_table(runner, snn_file, tmp_path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    for column in ("prediction agreement", "spike-count agreement", "max rate error"):
+    for column in ("predictions", "spikes", "lowest layer", "max rate err", "accuracy"):
         assert column in result.stdout
     assert "ONNX Runtime unrolled float32" in result.stdout
 

@@ -14,10 +14,8 @@ from ...ir.graph import Graph
 from ..normalise import cap
 from .apply import add_bias, bias_carrier, calibrated, convert, layers
 from .engine import Engine
-from .fit import GRID, Reduce, Setting
+from .fit import ANYTIME, GRID, Reduce, Setting
 from .plan import Calibration, LayerFit, LayerProgress, Plan, identity
-
-ANYTIME = (1, 2, 4, 8, 16, 32, 64)  # the T of the default objective
 
 
 def calibrate_layers(

@@ -34,7 +34,9 @@ import torch
 
 from ...exec.arrays import run_node
 from ...ir import nodes as ir
+from ..options import ANY_T, ConversionOptions
 
+ANYTIME = (1, 2, 4, 8, 16, 32, 64)  # the T of the default objective
 GRID = tuple(2.0 ** (k / 4) for k in range(-6, 2))  # threshold scales, 0.35 … 1.19
 EPSILON = 1e-3
 V_RANGE = (0.0, 1.0)
@@ -65,6 +67,25 @@ class Setting:
     fading: bool = True
     channelwise: bool = True
     v0: float = 0.5
+
+    @classmethod
+    def from_options(cls, options: ConversionOptions) -> Setting:
+        """The fit that ``options`` ask for (``T`` any: :data:`ANYTIME`, simulating
+        ``calib_steps``; ``T = N``: that T, simulating N steps)."""
+        steps = options.steps
+        if steps is None:
+            raise ValueError("options with T=None ask for no layer calibration")
+        return cls(
+            neuron=options.neuron,
+            burst=options.max_spikes,
+            steps=steps,
+            targets=ANYTIME if options.T == ANY_T else (steps,),
+            search=options.search,
+            bias=options.bias,
+            fading=options.v_search,
+            channelwise=options.granularity == "channel",
+            v0=options.v_init,
+        )
 
     def node(self, c: Choice) -> ir.Node:
         """The neuron layer of choice ``c`` (per-channel threshold and initial membrane)."""
