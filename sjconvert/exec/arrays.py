@@ -18,6 +18,7 @@ import torch
 
 from ..ir import nodes as ir
 from ..ops import StepProgram, channel_view, compile_inplace, step_program
+from . import fused
 from .threads import executor
 
 CHUNK = 32768
@@ -68,12 +69,16 @@ class Arrays:
 
 class Stateful:
     """``(y [T, N, ...], state) = layer(x, T, static, state)`` for a node with a step
-    program; ``x`` is ``[N, ...]`` (``static``: the same every step) or ``[T, N, ...]``."""
+    program; ``x`` is ``[N, ...]`` (``static``: the same every step) or ``[T, N, ...]``.
+    ``own_state``: the caller hands its state over (the schedule does), so it is updated in
+    place instead of copied."""
 
-    def __init__(self, node: ir.Node, arrays: Arrays) -> None:
-        self.node, self.arrays = node, arrays
+    def __init__(self, node: ir.Node, arrays: Arrays, own_state: bool = False) -> None:
+        self.node, self.arrays, self.own_state = node, arrays, own_state
         self.program: StepProgram = step_program(node)
         self.step = compile_inplace(self.program, arrays.xp)
+        host32 = not arrays.gpu and np.dtype(str(arrays.dtype).replace("torch.", "")) == np.float32
+        self.fused = fused.kernel(self.program) if host32 else None
 
     def initial(self, shape: tuple[int, ...]) -> dict[str, Any]:
         """The state before step 0 for a batch of per-step shape ``shape`` (``[N, ...]``)."""
@@ -84,8 +89,13 @@ class Stateful:
     ) -> tuple[Any, dict[str, Any]]:
         a = self.arrays
         shape = tuple(x.shape if static else x.shape[1:])
-        state = self.initial(shape) if state is None else {k: a.copy(v) for k, v in state.items()}
+        if state is None:
+            state = self.initial(shape)
+        elif not self.own_state:
+            state = {k: a.copy(v) for k, v in state.items()}
         x = a.contiguous(x)
+        if self.fused is not None:
+            return self._fused(x, T, static, state, shape), state
         consts = self.program.constants(
             lambda v: a.constant(v, len(shape)), lambda v: a.constant(v, len(shape))
         )
@@ -103,6 +113,21 @@ class Stateful:
         else:
             list(executor(workers).map(run, [starts[k::workers] for k in range(workers)]))
         return out, state
+
+    def _fused(self, x: Any, T: int, static: bool, state: dict[str, Any], shape: Any) -> Any:
+        """All ``T`` steps in the compiled kernel (:mod:`.fused`), tile by tile."""
+        prog, a = self.program, self.arrays
+        out = a.empty((T, *shape))
+        n, features = shape[0], math.prod(shape[1:])
+        chans = [_spread(prog.channels[k], shape) for k in sorted(prog.channels)]
+        regs = [_address(state[r]) for r in prog.state]
+        workers = min(torch.get_num_threads(), n * features // fused.TILE + 1)
+        pool = executor(workers) if workers > 1 else None
+        where = [_address(c) for c in chans]
+        fused.launch(
+            self.fused, _address(x), _address(out), regs, where, n, features, T, static, pool
+        )
+        return out
 
     def _chunk(
         self,
@@ -128,9 +153,21 @@ class Stateful:
                 out[t, sl] = regs[prog.output]
 
 
+def _address(a: Any) -> int:
+    """The address of a contiguous torch tensor's or NumPy array's first element."""
+    return a.data_ptr() if isinstance(a, torch.Tensor) else a.ctypes.data
+
+
+def _spread(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A per-channel constant spread over one sample's features ``[prod(shape[1:])]``."""
+    per_sample = np.broadcast_to(channel_view(value, len(shape)), shape[1:])
+    return np.ascontiguousarray(per_sample, dtype=np.float32).reshape(-1)
+
+
 def stateful(node: ir.Node, arrays: Arrays) -> Stateful:
-    """The runner of a stateful node over ``arrays``: its step program, in place."""
-    return Stateful(node, arrays)
+    """The runner of a stateful node over ``arrays`` for an executor that owns the state
+    it passes (updated in place, not copied)."""
+    return Stateful(node, arrays, own_state=True)
 
 
 def run_node(
@@ -140,4 +177,4 @@ def run_node(
     ``[T, N, ...]``), continuing from ``state``: ``(outputs [T, N, ...], new state)``. Torch
     tensors by default."""
     arrays = arrays or Arrays(torch, x.dtype, getattr(x, "device", None))
-    return stateful(node, arrays)(x, T, static, state)
+    return Stateful(node, arrays)(x, T, static, state)

@@ -23,8 +23,9 @@ from ..ir.graph import Graph
 from ..ops import entry, prepare
 from .arrays import Arrays, stateful
 from .data_layout import is_sequence
+from .plan import BLOCK_ELEMENTS, plan, run_chunked, time_block
 from .reference import SimResult
-from .schedule import BLOCK_ELEMENTS, Backend, Schedule, Tally, check_inputs, time_block
+from .schedule import Backend, Schedule, Tally, check_inputs
 from .shapes import with_shapes
 
 Hook = Callable[[str, ir.Node, Arrays], Any]
@@ -113,6 +114,9 @@ class ArrayBackend(Backend):
     def stack(self, pieces: list[Any]) -> Any:
         return self.xp.stack(pieces)
 
+    def concat(self, pieces: list[Any], axis: int) -> Any:
+        return self.xp.concatenate(pieces, axis=axis)
+
 
 class ArraySimulator:
     """A graph prepared for repeated runs over arrays of ``xp`` (``numpy`` or ``cupy``)."""
@@ -153,8 +157,14 @@ class ArraySimulator:
         arrays = [x.numpy() if isinstance(x, torch.Tensor) else x for x in xs]
         check_inputs(self.graph, arrays, 2 if seq else 1)
         xs_ = [self.xp.asarray(np.asarray(x), dtype=self.dtype) for x in arrays]
-        tb = block or self.block(xs_[0].shape[1 if seq else 0])
-        outputs, tally = self.schedule.run(xs_, T, seq, tb, observe, keep)
+        n = xs_[0].shape[1 if seq else 0]
+        if block:
+            tb, samples = block, n
+        elif self.xp is np:  # the CPU: many steps per block, the batch in chunks
+            tb, samples = plan(self.graph, n, self.block_elements)
+        else:  # a GPU: the whole batch, as many steps as fit
+            tb, samples = self.block(n), n
+        outputs, tally = run_chunked(self.schedule, xs_, T, seq, tb, samples, observe, keep)
         return ArrayResult(outputs, tally)
 
     def run(self, *xs: Any, **options: Any) -> SimResult:
