@@ -23,6 +23,7 @@ from ..ir.graph import Graph
 from ..ops import entry, prepare
 from .arrays import Arrays, stateful
 from .data_layout import is_sequence
+from .memory import check_memory
 from .plan import BLOCK_ELEMENTS, plan, run_chunked, time_block
 from .reference import SimResult
 from .schedule import Backend, Schedule, Tally, check_inputs
@@ -129,8 +130,10 @@ class ArraySimulator:
         stateless: Hook | None = None,
         stateful: Hook | None = None,
         block_elements: int = BLOCK_ELEMENTS,
+        max_memory: int | str | None = None,
     ) -> None:
         self.graph = with_shapes(graph)
+        self.max_memory = max_memory
         self.xp, self.dtype, self.block_elements = xp, np.dtype(dtype), block_elements
         self.backend = ArrayBackend(self.graph, Arrays(xp, self.dtype), stateless, stateful)
         self.schedule = Schedule(self.graph, self.backend, cost=True)
@@ -158,6 +161,8 @@ class ArraySimulator:
         check_inputs(self.graph, arrays, 2 if seq else 1)
         xs_ = [self.xp.asarray(np.asarray(x), dtype=self.dtype) for x in arrays]
         n = xs_[0].shape[1 if seq else 0]
+        if self.xp is np:
+            check_memory(self.graph, n, T, keep, self.max_memory)
         if block:
             tb, samples = block, n
         elif self.xp is np:  # the CPU: many steps per block, the batch in chunks

@@ -24,10 +24,12 @@ import platform
 import shutil
 import subprocess
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..ops import C_EXPRESSIONS, StepProgram
+from ..ops.readout import C_EVENT
 
 FLAGS = (
     "-O3",
@@ -35,6 +37,7 @@ FLAGS = (
     "-ffp-contract=off",  # no fused multiply-add: every op rounds as the program says
     "-fno-math-errno",  # floorf without errno (it sets none): vectorised
     "-fno-trapping-math",  # no FP traps are enabled; results are unchanged
+    "-fopenmp-simd",  # the event sums (integers in double: exact in any order) vectorised
     "-fPIC",
     "-shared",
 )
@@ -60,8 +63,28 @@ def _name(program: StepProgram) -> str:
     return f"{PREFIX}_{digest}"
 
 
+def _counting(program: StepProgram) -> tuple[list[str], list[str], list[str]]:
+    """Arguments, loop lines and row lines that count events as the kernel steps: ``|S|``
+    as :data:`~sjconvert.ops.readout.C_EVENT` says, summed per step and sample (and
+    weighted by the fan-out) in double, exact in any order (:func:`~sjconvert.ops.events`)."""
+    if not program.spiking:
+        return [], [], []
+    args = ["const float* restrict fan", "double* restrict ev", "double* restrict syn"]
+    term = C_EVENT.format(program.output)
+    loop = [
+        f"const double sj_m = (double)({term});",
+        "sj_e += sj_m;",
+        "sj_z += sj_m * (double)fan[sj_f];",
+    ]
+    row = [
+        "ev[sj_t * ev_step + sj_r * ev_row] = sj_e;",
+        "syn[sj_t * ev_step + sj_r * ev_row] = sj_z;",
+    ]
+    return args, loop, row
+
+
 def c_source(program: StepProgram) -> str:
-    """C for ``program`` over float32 (see the module docstring for the arguments)."""
+    """C for ``program`` over float32 (see :func:`launch` for the arguments)."""
     ops, state, out = program.ops, program.state, program.output
     scalars = [f"const float {k} = {float(v)!r}f;" for k, v in sorted(program.scalars.items())]
     channels = sorted(program.channels)
@@ -69,16 +92,19 @@ def c_source(program: StepProgram) -> str:
     local = [out] if out not in state else []
     args = [f"float* restrict {r}_st" for r in state]
     args += [f"const float* restrict {k}_ch" for k in channels]
+    count_args, count_loop, count_row = _counting(program)
     body = [f"{op.dst} = {C_EXPRESSIONS[op.fn].format(*op.args)};" for op in ops]
+    reduce = ["double sj_e = 0.0, sj_z = 0.0;", "#pragma omp simd reduction(+:sj_e,sj_z)"]
     return "\n".join(
         [
             "#include <math.h>",
             "#include <stdint.h>",
             f"void {_name(program)}(",
             "    const float* restrict x_seq, float* restrict y_seq,",
-            *(f"    {a}," for a in args),
+            *(f"    {a}," for a in [*args, *count_args]),
             "    const int64_t rows, const int64_t width, const int64_t stride,",
-            "    const int64_t steps, const int64_t x_step, const int64_t y_step)",
+            "    const int64_t steps, const int64_t x_step, const int64_t y_step,",
+            "    const int64_t ev_row, const int64_t ev_step)",
             "{",
             *(f"    {c}" for c in scalars),
             "    for (int64_t sj_t = 0; sj_t < steps; ++sj_t) {",
@@ -87,6 +113,7 @@ def c_source(program: StepProgram) -> str:
             "            const float* restrict sj_x = x_seq + sj_t * x_step + sj_o;",
             "            float* restrict sj_y = y_seq + sj_t * y_step + sj_o;",
             *(f"            float* restrict sj_{r} = {r}_st + sj_o;" for r in state),
+            *(f"            {line}" for line in (reduce if count_loop else [])),
             "            for (int64_t sj_f = 0; sj_f < width; ++sj_f) {",
             *(f"                const float {k} = {k}_ch[sj_f];" for k in channels),
             *(f"                float {reg} = sj_{reg}[sj_f];" for reg in state),
@@ -95,7 +122,9 @@ def c_source(program: StepProgram) -> str:
             *(f"                {line}" for line in body),
             f"                sj_y[sj_f] = {out};",
             *(f"                sj_{reg}[sj_f] = {reg};" for reg in state),
+            *(f"                {line}" for line in count_loop),
             "            }",
+            *(f"            {line}" for line in count_row),
             "        }",
             "    }",
             "}",
@@ -162,34 +191,51 @@ def tiles(n: int, features: int, size: int = TILE) -> list[tuple[int, int, int, 
     return [(s, min(rows, n - s), 0, features) for s in range(0, n, rows)]
 
 
-def launch(
-    fn: Any,
-    x: int,
-    y: int,
-    state: list[int],
-    channels: list[int],
-    n: int,
-    features: int,
-    steps: int,
-    static: bool,
-    pool: Any = None,
-) -> None:
-    """Run ``fn`` over a layer of ``n`` samples × ``features`` (addresses of contiguous
-    float32 buffers: ``x`` ``[steps, n, features]`` or ``[n, features]`` when ``static``,
-    ``y`` ``[steps, n, features]``, each state register ``[n, features]``, each
-    per-channel constant spread over the features ``[features]``), tile by tile, the tiles
-    shared among the threads of ``pool`` (None: this thread)."""
-    layer = n * features
-    x_step = 0 if static else layer
+@dataclass
+class Layer:
+    """One call's buffers (addresses of contiguous float32 arrays, float64 for counts):
+    ``x`` ``[steps, n, features]`` (``[n, features]`` when ``static``), ``y`` ``[steps, n,
+    features]``, each state register ``[n, features]``, each per-channel constant spread
+    over the features ``[features]``; for a spiking program the fan-out ``[features]`` and
+    the event and synaptic-operation counts ``[steps, n, pieces]`` (``pieces``: a sample's
+    feature tiles, :func:`tiles`)."""
+
+    x: int
+    y: int
+    state: list[int]
+    channels: list[int]
+    n: int
+    features: int
+    steps: int
+    static: bool
+    counts: tuple[int, int, int] | None = None  # fan-out, events, synaptic operations
+
+
+def pieces(features: int, size: int = TILE) -> int:
+    """Feature tiles per sample."""
+    return -(-features // size) if features >= size else 1
+
+
+def launch(fn: Any, layer: Layer, pool: Any = None) -> None:
+    """Run ``fn`` over ``layer`` tile by tile, the tiles shared among the threads of
+    ``pool`` (None: this thread)."""
+    f_all, size = layer.features, layer.n * layer.features
+    x_step = 0 if layer.static else size
+    per = pieces(f_all)
 
     def run(tile: tuple[int, int, int, int]) -> None:
         s, rows, f, width = tile
-        at = 4 * (s * features + f)
-        regs = [p + at for p in state]
-        chans = [p + 4 * f for p in channels]
-        fn(x + at, y + at, *regs, *chans, rows, width, features, steps, x_step, layer)
+        at = 4 * (s * f_all + f)
+        regs = [p + at for p in layer.state]
+        chans = [p + 4 * f for p in layer.channels]
+        if layer.counts is not None:
+            fan, ev, syn = layer.counts
+            cell = 8 * (s * per + f // TILE)
+            chans += [fan + 4 * f, ev + cell, syn + cell]
+        sizes = (rows, width, f_all, layer.steps, x_step, size, per, layer.n * per)
+        fn(layer.x + at, layer.y + at, *regs, *chans, *sizes)
 
-    work = tiles(n, features)
+    work = tiles(layer.n, f_all)
     if pool is None or len(work) == 1:
         for tile in work:
             run(tile)
@@ -199,6 +245,7 @@ def launch(
 
 def bind(fn: Any, program: StepProgram) -> Any:
     """``fn`` with its ctypes argument types (addresses and 64-bit sizes)."""
-    pointers = 2 + len(program.state) + len(program.channels)
-    fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.c_int64] * 6
+    counts = 3 if program.spiking else 0
+    pointers = 2 + len(program.state) + len(program.channels) + counts
+    fn.argtypes = [ctypes.c_void_p] * pointers + [ctypes.c_int64] * 8
     return fn

@@ -226,7 +226,13 @@ class Schedule:
             return self._add(ins, args, steps)
         if node.stateful:
             ((x, temporal),) = args
-            y, state[name] = self.fns[name](x, steps, not temporal, state.get(name))
+            fn, static = self.fns[name], not temporal
+            if node.spiking and counts is not None and hasattr(fn, "counted"):
+                fanout = self.fanout.get(name)
+                y, state[name], (ev, syn) = fn.counted(x, steps, static, state.get(name), fanout)
+                counts.add(name, ev, syn)
+                return y, True
+            y, state[name] = fn(x, steps, static, state.get(name))
             if node.spiking and counts is not None:
                 self._count(name, node, y, steps, counts)
             return y, True

@@ -24,6 +24,9 @@ import torch
 
 #: the one precision running sums (readouts) and event counts are carried in
 ACCUMULATOR = "float64"
+#: a spike's events ``|S|`` as a C expression, for kernels that count as they step
+#: (summed in double per step and sample: integers, exact in any order, as :func:`events`)
+C_EVENT = "fabsf({0})"
 
 
 def _numpy_like(x: Any) -> bool:

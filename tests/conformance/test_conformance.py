@@ -21,7 +21,7 @@ from .executors import EXECUTORS, OWN_KERNELS, differences, reference
 
 CLASSES = node_classes()
 SETTINGS = settings(
-    max_examples=12,
+    max_examples=6,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
     database=None,
