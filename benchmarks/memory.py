@@ -27,6 +27,9 @@ SNN = Path("build/memory_digits.sjir")
 
 def one(T: int, n: int) -> dict[str, Any]:
     """Simulate in this process and report (printed as JSON)."""
+    package = os.environ.get("SJCONVERT_BENCH_PACKAGE")
+    if package:  # the package to measure goes before this checkout's
+        sys.path.insert(0, package)
     import numpy as np
 
     import sjconvert
@@ -34,7 +37,7 @@ def one(T: int, n: int) -> dict[str, Any]:
     snn = sjconvert.load(str(SNN))
     test = dict(np.load(Path("samples") / "digits_test.npz"))
     x, y = test["x"][:n].astype(np.float32), test["y"][:n]
-    out: dict[str, Any] = {"T": T, "samples": n}
+    out: dict[str, Any] = {"T": T, "samples": n, "package": str(Path(sjconvert.__file__).parent)}
     try:
         from sjconvert.exec.memory import estimate
 
@@ -50,7 +53,7 @@ def one(T: int, n: int) -> dict[str, Any]:
 
 
 def spawn(T: int, n: int, package: Path | None, limit_s: int) -> dict[str, Any]:
-    env = dict(os.environ, PYTHONPATH=f"{package or Path.cwd()}:{Path.cwd()}")
+    env = dict(os.environ, PYTHONPATH=str(Path.cwd()), SJCONVERT_BENCH_PACKAGE=str(package or ""))
     cmd = [sys.executable, "-m", "benchmarks.memory", "--one", str(T), "--n", str(n)]
     try:
         done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=limit_s)

@@ -165,6 +165,48 @@ def table(rows: list[dict[str, Any]], T: int, threads: int) -> Table:
     return t
 
 
+def gpu_runners(name: str, zoo: Path | None, n: int, T: int) -> dict[str, Callable[[], Any]]:
+    """On a CUDA device: T ANN passes, and both conversions in the torch reference on the
+    GPU and in the CuPy target (fused CUDA neuron kernels)."""
+    import cupy
+
+    import sjconvert
+    from sjconvert.targets.cupy import to_cupy
+
+    model, test, calib = load(name, zoo)
+    x = test[:n].cuda()
+    x_cupy = cupy.asarray(test[:n].numpy())
+    gpu = copy.deepcopy(model).cuda()
+    out: dict[str, Callable[[], Any]] = {"ann": lambda: [gpu(x) for _ in range(T)]}
+    for label, opts in (("default", {}), ("plain", {"neuron": "if"})):
+        snn = sjconvert.ann2snn(model, [calib[:512]], **opts).snn
+        ref, arr = sjconvert.Simulator(snn, device="cuda"), to_cupy(snn, "cupy")
+        out[f"{label}_torch"] = lambda ref=ref: ref.run(x, T=T, keep=(T,))
+        out[f"{label}_cupy"] = lambda arr=arr: arr.run_arrays(x_cupy, T=T, keep=(T,))
+    return out
+
+
+def cuda_clock() -> float:
+    """The wall clock after every queued GPU operation has finished."""
+    import cupy
+
+    torch.cuda.synchronize()
+    cupy.cuda.Device().synchronize()
+    return time.perf_counter()
+
+
+def gpu_rows(
+    names: tuple[str, ...] = SAMPLES, zoo: Path | None = None, n: int = 256, T: int = 16
+) -> list[dict[str, Any]]:
+    """The GPU table (``make gpu-check``): ratios to T ANN passes on the same GPU."""
+    torch.backends.cudnn.allow_tf32 = False
+    rows = []
+    for name in names:
+        times = measure(gpu_runners(name, zoo, n, T), 3, cuda_clock)
+        rows.append(row(name, times, None))
+    return rows
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--zoo", type=Path, default=None)

@@ -157,9 +157,13 @@ class ArraySimulator:
         if T < 1:
             raise InputError(f"T must be >= 1, got {T}")
         seq = is_sequence(self.graph) if sequence is None else sequence
-        arrays = [x.numpy() if isinstance(x, torch.Tensor) else x for x in xs]
+        arrays = [x.cpu().numpy() if isinstance(x, torch.Tensor) else x for x in xs]
         check_inputs(self.graph, arrays, 2 if seq else 1)
-        xs_ = [self.xp.asarray(np.asarray(x), dtype=self.dtype) for x in arrays]
+        own = self.xp.ndarray  # arrays already of this module (CuPy's) stay where they are
+        xs_ = [
+            self.xp.asarray(x if isinstance(x, own) else np.asarray(x), dtype=self.dtype)
+            for x in arrays
+        ]
         n = xs_[0].shape[1 if seq else 0]
         if self.xp is np:
             check_memory(self.graph, n, T, keep, self.max_memory)

@@ -1,10 +1,11 @@
 """How a run is cut to fit in memory: time in blocks of steps and samples in chunks.
 
 Temporal values are ``[steps·n, ...]``: a block of ``steps`` steps of ``n`` samples. On the
-CPU a run keeps about :data:`STEPS` steps per block (a neuron layer then runs many steps
-per call with its registers in cache, :mod:`.fused`) and cuts the batch into chunks of
-samples so that a temporal value holds about ``elements`` values; neither depends on T, so
-memory does not grow with T. Chunks run one after the other and their results are joined.
+CPU a run keeps at least :data:`STEPS` steps per block where memory allows (a neuron layer
+then runs many steps per call with its registers in cache, :mod:`.fused`), cutting the
+batch into chunks of samples so that a temporal value holds about ``elements`` values;
+neither depends on T, so memory does not grow with T. Chunks run one after the other and
+their results are joined.
 """
 
 from __future__ import annotations
@@ -34,11 +35,16 @@ def time_block(graph: Graph, n: int, elements: int = BLOCK_ELEMENTS) -> int:
 
 
 def plan(graph: Graph, n: int, elements: int = BLOCK_ELEMENTS) -> tuple[int, int]:
-    """``(steps per block, samples per chunk)`` on the CPU: up to :data:`STEPS` steps (a
-    power of two) and as many samples as fit in ``elements`` values per temporal tensor."""
-    fit = max(1, min(STEPS, elements // widest(graph)))
+    """``(steps per block, samples per chunk)`` on the CPU such that a temporal tensor holds
+    about ``elements`` values: the whole batch and as many steps as fit where that is at
+    least :data:`STEPS` steps, else :data:`STEPS` steps (fewer for huge samples) and as
+    many samples as fit. Powers of two, independent of T."""
+    wide = widest(graph)
+    if n * wide * STEPS <= elements:
+        return time_block(graph, n, elements), n
+    fit = max(1, min(STEPS, elements // wide))
     block = 1 << (fit.bit_length() - 1)
-    return block, max(1, min(n, elements // (block * widest(graph))))
+    return block, max(1, min(n, elements // (block * wide)))
 
 
 def run_chunked(
