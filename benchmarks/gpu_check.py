@@ -10,7 +10,10 @@ Steps, each ``passed``, ``failed`` or ``skipped`` (with the reason) and timed:
   must agree on ≥ 99 % of the samples: GPU convolutions sum in another order); it runs
   everywhere, its CuPy row skipped without a device;
 * ``benchmark``: :mod:`benchmarks.cupy_sim` on the GPU — fused neuron kernels against a
-  per-step loop, agreement, whole networks against the reference on the same GPU.
+  per-step loop, agreement, whole networks against the reference on the same GPU;
+* ``speed``: :mod:`benchmarks.sim_speed` on the GPU — simulation time at T = 16 against 16
+  ANN passes on the same GPU, for the torch reference on CUDA and the CuPy target, default
+  and plain (``neuron="if"``) conversions of the samples.
 
 Without a CUDA device (or CuPy) the CUDA-only steps report themselves skipped, so the script
 itself is checked on any machine. The JSON is rewritten after every step: a run cut short
@@ -121,6 +124,14 @@ def benchmark() -> dict[str, Any]:
     return {"status": "passed", "targets": targets, **rows}
 
 
+def speed() -> dict[str, Any]:
+    """benchmarks.sim_speed on the GPU: simulation time at T=16 against 16 ANN passes on
+    the same GPU, the torch reference and the CuPy target, default and plain neurons."""
+    from benchmarks import sim_speed
+
+    return {"status": "passed", "rows": sim_speed.gpu_rows()}
+
+
 def run_step(fn: Callable[[], dict[str, Any]], needs_cuda: bool) -> dict[str, Any]:
     missing = cuda_missing() if needs_cuda else None
     if missing:
@@ -139,7 +150,12 @@ def main() -> None:
     path = Path(ap.parse_args().json)
     path.parent.mkdir(parents=True, exist_ok=True)
     result: dict[str, Any] = {"environment": environment(), "steps": {}}
-    steps = {"tests": (tests, True), "parity": (parity_step, False), "benchmark": (benchmark, True)}
+    steps = {
+        "tests": (tests, True),
+        "parity": (parity_step, False),
+        "benchmark": (benchmark, True),
+        "speed": (speed, True),
+    }
     for name, (fn, needs_cuda) in steps.items():
         print(f"gpu-check: {name} ...", flush=True)
         result["steps"][name] = run_step(fn, needs_cuda)

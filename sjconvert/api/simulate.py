@@ -17,12 +17,18 @@ from .convert import agree
 BACKENDS = ("torch", "numpy", "cupy")
 
 
-def executor(snn: Graph, backend: str = "torch") -> Any:
+def executor(snn: Graph, backend: str = "torch", max_memory: int | str | None = None) -> Any:
     """The simulator of ``snn`` for ``backend``: ``torch`` (the reference), ``numpy`` or
-    ``cupy`` (the simulation over arrays of :func:`sjconvert.targets.cupy.to_cupy`)."""
+    ``cupy`` (the simulation over arrays of :func:`sjconvert.targets.cupy.to_cupy`). On the
+    CPU a run that would need more than ``max_memory`` (bytes or ``"4G"``; None: the memory
+    available) is refused in one line before it starts."""
     if backend not in BACKENDS:
         raise InputError(f"unknown backend {backend!r}; use {', '.join(BACKENDS)}")
-    return Simulator(snn) if backend == "torch" else to_cupy(snn, backend)
+    if backend == "torch":
+        return Simulator(snn, max_memory=max_memory)
+    sim = to_cupy(snn, backend)
+    sim.max_memory = max_memory
+    return sim
 
 
 def simulate(
@@ -33,6 +39,7 @@ def simulate(
     progress: Callable[[int], None] | None = None,
     backend: str = "torch",
     time_major: bool = False,
+    max_memory: int | str | None = None,
 ) -> Evaluation:
     """Simulate ``snn`` for ``max(T)`` steps on ``data`` (batches, ``(x, y)`` pairs, or a
     data set named as the CLI takes it) and report accuracy at every T — against the labels,
@@ -41,14 +48,17 @@ def simulate(
     Data is sample-major: a direct input ``[N, ...]`` or sequences ``[N, T, ...]`` (see
     :mod:`sjconvert.exec.data_layout`); a data set named by a string may be time-major
     ``[T, N, ...]`` with ``time_major``. ``T`` None: 4, 8, 16, 32 for a direct input, the
-    data's length for sequences. The ANN's accuracy is measured on direct inputs only."""
+    data's length for sequences. The ANN's accuracy is measured on direct inputs only.
+    Memory does not grow with T (only the asked steps are kept); a batch that would need
+    more than ``max_memory`` is refused before it runs (:func:`sjconvert.exec.memory.
+    check_memory`)."""
     if isinstance(data, str):
         data = load_data(data, time_major=time_major)
     agree(snn, data)
     batches = ((b.x, b.y) for b in as_batches(data))
     ann_sim = None if ann is None else Simulator(ann)
     try:
-        return evaluate(executor(snn, backend), batches, T, ann_sim, progress)
+        return evaluate(executor(snn, backend, max_memory), batches, T, ann_sim, progress)
     except InputError as exc:
         source = getattr(data, "name", None)
         raise InputError(

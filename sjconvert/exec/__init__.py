@@ -6,8 +6,9 @@ from .arraysim import ArrayResult, ArraySimulator
 from .data_layout import batch_steps, is_sequence, model_input, sample_major
 from .module import SpikingNet
 from .parity import Agreement, ParityMeter, reference_run
+from .plan import time_block
 from .reference import SimResult, Simulator, run
-from .schedule import Schedule, time_block
+from .schedule import Schedule
 from .shapes import infer_shapes, with_shapes
 
 __all__ = [

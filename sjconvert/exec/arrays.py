@@ -17,7 +17,8 @@ import numpy as np
 import torch
 
 from ..ir import nodes as ir
-from ..ops import StepProgram, channel_view, compile_inplace, step_program
+from ..ops import StepProgram, channel_view, compile_inplace, events, step_program
+from . import fused
 from .threads import executor
 
 CHUNK = 32768
@@ -68,12 +69,16 @@ class Arrays:
 
 class Stateful:
     """``(y [T, N, ...], state) = layer(x, T, static, state)`` for a node with a step
-    program; ``x`` is ``[N, ...]`` (``static``: the same every step) or ``[T, N, ...]``."""
+    program; ``x`` is ``[N, ...]`` (``static``: the same every step) or ``[T, N, ...]``.
+    ``own_state``: the caller hands its state over (the schedule does), so it is updated in
+    place instead of copied."""
 
-    def __init__(self, node: ir.Node, arrays: Arrays) -> None:
-        self.node, self.arrays = node, arrays
+    def __init__(self, node: ir.Node, arrays: Arrays, own_state: bool = False) -> None:
+        self.node, self.arrays, self.own_state = node, arrays, own_state
         self.program: StepProgram = step_program(node)
         self.step = compile_inplace(self.program, arrays.xp)
+        host32 = not arrays.gpu and arrays.dtype in (torch.float32, np.float32, np.dtype("f4"))
+        self.fused = fused.kernel(self.program) if host32 else None
 
     def initial(self, shape: tuple[int, ...]) -> dict[str, Any]:
         """The state before step 0 for a batch of per-step shape ``shape`` (``[N, ...]``)."""
@@ -82,10 +87,42 @@ class Stateful:
     def __call__(
         self, x: Any, T: int, static: bool, state: dict[str, Any] | None
     ) -> tuple[Any, dict[str, Any]]:
+        y, state, _ = self.counted(x, T, static, state, None, count=False)
+        return y, state
+
+    def counted(
+        self,
+        x: Any,
+        T: int,
+        static: bool,
+        state: dict[str, Any] | None,
+        fanout: Any,
+        count: bool = True,
+    ) -> tuple[Any, dict[str, Any], Any]:
+        """:meth:`__call__` and, with ``count`` (a spiking node), the events and synaptic
+        operations ``[T, N]`` of its outputs (``fanout``: one per element, or None) as
+        :func:`~sjconvert.ops.events` counts them: by the fused kernel as it steps, or
+        from the outputs."""
         a = self.arrays
         shape = tuple(x.shape if static else x.shape[1:])
-        state = self.initial(shape) if state is None else {k: a.copy(v) for k, v in state.items()}
+        if state is None:
+            state = self.initial(shape)
+        elif not self.own_state:
+            state = {k: a.copy(v) for k, v in state.items()}
         x = a.contiguous(x)
+        if self.fused is not None:
+            return self._fused(x, T, static, state, shape, fanout if count else False)
+        y = self._programmed(x, T, static, state, shape)
+        if not count:
+            return y, state, None
+        features, signed = math.prod(shape[1:]), self.node.signed
+        if fanout is None:
+            return y, state, (events(y, T, features, signed=signed), None)
+        return y, state, events(y, T, features, fanout.reshape(-1), signed)
+
+    def _programmed(self, x: Any, T: int, static: bool, state: Any, shape: Any) -> Any:
+        """All ``T`` steps op by op, chunk by chunk (chunks in the thread pool)."""
+        a = self.arrays
         consts = self.program.constants(
             lambda v: a.constant(v, len(shape)), lambda v: a.constant(v, len(shape))
         )
@@ -102,7 +139,40 @@ class Stateful:
             run(starts)
         else:
             list(executor(workers).map(run, [starts[k::workers] for k in range(workers)]))
-        return out, state
+        return out
+
+    def _fused(self, x: Any, T: int, static: bool, state: Any, shape: Any, fanout: Any) -> Any:
+        """All ``T`` steps in the compiled kernel (:mod:`.fused`), tile by tile; a spiking
+        program counts as it steps (``fanout`` False: not asked)."""
+        prog, a = self.program, self.arrays
+        out = a.empty((T, *shape))
+        n, features = shape[0], math.prod(shape[1:])
+        keep = [_spread(prog.channels[k], shape) for k in sorted(prog.channels)]
+        counts = None
+        if prog.spiking:
+            fan = np.zeros(features, np.float32) if fanout is None or fanout is False else fanout
+            fan = np.ascontiguousarray(np.asarray(fan, np.float32).reshape(-1))
+            cells = (T, n, fused.pieces(features))
+            made = [_zeros64(a, cells), _zeros64(a, cells)]
+            keep += [fan, *made]
+            counts = tuple(_address(c) for c in (fan, *made))
+        layer = fused.Layer(
+            _address(x),
+            _address(out),
+            [_address(state[r]) for r in prog.state],
+            [_address(c) for c in keep[: len(prog.channels)]],
+            n,
+            features,
+            T,
+            static,
+            counts,
+        )
+        workers = min(torch.get_num_threads(), n * features // fused.TILE + 1)
+        fused.launch(self.fused, layer, executor(workers) if workers > 1 else None)
+        if counts is None or fanout is False:
+            return out, state, None
+        ev, syn = (c.sum(2) for c in keep[-2:])
+        return out, state, (ev, None if fanout is None else syn)
 
     def _chunk(
         self,
@@ -128,9 +198,26 @@ class Stateful:
                 out[t, sl] = regs[prog.output]
 
 
+def _address(a: Any) -> int:
+    """The address of a contiguous torch tensor's or NumPy array's first element."""
+    return a.data_ptr() if isinstance(a, torch.Tensor) else a.ctypes.data
+
+
+def _zeros64(a: Arrays, shape: tuple[int, ...]) -> Any:
+    """A float64 array of zeros of ``a``'s module (counts)."""
+    return torch.zeros(shape, dtype=torch.float64) if a.torch else np.zeros(shape, np.float64)
+
+
+def _spread(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A per-channel constant spread over one sample's features ``[prod(shape[1:])]``."""
+    per_sample = np.broadcast_to(channel_view(value, len(shape)), shape[1:])
+    return np.ascontiguousarray(per_sample, dtype=np.float32).reshape(-1)
+
+
 def stateful(node: ir.Node, arrays: Arrays) -> Stateful:
-    """The runner of a stateful node over ``arrays``: its step program, in place."""
-    return Stateful(node, arrays)
+    """The runner of a stateful node over ``arrays`` for an executor that owns the state
+    it passes (updated in place, not copied)."""
+    return Stateful(node, arrays, own_state=True)
 
 
 def run_node(
@@ -140,4 +227,4 @@ def run_node(
     ``[T, N, ...]``), continuing from ``state``: ``(outputs [T, N, ...], new state)``. Torch
     tensors by default."""
     arrays = arrays or Arrays(torch, x.dtype, getattr(x, "device", None))
-    return stateful(node, arrays)(x, T, static, state)
+    return Stateful(node, arrays)(x, T, static, state)

@@ -23,8 +23,10 @@ from ..ir.graph import Graph
 from ..ops import entry, prepare
 from .arrays import Arrays, stateful
 from .data_layout import is_sequence
+from .memory import check_memory
+from .plan import BLOCK_ELEMENTS, plan, run_chunked, time_block
 from .reference import SimResult
-from .schedule import BLOCK_ELEMENTS, Backend, Schedule, Tally, check_inputs, time_block
+from .schedule import Backend, Schedule, Tally, check_inputs
 from .shapes import with_shapes
 
 Hook = Callable[[str, ir.Node, Arrays], Any]
@@ -113,6 +115,9 @@ class ArrayBackend(Backend):
     def stack(self, pieces: list[Any]) -> Any:
         return self.xp.stack(pieces)
 
+    def concat(self, pieces: list[Any], axis: int) -> Any:
+        return self.xp.concatenate(pieces, axis=axis)
+
 
 class ArraySimulator:
     """A graph prepared for repeated runs over arrays of ``xp`` (``numpy`` or ``cupy``)."""
@@ -125,8 +130,10 @@ class ArraySimulator:
         stateless: Hook | None = None,
         stateful: Hook | None = None,
         block_elements: int = BLOCK_ELEMENTS,
+        max_memory: int | str | None = None,
     ) -> None:
         self.graph = with_shapes(graph)
+        self.max_memory = max_memory
         self.xp, self.dtype, self.block_elements = xp, np.dtype(dtype), block_elements
         self.backend = ArrayBackend(self.graph, Arrays(xp, self.dtype), stateless, stateful)
         self.schedule = Schedule(self.graph, self.backend, cost=True)
@@ -150,11 +157,23 @@ class ArraySimulator:
         if T < 1:
             raise InputError(f"T must be >= 1, got {T}")
         seq = is_sequence(self.graph) if sequence is None else sequence
-        arrays = [x.numpy() if isinstance(x, torch.Tensor) else x for x in xs]
+        arrays = [x.cpu().numpy() if isinstance(x, torch.Tensor) else x for x in xs]
         check_inputs(self.graph, arrays, 2 if seq else 1)
-        xs_ = [self.xp.asarray(np.asarray(x), dtype=self.dtype) for x in arrays]
-        tb = block or self.block(xs_[0].shape[1 if seq else 0])
-        outputs, tally = self.schedule.run(xs_, T, seq, tb, observe, keep)
+        own = self.xp.ndarray  # arrays already of this module (CuPy's) stay where they are
+        xs_ = [
+            self.xp.asarray(x if isinstance(x, own) else np.asarray(x), dtype=self.dtype)
+            for x in arrays
+        ]
+        n = xs_[0].shape[1 if seq else 0]
+        if self.xp is np:
+            check_memory(self.graph, n, T, keep, self.max_memory)
+        if block:
+            tb, samples = block, n
+        elif self.xp is np:  # the CPU: many steps per block, the batch in chunks
+            tb, samples = plan(self.graph, n, self.block_elements)
+        else:  # a GPU: the whole batch, as many steps as fit
+            tb, samples = self.block(n), n
+        outputs, tally = run_chunked(self.schedule, xs_, T, seq, tb, samples, observe, keep)
         return ArrayResult(outputs, tally)
 
     def run(self, *xs: Any, **options: Any) -> SimResult:

@@ -24,7 +24,9 @@ from ..ir.graph import Graph
 from ..ops import entry, prepare
 from .arrays import Arrays, stateful
 from .data_layout import is_sequence
-from .schedule import Backend, Schedule, Tally, check_inputs, last_uses, time_block
+from .memory import check_memory
+from .plan import plan, run_chunked
+from .schedule import Backend, Schedule, Tally, check_inputs, last_uses
 from .shapes import with_shapes
 
 
@@ -111,15 +113,25 @@ class TorchBackend(Backend):
     def stack(self, pieces: list[Any]) -> Any:
         return torch.stack(pieces)
 
+    def concat(self, pieces: list[Any], axis: int) -> Any:
+        return torch.cat(pieces, axis)
+
 
 class Simulator:
     """A graph prepared for repeated runs in torch (float32 by default) on ``device`` (the
-    CPU by default; on a GPU, neuron layers run whole-tensor steps)."""
+    CPU by default; on a GPU, neuron layers run whole-tensor steps). A run that would need
+    more memory than ``max_memory`` (bytes or ``"4G"``; None: what is available) is refused
+    before it starts (:func:`~.memory.check_memory`)."""
 
     def __init__(
-        self, graph: Graph, dtype: torch.dtype = torch.float32, device: str = "cpu"
+        self,
+        graph: Graph,
+        dtype: torch.dtype = torch.float32,
+        device: str = "cpu",
+        max_memory: int | str | None = None,
     ) -> None:
         self.graph = with_shapes(graph)
+        self.max_memory = max_memory
         self.dtype, self.device = dtype, torch.device(device)
         self.backend = TorchBackend(self.graph, dtype, self.device)
         self.schedule = Schedule(self.graph, self.backend, cost=True)
@@ -179,8 +191,10 @@ class Simulator:
         """Simulate ``T`` steps. Inputs are ``[N, ...]`` (direct input, the same current
         every step) or, for a sequence input (``sequence``, by default what the graph's
         input records), ``[T, N, ...]``. ``block``: steps per time block (default
-        :func:`~.schedule.time_block`). ``observe(name, value, temporal)`` sees each node's
-        value once per block (a static ``[N, ...]`` value only in the first block).
+        :func:`~.plan.plan`). ``observe(name, value, temporal)`` sees each node's
+        value once per block (a static ``[N, ...]`` value only in the first block); without a
+        ``block`` the batch may run in chunks of samples (:func:`~.plan.plan`), except
+        while observed.
         ``keep``: the steps whose running means the result holds (default every step; the
         memory a run needs does not otherwise depend on T)."""
         if T < 1:
@@ -189,8 +203,10 @@ class Simulator:
         xs_ = self._inputs(xs, 2 if seq else 1)
         if seq and any(x.shape[0] != T for x in xs_):
             raise InputError(f"sequence inputs must have T={T} steps on axis 0")
-        tb = block or time_block(self.graph, xs_[0].shape[1 if seq else 0])
-        outputs, tally = self.schedule.run(xs_, T, seq, tb, observe, keep)
+        n = xs_[0].shape[1 if seq else 0]
+        check_memory(self.graph, n, T, keep, self.max_memory)
+        tb, samples = (block, n) if block else plan(self.graph, n)
+        outputs, tally = run_chunked(self.schedule, xs_, T, seq, tb, samples, observe, keep)
         return SimResult.of(outputs, tally, lambda v: v)
 
 
@@ -200,7 +216,9 @@ def run(
     T: int,
     sequence: bool | None = None,
     keep: Iterable[int] | None = None,
+    max_memory: int | str | None = None,
 ) -> SimResult:
     """Run the multi-step reference simulation of ``graph`` (see :class:`Simulator`):
-    the running means after every step, or after the steps in ``keep``."""
-    return Simulator(graph).run(*xs, T=T, sequence=sequence, keep=keep)
+    the running means after every step, or after the steps in ``keep`` (memory then does
+    not grow with T); refused in one line if it would need more than ``max_memory``."""
+    return Simulator(graph, max_memory=max_memory).run(*xs, T=T, sequence=sequence, keep=keep)

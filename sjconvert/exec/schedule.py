@@ -30,19 +30,10 @@ from ..ir import nodes as ir
 from ..ir.graph import Graph
 from ..ops import KERNELS, PROGRAMS, events, running_sum, static_means
 from .cost import fanouts
+from .tally import Tally
 
 Value = tuple[Any, bool]  # (array, temporal)
 State = dict[str, Any]
-BLOCK_ELEMENTS = 1 << 22
-
-
-def time_block(graph: Graph, n: int, elements: int = BLOCK_ELEMENTS) -> int:
-    """Steps per time block for batch ``n``: a power of two such that temporal tensors hold
-    about ``elements`` values. It does not depend on T, so step t is computed with the
-    same batch shapes (hence the same float results) whatever T a run uses."""
-    widest = max((math.prod(s) for s in graph.shapes.values()), default=1)
-    fit = max(1, elements // max(1, n * widest))
-    return 1 << (fit.bit_length() - 1)
 
 
 def last_uses(graph: Graph) -> dict[str, list[str]]:
@@ -131,41 +122,9 @@ class Backend:
         """Arrays of one shape stacked on a new leading axis."""
         raise NotImplementedError
 
-
-class Tally:
-    """Events per neuron layer and sample (``|S|`` summed over the layer, :func:`~sjconvert.
-    ops.readout.events`) and, when costed, synaptic operations (``|S|·fanout``, :mod:`.cost`):
-    running totals ``[N]``, and the totals after each kept step (``keep``, counted from 1).
-    Memory does not grow with T: a block's ``[steps, N]`` counts are folded in and dropped."""
-
-    def __init__(self, keep: Iterable[int] = ()) -> None:
-        self.keep = sorted(set(keep))
-        self.t0 = 0
-        self.spikes: dict[str, Any] = {}
-        self.synops: dict[str, Any] = {}
-        self.spikes_at: dict[str, list[Any]] = {}
-        self.synops_at: dict[str, list[Any]] = {}
-
-    def add(self, name: str, spikes: Any, synops: Any = None) -> None:
-        """Fold in one layer's counts ``[steps, N]`` of the current block."""
-        for counts, total, at in (
-            (spikes, self.spikes, self.spikes_at),
-            (synops, self.synops, self.synops_at),
-        ):
-            if counts is None:
-                continue
-            start = total.get(name)
-            rows = [t - self.t0 - 1 for t in self.keep if 0 < t - self.t0 <= counts.shape[0]]
-            if rows:  # integer-valued sums: exact in any order
-                running = counts.cumsum(0)
-                running = running if start is None else running + start
-                at.setdefault(name, []).extend(running[i] for i in rows)
-            block = counts.sum(0)
-            total[name] = block if start is None else start + block
-
-    def advance(self, steps: int) -> None:
-        """The current block of ``steps`` steps is done."""
-        self.t0 += steps
+    def concat(self, pieces: list[Any], axis: int) -> Any:
+        """Arrays joined along ``axis`` (samples run in chunks)."""
+        raise NotImplementedError
 
 
 class Schedule:
@@ -186,7 +145,8 @@ class Schedule:
                 continue
             make = backend.stateful if node.stateful else backend.stateless
             self.fns[name] = make(name, node)
-        self.fanout = {n: backend.weights(f) for n, f in fanouts(graph).items()} if cost else {}
+        fans = fanouts(graph) if cost else {}
+        self.fanout = {n: backend.weights(f.reshape(-1)) for n, f in fans.items()}
 
     def block(
         self,
@@ -266,12 +226,15 @@ class Schedule:
             return self._add(ins, args, steps)
         if node.stateful:
             ((x, temporal),) = args
-            y, state[name] = self.fns[name](x, steps, not temporal, state.get(name))
-            if node.spiking and counts is not None:
-                features = math.prod(self.graph.shapes[name])
+            fn, static = self.fns[name], not temporal
+            if node.spiking and counts is not None and hasattr(fn, "counted"):
                 fanout = self.fanout.get(name)
-                synops = None if fanout is None else events(y, steps, features, fanout)
-                counts.add(name, events(y, steps, features), synops)
+                y, state[name], (ev, syn) = fn.counted(x, steps, static, state.get(name), fanout)
+                counts.add(name, ev, syn)
+                return y, True
+            y, state[name] = fn(x, steps, static, state.get(name))
+            if node.spiking and counts is not None:
+                self._count(name, node, y, steps, counts)
             return y, True
         fn = self.fns[name]
         if not any(t for _, t in args):
@@ -279,6 +242,14 @@ class Schedule:
         ranks = [self.rank.get(s, 0) for s in ins]
         folded = [self.backend.fold(x, t, steps, r) for (x, t), r in zip(args, ranks, strict=True)]
         return self.backend.unfold(fn(folded), steps), True
+
+    def _count(self, name: str, node: ir.Node, y: Any, steps: int, counts: Tally) -> None:
+        """Events (and synaptic operations: events weighted by the fan-out) of a layer."""
+        features, fanout = math.prod(self.graph.shapes[name]), self.fanout.get(name)
+        if fanout is None:
+            counts.add(name, events(y, steps, features, signed=node.signed))
+        else:
+            counts.add(name, *events(y, steps, features, fanout, node.signed))
 
     def _add(self, ins: tuple[str, ...], args: list[Value], steps: int) -> Value:
         ranks = [self.rank.get(s, 0) for s in ins]

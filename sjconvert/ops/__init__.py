@@ -5,11 +5,12 @@ Every executor in :mod:`sjconvert.exec` and every target runs or generates from 
 
 from .kernels import KERNELS, RATES, channel_view, entry, kernel, prepare, rate
 from .neurons import PROGRAMS, has_program, program_for, step_program
-from .program import FUNCTIONS, Op, StepProgram, compile_inplace, run_pure
+from .program import C_EXPRESSIONS, FUNCTIONS, Op, StepProgram, compile_inplace, run_pure
 from .readout import ACCUMULATOR, events, running_sum, static_means
 
 __all__ = [
     "ACCUMULATOR",
+    "C_EXPRESSIONS",
     "FUNCTIONS",
     "KERNELS",
     "PROGRAMS",

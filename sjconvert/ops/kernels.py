@@ -146,9 +146,9 @@ def _adaptive(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     for axis, (n, o) in enumerate(zip(spatial, node.output_size, strict=True), start=2):
         spans = adaptive_windows(n, o)
         x = torch.cat([x.narrow(axis, a, b - a).sum(axis, keepdim=True) for a, b in spans], axis)
-        sizes.append(torch.tensor([b - a for a, b in spans], dtype=x.dtype, device=x.device))
-    count = sizes[0] if node.dims == 1 else sizes[0][:, None] * sizes[1][None, :]
-    return x / count
+        sizes.append([b - a for a, b in spans])
+    cells = sizes[0] if node.dims == 1 else [[h * w for w in sizes[1]] for h in sizes[0]]
+    return x / torch.tensor(cells, dtype=torch.float32).to(x)
 
 
 @kernel(ir.Flatten)

@@ -37,6 +37,22 @@ FUNCTIONS = {
 }
 
 
+#: each function as a C expression over ``float`` operands (CPU kernels, CUDA ``float``);
+#: ``min``/``max`` as comparisons (compilers vectorise them; operands are never NaN)
+C_EXPRESSIONS = {
+    "add": "{0} + {1}",
+    "sub": "{0} - {1}",
+    "mul": "{0} * {1}",
+    "div": "{0} / {1}",
+    "ge": "({0} >= {1}) ? 1.0f : 0.0f",
+    "select": "({0} != 0.0f) ? {1} : {2}",
+    "floor": "floorf({0})",
+    "min": "({0} < {1} ? {0} : {1})",
+    "max": "({0} > {1} ? {0} : {1})",
+    "copy": "{0}",
+}
+
+
 @dataclass(frozen=True)
 class Op:
     """``dst = fn(*args)``. ``ge`` gives 1.0 where ``a >= b`` (else 0.0); ``select(s, a, b)``

@@ -5,8 +5,8 @@ sums the same values in the same order and precision.
 
 * **Event count** per step and sample, ``E[t, n] = Σ_i |S[t, n, i]|·w_i`` (``w``: a weight
   per element, e.g. its fan-out; 1 by default). A signed spike counts one event, a burst of
-  ``k`` spikes ``k``. Summed in :data:`ACCUMULATOR` after widening: every term is an integer
-  (or an integer times a fan-out), so the count is exact in any summation order.
+  ``k`` spikes ``k``. Every term is an integer (or an integer times a fan-out), so the count
+  is exact in any summation order; it is reported in :data:`ACCUMULATOR`.
 * **Readout.** A graph output is read after step ``t`` as the running mean
   ``M[t] = (Σ_{t' ≤ t} Y[t']) / (t + 1)``. The sum is carried in :data:`ACCUMULATOR`, one
   step after the other (``A[t] = A[t-1] + Y[t]``, never a parallel scan), and the mean is
@@ -24,6 +24,9 @@ import torch
 
 #: the one precision running sums (readouts) and event counts are carried in
 ACCUMULATOR = "float64"
+#: a spike's events ``|S|`` as a C expression, for kernels that count as they step
+#: (summed in double per step and sample: integers, exact in any order, as :func:`events`)
+C_EVENT = "fabsf({0})"
 
 
 def _numpy_like(x: Any) -> bool:
@@ -41,15 +44,42 @@ def narrow(x: Any, dtype: Any) -> Any:
     return x.astype(dtype) if _numpy_like(x) else x.to(dtype)
 
 
-def events(s: Any, steps: int, features: int, weight: Any = None) -> Any:
-    """``Σ_i |S_i|·w_i`` per step and sample, ``[steps, N]`` in :data:`ACCUMULATOR`, of a
+def events(s: Any, steps: int, features: int, weight: Any = None, signed: bool = True) -> Any:
+    """``Σ_i |S_i|`` per step and sample, ``[steps, N]`` in :data:`ACCUMULATOR`, of a
     temporal spike value ``s`` (``[steps, N, ...]`` or folded ``[steps·N, ...]``) with
-    ``features`` elements per sample; ``weight``: one factor per element (its per-sample
-    shape, in ``s``'s array type) or None."""
-    a = widen(abs(s)).reshape(steps, -1, features)
-    if weight is not None:
-        a = a * widen(weight).reshape(1, 1, features)
-    return a.sum(2)
+    ``features`` elements per sample; with ``weight`` (one integer per element, ``[features]``
+    in ``s``'s array type) also ``Σ_i |S_i|·w_i``: a pair. ``signed``: spikes may be
+    negative (else they are 0 or 1, and ``|S| = S``).
+
+    Every term is a non-negative integer, so a float32 sum is exact wherever its total
+    stays below 2²⁴ (every partial sum does too, in any order): float32 values are summed
+    as they are and widened, unless a total reaches 2²⁴, when the sum is redone widened
+    (as it always is for other dtypes and while traced for export). NumPy arrays are summed
+    by torch on the same memory."""
+    host = isinstance(s, np.ndarray)
+    if host:
+        s = torch.from_numpy(np.ascontiguousarray(s))
+        weight = None if weight is None else torch.from_numpy(np.ascontiguousarray(weight))
+    a = (abs(s) if signed else s).reshape(steps, -1, features)
+    out = [_sum(a, None)] + ([] if weight is None else [_sum(a, weight)])
+    out = [o.numpy() for o in out] if host else out
+    return out[0] if weight is None else (out[0], out[1])
+
+
+def _sum(a: Any, weight: Any) -> Any:
+    """``Σ_i a_i`` (or ``Σ_i a_i·w_i``) over the last axis, exactly (see :func:`events`)."""
+    if _concrete(a) and str(a.dtype).endswith("float32"):
+        total = a.sum(2) if weight is None else a @ weight
+        if float(total.max()) < 2.0**24:
+            return widen(total)
+    return widen(a).sum(2) if weight is None else widen(a) @ widen(weight)
+
+
+def _concrete(a: Any) -> bool:
+    """An array with values (not a proxy traced for export)."""
+    if _numpy_like(a):
+        return True
+    return isinstance(a, torch.Tensor) and not torch.jit.is_tracing() and a.numel() > 0
 
 
 def accumulate(total: Any, y: Any) -> Any:

@@ -133,7 +133,8 @@ def _by_type(hint: Any, name: str, shape: tuple[int, ...], cls: type, draw: Any)
         return draw(EIGHTHS)
     if typing.get_origin(hint) is tuple:
         dims = _dims(cls) or len(shape) - 1 or 1
-        return tuple(draw(st.integers(0 if name == "padding" else 1, 3)) for _ in range(dims))
+        low, high = {"padding": (0, 1), "dilation": (1, 2)}.get(name, (1, 3))
+        return tuple(draw(st.integers(low, high)) for _ in range(dims))
     return ...
 
 

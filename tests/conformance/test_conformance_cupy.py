@@ -27,7 +27,7 @@ STATEFUL = [c for c in CLASSES if c.stateful]
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
-@settings(SETTINGS, max_examples=4)
+@settings(SETTINGS, max_examples=3)
 @given(data=st.data())
 def test_cupy_code_path_agrees_bit_for_bit(cls, data) -> None:
     assert_conform(data.draw(cases(cls)), ["cupy-host"])

@@ -9,7 +9,7 @@ import dataclasses
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sjconvert.exec.schedule import runnable
@@ -23,7 +23,12 @@ PACKAGE = Path(__file__).resolve().parents[2] / "sjconvert"
 CLASSES = node_classes()
 
 
-QUICK = settings(max_examples=2, database=None, deadline=None)
+QUICK = settings(
+    max_examples=2,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.filter_too_much, HealthCheck.too_slow],
+)
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)

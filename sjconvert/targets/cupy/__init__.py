@@ -12,7 +12,7 @@ import torch
 from ...errors import InputError
 from ...exec.arrays import Arrays
 from ...exec.arraysim import ArraySimulator
-from ...exec.schedule import BLOCK_ELEMENTS
+from ...exec.plan import BLOCK_ELEMENTS
 from ...ir import nodes as ir
 from ...ir.graph import Graph
 from .device import array_module, launch

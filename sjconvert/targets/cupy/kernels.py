@@ -28,23 +28,12 @@ from typing import Any
 
 import numpy as np
 
-from ...ops import Op, StepProgram
+from ...ops import C_EXPRESSIONS, Op, StepProgram
 
 DTYPES = {"float32": "float", "float16": "half2"}
 OPTIONS = ("--fmad=false", "--prec-div=true", "--ftz=false", "-std=c++17")
 
-_FLOAT = {
-    "add": "{0} + {1}",
-    "sub": "{0} - {1}",
-    "mul": "{0} * {1}",
-    "div": "{0} / {1}",
-    "ge": "({0} >= {1}) ? 1.0f : 0.0f",
-    "select": "({0} != 0.0f) ? {1} : {2}",
-    "floor": "floorf({0})",
-    "min": "fminf({0}, {1})",
-    "max": "fmaxf({0}, {1})",
-    "copy": "{0}",
-}
+_FLOAT = C_EXPRESSIONS
 _HALF2 = {
     "add": "__hadd2({0}, {1})",
     "sub": "__hsub2({0}, {1})",

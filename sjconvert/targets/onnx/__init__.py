@@ -34,7 +34,9 @@ def _accepts(node: ir.Node) -> str | None:
 
 
 REGISTRY: Registry[Any, None] = Registry("onnx")
-REGISTRY.add(exportable(), _shared, accepts=_accepts)
+WINDOWED = [c for c in exportable() if c.pool and not c.adaptive]
+REGISTRY.add([c for c in exportable() if c not in WINDOWED], _shared)
+REGISTRY.add(WINDOWED, _shared, accepts=_accepts)
 
 
 def _pool_problem(node: Any, shape: tuple[int, ...]) -> str | None:
