@@ -35,6 +35,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+from .. import __version__
 from ..api import ConversionOptions, read_ir, read_with_source
 from ..api import ann2snn as convert
 from ..api import simulate as run_simulation
@@ -46,13 +47,14 @@ from ..frontends.capture import example_input
 from ..frontends.loading import load_data, load_model
 from ..ir.graph import Graph
 from ..ir.io import save
-from .exits import DEBUG, EXIT_CODES, err
+from .exits import DEBUG, EXIT_CODES, OneLineErrors, err
 from .exits import run_body as _run
 from .options import with_conversion_options
 from .paths import check_outputs
 from .render import graph_rows, graph_table, results_table
 
 app = typer.Typer(
+    cls=OneLineErrors,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
@@ -63,10 +65,22 @@ app = typer.Typer(
 out = Console() if sys.stdout.isatty() else Console(width=160)
 
 
+def _version(show: bool) -> None:
+    if show:
+        out.print(f"sjconvert {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback of an internal error.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
     ] = False,
 ) -> None:
     """Convert trained PyTorch models to spiking networks, simulate and inspect them."""
@@ -134,11 +148,15 @@ def _calibrated_for(target: int | str | None) -> str:
 
 
 def parse_steps(text: str) -> list[int]:
-    """``-T 4,8,16`` as a list of time steps."""
+    """``-T 4,8,16`` as a list of time steps, each a positive integer."""
+    parts = [p.strip() for p in text.split(",")]
     try:
-        return [int(t) for t in text.split(",") if t.strip()]
+        steps = [int(p) for p in parts]
     except ValueError:
-        raise InputError(f"-T takes comma-separated integers, got {text!r}") from None
+        steps = []
+    if not steps or min(steps) < 1:
+        raise InputError(f"-T takes positive integers separated by commas, got {text!r}")
+    return steps
 
 
 def _size(data: Any) -> int | None:

@@ -11,16 +11,16 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
 from ..errors import SjconvertError
 from ..exec import dist
 
-REPORT = "https://github.com/sjconvert/sjconvert/issues"
 INTERNAL_ERROR = 70
 INTERRUPTED = 130
 TERMINATED = 143
@@ -42,6 +42,37 @@ err = Console(stderr=True)
 R = TypeVar("R")
 DEBUG = {"on": bool(os.environ.get("SJCONVERT_DEBUG"))}
 _REPORTED = {"interrupt": False, "check": False}
+
+
+def usage_error(exc: Exception) -> int:
+    """Print Click's usage error ``exc`` (a missing or unknown option, an invalid value) as
+    one line, as every other error, naming the help to read; its exit code (2)."""
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+    message = " ".join(exc.format_message().split()).rstrip(".")  # type: ignore[attr-defined]
+    err.print(f"[bold red]error:[/] {escape(message)}{where}", highlight=False, soft_wrap=True)
+    return 2
+
+
+class OneLineErrors(TyperGroup):
+    """The command group: Click's usage errors are one line (:func:`usage_error`) instead of
+    a usage box; running ``sjconvert`` alone prints the help."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except Exception as exc:
+            if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+                raise  # not one of Click's errors
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                typer.echo(exc.ctx.get_help())  # type: ignore[attr-defined]
+                code = 2
+            else:
+                code = usage_error(exc)
+        code = code if isinstance(code, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
 
 
 def check_failed() -> typer.Exit:
@@ -91,8 +122,8 @@ def run_body(fn: Callable[[], R]) -> R:
         first = escape((str(exc).strip().splitlines() or [""])[0][:300])
         err.print(
             f"[bold red]internal error:[/] {type(exc).__name__}: {first} — this is a bug in "
-            f"sjconvert; please report it with the command you ran at {REPORT} "
-            "(rerun with --debug for the traceback)",
+            "sjconvert; rerun with --debug for the traceback, and report it with the command "
+            "you ran",
             highlight=False,
             soft_wrap=True,
         )
