@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -42,7 +43,7 @@ def simulate(
     :mod:`sjconvert.exec.data_layout`); a data set named by a string may be time-major
     ``[T, N, ...]`` with ``time_major``. ``T`` None: 4, 8, 16, 32 for a direct input, the
     data's length for sequences. The ANN's accuracy is measured on direct inputs only."""
-    if isinstance(data, str):
+    if isinstance(data, (str, os.PathLike)):
         data = load_data(data, time_major=time_major)
     agree(snn, data)
     batches = ((b.x, b.y) for b in as_batches(data))

@@ -28,6 +28,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,7 +45,7 @@ from ..errors import InputError
 from ..exec import dist
 from ..frontends.capture import capture as trace
 from ..frontends.capture import example_input
-from ..frontends.loading import load_data, load_model
+from ..frontends.loading import DataSource, load_data, load_model
 from ..ir.graph import Graph
 from ..ir.io import save
 from .exits import DEBUG, EXIT_CODES, OneLineErrors, err
@@ -178,8 +179,46 @@ ArchOpt = Annotated[
     ),
 ]
 TrustOpt = Annotated[
-    bool, typer.Option(help="Allow unpickling a whole nn.Module (runs code from the file).")
+    bool,
+    typer.Option(
+        help="Allow unpickling a whole nn.Module or a pickled data set (a TensorDataset, "
+        "(x, y) in a .pkl): unpickling runs code from the file."
+    ),
 ]
+XKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="The inputs' array in data files [default: x, else the only array, else the "
+        "per-sample array beside the labels]."
+    ),
+]
+YKeyOpt = Annotated[
+    str | None,
+    typer.Option(help="The labels' array in data files [default: y, else the 1-D array]."),
+]
+
+
+@dataclass(frozen=True)
+class DataKeys:
+    """How a command reads its data files: array names, trust, time-major layout."""
+
+    x_key: str | None = None
+    y_key: str | None = None
+    trust: bool = False
+    time_major: bool = False
+
+    def open(self, spec: str, batch_size: int = 256) -> DataSource:
+        """The data set ``spec`` read as the command's options say."""
+        return load_data(
+            spec,
+            batch_size,
+            self.time_major,
+            x_key=self.x_key,
+            y_key=self.y_key,
+            trust=self.trust,
+        )
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 BatchOpt = Annotated[int, typer.Option(min=1, help="Batch size for .npz/.pt data.")]
 TimeMajorOpt = Annotated[
@@ -204,13 +243,15 @@ def ann2snn(
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Convert a ReLU ANN into an SNN, calibrated on CALIB for every T (or for --T N)."""
 
     def body() -> None:
         check_outputs([output], [model, calib])
-        data = load_data(calib, batch_size)
+        data = DataKeys(x_key, y_key, trust).open(calib, batch_size)
         with (
             _progress("calibrating", _size(data), json_out) as advance,
             _layers(json_out) as layer_done,
@@ -267,6 +308,9 @@ def simulate(
     ] = None,
     batch_size: BatchOpt = 256,
     time_major: TimeMajorOpt = False,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
+    trust: TrustOpt = False,
     backend: Annotated[
         str,
         typer.Option(
@@ -288,7 +332,7 @@ def simulate(
     def body() -> None:
         ts = None if steps is None else parse_steps(steps)
         snn, ann = read_with_source(ir_file)
-        ds = load_data(data, batch_size, time_major)
+        ds = DataKeys(x_key, y_key, trust, time_major).open(data, batch_size)
         with _progress("simulating", _size(ds), json_out) as advance:
             res = run_simulation(snn, ds, ts, ann=ann, progress=advance, backend=backend)
         if plot is not None:
@@ -336,6 +380,8 @@ def capture(
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     time_major: TimeMajorOpt = False,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
 ) -> None:
     """Trace a model (ANN or SpikingJelly SNN) into an IR file without converting it."""
 
@@ -345,7 +391,7 @@ def capture(
         if isinstance(net, Graph):
             g = net
         else:
-            x = load_data(data, batch_size=1 << 30, time_major=time_major).first().x
+            x = DataKeys(x_key, y_key, trust, time_major).open(data, 1 << 30).first().x
             g = trace(net, example_input(net, x, len(x)))
         written(lambda: save(output, g))
         out.print(graph_table(g, title=f"{model.name} → {output}"))

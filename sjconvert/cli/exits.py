@@ -18,7 +18,7 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from ..errors import SjconvertError
+from ..errors import SjconvertError, SjconvertWarning
 from ..exec import dist
 
 INTERNAL_ERROR = 70
@@ -95,14 +95,25 @@ def report_interrupt() -> int:
     return INTERRUPTED
 
 
+def _warn(caught: list[warnings.WarningMessage]) -> None:
+    """sjconvert's own warnings, each once, one line each."""
+    for text in dict.fromkeys(str(w.message) for w in caught):
+        err.print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
 def run_body(fn: Callable[[], R]) -> R:
     """Run a command body; errors become one line on stderr and a documented exit code.
-    Library warnings are not shown (``--debug`` shows them)."""
+    sjconvert's own warnings (:class:`~sjconvert.errors.SjconvertWarning`) follow the
+    output of a command that succeeded, one line each; other libraries' warnings are not
+    shown (``--debug`` shows every warning as it comes)."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=not DEBUG["on"]) as caught:
             if not DEBUG["on"]:
                 warnings.simplefilter("ignore")
-            return fn()
+                warnings.simplefilter("always", SjconvertWarning)
+            result = fn()
+        _warn(caught or [])
+        return result
     except SjconvertError as exc:
         shard = dist.current()
         where = f"[rank {shard.rank}] " if shard.world > 1 else ""

@@ -10,7 +10,6 @@ import typer
 
 from ...api import measure_lossy, open_snn
 from ...errors import InputError
-from ...frontends.loading import load_data
 from ...ir.io import save as save_ir
 from ...targets.nir import DT, read, save
 from ...targets.nir import lossy as lossy_maps
@@ -18,10 +17,13 @@ from ...targets.nir import to_nir as export
 from ..app import (
     ArchOpt,
     BatchOpt,
+    DataKeys,
     JsonOpt,
     ModelArg,
     TimeMajorOpt,
     TrustOpt,
+    XKeyOpt,
+    YKeyOpt,
     _run,
     app,
     out,
@@ -63,13 +65,16 @@ def to_nir(
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
     time_major: TimeMajorOpt = False,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Export a converted SNN to a NIR graph (refusing, by node, what NIR cannot hold)."""
 
     def body() -> None:
         check_outputs([output], [model, calib, data])
-        calib_data = None if calib is None else load_data(calib, batch_size, time_major)
+        keys = DataKeys(x_key, y_key, trust, time_major)
+        calib_data = None if calib is None else keys.open(calib, batch_size)
         # NIR's neurons spike 0/1 and its graphs hold no cumulative pooling: an ANN converts
         # to IF neurons with max pooling of the per-step current
         plain = {"neuron": "if", "maxpool": "pre"}
@@ -82,7 +87,7 @@ def to_nir(
             if data is None:
                 raise InputError("--lossy changes the network: give --data to measure it")
             ts = parse_steps(steps)
-            report = measure_lossy(snn, mapped, load_data(data, batch_size, time_major), ts, ann)
+            report = measure_lossy(snn, mapped, keys.open(data, batch_size), ts, ann)
         save(output, nir_graph)
         summary = {
             "output": str(output),

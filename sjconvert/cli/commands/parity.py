@@ -12,13 +12,15 @@ import typer
 from ...api.parity import parity
 from ...api.plots import plot_parity
 from ...api.report import BACKENDS
-from ...frontends.loading import load_data
 from ..app import (
     ArchOpt,
     BatchOpt,
+    DataKeys,
     JsonOpt,
     ModelArg,
     TrustOpt,
+    XKeyOpt,
+    YKeyOpt,
     _progress,
     _run,
     app,
@@ -62,6 +64,8 @@ def parity_command(
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run MODEL on every backend and compare each with the torch reference: spike-count
@@ -69,7 +73,7 @@ def parity_command(
     Backends whose package or device is missing are listed as skipped, with the reason."""
 
     def body() -> bool:
-        ds = load_data(data, batch_size)
+        ds = DataKeys(x_key, y_key, trust).open(data, batch_size)
         names = [b.strip() for b in backends.split(",") if b.strip()]
         total = len(names) * len(parse_steps(steps))
         with _progress("parity", total, json_out) as advance:
