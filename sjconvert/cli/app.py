@@ -40,7 +40,7 @@ from .. import __version__
 from ..api import ConversionOptions, read_ir, read_with_source
 from ..api import ann2snn as convert
 from ..api import simulate as run_simulation
-from ..api.plots import plot_simulation
+from ..api.plots import plot_format, plot_simulation
 from ..errors import InputError
 from ..exec import dist
 from ..frontends.capture import capture as trace
@@ -86,6 +86,14 @@ def _options(
 ) -> None:
     """Convert trained PyTorch models to spiking networks, simulate and inspect them."""
     DEBUG["on"] = DEBUG["on"] or debug
+
+
+def check_plot(plot: Path | None, inputs: list[Any]) -> None:
+    """A ``--plot`` file is an output like any other, checked before any work: an image
+    type matplotlib writes, not an input, in an existing folder."""
+    if plot is not None:
+        plot_format(plot)
+        check_outputs([plot], inputs)
 
 
 def shard_quiet(shard: dist.Shard) -> None:
@@ -321,8 +329,8 @@ def simulate(
     plot: Annotated[
         Path | None,
         typer.Option(
-            help="Write a PNG: accuracy, spikes and energy against T, firing rate per layer "
-            "(needs the plot extra: matplotlib)."
+            help="Write a plot (.png, .pdf or .svg): accuracy, spikes and energy against T, "
+            "firing rate per layer (needs the plot extra: matplotlib)."
         ),
     ] = None,
     json_out: JsonOpt = False,
@@ -331,16 +339,19 @@ def simulate(
 
     def body() -> None:
         ts = None if steps is None else parse_steps(steps)
+        check_plot(plot, [ir_file, data])
         snn, ann = read_with_source(ir_file)
         ds = DataKeys(x_key, y_key, trust, time_major).open(data, batch_size)
         with _progress("simulating", _size(ds), json_out) as advance:
             res = run_simulation(snn, ds, ts, ann=ann, progress=advance, backend=backend)
         if plot is not None:
-            plot_simulation(res, plot, snn, title=f"{ir_file.name} on {data}")
+            written(lambda: plot_simulation(res, plot, snn, title=f"{ir_file.name} on {data}"))
         if json_out:
-            out.print_json(json.dumps(res.to_dict()))
-        else:
-            out.print(results_table(res, title=f"{ir_file.name} on {data}"))
+            out.print_json(json.dumps(res.to_dict() | ({"plot": str(plot)} if plot else {})))
+            return
+        out.print(results_table(res, title=f"{ir_file.name} on {data}"))
+        if plot is not None:
+            out.print(f"wrote the plot to {plot}", highlight=False)
 
     _run(body)
 

@@ -24,6 +24,7 @@ from ..app import (
     _progress,
     _run,
     app,
+    check_plot,
     err,
     out,
     parse_steps,
@@ -59,7 +60,10 @@ def parity_command(
     ] = "float32",
     plot: Annotated[
         Path | None,
-        typer.Option(help="Write a PNG of the report (needs the plot extra: matplotlib)."),
+        typer.Option(
+            help="Write a plot of the report (.png, .pdf or .svg; needs the plot extra: "
+            "matplotlib)."
+        ),
     ] = None,
     arch: ArchOpt = None,
     trust: TrustOpt = False,
@@ -73,6 +77,7 @@ def parity_command(
     Backends whose package or device is missing are listed as skipped, with the reason."""
 
     def body() -> bool:
+        check_plot(plot, [model, data])
         ds = DataKeys(x_key, y_key, trust).open(data, batch_size)
         names = [b.strip() for b in backends.split(",") if b.strip()]
         total = len(names) * len(parse_steps(steps))
@@ -92,9 +97,11 @@ def parity_command(
         if plot is not None:
             written(lambda: plot_parity(report, plot, title=f"{model.name} on {data}"))
         if json_out:
-            out.print_json(json.dumps(report.to_dict()))
+            out.print_json(json.dumps(report.to_dict() | ({"plot": str(plot)} if plot else {})))
         else:
             out.print(parity_table(report, title=f"{model.name} on {data}"))
+            if plot is not None:
+                out.print(f"wrote the plot to {plot}", highlight=False)
             for line in report.failures:
                 err.print(f"[bold red]parity:[/] {line}", highlight=False, soft_wrap=True)
         return report.passed
