@@ -37,7 +37,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from .. import __version__
-from ..api import ConversionOptions, read_ir, read_with_source
+from ..api import ConversionOptions, read_with_source
 from ..api import ann2snn as convert
 from ..api import simulate as run_simulation
 from ..api.plots import plot_format, plot_simulation
@@ -364,10 +364,14 @@ def inspect(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Print the graph as a table: node, op, inputs, shape, parameters, threshold."""
+    """Print the graph as a table: node, op, inputs, shape, parameters, threshold (the whole
+    file is validated first, as every command does)."""
 
     def body() -> None:
-        g = read_ir(ir_file, "source" if source else "graph")
+        graph, ann = read_with_source(ir_file)  # the whole file, validated as every command does
+        if source and ann is None:
+            raise InputError(f"{ir_file}: holds no source ANN (--source)")
+        g = ann if source else graph
         if json_out:
             out.print_json(json.dumps({"outputs": list(g.outputs), "nodes": graph_rows(g)}))
         else:

@@ -50,7 +50,7 @@ def test_plot_without_matplotlib_is_one_clear_error(tmp_path, monkeypatch) -> No
 
 @pytest.mark.plot
 def test_unwritable_plot_path_is_an_input_error(tmp_path) -> None:
-    with pytest.raises(InputError, match="folder .*no does not exist"):
+    with pytest.raises(InputError, match=r"folder .*no does not exist"):
         plot_simulation(_evaluation(), tmp_path / "no" / "sim.png", chain((3,), ir.IF(1.0, None)))
 
 
