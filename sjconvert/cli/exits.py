@@ -27,7 +27,8 @@ TERMINATED = 143
 CHECK_FAILED = 1
 EXIT_CODES = {
     0: "success",
-    CHECK_FAILED: "parity: a backend missed a --require threshold or failed to run",
+    CHECK_FAILED: "a check failed: parity missed a --require threshold (or a backend failed "
+    "to run), to-nir --lossy lost more accuracy than --max-loss",
     2: "bad input (file, model, data, option or output) or usage",
     3: "cannot capture the model, or a target cannot express a node",
     4: "a conversion pass refused the graph",
