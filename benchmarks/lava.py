@@ -35,14 +35,11 @@ from rich.table import Table
 from samples import load
 from sjconvert import ann2snn
 from sjconvert.api import PLAIN
-from sjconvert.targets.lava.export import (
-    INPUT_MAX,
-    fixed_point_predict,
-    measure_loihi,
-    to_loihi,
-)
-from sjconvert.targets.lava.paths import lower
-from sjconvert.targets.lava.tune import GRID, tune_alpha
+from sjconvert.api.lava import FixedPointRun, LavaBuild, VerifyData, verify_lava
+from sjconvert.exec.evaluate import evaluate
+from sjconvert.targets.lava.build import INPUT_MAX, LoihiExport, to_loihi
+from sjconvert.targets.lava.lowering.populations import lower
+from sjconvert.targets.lava.threshold_factor import GRID, tune_alpha
 
 CASES = (  # model, neuron mapping, T, Lava on the unrolled twin
     ("digits", "cuba", 16, False),
@@ -57,8 +54,10 @@ CASES = (  # model, neuron mapping, T, Lava on the unrolled twin
 )
 
 
-def _acc(pred: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(pred == y))
+def _acc(exp: LoihiExport, snn: Any, test: dict) -> float:
+    """The fixed-point accuracy of ``exp`` on the test set (the one accuracy loop)."""
+    batches = VerifyData(test["x"], test["y"], False).batches()
+    return evaluate(FixedPointRun(exp, snn), batches, T=[exp.steps]).snn[exp.steps]
 
 
 def _alpha(snn: Any, calib: dict, test: dict, steps: int, x_max: float) -> dict[str, Any]:
@@ -67,7 +66,7 @@ def _alpha(snn: Any, calib: dict, test: dict, steps: int, x_max: float) -> dict[
     table = []
     for a in GRID:
         exp = to_loihi(snn, steps, x_max=x_max, model="cuba", alpha=a)
-        test_acc = _acc(fixed_point_predict(exp, test["x"]), test["y"])
+        test_acc = _acc(exp, snn, test)
         table.append({"alpha": a, "calib": choice.accuracy[a], "test": test_acc})
     return {"alpha": choice.alpha, "table": table}
 
@@ -88,12 +87,13 @@ def case(
     row["populations"], row["synapses"] = len(exp.net.neurons), len(exp.net.synapses)
     row["quantisation_error"] = {k: f["error"] for k, f in exp.net.facts.items()}
     start = time.perf_counter()
-    row.update(measure_loihi(exp, snn, ann, test["x"], test["y"], lava_samples, unroll=unroll))
+    data = VerifyData(test["x"], test["y"], False)
+    row.update(verify_lava(LavaBuild(exp, snn, ann, alpha), data, lava_samples, unroll=unroll))
     row["seconds"] = time.perf_counter() - start
     row["fixed_point_samples_per_s"] = len(test["x"]) / row["fixed_point_seconds"]
     if model == "sdnn" and exp.format == "netx":  # the same chain as a process graph
         pg = to_loihi(snn, steps, x_max=x_max, model=model, fmt="procgraph")
-        row["procgraph_fixed_point"] = _acc(fixed_point_predict(pg, test["x"]), test["y"])
+        row["procgraph_fixed_point"] = _acc(pg, snn, test)
     return row
 
 

@@ -24,10 +24,10 @@ from ..exec.module import SpikingNet
 from ..exec.reference import SimResult, Simulator
 from ..ir.graph import Graph
 from ..targets.cupy import to_cupy
-from ..targets.lava.export import fixed_point_predict, to_loihi
-from ..targets.lava.fixed_point import Trace
-from ..targets.lava.fixed_point import simulate as simulate_fixed_point
-from ..targets.lava.verify import lava_python, run_lava
+from ..targets.lava.build import predict_fixed_point, to_loihi
+from ..targets.lava.fixed_point.simulator import Trace
+from ..targets.lava.fixed_point.simulator import simulate as simulate_fixed_point
+from ..targets.lava.running.launcher import lava_python, run_lava
 from ..targets.lynxi import to_lynxi, torch_dtype
 from ..targets.nir import read as read_nir
 from ..targets.nir import write as write_nir
@@ -159,7 +159,7 @@ class Loihi:
 
     def predictions(self, x: np.ndarray) -> np.ndarray:
         """Classes from the fixed-point simulation."""
-        return fixed_point_predict(self.exp, x)
+        return predict_fixed_point(self.exp, x)
 
     def fixed_point(self, x: np.ndarray) -> Trace:
         return simulate_fixed_point(self.graph, self.messages(x))

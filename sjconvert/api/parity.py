@@ -29,7 +29,7 @@ from ..exec.shapes import with_shapes
 from ..frontends.loading import as_batches, load_data
 from ..ir.graph import Graph
 from ..passes.options import PLAIN
-from ..targets.lava.verify import compare
+from ..targets.lava.running.launcher import compare
 from ..targets.lynxi import torch_dtype
 from .backends import Loihi, Runner, Skipped, message_counts, runners
 from .convert import is_plain, open_snn

@@ -14,8 +14,8 @@ from sjconvert.exec.shapes import with_shapes
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
 from sjconvert.ir.io import save
-from sjconvert.targets.lava.export import to_loihi
-from sjconvert.targets.lava.netx import write_netx
+from sjconvert.targets.lava.build import to_loihi
+from sjconvert.targets.lava.formats.netx_writer import write_netx
 from sjconvert.targets.nir import save as save_nir
 from sjconvert.targets.nir import to_nir
 from tests.fuzz.models import Tiny

@@ -1,7 +1,8 @@
 """The parity check every Lava test uses: a network file run in Lava's ``fixed_pt``
-simulator (built once, samples back to back, :func:`~sjconvert.targets.lava.run.run_batched`)
-gives exactly the messages of every population at every step, and the output state, that
-our fixed-point simulator computes on the process graph."""
+simulator (built once, samples back to back,
+:func:`~sjconvert.targets.lava.running.in_lava.run_batched`) gives exactly the messages of
+every population at every step, and the output state, that our fixed-point simulator
+computes on the process graph."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 
 import numpy as np
 
-from sjconvert.targets.lava.export import LoihiExport
-from sjconvert.targets.lava.fixed_point import Trace, simulate
-from sjconvert.targets.lava.procgraph import ProcGraph
-from sjconvert.targets.lava.run import run_batched
+from sjconvert.targets.lava.build import LoihiExport
+from sjconvert.targets.lava.fixed_point.simulator import Trace, simulate
+from sjconvert.targets.lava.formats.procgraph import ProcGraph
+from sjconvert.targets.lava.running.in_lava import run_batched
 
 
 def assert_parity(pg: ProcGraph, path: Path, x: np.ndarray) -> Trace:

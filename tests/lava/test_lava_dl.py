@@ -10,11 +10,11 @@ import torch
 
 from sjconvert.errors import EmitError
 from sjconvert.ir import nodes as ir
-from sjconvert.targets.lava.emit import procgraph
-from sjconvert.targets.lava.export import to_loihi
-from sjconvert.targets.lava.fixed_point import simulate
-from sjconvert.targets.lava.lava_dl import run_tnx, to_lava_dl
-from sjconvert.targets.lava.layout import from_lava
+from sjconvert.targets.lava.build import to_loihi
+from sjconvert.targets.lava.fixed_point.simulator import simulate
+from sjconvert.targets.lava.formats.emit_procgraph import procgraph
+from sjconvert.targets.lava.formats.lava_dl import run_tnx, to_lava_dl
+from sjconvert.targets.lava.formats.layout import from_lava
 from sjconvert.targets.lava.network import LoihiNet, Neuron, Synapse
 from tests.conftest import chain
 from tests.lava.parity import export_parity

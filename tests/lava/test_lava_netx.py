@@ -9,11 +9,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from sjconvert.targets.lava import lower, write_netx
-from sjconvert.targets.lava.emit import procgraph
-from sjconvert.targets.lava.export import LoihiExport, to_loihi
+from sjconvert.targets.lava.build import LoihiExport, to_loihi
+from sjconvert.targets.lava.formats.emit_procgraph import procgraph
 from sjconvert.targets.lava.network import LoihiNet, Neuron, Synapse
-from sjconvert.targets.lava.quantize import quantize_cuba
-from sjconvert.targets.lava.sdnn import NETX_SPIKE_EXP, quantize_sdnn
+from sjconvert.targets.lava.quantising.cuba import quantize_cuba
+from sjconvert.targets.lava.quantising.sigma_delta import NETX_SPIKE_EXP, quantize_sdnn
 from tests.lava.parity import assert_parity, export_parity
 from tests.targets.lava_graphs import conv_dense_net, snn_chains
 

@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from sjconvert import ann2snn
 from sjconvert.errors import PassError
 from sjconvert.ir import nodes as ir
-from sjconvert.targets.lava.export import LOADER, to_loihi
-from sjconvert.targets.lava.fixed_point import simulate
+from sjconvert.targets.lava.build import LOADER, to_loihi
+from sjconvert.targets.lava.fixed_point.simulator import simulate
 from tests.conftest import chain, load_sample
 from tests.lava.parity import export_parity
 from tests.targets.lava_graphs import snn_dags

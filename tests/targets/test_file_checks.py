@@ -16,7 +16,7 @@ from sjconvert.cli.main import app
 from sjconvert.errors import InputError
 from sjconvert.ir import Graph
 from sjconvert.ir import nodes as ir
-from sjconvert.targets.lava.fit import fit_report
+from sjconvert.targets.lava.chip_fit import fit_report
 from sjconvert.targets.nir import read, save, to_nir
 
 runner = CliRunner()

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from sjconvert.cli.main import app
 from sjconvert.errors import EmitError
-from sjconvert.targets.lava import verify
+from sjconvert.targets.lava.running import launcher as verify
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "samples"

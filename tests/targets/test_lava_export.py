@@ -14,12 +14,13 @@ from sjconvert.errors import EmitError, InputError, PassError
 from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
 from sjconvert.targets.lava import ProcGraph, lower, write_netx
-from sjconvert.targets.lava.emit import procgraph, unrolled
-from sjconvert.targets.lava.export import to_loihi
-from sjconvert.targets.lava.fixed_point import simulate
-from sjconvert.targets.lava.netx import netx_dense_weights
-from sjconvert.targets.lava.quantize import VTH_MAX, quantize_cuba, voltage_decay
-from sjconvert.targets.lava.tune import tune_alpha
+from sjconvert.targets.lava.build import to_loihi
+from sjconvert.targets.lava.fixed_point.simulator import simulate
+from sjconvert.targets.lava.formats.emit_procgraph import procgraph
+from sjconvert.targets.lava.formats.netx_writer import netx_dense_weights
+from sjconvert.targets.lava.quantising.cuba import VTH_MAX, quantize_cuba, voltage_decay
+from sjconvert.targets.lava.running.twin import unrolled
+from sjconvert.targets.lava.threshold_factor import tune_alpha
 from tests.conftest import chain, load_sample
 
 
@@ -158,13 +159,13 @@ def test_sigma_delta_layout_and_readout(digits, tmp_path):
 @pytest.mark.parametrize("fmt", ["netx", "procgraph"])
 def test_sigma_delta_keeps_ann_accuracy(digits, fmt):
     """Sigma-delta settles on the quantised ANN one step per synapse after the input."""
-    from sjconvert.targets.lava.export import fixed_point_predict
+    from sjconvert.targets.lava.build import predict_fixed_point
 
     snn, test = digits
     exp = to_loihi(snn, steps=6, fmt=fmt)
     x, y = test["x"], test["y"]
     ann = Simulator(snn).rate(torch.tensor(x))[snn.outputs[0]].argmax(-1).numpy()
-    acc = float(np.mean(fixed_point_predict(exp, x) == y))
+    acc = float(np.mean(predict_fixed_point(exp, x) == y))
     assert acc >= float(np.mean(ann == y)) - 0.01
 
 

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from sjconvert.cli.main import app
 from sjconvert.errors import InputError
-from sjconvert.targets.lava.fit import NEURONS_PER_CORE, fit_report
+from sjconvert.targets.lava.chip_fit import NEURONS_PER_CORE, fit_report
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 

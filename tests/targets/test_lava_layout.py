@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from sjconvert.targets.lava.layout import (
+from sjconvert.targets.lava.formats.layout import (
     flat_order,
     from_lava,
     lava_kernel,

@@ -15,9 +15,9 @@ from sjconvert import ann2snn
 from sjconvert.errors import UnsupportedOpError
 from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
-from sjconvert.targets.lava.compose import ConvMap, Uncomposable
+from sjconvert.targets.lava.lowering.compose import ConvMap, Uncomposable
+from sjconvert.targets.lava.lowering.populations import lower
 from sjconvert.targets.lava.network import Synapse
-from sjconvert.targets.lava.paths import lower
 from tests.conftest import load_sample
 from tests.targets.lava_graphs import DagBuilder, snn_dags
 

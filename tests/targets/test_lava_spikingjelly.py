@@ -14,9 +14,9 @@ from spikingjelly.activation_based import functional, layer, neuron
 from torch import nn
 
 from sjconvert.frontends import capture
-from sjconvert.targets.lava.export import to_loihi
-from sjconvert.targets.lava.fixed_point import simulate
-from sjconvert.targets.lava.layout import from_lava
+from sjconvert.targets.lava.build import to_loihi
+from sjconvert.targets.lava.fixed_point.simulator import simulate
+from sjconvert.targets.lava.formats.layout import from_lava
 
 pytestmark = pytest.mark.interop
 T = 24

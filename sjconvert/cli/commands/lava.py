@@ -1,6 +1,7 @@
 """``sjconvert to-lava``: write a Loihi 2 network for Lava — NetX HDF5 for a chain, or a
 self-contained Lava process graph (``.lpg.npz`` plus its loader) for any graph — optionally
-verified against Lava's own simulator; ``sjconvert fit``: its Loihi 2 fit report."""
+verified against Lava's own simulator; ``sjconvert fit``: its Loihi 2 fit report. Both are
+thin: the work is :mod:`sjconvert.api.lava` and :mod:`sjconvert.targets.lava.chip_fit`."""
 
 from __future__ import annotations
 
@@ -8,17 +9,11 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import numpy as np
 import typer
 from rich.table import Table
 
-from ...api import PLAIN, is_plain, open_snn
-from ...errors import InputError
-from ...exec.data_layout import model_input
-from ...frontends.loading import DataSource, load_data
-from ...ir.graph import Graph
-from ...targets.lava.export import calibrate_alpha, input_max, measure_loihi, to_loihi
-from ...targets.lava.fit import fit_report, summary
+from ...api.lava import build_lava, load_verify_data, verify_lava
+from ...targets.lava.chip_fit import fit_report, summary
 from ..app import ArchOpt, JsonOpt, ModelArg, TimeMajorOpt, TrustOpt, _progress, _run, app, out
 from ..paths import check_outputs
 
@@ -78,20 +73,6 @@ def _verify_tables(verify: dict[str, Any]) -> list[Table]:
             "twin = network (ours)", "equal" if lava["twin_equals_network"] else "DIFFERENT"
         )
     return [acc, par]
-
-
-def _verify_data(
-    spec: str, snn: Graph, steps: int, time_major: bool
-) -> tuple[np.ndarray, np.ndarray, bool]:
-    """``(x, y, sequence)`` of labelled ``--verify`` data as the executors take it:
-    ``[N, ...]`` for a direct input, ``[T, N, ...]`` for sequences (see
-    :func:`~sjconvert.exec.data_layout.model_input`)."""
-    ds = load_data(spec, time_major=time_major)
-    if ds.arrays is None or ds.arrays[1] is None:
-        raise InputError(f"{spec}: --verify needs arrays x and labels y")
-    x, y = ds.arrays
-    xs, seq = model_input(snn, np.asarray(x, np.float32), steps)
-    return np.ascontiguousarray(xs), np.asarray(y), seq
 
 
 @app.command("to-lava")
@@ -160,76 +141,30 @@ def to_lava(
 
     def body() -> None:
         check_outputs([output], [model, calib, verify])
-        fixed = _parse_alpha(alpha)
-        data = None if calib is None else load_data(calib, time_major=time_major)
-        # an ANN is converted to plain IF neurons without the rate-code calibration of
-        # ann2snn's default (the sigma-delta mapping reads the ANN's activations; CUBA needs
-        # V[-1] = 0; Loihi has no signed or bursting neurons)
-        snn, ann = open_snn(model, data, arch=arch, trust=trust, **PLAIN)
-        if not is_plain(snn) and ann is not None and data:
-            snn, ann = open_snn(ann, data, **PLAIN)  # plain conversion of the source
-        x_max = 1.0 if data is None else input_max(data)
-        factor, table = (
-            (fixed, None) if fixed is not None else _alpha(snn, ann, data, steps, x_max, neuron)
-        )
-        exp = to_loihi(snn, steps, x_max=x_max, reset=reset, model=neuron, fmt=fmt, alpha=factor)
-        files = exp.write(output)
-        report: dict[str, Any] = {
-            "output": [str(f) for f in files],
-            "format": exp.format,
-            "neuron": exp.net.model,
-            "alpha": factor,
-            "alpha_calibration": table,
-            "input_scale": exp.net.input_scale,
-            "layers": exp.net.facts,
-        }
+        build = build_lava(
+            model, calib, steps, reset=reset, neuron=neuron, fmt=fmt, alpha=alpha,
+            arch=arch, trust=trust, time_major=time_major,
+        )  # fmt: skip
+        build.write(output)
+        report = build.report()
         if verify is not None:
-            x, y, seq = _verify_data(verify, snn, steps, time_major)
-            k = min(lava_samples, x.shape[1] if seq else len(x))
-            with _progress("Lava", k, json_out) as advance:
-                report["verify"] = measure_loihi(
-                    exp, snn, ann, x, y, lava_samples, advance, sequence=seq, unroll=lava_unroll
-                )
+            data = load_verify_data(verify, build.snn, time_major)
+            with _progress("Lava", data.lava_count(lava_samples), json_out) as advance:
+                report["verify"] = verify_lava(build, data, lava_samples, advance, lava_unroll)
         if json_out:
             out.print_json(json.dumps(report, default=float))
             return
+        exp = build.export
         out.print(_quant_table(output, exp.net.facts))
         for table_ in _verify_tables(report["verify"]) if verify is not None else []:
             out.print(table_)
-        tuned = f", threshold factor α = {factor:g}" if table else ""
+        tuned = f", threshold factor α = {build.alpha:g}" if build.alpha_calibration else ""
         out.print(
             f"wrote {', '.join(report['output'])} ({exp.format}, {len(exp.net.neurons)} "
             f"populations, {len(exp.net.synapses)} synapses, {exp.net.model} neurons{tuned})"
         )
 
     _run(body)
-
-
-def _parse_alpha(text: str) -> float | None:
-    """``--alpha``: a number in (0, 1], or None for ``auto``."""
-    if text == "auto":
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        raise InputError(f"--alpha takes 'auto' or a number, got {text!r}") from None
-    if not 0 < value <= 1:
-        raise InputError(f"--alpha must be in (0, 1], got {value}")
-    return value
-
-
-def _alpha(
-    snn: Any, ann: Any, data: DataSource | None, steps: int, x_max: float, model: str
-) -> tuple[float, dict[str, float] | None]:
-    """The threshold factor picked on the calibration data (1 without data or need)."""
-    if data is None:
-        return 1.0, None
-    batch = data.first()
-    y = None if batch.y is None else batch.y.numpy()
-    choice = calibrate_alpha(snn, ann, batch.x.numpy(), y, steps, x_max, model)
-    if choice is None:
-        return 1.0, None
-    return choice.alpha, {str(a): acc for a, acc in choice.accuracy.items()}
 
 
 @app.command()

@@ -1,14 +1,12 @@
-"""The Python API behind ``sjconvert to-lava``: lower, quantise and emit a spiking graph
-(:func:`to_loihi`), write it (:meth:`LoihiExport.write`), and measure it — ANN, float SNN,
-our fixed-point simulator, and Lava on many samples (:func:`measure_loihi`)."""
+"""Build a Loihi 2 network from a spiking graph: lower, quantise and emit it
+(:func:`to_loihi`) and write it (:meth:`LoihiExport.write`); the CUBA threshold factor
+chosen on data (:func:`choose_alpha`); predictions of our fixed-point simulator
+(:func:`predict_fixed_point`)."""
 
 from __future__ import annotations
 
 import os
 import shutil
-import tempfile
-import time
-from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,17 +18,16 @@ from ...errors import EmitError, InputError
 from ...exec.reference import Simulator
 from ...ir.files import atomic_write
 from ...ir.graph import Graph
-from . import procgraph_loader
-from .emit import procgraph, unrolled
-from .fixed_point import simulate
+from .fixed_point.simulator import simulate
+from .formats import procgraph_loader
+from .formats.emit_procgraph import procgraph
+from .formats.netx_writer import chain_problems, write_netx
+from .formats.procgraph import ProcGraph
+from .lowering.populations import lower
 from .network import LoihiNet, Paths
-from .netx import chain_problems, write_netx
-from .paths import lower
-from .procgraph import ProcGraph
-from .quantize import quantize_cuba
-from .sdnn import NETX_SPIKE_EXP, quantize_sdnn
-from .tune import AlphaChoice, soft_reset, tune_alpha
-from .verify import compare, run_lava
+from .quantising.cuba import quantize_cuba
+from .quantising.sigma_delta import NETX_SPIKE_EXP, quantize_sdnn
+from .threshold_factor import AlphaChoice, soft_reset, tune_alpha
 
 INPUT_MAX = 127  # graded input messages: 8-bit signed
 NEURON_MODELS = ("auto", "cuba", "sdnn")
@@ -123,16 +120,7 @@ def to_loihi(
     return LoihiExport(net, procgraph(net, steps, netx=fmt == "netx"), fmt, steps)
 
 
-def input_max(batches: Iterable[Any]) -> float:
-    """``max |x|`` over a data set's batches."""
-    return max(float(np.abs(np.asarray(b.x)).max()) for b in batches)
-
-
-def _accuracy(pred: np.ndarray, y: np.ndarray) -> float:
-    return float(np.mean(pred == y))
-
-
-def fixed_point_predict(exp: LoihiExport, x: np.ndarray, sequence: bool = False) -> np.ndarray:
+def predict_fixed_point(exp: LoihiExport, x: np.ndarray, sequence: bool = False) -> np.ndarray:
     """Predictions of the fixed-point network on float input ``x``, in chunks."""
     pg, axis = exp.graph, int(sequence)
     out = []
@@ -143,81 +131,7 @@ def fixed_point_predict(exp: LoihiExport, x: np.ndarray, sequence: bool = False)
     return np.concatenate(out)
 
 
-def measure_loihi(
-    exp: LoihiExport,
-    snn: Graph,
-    ann: Graph | None,
-    x: np.ndarray,
-    y: np.ndarray,
-    lava_samples: int,
-    progress: Callable[[int], None] | None = None,
-    sequence: bool = False,
-    unroll: bool = False,
-) -> dict[str, Any]:
-    """Accuracies (ANN, float SNN, fixed point on all of ``x``; fixed point and Lava on the
-    first ``lava_samples``), and Lava against the fixed point on those samples: message
-    agreement per population, output state, predictions (see :class:`~.verify.Agreement`).
-    ``unroll``: Lava runs the network's twin with convolutions as dense matrices
-    (:func:`~.emit.unrolled`, faster), and our simulator checks the twin against the
-    network on the same samples."""
-    steps = exp.steps
-    xt = torch.as_tensor(x, dtype=torch.float32)
-    n = x.shape[1] if sequence else len(x)
-    result: dict[str, Any] = {"samples": n, "steps": steps, "format": exp.format}
-    if ann is not None and not sequence:
-        result["ann"] = _accuracy(Simulator(ann).rate(xt)[ann.outputs[0]].argmax(-1).numpy(), y)
-    sim = Simulator(snn).run(xt, T=steps, sequence=sequence)
-    result["snn_float"] = _accuracy(sim.output[-1].argmax(-1).numpy(), y)
-    start = time.perf_counter()
-    result["fixed_point"] = _accuracy(fixed_point_predict(exp, x, sequence), y)
-    result["fixed_point_seconds"] = time.perf_counter() - start
-    k = min(lava_samples, n)
-    if k > 0:
-        part = x[:, :k] if sequence else x[:k]
-        xs = exp.graph.schedule(exp.graph.encode(part), steps, sequence)
-        result["lava"] = _lava(exp, xs, y[:k], progress, unroll)
-    return result
-
-
-def _lava(
-    exp: LoihiExport,
-    xs: np.ndarray,
-    y: np.ndarray,
-    progress: Callable[[int], None] | None,
-    unroll: bool,
-) -> dict[str, Any]:
-    pg = exp.graph
-    ours = simulate(pg, xs)
-    extra: dict[str, Any] = {"network": "unrolled twin" if unroll else "as written"}
-    with tempfile.TemporaryDirectory() as tmp:
-        if unroll:
-            run_pg = unrolled(pg)
-            twin = simulate(run_pg, xs)
-            same = all(np.array_equal(twin.spikes[k], v) for k, v in ours.spikes.items())
-            extra["twin_equals_network"] = same and np.array_equal(twin.state, ours.state)
-            path = Path(tmp) / "twin.lpg.npz"
-            run_pg.save(path)
-        else:
-            name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"
-            path = exp.write(Path(tmp) / name)[0]
-        lava = run_lava(path, xs, pg.populations(), progress)
-    agree = compare(pg, ours, lava)
-    k = xs.shape[1]
-    return {
-        "samples": k,
-        **extra,
-        "seconds": lava.seconds,
-        "build_seconds": lava.extra["build_seconds"],
-        "samples_per_minute": 60 * k / lava.seconds,
-        "accuracy": _accuracy(pg.predict_trace(lava), y),
-        "fixed_point_accuracy": _accuracy(pg.predict_trace(ours), y),
-        "spike_agreement": agree.layers,
-        "state_equal": agree.state_equal,
-        "prediction_agreement": agree.predictions,
-    }
-
-
-def calibrate_alpha(
+def choose_alpha(
     snn: Graph,
     ann: Graph | None,
     x: np.ndarray,

@@ -21,9 +21,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import neurons, synapses
-from .neurons import wrap
-from .procgraph import ProcGraph
+from ..formats.procgraph import ProcGraph
+from . import neuron_models as neurons
+from . import synapse_models as synapses
+from .neuron_models import wrap
 
 
 @dataclass

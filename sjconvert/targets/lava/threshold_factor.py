@@ -18,11 +18,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ...ir import nodes as ir
-from .emit import procgraph
-from .fixed_point import simulate
+from .fixed_point.simulator import simulate
+from .formats.emit_procgraph import procgraph
 from .network import Paths
-from .quantize import quantize_cuba
+from .quantising.cuba import quantize_cuba
 
 GRID = (0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
 SAMPLES = 200
@@ -30,10 +29,7 @@ SAMPLES = 200
 
 def soft_reset(paths: Paths) -> bool:
     """Whether some population resets by subtraction (a converted ANN's IF neurons)."""
-    return any(
-        isinstance(p.node, (ir.IF, ir.LIF)) and p.node.v_reset is None
-        for p in paths.populations.values()
-    )
+    return any(p.node.spiking and p.node.reset_mode == "soft" for p in paths.populations.values())
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import InputError
-from .fixed_point import simulate
-from .procgraph import ProcGraph
+from ....errors import InputError
+from ..formats.procgraph import ProcGraph
+from .simulator import simulate
 
 _DRY_RUN_ERRORS = (
     TypeError,

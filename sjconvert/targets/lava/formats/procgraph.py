@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ...errors import InputError
+from ....errors import InputError
 from . import procgraph_loader as loader
 from .layout import flat_order, from_lava, lava_kernel, lava_pair, lava_shape, to_lava
 

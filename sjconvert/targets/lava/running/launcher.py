@@ -1,7 +1,9 @@
-"""Agreement between Lava's simulator and our fixed-point simulator on one network.
+"""Launch Lava on a network file and compare what it computed with our fixed-point
+simulator.
 
 Lava needs Python 3.10 (lava-nc 0.10, lava-dl 0.6). It always runs in a subprocess
-(``python -m sjconvert.targets.lava.run``, :func:`~.run.run_batched`: the network built
+(``python -m sjconvert.targets.lava.running.in_lava``, :func:`~.in_lava.run_batched`: the
+network built
 once, samples back to back), in the running interpreter when it imports Lava, else
 ``$SJCONVERT_LAVA_PYTHON``, else ``.venv-lava/bin/python`` beside the sjconvert checkout.
 """
@@ -19,11 +21,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import EmitError
-from .fixed_point import Trace
-from .procgraph import ProcGraph
+from ....errors import EmitError
+from ..fixed_point.simulator import Trace
+from ..formats.procgraph import ProcGraph
 
-REPO = Path(__file__).resolve().parents[3]
+REPO = Path(__file__).resolve().parents[4]
 ENV_VAR = "SJCONVERT_LAVA_PYTHON"
 
 
@@ -56,7 +58,14 @@ def run_lava(
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
         }
-        cmd = [python, "-m", "sjconvert.targets.lava.run", str(path), str(xin), str(out)]
+        cmd = [
+            python,
+            "-m",
+            "sjconvert.targets.lava.running.in_lava",
+            str(path),
+            str(xin),
+            str(out),
+        ]
         done = 0
         with subprocess.Popen(
             cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

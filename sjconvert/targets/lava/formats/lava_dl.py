@@ -22,11 +22,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import EmitError
+from ....errors import EmitError
+from ..network import LoihiNet, Neuron, Synapse
+from ..quantising.cuba import DECAY_UNITY
 from .layout import nxt_to_tnx, tnx_to_nxt
-from .network import LoihiNet, Neuron, Synapse
-from .netx import chain_problems
-from .quantize import DECAY_UNITY
+from .netx_writer import chain_problems
 
 W_SCALE = 1 << 6
 

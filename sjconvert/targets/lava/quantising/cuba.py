@@ -30,16 +30,25 @@ threshold and decay) go to :attr:`LoihiNet.facts`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ...errors import PassError
-from ...ir import nodes as ir
-from .network import LoihiNet, Neuron, Paths, Population, Synapse
+from ....errors import PassError
+from ....ir import nodes as ir
+from ...registry import Registry
+from ..network import LoihiNet, Neuron, Paths, Population, Synapse
+from .shared import (
+    Incoming,
+    bias_error,
+    channels,
+    facts,
+    normalised,
+    population_scale,
+    quantize_synapses,
+)
 
-WEIGHT_MAX = 127
 VTH_MAX = (1 << 17) - 1
 BIAS_MAX = (1 << 12) - 1
 DECAY_UNITY = 4096
@@ -48,88 +57,9 @@ SLACK = 1e-6  # float32 weights on an integer grid must not lose a level to roun
 RESETS = ("exact", "hard")
 
 
-def channels(value: Any, n: int) -> np.ndarray:
-    """A scalar or per-channel value as ``n`` floats."""
-    arr = np.asarray(value, np.float64).reshape(-1)
-    return np.broadcast_to(arr, (n,)) if arr.size > 1 else np.full(n, float(arr[0]))
-
-
-def normalised(w: np.ndarray, div: np.ndarray) -> np.ndarray:
-    """``w / div`` with one divisor per output channel (axis 0; float64)."""
-    return np.asarray(w, np.float64) / div.reshape((-1,) + (1,) * (np.ndim(w) - 1))
-
-
-def quantize_weights(w: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
-    """``(round(w·scale) as int64, relative RMS error)``."""
-    q = np.rint(np.asarray(w, np.float64) * scale)
-    ref = float(np.sqrt(np.mean(np.square(w)))) or 1.0
-    err = float(np.sqrt(np.mean(np.square(q / scale - w)))) / ref
-    return q.astype(np.int64), err
-
-
 def voltage_decay(leak: float) -> int:
     """12-bit voltage decay for a leak ``1/τ`` per step: ``round(4096/τ)`` (IF: 0)."""
     return min(DECAY_UNITY - 1, round(DECAY_UNITY * leak))
-
-
-@dataclass(frozen=True)
-class Incoming:
-    """A synapse as its population's quantiser sees it: weights in units of the neuron's
-    threshold, the message scale ``m`` of its source and the bound of its values."""
-
-    syn: Synapse
-    w: np.ndarray
-    m: float
-    bound: float
-
-
-def population_scale(incoming: list[Incoming], bounds: list[float]) -> float:
-    """The largest state scale ``K`` every synapse fits in 8 bits with, and ``bounds``."""
-    fit = [WEIGHT_MAX * i.m / max(float(np.abs(i.w).max()), 1e-30) for i in incoming]
-    return min(fit + bounds)
-
-
-def quantize_synapses(
-    incoming: list[Incoming], k: float, min_levels: int = 1
-) -> tuple[list[Synapse], dict[str, dict[str, float]]]:
-    """Integer synapses ``round(K·W̃/m)`` and each one's error and levels; raises
-    ``ValueError`` when the largest weight gets fewer than ``min_levels`` levels."""
-    out, report = [], {}
-    for i in incoming:
-        wq, err = quantize_weights(i.w, k / i.m)
-        out.append(replace(i.syn, weight=wq))
-        report[i.syn.name] = {"weight": err, "levels": int(np.abs(wq).max())}
-    levels = max(r["levels"] for r in report.values())
-    if levels < min_levels:
-        raise ValueError(
-            f"weights do not fit: the bias, threshold or readout range leave {levels} levels"
-        )
-    return out, report
-
-
-def facts(
-    node: ir.Node,
-    neuron: Neuron,
-    k: float,
-    synapses: dict[str, dict[str, float]],
-    errors: dict[str, float],
-) -> dict[str, Any]:
-    """One population's entry of :attr:`LoihiNet.facts` (the same for every model)."""
-    return {
-        "neuron": node.op,
-        "model": neuron.model,
-        "vth": int(neuron.vth),
-        "du": int(neuron.du),
-        "dv": int(neuron.dv),
-        "scale": float(k),
-        "synapses": synapses,
-        "error": {"weight": max(s["weight"] for s in synapses.values()), **errors},
-    }
-
-
-def bias_error(b: np.ndarray, bq: np.ndarray, unit: float) -> float:
-    ref = float(np.sqrt(np.mean(np.square(b))))
-    return 0.0 if ref == 0 else float(np.sqrt(np.mean(np.square(bq * unit - b)))) / ref
 
 
 @dataclass(frozen=True)
@@ -143,28 +73,60 @@ class Cuba:
     alpha: float
 
 
-def cuba_of(name: str, node: ir.Node, n: int, reset: str, alpha: float) -> Cuba | str:
-    """The mapping of ``node`` (``n`` channels), or why it has none."""
-    if isinstance(node, ir.Readout):
-        return Cuba(np.ones(n), 0.0, 0.0, False, 1.0)
-    if not isinstance(node, (ir.IF, ir.LIF)):
-        return f"{name}: {node.op} has no Loihi CUBA form"
-    soft = node.v_reset is None
-    if soft and reset == "exact":
+@dataclass(frozen=True)
+class Options:
+    """What a CUBA form depends on besides its node: the channel count, the reset policy
+    and the threshold factor for soft-reset neurons."""
+
+    n: int
+    reset: str
+    alpha: float
+
+
+FORMS: Registry[Options, Cuba | str] = Registry("lava-cuba")
+"""The CUBA form of each neuron class (a class without one is refused by name)."""
+
+
+@FORMS.register(ir.Readout)
+def _readout(name: str, node: ir.Readout, opt: Options) -> Cuba | str:
+    return Cuba(np.ones(opt.n), 0.0, 0.0, False, 1.0)
+
+
+def _reset_form(name: str, node: ir.Node, opt: Options, leak: float) -> Cuba | str:
+    """The shared part of IF and LIF: shifted threshold, start and soft-reset policy."""
+    soft = node.reset_mode == "soft"
+    if soft and opt.reset == "exact":
         return f"{name}: soft reset (reset by subtraction) has no Loihi form"
     v_r = 0.0 if soft else float(node.v_reset)
-    theta = channels(node.v_threshold, n) - v_r
+    theta = channels(node.v_threshold, opt.n) - v_r
     if np.any(theta <= 0):
         return f"{name}: threshold {node.v_threshold} at or below the reset {v_r}"
-    v0 = np.unique((channels(node.v_init, n) - v_r) / theta)
-    if len(v0) > 1 and reset == "exact":
+    v0 = np.unique((channels(node.v_init, opt.n) - v_r) / theta)
+    if len(v0) > 1 and opt.reset == "exact":
         return f"{name}: an initial membrane that differs per channel"
-    leak = 0.0
-    if isinstance(node, ir.LIF):
-        leak = float(node.decay) if node.decay is not None else 1.0 / float(node.tau)
-        theta = theta / leak if node.decay_input else theta
+    if leak and node.decay_input:
+        theta = theta / leak
     start = float(v0[0]) if len(v0) == 1 else 0.0
-    return Cuba(theta, start, leak, isinstance(node, ir.IF), alpha if soft else 1.0)
+    return Cuba(theta, start, leak, leak == 0.0, opt.alpha if soft else 1.0)
+
+
+@FORMS.register(ir.IF)
+def _if(name: str, node: ir.IF, opt: Options) -> Cuba | str:
+    return _reset_form(name, node, opt, 0.0)
+
+
+@FORMS.register(ir.LIF)
+def _lif(name: str, node: ir.LIF, opt: Options) -> Cuba | str:
+    leak = float(node.decay) if node.decay is not None else 1.0 / float(node.tau)
+    return _reset_form(name, node, opt, leak)
+
+
+def cuba_of(name: str, node: ir.Node, n: int, reset: str, alpha: float) -> Cuba | str:
+    """The mapping of ``node`` (``n`` channels), or why it has none."""
+    entry = FORMS.get(node)
+    if entry is None:
+        return f"{name}: {node.op} has no Loihi CUBA form"
+    return entry.emit(name, node, Options(n, reset, alpha))
 
 
 def _cuba_population(

@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ...errors import UnsupportedOpError
-from ...exec.shapes import with_shapes
-from ...ir import nodes as ir
-from ...ir.graph import Graph
-from ...ops.kernels import entry, prepare
-from ..registry import Registry
+from ....errors import UnsupportedOpError
+from ....exec.shapes import with_shapes
+from ....ir import nodes as ir
+from ....ir.graph import Graph
+from ....ops.kernels import entry, prepare
+from ...registry import Registry
+from ..network import Paths, Population, Synapse
 from .compose import ConvMap, DenseMap, FlatMap, PathMap, Uncomposable, expand_groups
-from .network import Paths, Population, Synapse
 
 
 @dataclass(frozen=True)

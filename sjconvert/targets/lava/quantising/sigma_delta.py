@@ -26,10 +26,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...errors import PassError
-from ...ir import nodes as ir
-from .network import LoihiNet, Neuron, Paths
-from .quantize import (
+from ....errors import PassError
+from ....ir import nodes as ir
+from ..network import LoihiNet, Neuron, Paths
+from .shared import (
     Incoming,
     bias_error,
     channels,

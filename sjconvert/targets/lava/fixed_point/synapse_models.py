@@ -24,7 +24,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .neurons import wrap
+from .neuron_models import wrap
 
 MIXED, EXCITATORY, INHIBITORY = 1, 2, 3
 EXACT_F32 = 1 << 24  # float32 sums are exact below this

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
-from .netx_check import read_netx
-from .procgraph import ProcGraph
-from .procgraph_check import read_procgraph
+from .fixed_point.procgraph_reader import read_procgraph
+from .formats.netx_reader import read_netx
+from .formats.procgraph import ProcGraph
 
 CORES_PER_CHIP = 128
 NEURONS_PER_CORE = (1 << 20) // CORES_PER_CHIP

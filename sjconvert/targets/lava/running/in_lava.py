@@ -34,7 +34,7 @@ from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.io.source import RingBuffer as Source
 
-from . import procgraph_loader as loader
+from ..formats import procgraph_loader as loader
 
 STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma"}
 
@@ -188,7 +188,7 @@ def _per_sample(a: np.ndarray, n: int, steps: int) -> np.ndarray:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """``python -m sjconvert.targets.lava.run NET X.npz OUT.npz``: run ``x`` (``[T, N,
+    """``python -m sjconvert.targets.lava.running.in_lava NET X.npz OUT.npz``: run ``x`` (``[T, N,
     ...]``, Lava layout) through NET (``.lpg.npz`` or NetX) and save every population's
     messages and the output state to OUT.npz, printing ``progress DONE TOTAL`` lines (the
     ``to-lava --verify`` subprocess in the Lava environment)."""

@@ -19,9 +19,9 @@ from pathlib import Path
 import h5py
 import numpy as np
 
-from ...errors import EmitError
-from ...ir.io import atomic_write
-from .network import LoihiNet, Neuron, Synapse
+from ....errors import EmitError
+from ....ir.io import atomic_write
+from ..network import LoihiNet, Neuron, Synapse
 
 # File-format keys (NetX names), in one place.
 LAYER = "layer"

@@ -19,9 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ...errors import InputError
-from ...ir.hdf5 import H5Group, read_hdf5
-from ...ir.isolate import isolated
+from ....errors import InputError
+from ....ir.hdf5 import H5Group, read_hdf5
+from ....ir.isolate import isolated
 
 KINDS = ("input", "flatten", "dense", "conv")
 NEURONS = ("CUBA", "SDNN")
