@@ -178,6 +178,7 @@ def _dry(block: Block, env: dict[str, str]) -> None:
     """Each command of the block checked (module found, options parsed), nothing run."""
     script = re.sub(r"\\\n\s*", " ", block.code)
     variables: dict[str, str] = {}
+    checked: set[tuple[str, ...]] = set()
     for line in script.splitlines():
         line = re.sub(r"\$(\w+)", lambda m: variables.get(m.group(1), m.group(0)), line)
         words = shlex.split(line, comments=True)
@@ -186,8 +187,9 @@ def _dry(block: Block, env: dict[str, str]) -> None:
             variables[name] = value
             continue
         command = _dry_command(words)
-        if command is None:
-            continue
+        if command is None or tuple(command[:4]) in checked:
+            continue  # one check per program (--help reads no further than its parser)
+        checked.add(tuple(command[:4]))
         env = env | {"PYTHONPATH": f"{ROOT}{os.pathsep}{env['PYTHONPATH']}"}
         res = subprocess.run(
             command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=TIMEOUT

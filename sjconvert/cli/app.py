@@ -40,6 +40,7 @@ from .. import __version__
 from ..api import ConversionOptions, read_with_source
 from ..api import ann2snn as convert
 from ..api import simulate as run_simulation
+from ..api.memory import parse_size
 from ..api.plots import plot_format, plot_simulation
 from ..errors import InputError
 from ..exec import dist
@@ -333,17 +334,27 @@ def simulate(
             "firing rate per layer (needs the plot extra: matplotlib)."
         ),
     ] = None,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(
+            help="Refuse, before it starts, a run estimated to need more memory than this "
+            "(8G, 512M) [default: the memory available]."
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Simulate the SNN for max(T) steps and print accuracy at every T beside the ANN's."""
 
     def body() -> None:
         ts = None if steps is None else parse_steps(steps)
+        limit = None if max_memory is None else parse_size(max_memory)
         check_plot(plot, [ir_file, data])
         snn, ann = read_with_source(ir_file)
         ds = DataKeys(x_key, y_key, trust, time_major).open(data, batch_size)
         with _progress("simulating", _size(ds), json_out) as advance:
-            res = run_simulation(snn, ds, ts, ann=ann, progress=advance, backend=backend)
+            res = run_simulation(
+                snn, ds, ts, ann=ann, progress=advance, backend=backend, max_memory=limit
+            )
         if plot is not None:
             written(lambda: plot_simulation(res, plot, snn, title=f"{ir_file.name} on {data}"))
         if json_out:

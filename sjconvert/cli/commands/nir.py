@@ -85,6 +85,7 @@ def to_nir(
     """Export a converted SNN to a NIR graph (refusing, by node, what NIR cannot hold)."""
 
     def body() -> bool:
+        ts = parse_steps(steps)
         if not 0.0 <= max_loss <= 1.0:
             raise InputError(f"--max-loss is an accuracy drop in [0, 1], got {max_loss}")
         check_outputs([output], [model, calib, data])
@@ -100,7 +101,6 @@ def to_nir(
         if changed:
             if data is None:
                 raise InputError("--lossy changes the network: give --data to measure it")
-            ts = parse_steps(steps)
             report = measure_lossy(snn, mapped, keys.open(data, batch_size), ts, ann)
         if report is not None and not accept_loss:
             t, drop = report.worst()
