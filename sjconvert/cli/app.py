@@ -197,13 +197,15 @@ TrustOpt = Annotated[
 XKeyOpt = Annotated[
     str | None,
     typer.Option(
-        help="The inputs' array in data files [default: x, else the only array, else the "
-        "per-sample array beside the labels]."
+        help="The inputs' array in data files.",
+        show_default="x, else the only array, else the per-sample array beside the labels",
     ),
 ]
 YKeyOpt = Annotated[
     str | None,
-    typer.Option(help="The labels' array in data files [default: y, else the 1-D array]."),
+    typer.Option(
+        help="The labels' array in data files.", show_default="y, else the 1-D array"
+    ),
 ]
 
 
@@ -338,7 +340,8 @@ def simulate(
         str | None,
         typer.Option(
             help="Refuse, before it starts, a run estimated to need more memory than this "
-            "(8G, 512M) [default: the memory available]."
+            "(8G, 512M).",
+            show_default="the memory available",
         ),
     ] = None,
     json_out: JsonOpt = False,
