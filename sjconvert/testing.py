@@ -24,14 +24,16 @@ def assert_parity(
     data: Iterable[Any] | str,
     backends: Sequence[str] = ("numpy", "onnx-unrolled", "onnx-step"),
     T: int | Sequence[int] = 8,
-    require: str | dict[str, float] = "spikes=1.0,predictions=1.0",
+    require: str | dict[str, float] = "spikes=0.99,predictions=1.0",
     allow_skipped: bool = False,
     **options: Any,
 ) -> ParityReport:
     """Run :func:`sjconvert.parity` and raise ``AssertionError`` listing every requirement a
     backend misses, every backend that failed or cannot express the network, and (unless
     ``allow_skipped``) every backend skipped for a missing package or device. Returns the
-    report for further checks."""
+    report for further checks. The default requirement allows 1 % of (sample, layer) spike
+    counts to differ: ONNX Runtime sums convolutions in another order than torch, so a
+    membrane within an ulp of a threshold can fire one step apart (``docs/parity.md``)."""
     report = parity(model, data, backends, T, require, **options)
     problems = list(report.failures)
     for row in report.rows:

@@ -21,6 +21,7 @@ import torch
 
 from ..errors import EmitError, InputError
 from ..exec.module import SpikingNet
+from ..exec.parity import train_events
 from ..exec.reference import SimResult, Simulator
 from ..ir.graph import Graph
 from ..targets.cupy import to_cupy
@@ -54,7 +55,7 @@ def _result(res: SimResult) -> tuple[np.ndarray, Counts]:
 def reference(snn: Graph, T: int) -> Runner:
     """The torch reference simulator itself."""
     sim = Simulator(snn)
-    return lambda x: _result(sim.run(torch.from_numpy(x), T=T))
+    return lambda x: _result(sim.run(torch.from_numpy(x), T=T, keep=(T,)))
 
 
 def arrays(backend: str) -> Callable[[Graph, int], Runner]:
@@ -65,7 +66,7 @@ def arrays(backend: str) -> Callable[[Graph, int], Runner]:
             sim = to_cupy(snn, backend)
         except InputError as exc:  # CuPy or a CUDA device missing
             raise Skipped(str(exc)) from None
-        return lambda x: _result(sim.run(x, T=T))
+        return lambda x: _result(sim.run(x, T=T, keep=(T,)))
 
     return prepare
 
@@ -91,9 +92,7 @@ def onnx_step(snn: Graph, T: int) -> Runner:
 
     def run(x: np.ndarray) -> tuple[np.ndarray, Counts]:
         rates, trains = run_steps(sess, model, x, T)
-        # events per sample: a signed or burst spike counts |s| (as the reference counts it)
-        events = {k: np.abs(v).reshape(T, v.shape[1], -1).sum((0, 2)) for k, v in trains.items()}
-        return rates[-1], events
+        return rates[-1], train_events(trains)
 
     return run
 
@@ -128,7 +127,7 @@ def lynxi_onnx(dtype: str) -> Callable[[Graph, int], Runner]:
         from ..targets.onnx.runtime import run_unrolled, session
 
         to_lynxi(snn, T, dtype)
-        model = export_unrolled(snn, T, dtype=dtype, counts=True, exact_means=False)
+        model = export_unrolled(snn, T, dtype=dtype, counts=True)
         sess = session(model)
         return lambda x: run_unrolled(sess, x)
 
@@ -140,7 +139,7 @@ def nir_round_trip(snn: Graph, T: int) -> Runner:
     with tempfile.TemporaryDirectory() as tmp:
         graph = read_nir(write_nir(Path(tmp) / "net.nir", snn))
     sim = Simulator(graph)
-    return lambda x: _result(sim.run(torch.from_numpy(x), T=T))
+    return lambda x: _result(sim.run(torch.from_numpy(x), T=T, keep=(T,)))
 
 
 class Loihi:
@@ -177,12 +176,9 @@ class Loihi:
 
 
 def message_counts(res: Any) -> dict[str, np.ndarray]:
-    """Messages per sample ``[N]`` of each Loihi layer (spikes, or graded sigma-delta
-    messages summed) from its rasters ``[T, N, ...]``."""
-    return {
-        k: np.asarray(v).reshape(v.shape[0], v.shape[1], -1).sum((0, 2))
-        for k, v in res.spikes.items()
-    }
+    """Events per sample ``[N]`` of each Loihi layer (spikes, or graded sigma-delta messages
+    by magnitude) from its rasters ``[T, N, ...]``, counted as every executor counts them."""
+    return train_events({k: np.asarray(v) for k, v in res.spikes.items()})
 
 
 def runners(lynxi_dtype: str = "float32") -> dict[str, Callable[[Graph, int], Runner]]:

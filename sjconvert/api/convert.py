@@ -216,7 +216,7 @@ def is_plain(snn: Graph) -> bool:
     """Whether ``snn`` uses none of the anytime mechanisms (:data:`PLAIN` made it, or it
     came from elsewhere)."""
     calibrated = snn.meta.get("normalisation", {}).get("target_T") is not None
-    special = any(n.signed or isinstance(n, (ir.Accumulate, ir.Difference)) for _, n in snn)
+    special = any(n.signed or n.cumulative for _, n in snn)
     return not calibrated and not special
 
 

@@ -171,11 +171,14 @@ class FixedPointRun:
     def predict(self, x: np.ndarray, sequence: bool) -> np.ndarray:
         return predict_fixed_point(self.exp, x, sequence)
 
-    def run(self, x: torch.Tensor, T: int, sequence: bool | None = None) -> SimResult:
+    def run(
+        self, x: torch.Tensor, T: int, sequence: bool | None = None, keep: Any = None
+    ) -> SimResult:
         pred = self.predict(x.numpy(), bool(sequence))
         classes = int(np.prod(self.exp.graph.torch_shape_out()))
         one_hot = torch.nn.functional.one_hot(torch.from_numpy(pred), classes).float()
-        return SimResult({"y": one_hot.expand(T, *one_hot.shape)})
+        steps = sorted(set(range(1, T + 1) if keep is None else keep))
+        return SimResult({"y": one_hot.expand(len(steps), *one_hot.shape)}, steps=steps)
 
 
 class LavaRun(FixedPointRun):

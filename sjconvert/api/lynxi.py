@@ -60,7 +60,7 @@ def lynxi_onnx(snn: Graph, T: int, dtype: str, sequence: bool, counts: bool = Fa
     require_onnx(purpose="to-lynxi (it writes and checks lynxi.onnx)")
     from ..targets.onnx.export import export_unrolled
 
-    return export_unrolled(snn, T, dtype=dtype, sequence=sequence, counts=counts, exact_means=False)
+    return export_unrolled(snn, T, dtype=dtype, sequence=sequence, counts=counts)
 
 
 def build_lynxi(

@@ -203,9 +203,7 @@ XKeyOpt = Annotated[
 ]
 YKeyOpt = Annotated[
     str | None,
-    typer.Option(
-        help="The labels' array in data files.", show_default="y, else the 1-D array"
-    ),
+    typer.Option(help="The labels' array in data files.", show_default="y, else the 1-D array"),
 ]
 
 

@@ -20,6 +20,17 @@ def _num(v: Any) -> str:
     return f"[{arr.min():.3g}…{arr.max():.3g}]×{arr.size}"
 
 
+def _neuron(node: Any) -> str:
+    """Threshold, reset and the neuron's own constants (τ, decays, signed bursts)."""
+    reset = "soft" if node.v_reset is None else f"hard→{node.v_reset:g}"
+    extra = f" τ={node.tau:.4g}" if isinstance(node, ir.LIF) else ""
+    if isinstance(node, ir.CubaLIF):
+        extra = f" α={node.c_decay:.4g} β={node.v_decay:.4g}"
+    if node.signed:
+        extra = f" signed, ≤{getattr(node, 'max_spikes', 1)} spike(s)/step"
+    return f"θ={_num(node.v_threshold)} {reset}{extra}"
+
+
 def describe(node: ir.Node) -> tuple[str, str]:
     """(parameters, neuron) columns for one node."""
     parts = []
@@ -33,12 +44,8 @@ def describe(node: ir.Node) -> tuple[str, str]:
     if isinstance(node, ir.Input) and node.sequence:
         parts.append("sequence (one value per step)")
     neuron = ""
-    if isinstance(node, (ir.IF, ir.LIF, ir.CubaLIF)):
-        reset = "soft" if node.v_reset is None else f"hard→{node.v_reset:g}"
-        tau = f" τ={node.tau:.4g}" if isinstance(node, ir.LIF) else ""
-        if isinstance(node, ir.CubaLIF):
-            tau = f" α={node.c_decay:.4g} β={node.v_decay:.4g}"
-        neuron = f"θ={_num(node.v_threshold)} {reset}{tau}"
+    if node.spiking:
+        neuron = _neuron(node)
     elif isinstance(node, ir.LI):
         neuron = f"leaky integrator τ={node.tau:.4g}"
     elif isinstance(node, ir.Threshold):

@@ -65,17 +65,6 @@ class Arrays:
     def contiguous(self, a: Any) -> Any:
         return a.contiguous() if self.torch else self.xp.ascontiguousarray(a, dtype=self.dtype)
 
-    def concat(self, parts: list[Any], axis: int = 0) -> Any:
-        return torch.cat(parts, axis) if self.torch else self.xp.concatenate(parts, axis=axis)
-
-    def zeros(self, shape: tuple[int, ...]) -> Any:
-        return self.full(shape, 0.0)
-
-    def broadcast_time(self, x: Any, steps: int) -> Any:
-        if self.torch:
-            return x.unsqueeze(0).expand(steps, *x.shape)
-        return self.xp.broadcast_to(x, (steps, *x.shape))
-
 
 class Stateful:
     """``(y [T, N, ...], state) = layer(x, T, static, state)`` for a node with a step
@@ -127,8 +116,8 @@ class Stateful:
     ) -> None:
         prog, a = self.program, self.arrays
         regs = {k: v[sl] for k, v in state.items()}
-        first = regs[prog.state[0]]
-        regs.update((r, a.empty(tuple(first.shape))) for r in prog.temps)
+        shape = tuple(x[sl].shape if static else x[0, sl].shape)
+        regs.update((r, a.empty(shape)) for r in prog.temps)
         kept = prog.output in state  # the output is a state register (a leaky integrator)
         for t in range(T):
             regs["x"] = x[sl] if static else x[t, sl]
@@ -139,25 +128,9 @@ class Stateful:
                 out[t, sl] = regs[prog.output]
 
 
-class Delay:
-    """``Y[t] = X[t − steps]`` (0 before): the last ``steps`` inputs are the state."""
-
-    def __init__(self, node: ir.Delay, arrays: Arrays) -> None:
-        self.steps, self.arrays = node.steps, arrays
-
-    def __call__(self, x: Any, T: int, static: bool, state: Any) -> tuple[Any, Any]:
-        a = self.arrays
-        if static:
-            x = a.broadcast_time(x, T)
-        if state is None:
-            state = a.zeros((self.steps, *x.shape[1:]))
-        line = a.concat([state, x])
-        return a.copy(line[:T]), a.copy(line[T:])
-
-
-def stateful(node: ir.Node, arrays: Arrays) -> Any:
-    """The runner of a stateful node over ``arrays``."""
-    return Delay(node, arrays) if isinstance(node, ir.Delay) else Stateful(node, arrays)
+def stateful(node: ir.Node, arrays: Arrays) -> Stateful:
+    """The runner of a stateful node over ``arrays``: its step program, in place."""
+    return Stateful(node, arrays)
 
 
 def run_node(

@@ -10,7 +10,7 @@ and CuPy-native synapses through the ``stateful`` / ``stateless`` hooks.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,8 +32,8 @@ Hook = Callable[[str, ir.Node, Arrays], Any]
 
 @dataclass
 class ArrayResult:
-    """Per-step running means ``[T, N, ...]`` per output (arrays of the graph's module) and
-    per neuron layer the spikes and the synaptic operations per step and sample ``[T, N]``."""
+    """The running means ``[K, N, ...]`` per output after each kept step (arrays of the
+    graph's module) and the events of every neuron layer (:class:`~.schedule.Tally`)."""
 
     outputs: dict[str, Any]
     tally: Tally
@@ -107,27 +107,11 @@ class ArrayBackend(Backend):
         wide = a.astype(xp.float64) + xp.float64(np.float32(alpha)) * b.astype(xp.float64)
         return wide.astype(a.dtype)
 
-    def count(self, s: Any, steps: int, weight: Any = None) -> Any:
-        a = self.xp.abs(s) if weight is None else self.xp.abs(s) * weight
-        return a.reshape(steps, s.shape[1], -1).sum(2, dtype=self.xp.float64)
-
     def weights(self, arr: Any) -> Any:
         return self.xp.asarray(np.asarray(arr), dtype=self.dtype)
 
-    def running_mean(
-        self, y: Any, temporal: bool, t0: int, steps: int, carry: Any
-    ) -> tuple[Any, Any]:
-        xp = self.xp
-        if not temporal:
-            return xp.broadcast_to(y, (steps, *y.shape)), carry
-        total = xp.cumsum(y, axis=0, dtype=xp.float64).astype(self.dtype)
-        if carry is not None:
-            total = total + carry
-        div = xp.arange(t0 + 1, t0 + steps + 1, dtype=self.dtype)
-        return total / div.reshape(-1, *([1] * (y.ndim - 1))), total[-1]
-
-    def concat_time(self, pieces: list[Any]) -> Any:
-        return self.xp.concatenate(pieces)
+    def stack(self, pieces: list[Any]) -> Any:
+        return self.xp.stack(pieces)
 
 
 class ArraySimulator:
@@ -152,10 +136,17 @@ class ArraySimulator:
         return time_block(self.graph, n, self.block_elements)
 
     def run_arrays(
-        self, *xs: Any, T: int, sequence: bool | None = None, block: int | None = None
+        self,
+        *xs: Any,
+        T: int,
+        sequence: bool | None = None,
+        block: int | None = None,
+        observe: Callable[[str, Any, bool], None] | None = None,
+        keep: Iterable[int] | None = None,
     ) -> ArrayResult:
         """Simulate ``T`` steps; inputs ``[N, ...]`` (direct input) or ``[T, N, ...]`` for a
-        sequence input. ``block``: steps per time block."""
+        sequence input. ``block``: steps per time block; ``observe`` and ``keep`` as in
+        :meth:`~.reference.Simulator.run`."""
         if T < 1:
             raise InputError(f"T must be >= 1, got {T}")
         seq = is_sequence(self.graph) if sequence is None else sequence
@@ -163,20 +154,15 @@ class ArraySimulator:
         check_inputs(self.graph, arrays, 2 if seq else 1)
         xs_ = [self.xp.asarray(np.asarray(x), dtype=self.dtype) for x in arrays]
         tb = block or self.block(xs_[0].shape[1 if seq else 0])
-        outputs, tally = self.schedule.run(xs_, T, seq, tb)
+        outputs, tally = self.schedule.run(xs_, T, seq, tb, observe, keep)
         return ArrayResult(outputs, tally)
 
-    def run(
-        self, *xs: Any, T: int, sequence: bool | None = None, block: int | None = None
-    ) -> SimResult:
-        """:meth:`run_arrays` with CPU torch tensors: a drop-in for the reference's run."""
-        res = self.run_arrays(*xs, T=T, sequence=sequence, block=block)
-        host = self._host
-        tally = Tally(
-            {k: torch.from_numpy(host(v)) for k, v in res.tally.spikes.items()},
-            {k: torch.from_numpy(host(v)) for k, v in res.tally.synops.items()},
-        )
-        return SimResult.of({o: torch.from_numpy(host(y)) for o, y in res.outputs.items()}, tally)
+    def run(self, *xs: Any, **options: Any) -> SimResult:
+        """:meth:`run_arrays` (same options) with CPU torch tensors: a drop-in for the
+        reference's run."""
+        res = self.run_arrays(*xs, **options)
+        return SimResult.of(res.outputs, res.tally, self._host)
 
-    def _host(self, y: Any) -> np.ndarray:
-        return np.ascontiguousarray(y if self.xp is np else self.xp.asnumpy(y))
+    def _host(self, y: Any) -> torch.Tensor:
+        y = y if self.xp is np else self.xp.asnumpy(y)
+        return torch.from_numpy(np.ascontiguousarray(y))

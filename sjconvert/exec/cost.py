@@ -60,16 +60,14 @@ def fanouts(graph: Graph) -> dict[str, np.ndarray]:
 
 def _receives(node: ir.Node) -> bool:
     """A node where a spike's path ends: a synapse, a neuron, an integrator."""
-    moving = node.linear or node.pool or node.movement or node.identity
-    transparent = moving or isinstance(node, (ir.Add, ir.Concat, ir.Scale, ir.BatchNorm))
-    return not transparent
+    return not (node.linear or node.pool or node.identity or node.affine or node.sums)
 
 
 def _path_counts(graph: Graph, name: str, node: ir.Node, xs: list[torch.Tensor]) -> torch.Tensor:
     """The path-counting version of a transparent node (or a synapse) on ``xs``."""
-    if isinstance(node, ir.Add):
+    if node.sums:
         return sum(xs[1:], xs[0])
-    if isinstance(node, (ir.Scale, ir.BatchNorm, ir.Accumulate, ir.Difference, ir.Delay)):
+    if node.affine or (node.elementwise and node.linear):  # one path per element
         return xs[0]
     if node.pool:
         return _sum_pool(graph, name, node, xs[0])
@@ -84,7 +82,7 @@ def _path_counts(graph: Graph, name: str, node: ir.Node, xs: list[torch.Tensor])
 def _sum_pool(graph: Graph, name: str, node: ir.Node, x: torch.Tensor) -> torch.Tensor:
     """Each output of a pool reads each input of its window once."""
     out = graph.shapes[name][1:]
-    if isinstance(node, ir.AdaptiveAvgPool1d | ir.AdaptiveAvgPool2d):
+    if node.adaptive:
         fn = F.adaptive_avg_pool1d if node.dims == 1 else F.adaptive_avg_pool2d
         ratio = math.prod(graph.shapes[graph.edges[name][0]][1:]) / math.prod(out)
         return fn(x, node.output_size) * max(1.0, ratio)

@@ -28,7 +28,9 @@ class Executor(Protocol):
 
     graph: Graph
 
-    def run(self, *xs: Any, T: int, sequence: bool | None = None) -> SimResult: ...
+    def run(
+        self, *xs: Any, T: int, sequence: bool | None = None, keep: Any = None
+    ) -> SimResult: ...
 
 
 @dataclass
@@ -158,11 +160,11 @@ def evaluate(
             ann_n += int(x.shape[0])
         if ref is None:
             raise InputError("data has no labels 'y' and there is no source ANN to agree with")
-        res = snn.run(xs, T=steps[-1], sequence=seq)
+        res = snn.run(xs, T=steps[-1], sequence=seq, keep=steps)
         _check_labels(y, res.output.shape[-1])
         pred = res.output.argmax(-1)
-        for t in steps:
-            hits[t] = hits.get(t, 0) + correct(pred[t - 1], ref)
+        for i, t in enumerate(steps):
+            hits[t] = hits.get(t, 0) + correct(pred[i], ref)
         for k, v in res.spikes.items():
             layer_spikes[k] = layer_spikes.get(k, 0.0) + v
         per_t = _cumulative(res, steps) + (0.0 if per_t is None else per_t)
@@ -194,10 +196,9 @@ def evaluate(
 def _cumulative(res: SimResult, steps: list[int]) -> torch.Tensor:
     """Spikes and synaptic operations summed over the batch and layers up to each T."""
     out = torch.zeros(2, len(steps), dtype=torch.float64)
-    for row, table in enumerate((res.per_step, res.synops)):
+    for row, table in enumerate((res.spikes_at, res.synops)):
         for v in table.values():
-            run = v.double().sum(1).cumsum(0)
-            out[row] += run[[t - 1 for t in steps]]
+            out[row] += v.double().sum(1)[[res.at(t) for t in steps]]
     return out
 
 

@@ -24,8 +24,8 @@ from torch import nn
 from ..errors import InputError
 from ..ir import nodes as ir
 from ..ir.graph import Graph
-from ..ops import KERNELS, PROGRAMS, entry, prepare, run_pure, step_program
-from .schedule import Backend, Schedule, Tally
+from ..ops import entry, prepare, run_pure, running_sum, step_program
+from .schedule import Backend, Schedule, Tally, runnable
 from .shapes import with_shapes
 
 Override = Callable[[str, ir.Node, "ModuleBackend"], nn.Module | None]
@@ -82,8 +82,11 @@ class StepModule(nn.Module):
         f = self.features
         xs = x.reshape(-1, f) if static else x.reshape(steps, -1, f)
         consts = {**self.scalars, **{k: getattr(self, k) for k in self.program.channels}}
+        one = xs if static else xs[0]  # [N, F]: a register starts as one per neuron
         regs = {
-            r: getattr(self, f"init_{r}") if state is None else state[r].reshape(-1, f)
+            r: getattr(self, f"init_{r}").expand_as(one)
+            if state is None
+            else state[r].reshape(-1, f)
             for r in self.program.state
         }
         out = []
@@ -97,36 +100,14 @@ class StepModule(nn.Module):
         }
 
 
-class DelayModule(nn.Module):
-    """``Y[t] = X[t − steps]`` over ``[T, N, F]`` (the first steps read zeros)."""
-
-    def __init__(self, node: ir.Delay, shape: tuple[int, ...]) -> None:
-        super().__init__()
-        self.steps, self.shape, self.features = node.steps, tuple(shape), math.prod(shape)
-
-    def forward(
-        self, x: torch.Tensor, steps: int, static: bool, state: torch.Tensor | None
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        f = self.features
-        xs = x.reshape(1, -1, f).repeat(steps, 1, 1) if static else x.reshape(steps, -1, f)
-        prev = xs[:1].repeat(self.steps, 1, 1) * 0.0 if state is None else state
-        line = torch.cat([prev, xs], 0)
-        return line[:steps].reshape(-1, *self.shape), line[steps:]
-
-
 class ModuleBackend(Backend):
     """Folded ``[T·N, ...]`` temporal values; nodes as torch modules (``override``: a
     target's own module for some nodes)."""
 
     def __init__(
-        self,
-        graph: Graph,
-        T: int,
-        dtype: torch.dtype,
-        acc_dtype: torch.dtype,
-        override: Override | None = None,
+        self, graph: Graph, T: int, dtype: torch.dtype, override: Override | None = None
     ) -> None:
-        self.graph, self.T, self.dtype, self.acc_dtype = graph, T, dtype, acc_dtype
+        self.graph, self.T, self.dtype = graph, T, dtype
         self.override = override
 
     def stateless(self, name: str, node: ir.Node) -> nn.Module:
@@ -140,10 +121,7 @@ class ModuleBackend(Backend):
         return NodeModule(node.op, found.fn, prepare(node, shapes, self.dtype))
 
     def stateful(self, name: str, node: ir.Node) -> nn.Module:
-        shape = self.graph.shapes[name]
-        if isinstance(node, ir.Delay):
-            return DelayModule(node, shape)
-        return StepModule(node, shape, self.dtype)
+        return StepModule(node, self.graph.shapes[name], self.dtype)
 
     def fold(self, x: Any, temporal: bool, steps: int, rank: int) -> Any:
         return x if temporal else x.repeat(steps, *([1] * (rank - 1)))
@@ -159,23 +137,18 @@ class ModuleBackend(Backend):
     def axpy(self, a: Any, b: Any, alpha: float) -> Any:
         return torch.add(a, b, alpha=alpha) if alpha != 1.0 else a + b
 
-    def count(self, s: Any, steps: int, weight: Any = None) -> Any:
-        return s.reshape(steps, -1, math.prod(s.shape[1:])).to(torch.float32).abs().sum(2)
-
     def mean(self, y: Any, temporal: bool, shape: tuple[int, ...]) -> Any:
-        """The rate after T steps: ``Σ_t Y[t] / T`` (summed in ``acc_dtype``)."""
+        """The rate after T steps, ``Σ_t Y[t] / T`` (:func:`~sjconvert.ops.running_sum`)."""
         if not temporal:
             return y
-        ys = y.reshape(self.T, -1, math.prod(shape)).to(self.acc_dtype)
-        acc = ys[0]
-        for t in range(1, self.T):
-            acc = acc + ys[t]
-        return (acc.to(y.dtype) / float(self.T)).reshape(-1, *shape)
+        ys = y.reshape(self.T, -1, math.prod(shape))
+        _, means = running_sum(None, ys, 0, (self.T,), self.T)
+        return means[self.T].reshape(-1, *shape)
 
 
 def exportable() -> list[type[ir.Node]]:
-    """The node classes this executor runs: every op with a kernel or a step program."""
-    return sorted({*KERNELS, *PROGRAMS, ir.Delay, ir.Add}, key=lambda c: c.__name__)
+    """The node classes this executor runs: those the schedule runs."""
+    return runnable()
 
 
 def module_key(i: int, name: str) -> str:
@@ -193,7 +166,6 @@ class SpikingNet(nn.Module):
         graph: Graph,
         T: int,
         dtype: torch.dtype = torch.float32,
-        acc_dtype: torch.dtype | None = None,
         sequence: bool = False,
         counts: bool = False,
         override: Override | None = None,
@@ -205,7 +177,7 @@ class SpikingNet(nn.Module):
             raise InputError(f"the graph must have one input, it has {len(graph.inputs)}")
         graph = with_shapes(graph)
         self.graph, self.T, self.sequence, self.counts = graph, T, sequence, counts
-        self.backend = ModuleBackend(graph, T, dtype, acc_dtype or dtype, override)
+        self.backend = ModuleBackend(graph, T, dtype, override)
         self.schedule = Schedule(graph, self.backend)
         self.layers = nn.ModuleDict(
             {module_key(i, n): m for i, (n, m) in enumerate(self.schedule.fns.items())}
@@ -226,5 +198,5 @@ class SpikingNet(nn.Module):
         shapes = self.graph.shapes
         res = [self.backend.mean(y, t, shapes[o]) for o, (y, t) in outs.items()]
         if self.counts:
-            res += [counts.spikes[n][0].sum(0) for n in self.neurons]
+            res += [counts.spikes[n] for n in self.neurons]
         return res[0] if len(res) == 1 else tuple(res)

@@ -14,6 +14,7 @@ a fixed-point chip model say, gives predictions alone: its rate error is ``None`
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +22,7 @@ import numpy as np
 import torch
 
 from ..ir.graph import Graph
+from ..ops import events
 from . import dist
 from .evaluate import correct
 from .reference import Simulator
@@ -147,6 +149,12 @@ class ParityMeter:
             acc[1],
             {k: v / n for k, v in self.layer_spikes.items()},
         )
+
+
+def train_events(trains: dict[str, Any]) -> dict[str, Any]:
+    """Events per sample ``[N]`` of each layer from its spike trains ``[T, N, ...]``
+    (:func:`~sjconvert.ops.events` summed over the steps)."""
+    return {k: events(v, v.shape[0], math.prod(v.shape[2:])).sum(0) for k, v in trains.items()}
 
 
 def reference_run(

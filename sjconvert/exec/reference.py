@@ -12,7 +12,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,21 +30,39 @@ from .shapes import with_shapes
 
 @dataclass
 class SimResult:
-    """Per-step estimates ``[T, N, ...]`` per output name; per neuron layer the spikes per
-    sample ``[N]`` (summed over the T steps), and where the executor counts them the spikes
-    and the synaptic operations per step and sample ``[T, N]`` (:mod:`.cost`)."""
+    """The running means ``[K, N, ...]`` per output name after each kept step ``steps``
+    (every step 1..T unless fewer were asked for); per neuron layer the events per sample
+    ``[N]`` over all T steps (``counts``), and, where the executor counts them, the events
+    and synaptic operations per sample summed up to each kept step ``[K, N]`` (:mod:`.cost`).
+    """
 
     outputs: dict[str, torch.Tensor]
     counts: dict[str, torch.Tensor] = field(default_factory=dict)
-    per_step: dict[str, torch.Tensor] = field(default_factory=dict)
+    spikes_at: dict[str, torch.Tensor] = field(default_factory=dict)
     synops: dict[str, torch.Tensor] = field(default_factory=dict)
+    steps: list[int] = field(default_factory=list)
 
     @classmethod
-    def of(cls, outputs: dict[str, torch.Tensor], tally: Tally) -> SimResult:
-        """From a schedule's outputs and its per-step tallies."""
+    def of(cls, outputs: dict[str, Any], tally: Tally, host: Callable[[Any], Any]) -> SimResult:
+        """From a schedule's outputs and tally (``host``: an array as a CPU tensor)."""
+
+        def stack(rows: list[Any]) -> torch.Tensor:
+            return torch.stack([host(r) for r in rows])
+
         return cls(
-            outputs, {k: v.sum(0) for k, v in tally.spikes.items()}, tally.spikes, tally.synops
+            {k: host(v) for k, v in outputs.items()},
+            {k: host(v) for k, v in tally.spikes.items()},
+            {k: stack(v) for k, v in tally.spikes_at.items()},
+            {k: stack(v) for k, v in tally.synops_at.items()},
+            list(tally.keep),
         )
+
+    def at(self, t: int) -> int:
+        """The row of step ``t`` in ``outputs``, ``spikes_at`` and ``synops``."""
+        try:
+            return self.steps.index(t)
+        except ValueError:
+            raise InputError(f"step {t} was not kept (kept: {self.steps})") from None
 
     @property
     def output(self) -> torch.Tensor:
@@ -87,26 +105,11 @@ class TorchBackend(Backend):
     def axpy(self, a: Any, b: Any, alpha: float) -> Any:
         return torch.add(a, b, alpha=alpha) if alpha != 1.0 else a + b
 
-    def count(self, s: Any, steps: int, weight: Any = None) -> Any:
-        a = s.abs() if weight is None else s.abs().mul_(weight)
-        return a.reshape(steps, s.shape[1], -1).sum(2, dtype=torch.float64)
-
     def weights(self, arr: Any) -> Any:
         return torch.tensor(arr, dtype=self.dtype, device=self.device)
 
-    def running_mean(
-        self, y: Any, temporal: bool, t0: int, steps: int, carry: Any
-    ) -> tuple[Any, Any]:
-        if not temporal:
-            return y.unsqueeze(0).expand(steps, *y.shape), carry
-        total = torch.cumsum(y, 0)
-        if carry is not None:
-            total.add_(carry)
-        div = torch.arange(t0 + 1, t0 + steps + 1, dtype=y.dtype, device=y.device)
-        return total / div.reshape(-1, *([1] * (y.ndim - 1))), total[-1]
-
-    def concat_time(self, pieces: list[Any]) -> Any:
-        return torch.cat(pieces)
+    def stack(self, pieces: list[Any]) -> Any:
+        return torch.stack(pieces)
 
 
 class Simulator:
@@ -171,12 +174,15 @@ class Simulator:
         sequence: bool | None = None,
         block: int | None = None,
         observe: Callable[[str, torch.Tensor, bool], None] | None = None,
+        keep: Iterable[int] | None = None,
     ) -> SimResult:
         """Simulate ``T`` steps. Inputs are ``[N, ...]`` (direct input, the same current
         every step) or, for a sequence input (``sequence``, by default what the graph's
         input records), ``[T, N, ...]``. ``block``: steps per time block (default
         :func:`~.schedule.time_block`). ``observe(name, value, temporal)`` sees each node's
-        value once per block (a static ``[N, ...]`` value only in the first block)."""
+        value once per block (a static ``[N, ...]`` value only in the first block).
+        ``keep``: the steps whose running means the result holds (default every step; the
+        memory a run needs does not otherwise depend on T)."""
         if T < 1:
             raise InputError(f"T must be >= 1, got {T}")
         seq = is_sequence(self.graph) if sequence is None else sequence
@@ -184,10 +190,17 @@ class Simulator:
         if seq and any(x.shape[0] != T for x in xs_):
             raise InputError(f"sequence inputs must have T={T} steps on axis 0")
         tb = block or time_block(self.graph, xs_[0].shape[1 if seq else 0])
-        outputs, tally = self.schedule.run(xs_, T, seq, tb, observe)
-        return SimResult.of(outputs, tally)
+        outputs, tally = self.schedule.run(xs_, T, seq, tb, observe, keep)
+        return SimResult.of(outputs, tally, lambda v: v)
 
 
-def run(graph: Graph, *xs: Any, T: int, sequence: bool | None = None) -> SimResult:
-    """Run the multi-step reference simulation of ``graph`` (see :class:`Simulator`)."""
-    return Simulator(graph).run(*xs, T=T, sequence=sequence)
+def run(
+    graph: Graph,
+    *xs: Any,
+    T: int,
+    sequence: bool | None = None,
+    keep: Iterable[int] | None = None,
+) -> SimResult:
+    """Run the multi-step reference simulation of ``graph`` (see :class:`Simulator`):
+    the running means after every step, or after the steps in ``keep``."""
+    return Simulator(graph).run(*xs, T=T, sequence=sequence, keep=keep)

@@ -9,8 +9,11 @@
   their last reader.
 * A scalar :class:`~sjconvert.ir.nodes.Scale` read only by an ``Add`` is applied by the
   ``Add`` (``Y = s₀·X₀``, then ``Y = Y + sᵢ·Xᵢ`` rounded once: :meth:`Backend.axpy`).
-* Each graph output is read as its running mean after every step (``Σ_{t' ≤ t} Y[t'] /
-  (t + 1)``; a :class:`~sjconvert.ir.nodes.Readout` integrates the membrane this way).
+* Each graph output is read as its running mean (``Σ_{t' ≤ t} Y[t'] / (t + 1)``; a
+  :class:`~sjconvert.ir.nodes.Readout` integrates the membrane this way) after the steps a
+  caller keeps, and each neuron layer's events are counted: both by
+  :mod:`sjconvert.ops.readout`, the one definition every executor uses. Only running sums
+  and the kept means stay in memory.
 
 Backends (:mod:`.reference` in torch, :mod:`.arrays` in NumPy/CuPy, :mod:`.module` as an
 exportable torch module) only say how arrays fold, add and run a node.
@@ -19,13 +22,13 @@ exportable torch module) only say how arrays fold, add and run a node.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from ..errors import InputError, UnsupportedOpError
 from ..ir import nodes as ir
 from ..ir.graph import Graph
+from ..ops import KERNELS, PROGRAMS, events, running_sum, static_means
 from .cost import fanouts
 
 Value = tuple[Any, bool]  # (array, temporal)
@@ -63,8 +66,15 @@ def folded_scales(graph: Graph) -> dict[str, float]:
         if isinstance(node, ir.Scale)
         and node.factor.ndim == 0
         and name not in graph.outputs
-        and [type(graph.nodes[c]) for c in graph.consumers(name)] == [ir.Add]
+        and [graph.nodes[c].sums for c in graph.consumers(name)] == [True]
     }
+
+
+def runnable() -> list[type[ir.Node]]:
+    """The node classes the schedule runs: every op with a kernel or a step program, and
+    the ones it runs itself (sums, readouts)."""
+    own = [c for c in ir.NODE_TYPES.values() if c.sums or c.readout]
+    return sorted({*KERNELS, *PROGRAMS, *own}, key=lambda c: c.__name__)
 
 
 def check_inputs(graph: Graph, xs: Sequence[Any], lead: int) -> None:
@@ -113,34 +123,49 @@ class Backend:
     def scaled(self, x: Any, alpha: float) -> Any:
         return x * alpha if alpha != 1.0 else x
 
-    def count(self, s: Any, steps: int, weight: Any = None) -> Any:
-        """``Σ |s|`` per step and sample, ``[steps, N]``, of a temporal spike value ``s``
-        (``[steps, N, ...]``); each element weighted by ``weight`` (its per-sample shape)
-        when given."""
-        raise NotImplementedError
-
     def weights(self, arr: Any) -> Any:
         """A per-sample constant array (a fan-out) as this backend's array."""
         return arr
 
-    def running_mean(
-        self, y: Any, temporal: bool, t0: int, steps: int, carry: Any
-    ) -> tuple[Any, Any]:
-        """The output's running means after steps ``t0 + 1 .. t0 + steps`` (a temporal
-        ``[steps, N, ...]``) and the new carry (the sum so far; None before step 0)."""
-        raise NotImplementedError
-
-    def concat_time(self, pieces: list[Any]) -> Any:
+    def stack(self, pieces: list[Any]) -> Any:
+        """Arrays of one shape stacked on a new leading axis."""
         raise NotImplementedError
 
 
-@dataclass
 class Tally:
-    """Per neuron layer, one ``[steps, N]`` array per block: spikes (``|S|`` summed over the
-    layer) and, when costed, synaptic operations (``|S|·fanout``, :mod:`.cost`)."""
+    """Events per neuron layer and sample (``|S|`` summed over the layer, :func:`~sjconvert.
+    ops.readout.events`) and, when costed, synaptic operations (``|S|·fanout``, :mod:`.cost`):
+    running totals ``[N]``, and the totals after each kept step (``keep``, counted from 1).
+    Memory does not grow with T: a block's ``[steps, N]`` counts are folded in and dropped."""
 
-    spikes: dict[str, list[Any]] = field(default_factory=dict)
-    synops: dict[str, list[Any]] = field(default_factory=dict)
+    def __init__(self, keep: Iterable[int] = ()) -> None:
+        self.keep = sorted(set(keep))
+        self.t0 = 0
+        self.spikes: dict[str, Any] = {}
+        self.synops: dict[str, Any] = {}
+        self.spikes_at: dict[str, list[Any]] = {}
+        self.synops_at: dict[str, list[Any]] = {}
+
+    def add(self, name: str, spikes: Any, synops: Any = None) -> None:
+        """Fold in one layer's counts ``[steps, N]`` of the current block."""
+        for counts, total, at in (
+            (spikes, self.spikes, self.spikes_at),
+            (synops, self.synops, self.synops_at),
+        ):
+            if counts is None:
+                continue
+            start = total.get(name)
+            rows = [t - self.t0 - 1 for t in self.keep if 0 < t - self.t0 <= counts.shape[0]]
+            if rows:  # integer-valued sums: exact in any order
+                running = counts.cumsum(0)
+                running = running if start is None else running + start
+                at.setdefault(name, []).extend(running[i] for i in rows)
+            block = counts.sum(0)
+            total[name] = block if start is None else start + block
+
+    def advance(self, steps: int) -> None:
+        """The current block of ``steps`` steps is done."""
+        self.t0 += steps
 
 
 class Schedule:
@@ -148,7 +173,7 @@ class Schedule:
     ``cost`` it also counts each layer's synaptic operations."""
 
     def __init__(self, graph: Graph, backend: Backend, cost: bool = False) -> None:
-        misplaced = [n for n, nd in graph if isinstance(nd, ir.Readout) and n not in graph.outputs]
+        misplaced = [n for n, nd in graph if nd.readout and n not in graph.outputs]
         if misplaced:
             raise UnsupportedOpError(f"Readout nodes {misplaced} must be graph outputs")
         self.graph, self.backend = graph, backend
@@ -157,9 +182,7 @@ class Schedule:
         self.rank = {n: len(s) + 1 for n, s in graph.shapes.items()}
         self.fns: dict[str, Any] = {}
         for name, node in graph:
-            if isinstance(node, ir.Input) or name in self.alphas:
-                continue
-            if isinstance(node, (ir.Add, ir.Readout)):
+            if isinstance(node, ir.Input) or name in self.alphas or node.sums or node.readout:
                 continue
             make = backend.stateful if node.stateful else backend.stateless
             self.fns[name] = make(name, node)
@@ -199,28 +222,32 @@ class Schedule:
         sequence: bool,
         block: int,
         observe: Callable[[str, Any, bool], None] | None = None,
+        keep: Iterable[int] | None = None,
     ) -> tuple[dict[str, Any], Tally]:
-        """``T`` steps in blocks of ``block``: the running means ``[T, N, ...]`` of every
-        graph output, and the spikes (and synaptic operations) per step and sample ``[T, N]``
-        of every neuron layer."""
+        """``T`` steps in blocks of ``block``: the running means ``[K, N, ...]`` of every
+        graph output after each kept step (``keep``, counted from 1; every step by default),
+        and the events (and synaptic operations) of every neuron layer (:class:`Tally`).
+        Only running sums and the kept means are held: memory does not grow with T."""
         inputs = self.graph.inputs
+        kept = sorted({t for t in (range(1, T + 1) if keep is None else keep) if 1 <= t <= T})
         state: State = {}
-        counts = Tally()
+        tally = Tally(kept)
         static: dict[str, Any] = {} if sequence else dict(zip(inputs, xs, strict=True))
-        carry: dict[str, Any] = dict.fromkeys(self.graph.outputs)
-        pieces: dict[str, list[Any]] = {o: [] for o in self.graph.outputs}
+        totals: dict[str, Any] = dict.fromkeys(self.graph.outputs)
+        means: dict[str, dict[int, Any]] = {o: {} for o in self.graph.outputs}
+        wanted = set(kept)
         for t0 in range(0, T, block):
             n_t = min(block, T - t0)
             now = {n: (x[t0 : t0 + n_t], True) for n, x in zip(inputs, xs, strict=True)}
-            outs = self.block(now if sequence else {}, n_t, state, static, counts, observe)
+            outs = self.block(now if sequence else {}, n_t, state, static, tally, observe)
             for o, (y, temporal) in outs.items():
-                piece, carry[o] = self.backend.running_mean(y, temporal, t0, n_t, carry[o])
-                pieces[o].append(piece)
-        joined = Tally(
-            {n: self.backend.concat_time(v) for n, v in counts.spikes.items()},
-            {n: self.backend.concat_time(v) for n, v in counts.synops.items()},
-        )
-        return {o: self.backend.concat_time(p) for o, p in pieces.items()}, joined
+                if temporal:
+                    totals[o], got = running_sum(totals[o], y, t0, wanted)
+                else:
+                    got = static_means(y, t0, n_t, wanted)
+                means[o].update(got)
+            tally.advance(n_t)
+        return {o: self.backend.stack([m[t] for t in kept]) for o, m in means.items()}, tally
 
     def _node(
         self,
@@ -233,18 +260,18 @@ class Schedule:
     ) -> Value:
         ins = self.graph.edges[name]
         args = [values[s] for s in ins]
-        if name in self.alphas or isinstance(node, ir.Readout):
+        if name in self.alphas or node.readout:
             return args[0]  # passed on: the Add applies the factor / the output integrates
-        if isinstance(node, ir.Add):
+        if node.sums:
             return self._add(ins, args, steps)
         if node.stateful:
             ((x, temporal),) = args
             y, state[name] = self.fns[name](x, steps, not temporal, state.get(name))
             if node.spiking and counts is not None:
-                counts.spikes.setdefault(name, []).append(self.backend.count(y, steps))
-                if name in self.fanout:
-                    synops = self.backend.count(y, steps, self.fanout[name])
-                    counts.synops.setdefault(name, []).append(synops)
+                features = math.prod(self.graph.shapes[name])
+                fanout = self.fanout.get(name)
+                synops = None if fanout is None else events(y, steps, features, fanout)
+                counts.add(name, events(y, steps, features), synops)
             return y, True
         fn = self.fns[name]
         if not any(t for _, t in args):

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ..ir import nodes as ir
+from ..ir.nodes.pools import adaptive_windows
 
 Params = dict[str, Any]
 Kernel = Callable[[Params, list[torch.Tensor]], torch.Tensor]
@@ -79,11 +80,12 @@ def prepare(
     rate_mode: bool = False,
 ) -> Params:
     """Parameters as tensors, once before any batch runs; per-channel fields of the kernel
-    are shaped for the input rank (from the per-sample input shapes)."""
+    are shaped for the input rank (from the per-sample input shapes, kept as
+    ``in_shapes`` for kernels whose form depends on them)."""
     found = entry(node, rate_mode)
     channels = found.channels if found else ()
     rank = len(in_shapes[0]) + 1 if in_shapes else 1
-    out: Params = {"node": node}
+    out: Params = {"node": node, "in_shapes": [tuple(s) for s in in_shapes]}
     for key, value in node.params().items():
         if key in channels:
             value = channel_view(value, rank)
@@ -131,9 +133,22 @@ def _maxpool(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
 
 @kernel(ir.AdaptiveAvgPool1d, ir.AdaptiveAvgPool2d)
 def _adaptive(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
-    one = isinstance(p["node"], ir.AdaptiveAvgPool1d)
-    fn = F.adaptive_avg_pool1d if one else F.adaptive_avg_pool2d
-    return fn(xs[0], p["output_size"])
+    """Where every output size divides the input's, the plain pool with windows ``n / o``;
+    otherwise each output cell's window sum (row sums first) divided by its size. Both are
+    fixed slices of the per-sample shape, so exporters (ONNX) take every case."""
+    node, x = p["node"], xs[0]
+    spatial = p["in_shapes"][0][1:]
+    plain = node.as_plain(spatial)
+    if plain is not None:
+        fn = F.avg_pool1d if node.dims == 1 else F.avg_pool2d
+        return fn(x, plain.kernel_size, plain.stride)
+    sizes = []
+    for axis, (n, o) in enumerate(zip(spatial, node.output_size, strict=True), start=2):
+        spans = adaptive_windows(n, o)
+        x = torch.cat([x.narrow(axis, a, b - a).sum(axis, keepdim=True) for a, b in spans], axis)
+        sizes.append(torch.tensor([b - a for a, b in spans], dtype=x.dtype, device=x.device))
+    count = sizes[0] if node.dims == 1 else sizes[0][:, None] * sizes[1][None, :]
+    return x / count
 
 
 @kernel(ir.Flatten)
@@ -190,10 +205,14 @@ def _threshold(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     return (xs[0] >= p["threshold"]).to(xs[0].dtype)
 
 
-@rate(ir.IF, ir.SignedIF, ir.LIF, ir.CubaLIF, channels=("v_threshold",))
+RATE_CODED = tuple(c for c in ir.NODE_TYPES.values() if c.rate_coded)
+
+
+@rate(*RATE_CODED, channels=("v_threshold",))
 def _rate_coded(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     """``clamp(X / V_th, 0, B)``: the firing rate of a neuron with a constant input (``B``:
-    the most spikes it emits in one step, 1 but for a bursting SignedIF)."""
+    the most spikes it emits in one step, 1 but for a bursting SignedIF). Registered for
+    every class with the ``rate_coded`` trait, so trait and model cannot disagree."""
     return torch.clamp(xs[0] / p["v_threshold"], 0.0, float(p.get("max_spikes", 1)))
 
 

@@ -15,6 +15,7 @@ bit-identical to its multi-step forward (``tests/sim/test_spikingjelly_parity.py
     LI (no spikes)      V = V + (X − (V − V_leak)) / τ;  Y = V
     Accumulate          V = V + X;  Y = V
     Difference          Y = X − P;  P = X
+    Delay (k steps)     Y = D₀;  D₀ = D₁;  …;  D_{k−1} = X   (D: the last k inputs)
 
 Adding a neuron type: its node class (``sjconvert/ir/nodes``), one builder here registered
 with :func:`program_for`, and a rate model in :mod:`.kernels` (``docs/architecture.md``).
@@ -163,5 +164,16 @@ def _accumulate(node: ir.Accumulate) -> StepProgram:
 
 @program_for(ir.Difference)
 def _difference(node: ir.Difference) -> StepProgram:
-    ops = (Op("y", "sub", ("x", "p")), Op("p", "add", ("x", "ZERO")))
-    return StepProgram(ops, ("p",), "y", {"p": 0.0}, {"ZERO": 0.0}, {}, spiking=False)
+    ops = (Op("y", "sub", ("x", "p")), Op("p", "copy", ("x",)))
+    return StepProgram(ops, ("p",), "y", {"p": 0.0}, {}, {}, spiking=False)
+
+
+@program_for(ir.Delay)
+def _delay(node: ir.Delay) -> StepProgram:
+    """A shift register of ``k = steps`` registers, oldest first: ``Y[t] = X[t − k]``."""
+    line = [f"d{i}" for i in range(node.steps)]
+    feeds = [*line, "x"]  # d_i takes d_{i+1}; the newest takes x; y the oldest (or x)
+    ops = [Op("y", "copy", (feeds[0],))]
+    ops += [Op(dst, "copy", (feeds[i + 1],)) for i, dst in enumerate(line)]
+    init = dict.fromkeys(line, 0.0)
+    return StepProgram(tuple(ops), tuple(line), "y", init, {}, {}, spiking=False)

@@ -33,6 +33,7 @@ FUNCTIONS = {
     "floor": 1,
     "min": 2,
     "max": 2,
+    "copy": 1,
 }
 
 
@@ -40,7 +41,7 @@ FUNCTIONS = {
 class Op:
     """``dst = fn(*args)``. ``ge`` gives 1.0 where ``a >= b`` (else 0.0); ``select(s, a, b)``
     gives ``a`` where ``s != 0`` (else ``b``); ``floor(a)`` rounds down; ``min`` and ``max``
-    take the smaller and the larger of ``a`` and ``b``."""
+    take the smaller and the larger of ``a`` and ``b``; ``copy(a)`` is ``a`` itself."""
 
     dst: str
     fn: str
@@ -121,6 +122,10 @@ def _inplace_fn(op: Op, xp: Any) -> Callable[..., Any]:
         return lambda dst, a, b: dst.__setitem__(Ellipsis, xp.greater_equal(a, b))
     if op.fn == "floor":
         return lambda dst, a: xp.floor(a, out=dst)
+    if op.fn == "copy":
+        if is_torch:
+            return lambda dst, a: dst.copy_(a) if isinstance(a, xp.Tensor) else dst.fill_(a)
+        return lambda dst, a: xp.copyto(dst, a)
     if op.fn in ("min", "max"):
         if is_torch:
             pick = xp.minimum if op.fn == "min" else xp.maximum
@@ -168,6 +173,8 @@ def run_pure(program: StepProgram, regs: dict[str, Any], consts: Mapping[str, An
             regs[op.dst] = (a[0] >= a[1]).to(regs["x"].dtype)
         elif op.fn == "floor":
             regs[op.dst] = torch.floor(a[0])
+        elif op.fn == "copy":
+            regs[op.dst] = a[0]
         elif op.fn in ("min", "max"):
             regs[op.dst] = _bound(op.fn, a[0], a[1])
         else:

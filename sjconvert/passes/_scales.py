@@ -76,7 +76,7 @@ def back(
     if not node.movement:
         return channel_lam(vector(lam, shape_out, node.op), len(shape_in))
     full = np.broadcast_to(lam, shape_out)
-    if isinstance(node, (ir.Flatten, ir.Reshape)):
+    if node.reshapes:
         return full.reshape(shape_in).copy()
     if isinstance(node, ir.Transpose):
         return np.transpose(full, np.argsort(node.dims)).copy()

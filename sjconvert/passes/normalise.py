@@ -54,7 +54,7 @@ def cap(node: ir.Node, lam: Lam) -> Lam:
 
 
 def _passes_scale(node: ir.Node) -> bool:
-    return node.keeps_scale or isinstance(node, (ir.Add, ir.Concat))
+    return node.keeps_scale or node.sums
 
 
 def _desired(ed: GraphEditor, name: str, lam: Mapping[str, Lam]) -> Lam:

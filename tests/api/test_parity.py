@@ -15,7 +15,11 @@ from sjconvert.testing import assert_parity
 from tests.conftest import load_sample
 
 pytestmark = pytest.mark.onnx
-EXACT = ("torch", "numpy", "onnx-unrolled", "onnx-step", "lynxi", "lynxi-onnx")
+# Backends that run torch's own kernels (NumPy through DLPack, the exported module) agree
+# bit for bit; ONNX Runtime sums convolutions in another order (its MLAS kernels), so on some
+# CPUs a membrane within an ulp of a threshold fires one step apart (docs/parity.md).
+EXACT = ("torch", "numpy", "lynxi")
+ORT = ("onnx-unrolled", "onnx-step", "lynxi-onnx")
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +35,9 @@ def digits(tmp_path_factory) -> tuple:
 def report(digits) -> ParityReport:
     snn, data = digits
     names = [b for b in BACKENDS if b != "lava"]
-    return parity(snn, data, names, T=8, require="spikes=1.0,predictions=1.0,loihi.predictions=0.9")
+    return parity(
+        snn, data, names, T=8, require="spikes=0.99,predictions=1.0,loihi.predictions=0.9"
+    )
 
 
 def _rows(report: ParityReport) -> dict[str, Row]:
@@ -47,6 +53,11 @@ def test_every_exact_backend_agrees_spike_for_spike(report) -> None:
         assert a.prediction_agreement == 1.0 and set(a.layers.values()) == {1.0}, name
         assert a.accuracy == a.accuracy_reference > 0.9, name
         assert a.max_rate_error < 1e-5 and rows[name].seconds > 0, name
+    for name in ORT:
+        a = rows[name].agreement
+        assert rows[name].status == "ok", (name, rows[name].reason)
+        assert a.spike_count_agreement >= 0.99 and min(a.layers.values()) >= 0.98, name
+        assert a.prediction_agreement == 1.0 and a.max_rate_error < 1e-5, name
     assert rows["torch"].agreement.max_rate_error == 0.0
     assert report.passed and report.samples == 80 and report.steps == [8]
 

@@ -25,7 +25,7 @@ def neurons(draw: st.DrawFn, spiking: bool = False) -> ir.Node:
     th = draw(st.one_of(st.floats(0.125, 2.0, width=32), per_channel))
     v_init = draw(st.one_of(st.floats(-1.0, 1.0, width=32), per_channel))
     v_reset = draw(st.one_of(st.none(), st.just(0.0), st.floats(-1.0, 0.5, width=32)))
-    others = [] if spiking else ["LI", "Accumulate", "Difference"]
+    others = [] if spiking else ["LI", "Accumulate", "Difference", "Delay"]
     kind = draw(st.sampled_from(["IF", "SignedIF", "LIF", "CubaLIF", *others]))
     if kind == "IF":
         return ir.IF(th, v_reset, v_init)
@@ -33,6 +33,8 @@ def neurons(draw: st.DrawFn, spiking: bool = False) -> ir.Node:
         return ir.SignedIF(th, v_init, max_spikes=draw(st.integers(1, 4)))
     if kind in ("Accumulate", "Difference"):
         return getattr(ir, kind)()
+    if kind == "Delay":
+        return ir.Delay(draw(st.integers(0, 3)))
     if kind == "CubaLIF":
         decays = st.floats(0.0, 0.99)
         return ir.CubaLIF(draw(decays), draw(decays), th, v_reset, v_init)
@@ -43,9 +45,10 @@ def neurons(draw: st.DrawFn, spiking: bool = False) -> ir.Node:
     return ir.LIF(tau, th, v_reset, draw(st.booleans()), v_init, decay)
 
 
-def test_every_stateful_node_with_a_program_is_covered() -> None:
-    kinds = {"IF", "SignedIF", "LIF", "CubaLIF", "LI", "Accumulate", "Difference"}
+def test_every_stateful_node_has_a_program_and_is_covered() -> None:
+    kinds = {"IF", "SignedIF", "LIF", "CubaLIF", "LI", "Accumulate", "Difference", "Delay"}
     assert {cls.__name__ for cls in PROGRAMS} == kinds
+    assert set(PROGRAMS) == {c for c in ir.NODE_TYPES.values() if c.stateful}
 
 
 def _numpy(node: ir.Node, x: np.ndarray, T: int, static: bool, state=None):

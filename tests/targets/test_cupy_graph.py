@@ -1,8 +1,7 @@
 """The cupy target's simulation graph against the torch reference simulator.
 
 NumPy with torch synapses (DLPack) must give bit-identical float32 outputs and spikes on
-the samples and on random graphs; native NumPy synapses must do so whenever the synapse
-sums are exact (dyadic weights and inputs), and stay within rounding otherwise.
+the samples and on random graphs (every node class alone: ``tests/conformance``).
 """
 
 from __future__ import annotations
@@ -12,27 +11,22 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sjconvert import ann2snn
-from sjconvert.errors import UnsupportedOpError
 from sjconvert.exec import Simulator, infer_shapes
-from sjconvert.exec.arrays import Arrays
 from sjconvert.ir import Graph
 from sjconvert.ir import nodes as ir
-from sjconvert.ops import KERNELS, prepare
 from sjconvert.targets.cupy import to_cupy
-from sjconvert.targets.cupy.ops import Context, _conv, _pool
 from tests.conftest import load_sample
 from tests.exec.test_programs import neurons
 
 
-def assert_same(graph: Graph, x: np.ndarray, T: int, synapses: str, **kw: Any) -> None:
+def assert_same(graph: Graph, x: np.ndarray, T: int, **kw: Any) -> None:
     """The NumPy graph reproduces the reference exactly: every step's output, every count."""
     ref = Simulator(graph).run(torch.from_numpy(x), T=T, **kw)
-    res = to_cupy(graph, "numpy", synapses=synapses).run(x, T=T, **kw)
+    res = to_cupy(graph, "numpy").run(x, T=T, **kw)
     for name, y in ref.outputs.items():
         assert torch.equal(res.outputs[name], y), f"output {name} differs"
     assert res.spikes == ref.spikes
@@ -42,7 +36,7 @@ def assert_same(graph: Graph, x: np.ndarray, T: int, synapses: str, **kw: Any) -
 def test_samples_are_bit_identical_with_torch_synapses(sample: str) -> None:
     model, test, calib = load_sample(sample)
     snn = ann2snn(model, [calib["x"][:64]]).snn
-    assert_same(snn, test["x"][:48].astype(np.float32), 16, "torch")
+    assert_same(snn, test["x"][:48].astype(np.float32), 16)
 
 
 class _Net:
@@ -116,71 +110,7 @@ def networks(draw: st.DrawFn, dyadic: bool = False) -> tuple[Graph, np.ndarray, 
 @given(case=networks())
 def test_random_graphs_are_bit_identical_with_torch_synapses(case) -> None:
     graph, x, T, block, sequence = case
-    assert_same(graph, x, T, "torch", sequence=sequence, block=block)
-
-
-@settings(max_examples=25, deadline=None)
-@given(case=networks(dyadic=True))
-def test_native_synapses_are_bit_identical_when_synapse_sums_are_exact(case) -> None:
-    graph, x, T, block, sequence = case
-    assert_same(graph, x, T, "native", sequence=sequence, block=block)
-
-
-CTX = Context(Arrays(np, np.dtype(np.float32)), "native")
-
-
-@pytest.mark.parametrize(
-    ("dims", "stride", "padding", "dilation", "groups"),
-    [(1, 1, 0, 1, 1), (1, 2, 2, 2, 2), (2, 1, 1, 1, 1), (2, (2, 1), (0, 1), (1, 2), 2)],
-)
-def test_native_convolution_agrees_with_torch(dims, stride, padding, dilation, groups) -> None:
-    r = np.random.default_rng(0)
-    cls, fn = (ir.Conv1d, F.conv1d) if dims == 1 else (ir.Conv2d, F.conv2d)
-    node = cls(
-        r.normal(size=(6, 4 // groups, *[3] * dims)),
-        r.normal(size=6),
-        stride,
-        padding,
-        dilation,
-        groups,
-    )
-    x = r.normal(size=(3, 4, *[9] * dims)).astype(np.float32)
-    want = fn(
-        torch.from_numpy(x),
-        torch.tensor(node.weight),
-        torch.tensor(node.bias),
-        node.stride,
-        node.padding,
-        node.dilation,
-        groups,
-    )
-    got = _conv("c", node, CTX)([x])
-    np.testing.assert_allclose(got, want.numpy(), rtol=1e-5, atol=1e-5)
-
-
-@pytest.mark.parametrize(
-    "node",
-    [ir.AvgPool1d(3, 2, 1), ir.AvgPool2d((2, 3), (2, 1), (1, 1)), ir.MaxPool2d(3, 2, 1)],
-    ids=lambda n: n.op,
-)
-def test_native_pooling_is_bit_identical_to_torch(node) -> None:
-    dims = len(node.kernel_size)
-    x = np.random.default_rng(0).normal(size=(4, 3, *[11] * dims)).astype(np.float32)
-    want = KERNELS[type(node)].fn(prepare(node, [x.shape[1:]]), [torch.from_numpy(x)])
-    np.testing.assert_array_equal(_pool("p", node, CTX)([x]), want.numpy())
-
-
-def test_nodes_native_synapses_cannot_run_are_all_named() -> None:
-    nodes = {
-        "x": ir.Input((4,)),
-        "sm": ir.Softmax(1),
-        "lin": ir.Linear(np.eye(4)),
-        "sm2": ir.Softmax(1),
-    }
-    graph = Graph(nodes, {"x": (), "sm": ("x",), "lin": ("sm",), "sm2": ("lin",)}, ("sm2",))
-    with pytest.raises(UnsupportedOpError, match="native synapses") as info:
-        to_cupy(graph, "numpy", synapses="native")
-    assert "'sm' (Softmax)" in str(info.value) and "'sm2' (Softmax)" in str(info.value)
+    assert_same(graph, x, T, sequence=sequence, block=block)
 
 
 def _has_device() -> bool:

@@ -43,6 +43,7 @@ def _subclasses(cls: type) -> list[type]:
 
 
 NODE_TYPES: dict[str, type[Node]] = {c.__name__: c for c in _subclasses(Node)}
+globals().update(NODE_TYPES)  # every node class is ``nodes.<Name>``, listed above or not
 
 __all__ = [
     "IF",

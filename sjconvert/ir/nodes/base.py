@@ -12,15 +12,25 @@ executors and targets read (never as tuples of classes repeated across files):
 ``affine``         per-channel affine map with a bias (batch norm)
 ``spiking``        emits spikes 0/1 (neurons); ``stateful`` nodes carry state over t
 ``signed``         a spiking node whose spikes are −1, 0 or 1 (each counts as one event)
-``rate_coded``     a neuron whose rate model is ``clamp(X / V_th, 0, 1)`` (IF, LIF)
+``rate_coded``     a neuron whose rate model is ``clamp(X / V_th, 0, B)`` (IF, SignedIF,
+                   LIF, CubaLIF; ``ops.kernels`` registers that model from this trait)
+``sums``           ``Y = Σ_i X_i`` over two or more inputs (the schedule runs it and folds
+                   scalar scales into it)
+``readout``        read out at a graph output as the running mean of its input
+``cumulative``     part of cumulative pooling: a running sum over time or its inverse
 ``identity``       ``Y = X`` at inference (dropout, identity)
 ``movement``       only rearranges values (flatten, reshape, transpose, slice, concat)
-``pool``           pooling over spatial windows
+``reshapes``       a movement that keeps the row-major order of the values (flatten, reshape)
+``pool``           pooling over spatial windows (max pooling: ``pool`` and not ``linear``)
+``adaptive``       a pool whose windows follow from its output size
 ``linear``         ``Y`` is linear in ``X`` without a bias (pools, movement, identity)
 ``keeps_scale``    ``f(s ⊙ X) = s ⊙ f(X)`` for a positive scale ``s`` per channel (the
                    channel axis survives, possibly moved: the normalisation λ passes)
 ``keeps_shift``    ``f(X + δ) = f(X) + δ`` for a shift ``δ`` per channel on axis 1
 ``elementwise``    applied value by value (the per-channel axis 1 is kept in place)
+``transcendental`` computes exp, log or another function libraries round differently: a
+                   runtime with kernels of its own (ONNX Runtime) agrees to a few ulps,
+                   not bit for bit (IEEE 754 rounds +, −, ×, ÷, √ one way only)
 =================  ==============================================================
 """
 
@@ -78,13 +88,19 @@ class Node:
     signed: ClassVar[bool] = False
     stateful: ClassVar[bool] = False
     rate_coded: ClassVar[bool] = False
+    sums: ClassVar[bool] = False
+    readout: ClassVar[bool] = False
+    cumulative: ClassVar[bool] = False
     identity: ClassVar[bool] = False
     movement: ClassVar[bool] = False
+    reshapes: ClassVar[bool] = False
     pool: ClassVar[bool] = False
+    adaptive: ClassVar[bool] = False
     linear: ClassVar[bool] = False
     keeps_scale: ClassVar[bool] = False
     keeps_shift: ClassVar[bool] = False
     elementwise: ClassVar[bool] = False
+    transcendental: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

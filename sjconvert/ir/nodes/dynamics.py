@@ -21,9 +21,11 @@ class CubaLIF(_Neuron):
         H[t] = β·V[t-1] + I[t]                    (β = v_decay)
         S[t] = Θ(H[t] − V_th)
 
-    then soft or hard reset of ``H`` as :class:`~.neurons.IF`.
+    then soft or hard reset of ``H`` as :class:`~.neurons.IF`. Its rate model (ANN view)
+    is ``clamp(X / V_th, 0, 1)``, as for the LIF.
     """
 
+    rate_coded: ClassVar[bool] = True
     c_decay: float = 0.5
     v_decay: float = 0.75
     v_threshold: Any = per_channel(1.0)
@@ -94,6 +96,7 @@ class Accumulate(Node):
     ``Difference(MaxPool(Accumulate(X)))`` makes ``Σ_{t' ≤ t} Y[t'] = MaxPool(Σ_{t' ≤ t} X[t'])``
     at every t, the max pooling of a neuron's net spike count (or cumulative current)."""
 
+    cumulative: ClassVar[bool] = True
     stateful: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     linear: ClassVar[bool] = True
@@ -104,6 +107,7 @@ class Difference(Node):
     """Change per step (non-spiking): ``Y[t] = X[t] − X[t-1]`` with ``X[-1] = 0``; the inverse
     of :class:`Accumulate`."""
 
+    cumulative: ClassVar[bool] = True
     stateful: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
     linear: ClassVar[bool] = True

@@ -132,6 +132,7 @@ class Add(Node):
     """Residual sum: ``Y = Σ_i X_i`` (two or more inputs of equal shape)."""
 
     arity: ClassVar[int | None] = None
+    sums: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True
 
     def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
@@ -185,6 +186,7 @@ class Softmax(Node):
     """``Y = exp(X) / Σ_dim exp(X)`` (``log``: its logarithm), ``dim >= 1``. Monotonic, so
     conversion drops it at a graph output (the argmax is unchanged) and says so."""
 
+    transcendental: ClassVar[bool] = True
     dim: int = 1
     log: bool = False
 

@@ -32,6 +32,7 @@ class _Movement(Node):
 class Flatten(_Movement):
     """``Y = X`` with axes ``start_dim..end_dim`` merged (batch axis 0 kept)."""
 
+    reshapes: ClassVar[bool] = True
     start_dim: int = 1
     end_dim: int = -1
 
@@ -49,6 +50,7 @@ class Flatten(_Movement):
 class Reshape(_Movement):
     """``Y = reshape(X, [N, *shape])``: per-sample reshape, batch axis kept."""
 
+    reshapes: ClassVar[bool] = True
     shape: tuple[int, ...] = ()
 
     def validate(self) -> None:

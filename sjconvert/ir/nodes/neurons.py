@@ -127,4 +127,5 @@ class Readout(Node):
     """Non-spiking integrator read out as a running mean: ``V[t] = V[t-1] + X[t]``,
     ``Y[t] = V[t] / (t + 1)`` for ``t = 0, 1, …`` (V[-1] = 0). Only at graph outputs."""
 
+    readout: ClassVar[bool] = True
     elementwise: ClassVar[bool] = True

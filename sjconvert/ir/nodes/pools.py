@@ -38,8 +38,8 @@ class _PoolNd(Node):
         object.__setattr__(self, "ceil_mode", bool(self.ceil_mode))
         if min(self.kernel_size) < 1 or min(self.stride) < 1 or min(self.padding) < 0:
             raise ValueError(f"{self.op}: invalid kernel_size/stride/padding")
-        spans = [d * (k - 1) + 1 for d, k in zip(self._dilation(), self.kernel_size, strict=True)]
-        if any(2 * p > s for p, s in zip(self.padding, spans, strict=True)):
+        if any(2 * p > k for p, k in zip(self.padding, self.kernel_size, strict=True)):
+            # PyTorch's rule, also for a dilated window: at most half the kernel size
             raise ValueError(f"{self.op}: padding must be at most half the kernel size")
 
     def out_size(self, spatial: tuple[int, ...]) -> tuple[int, ...]:
@@ -136,6 +136,7 @@ class _AdaptiveAvgPoolNd(Node):
 
     dims: ClassVar[int] = 0
     pool: ClassVar[bool] = True
+    adaptive: ClassVar[bool] = True
     linear: ClassVar[bool] = True
     keeps_scale: ClassVar[bool] = True
     keeps_shift: ClassVar[bool] = True

@@ -73,25 +73,22 @@ def compiled(source: str, name: str, device: int) -> Any:
 def launch(
     program: StepProgram,
     x: Any,
+    y: Any,
     state: list[Any],
     channels: list[Any],
-    steps: int,
     static: bool,
     inner: int,
     n_channels: int,
-) -> Any:
-    """Run the fused kernel over ``steps`` steps; each state register (``[n]``) is updated
-    in place. ``x`` is ``[n]`` (static) or ``[steps, n]``, per-channel constants
-    ``[n_channels]`` (in the program's sorted order), all contiguous CuPy arrays of one
-    dtype; float16 layers need an even ``n``. Returns the outputs ``[steps, n]``."""
-    import cupy
-
-    dtype = str(state[0].dtype)
+) -> None:
+    """Run the fused kernel of ``program`` over the ``steps`` rows of the output ``y``
+    ``[steps, n]``; each state register (``[n]``) is updated in place. ``x`` is ``[n]``
+    (static) or ``[steps, n]``, per-channel constants ``[n_channels]`` (in the program's
+    sorted order), all contiguous CuPy arrays of one dtype; float16 layers need an even
+    ``n``."""
+    dtype = str(y.dtype)
     lanes = 2 if dtype == "float16" else 1
-    n = state[0].size // lanes
-    y = cupy.empty((steps, state[0].size), dtype=state[0].dtype)
+    steps, n = y.shape[0], y.shape[1] // lanes
     kernel = compiled(kernel_source(program, dtype), kernel_name(program, dtype), y.device.id)
     sizes = (np.int64(n), np.int32(steps), np.int64(0 if static else n))
     args = (x, y, *state, *channels, *sizes, np.int64(inner), np.int64(n_channels))
     kernel(((n + THREADS - 1) // THREADS,), (THREADS,), args)
-    return y

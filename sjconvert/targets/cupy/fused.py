@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -10,15 +11,18 @@ import numpy as np
 from ...exec.arrays import Arrays
 from ...ir import nodes as ir
 from ...ops import StepProgram, step_program
-from .device import launch
+
+#: ``launch(program, x, y, state, channels, static, inner, n_channels)`` writes ``y``
+#: (:func:`.device.launch` on a GPU; a test may launch the same source on the host)
+Launch = Callable[..., Any]
 
 
 class FusedStateful:
     """``(y [T, N, ...], state) = layer(x, T, static, state)`` on CuPy arrays: the node's
-    step program compiled into one kernel (see :mod:`.kernels`)."""
+    step program compiled into one kernel (see :mod:`.kernels`) started by ``launch``."""
 
-    def __init__(self, node: ir.Node, arrays: Arrays) -> None:
-        self.arrays = arrays
+    def __init__(self, node: ir.Node, arrays: Arrays, launch: Launch) -> None:
+        self.arrays, self.launch = arrays, launch
         self.program: StepProgram = step_program(node)
         self.dtype = np.dtype(arrays.dtype)
 
@@ -40,9 +44,9 @@ class FusedStateful:
         names = sorted(prog.channels)
         chans = [xp.asarray(prog.channels[k].astype(self.dtype)) for k in names]
         width = max((c.size for c in chans), default=1)
-        y = launch(
-            prog, xs, [flat[r] for r in prog.state], chans, T, static, math.prod(shape[2:]), width
-        )
+        y = xp.empty((T, n + pad), dtype=self.dtype)
+        regs = [flat[r] for r in prog.state]
+        self.launch(prog, xs, y, regs, chans, static, math.prod(shape[2:]), width)
         if pad:
             y = y[:, :n]
         new = {r: flat[r][:n].reshape(shape) for r in prog.state}

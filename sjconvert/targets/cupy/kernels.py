@@ -43,6 +43,7 @@ _FLOAT = {
     "floor": "floorf({0})",
     "min": "fminf({0}, {1})",
     "max": "fmaxf({0}, {1})",
+    "copy": "{0}",
 }
 _HALF2 = {
     "add": "__hadd2({0}, {1})",
@@ -54,6 +55,7 @@ _HALF2 = {
     "floor": "h2floor({0})",
     "min": "__hmin2({0}, {1})",
     "max": "__hmax2({0}, {1})",
+    "copy": "{0}",
 }
 _HALF2_HELPERS = """
 __device__ __forceinline__ half2 sj_select2(const half2 s, const half2 a, const half2 b) {

@@ -33,8 +33,8 @@ class Lossy:
 
 
 def _neuron(node: ir.Node) -> bool:
-    """A rate-coded neuron NIR can hold (a SignedIF it refuses by name)."""
-    return node.rate_coded and not node.signed
+    """A rate-coded neuron with a reset field NIR can hold (a SignedIF it refuses by name)."""
+    return node.rate_coded and not node.signed and "v_reset" in node.params()
 
 
 def _pool(node: Any) -> ir.Node:
@@ -61,7 +61,7 @@ LOSSY: dict[str, Lossy] = {
     ),
     "maxpool-as-avgpool": Lossy(
         "max pooling becomes average pooling over the same window (padding counts as 0)",
-        lambda n: isinstance(n, (ir.MaxPool1d, ir.MaxPool2d)),
+        lambda n: n.pool and not n.linear,
         _pool,
     ),
 }

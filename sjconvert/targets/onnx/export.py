@@ -30,7 +30,7 @@ from ...exec.module import SpikingNet
 from ...exec.shapes import with_shapes
 from ...ir.graph import Graph
 from ...ir.io import atomic_write
-from . import REGISTRY
+from . import check
 from .step import StepNet, build_step
 
 MAX_RANK = 4
@@ -100,17 +100,14 @@ def export_unrolled(
     dtype: str = "float32",
     sequence: bool = False,
     counts: bool = False,
-    exact_means: bool = True,
 ) -> onnx.ModelProto:
-    """The T-step model. ``counts`` adds ``spikes/<layer>`` outputs (spikes per sample);
-    ``exact_means`` sums float32 outputs in float64, as the reference does (a Lynxi
-    module sums in its own dtype)."""
+    """The T-step model. ``counts`` adds ``spikes/<layer>`` outputs (events per sample);
+    outputs are read out as every executor reads them (:mod:`sjconvert.ops.readout`)."""
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-    REGISTRY.check(graph)
+    check(graph)
     dt = DTYPES[dtype]
-    acc = torch.float64 if exact_means and dt == torch.float32 else dt
-    net = SpikingNet(graph, T, dt, acc, sequence, counts).eval()
+    net = SpikingNet(graph, T, dt, sequence, counts).eval()
     x = _example(graph, T * 2 if sequence else 2, dt)
     meta = {"form": "unrolled", "T": str(T), "dtype": dtype, "sequence": str(sequence).lower()}
     names = net.output_names()
@@ -119,7 +116,7 @@ def export_unrolled(
 
 def export_step(graph: Graph, counts: bool = False) -> onnx.ModelProto:
     """The stateful single-step model (float32). ``counts`` adds ``spikes:<layer>`` outputs."""
-    REGISTRY.check(graph)
+    check(graph)
     net: StepNet = build_step(graph, counts=counts)
     x = _example(graph, 2, torch.float32)
     names = net.input_names()

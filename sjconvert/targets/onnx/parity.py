@@ -11,7 +11,7 @@ import onnx
 
 from ...errors import InputError
 from ...exec.data_layout import model_input
-from ...exec.parity import Agreement, ParityMeter, reference_run
+from ...exec.parity import Agreement, ParityMeter, reference_run, train_events
 from ...ir.graph import Graph
 from .runtime import run_steps, run_unrolled, session
 
@@ -45,7 +45,7 @@ def verify_onnx(
         if form == "step":
             rates_t, trains = run_steps(sess, model, x, T, sequence=seq)
             rates = rates_t[-1]
-            counts = {k: v.reshape(T, v.shape[1], -1).sum((0, 2)) for k, v in trains.items()}
+            counts = train_events(trains)
         else:
             if takes_sequence:
                 steps = x if seq else np.broadcast_to(x, (T, *x.shape))

@@ -1,10 +1,11 @@
 """A stateful single-step SNN: ``(x[t], t, state) -> (rates, t + 1, state', spikes[t])``.
 
 State: each stateful layer's registers ``<register>:<layer>`` ``[N, ...]`` (``v:<layer>`` for
-an IF/LIF membrane) and one accumulator ``acc:<output>`` per graph output (the sum of its
-values so far, float64 so running means match the reference simulator bit for bit), plus
-the step index ``t`` (``[1]``, float). It is one block of one step of the shared schedule
-(:mod:`sjconvert.exec.schedule`); layers before the first neuron are recomputed each step.
+an IF/LIF membrane, ``d0:<layer>``… for a delay line) and one accumulator ``acc:<output>``
+per graph output (the sum of its values so far, in the readout's one precision,
+:data:`sjconvert.ops.ACCUMULATOR`), plus the step index ``t`` (``[1]``, float). It is one
+block of one step of the shared schedule (:mod:`sjconvert.exec.schedule`) and reads out
+with :mod:`sjconvert.ops.readout`; layers before the first neuron are recomputed each step.
 """
 
 from __future__ import annotations
@@ -16,8 +17,10 @@ from ...exec.module import ModuleBackend, StepModule, module_key
 from ...exec.schedule import Schedule
 from ...exec.shapes import with_shapes
 from ...ir.graph import Graph
+from ...ops import ACCUMULATOR
+from ...ops.readout import accumulate, mean
 
-ACC = torch.float64
+ACC = getattr(torch, ACCUMULATOR)
 
 
 class StepNet(nn.Module):
@@ -27,7 +30,7 @@ class StepNet(nn.Module):
         super().__init__()
         graph = with_shapes(graph)
         self.graph, self.counts, self.input = graph, counts, graph.inputs[0]
-        self.schedule = Schedule(graph, ModuleBackend(graph, 1, torch.float32, ACC))
+        self.schedule = Schedule(graph, ModuleBackend(graph, 1, torch.float32))
         self.layers = nn.ModuleDict(
             {module_key(i, n): m for i, (n, m) in enumerate(self.schedule.fns.items())}
         )
@@ -69,8 +72,8 @@ class StepNet(nn.Module):
         outs = self.schedule.block({}, 1, held, {self.input: x}, None, observe)
         rates, accs = [], []
         for (y, _), acc in zip(outs.values(), state[len(regs) :], strict=True):
-            acc = acc + y.to(ACC)
-            rates.append(acc.to(y.dtype) / (t + 1.0))
+            acc = accumulate(acc, y)
+            rates.append(mean(acc, t + 1.0, y.dtype))
             accs.append(acc)
         new = [held[n][r] for n, r in regs]
         extra = [spikes[n] for n in self.neurons] if self.counts else []
