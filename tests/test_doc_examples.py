@@ -14,7 +14,9 @@ An HTML comment on the line before a fence, ``<!-- docs-test: WORD ... -->``, sa
   commands are checked, not run: ``python -m MOD ARGS`` with ``--help`` appended, ``make
   TARGET`` as ``make -n``, ``sjconvert ARGS`` (also under ``torchrun``) with ``--help``;
 * ``excerpt=PATH``: the block is quoted from that repository file, and must stay a
-  verbatim part of it.
+  verbatim part of it (comments aside);
+* ``tested-by=PATH``: a test of its own runs the block (a change applied to a copy of the
+  package, say); that test must exist and read this document.
 
 No file may hold a placeholder (a line that is one ``UPPER_CASE`` word, ``{{ }}``, TODO)
 or a path on one machine (``/work/``, ``/tmp/``, ``/home/``).
@@ -202,6 +204,10 @@ def test_every_example_runs_as_written(block: Block, tmp_path: Path) -> None:
     source = block.option("excerpt")
     if source is not None:
         _excerpt(block, source)
+        return
+    tester = block.option("tested-by")
+    if tester is not None:
+        assert block.file.name in (ROOT / tester).read_text(), f"{tester} does not read it"
         return
     work, env = _environment(tmp_path, samples=block.lang == "bash")
     if "dry" in block.words:
