@@ -336,3 +336,35 @@ def test_to_nir_refuses_a_lossy_export_that_loses_accuracy(home: Path) -> None:
     works(home, *args, "--accept-loss")
     assert (home / "s.nir").exists()
     (home / "s.nir").unlink()
+
+
+# -- resources (last: the longest runs) -----------------------------------------------------
+
+
+def peak_kib(home: Path, *args: str) -> int:
+    """The peak resident memory (KiB) of ``sjconvert ARGS`` run as :func:`run` runs it
+    (the fixture made its import path)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "SJCONVERT_DEBUG")}
+    env["PYTHONPATH"] = str(home.parent / f"{home.name}_path")
+    script = Path(sys.executable).parent / "sjconvert"
+    proc = subprocess.Popen(
+        [str(script), *args], cwd=home, env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    assert proc.returncode == 0, f"{' '.join(args)}: exit {proc.returncode}"
+    return int(usage.ru_maxrss)
+
+
+def test_memory_does_not_grow_with_T(home: Path) -> None:
+    """A simulation keeps running sums, not every step: 32 times the steps, about the same
+    peak memory (it grew linearly: 0.8 GB at T = 256, 6.9 GB at T = 4096 on 50 samples)."""
+    with np.load(home / "test.npz") as f:
+        np.savez(home / "t8.npz", x=f["x"][:8], y=f["y"][:8])
+    try:
+        args = ["simulate", "m.sjir", "--data", "t8.npz", "--json", "-T"]
+        low, high = peak_kib(home, *args, "64"), peak_kib(home, *args, "2048")
+    finally:
+        (home / "t8.npz").unlink()
+    assert high < 1.25 * low, f"peak {low} KiB at T=64, {high} KiB at T=2048"
