@@ -59,7 +59,7 @@ def fold_adaptive_pools(graph: Graph) -> Graph:
     a full ``Flatten`` then a ``Linear``, folded into that ``Linear`` (module docstring)."""
     ed = graph.editor()
     for name, node in graph:
-        if not isinstance(node, (ir.AdaptiveAvgPool1d, ir.AdaptiveAvgPool2d)):
+        if not node.adaptive:
             continue
         c, *spatial = graph.shapes[graph.edges[name][0]]
         found = _foldable(ed, name)
