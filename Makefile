@@ -30,9 +30,9 @@ LAVA_VENV := .venv-lava
 # Test groups (pytest markers, tests/conftest.py) each environment runs
 LEAN_TESTS := not (interop or cupy or gpu or lava)
 INTEROP_TESTS := interop or cupy or gpu
-LAVA_TESTS := not (interop or cupy or gpu or onnx or plot or fuzz)
-# The fuzz campaign runs once, in the lean environment
-PY3X_TESTS := $(LEAN_TESTS) and not fuzz
+LAVA_TESTS := not (interop or cupy or gpu or onnx or plot or fuzz or examples)
+# The fuzz campaign and the examples (docs, first-hour walkthrough) run once, in the lean environment
+PY3X_TESTS := $(LEAN_TESTS) and not (fuzz or examples)
 PYTEST := python -m pytest -q -p no:cacheprovider
 # What each environment installs beside its torch
 LEAN_PIP := -e '.[dev]'

@@ -47,3 +47,8 @@ class DistributedError(SjconvertError):
     """A sharded run failed: another process died, timed out or could not join."""
 
     exit_code = 6
+
+
+class SjconvertWarning(UserWarning):
+    """Something that runs but likely not as meant (integer data that was never scaled, ...);
+    the CLI prints it as one ``warning:`` line after the command's output."""

@@ -94,7 +94,7 @@ def ann2snn(
     ``layer_progress(name, done, total)`` follows the layer calibration.
     """
     opts = (options or ConversionOptions()).replace(**changes)
-    if isinstance(calib, str):
+    if isinstance(calib, (str, os.PathLike)):
         calib = load_data(calib)
     if isinstance(model, (str, os.PathLike)):
         model = _open_model(Path(model), arch, trust)
@@ -254,7 +254,7 @@ def open_snn(
         raise InputError(
             "MODEL is not a converted SNN: give calibration data (--calib) to convert it first"
         )
-    if isinstance(calib, str):
+    if isinstance(calib, (str, os.PathLike)):
         calib = load_data(calib)
     if isinstance(model, nn.Module):
         first = next(iter(as_batches(calib)), None)

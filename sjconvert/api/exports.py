@@ -7,6 +7,7 @@ them says so in one line. The Lynxi folder: :mod:`.lynxi`.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -67,7 +68,8 @@ def verify_exports(
     require_onnx(purpose="--verify (ONNX Runtime)")
     from ..targets.onnx.parity import verify_onnx
 
-    source = load_data(data, time_major=time_major) if isinstance(data, str) else data
+    named = isinstance(data, (str, os.PathLike))
+    source = load_data(data, time_major=time_major) if named else data
     batches = list(as_batches(source))
     if not batches:
         raise InputError(f"{getattr(source, 'name', 'verification data')}: data is empty")

@@ -12,6 +12,7 @@ into a CI gate: :attr:`ParityReport.passed`.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -57,7 +58,7 @@ def parity(
     steps, names = time_steps(T), _backends(backends)
     requirements = parse_requirements(require)
     torch_dtype(lynxi_dtype)  # a bad dtype is bad input, not an unsupported backend
-    batches = list(as_batches(load_data(data) if isinstance(data, str) else data))
+    batches = list(as_batches(load_data(data) if isinstance(data, (str, os.PathLike)) else data))
     if not batches:
         raise InputError(f"{getattr(data, 'name', 'parity data')}: data is empty")
     snn, ann = open_snn(model, batches, arch=arch, trust=trust)

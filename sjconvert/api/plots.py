@@ -19,6 +19,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..exec.evaluate import Evaluation
+from ..ir.files import atomic_write
 from ..ir.graph import Graph
 from .parity import neurons_per_layer
 from .report import ParityReport
@@ -26,22 +27,38 @@ from .report import ParityReport
 WIDTH, HEIGHT = 12.0, 8.0
 
 
-def _figure(rows: int, cols: int) -> Any:
+def _matplotlib() -> Any:
     try:
-        from matplotlib.figure import Figure
+        import matplotlib.figure
     except ImportError:
         raise InputError("--plot needs matplotlib: pip install 'sjconvert[plot]'") from None
-    fig = Figure(figsize=(WIDTH, HEIGHT), layout="constrained")
+    return matplotlib.figure
+
+
+def plot_format(path: str | Path) -> str:
+    """The image format of a plot file, from its name (``.png``, ``.pdf``, ``.svg``, ...:
+    what matplotlib writes); a name without one, or with another, is refused before any
+    work, as is a missing matplotlib."""
+    figure = _matplotlib()
+    kinds = figure.Figure().canvas.get_supported_filetypes()
+    suffix = Path(path).suffix.lower().lstrip(".")
+    if suffix not in kinds:
+        given = f"'.{suffix}' is not an image type" if suffix else "it has no file type"
+        raise InputError(
+            f"--plot {path}: {given}; give a name ending in .png, .pdf or .svg "
+            f"(matplotlib writes {', '.join(sorted(kinds))})"
+        )
+    return suffix
+
+
+def _figure(rows: int, cols: int) -> Any:
+    fig = _matplotlib().Figure(figsize=(WIDTH, HEIGHT), layout="constrained")
     return fig, fig.subplots(rows, cols, squeeze=False)
 
 
 def _save(fig: Any, path: str | Path) -> Path:
-    path = Path(path)
-    try:
-        fig.savefig(path, dpi=110)
-    except OSError as exc:
-        raise InputError(f"{path}: cannot write the plot: {exc.strerror or exc}") from None
-    return path
+    kind = plot_format(path)
+    return atomic_write(path, lambda tmp: fig.savefig(tmp, format=kind, dpi=110))
 
 
 def cost_series(result: dict[str, Any]) -> dict[str, dict[int, float]]:

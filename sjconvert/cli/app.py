@@ -28,6 +28,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,24 +36,27 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from ..api import ConversionOptions, read_ir, read_with_source
+from .. import __version__
+from ..api import ConversionOptions, read_with_source
 from ..api import ann2snn as convert
 from ..api import simulate as run_simulation
-from ..api.plots import plot_simulation
+from ..exec.memory import parse_size
+from ..api.plots import plot_format, plot_simulation
 from ..errors import InputError
 from ..exec import dist
 from ..frontends.capture import capture as trace
 from ..frontends.capture import example_input
-from ..frontends.loading import load_data, load_model
+from ..frontends.loading import DataSource, load_data, load_model
 from ..ir.graph import Graph
 from ..ir.io import save
-from .exits import DEBUG, EXIT_CODES, err
+from .exits import DEBUG, EXIT_CODES, OneLineErrors, err
 from .exits import run_body as _run
 from .options import with_conversion_options
 from .paths import check_outputs
 from .render import graph_rows, graph_table, results_table
 
 app = typer.Typer(
+    cls=OneLineErrors,
     rich_markup_mode="rich",
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=True,
@@ -63,14 +67,34 @@ app = typer.Typer(
 out = Console() if sys.stdout.isatty() else Console(width=160)
 
 
+def _version(show: bool) -> None:
+    if show:
+        out.print(f"sjconvert {__version__}", highlight=False)
+        raise typer.Exit(0)
+
+
 @app.callback()
 def _options(
     debug: Annotated[
         bool, typer.Option("--debug", help="Show the traceback of an internal error.")
     ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Convert trained PyTorch models to spiking networks, simulate and inspect them."""
     DEBUG["on"] = DEBUG["on"] or debug
+
+
+def check_plot(plot: Path | None, inputs: list[Any]) -> None:
+    """A ``--plot`` file is an output like any other, checked before any work: an image
+    type matplotlib writes, not an input, in an existing folder."""
+    if plot is not None:
+        plot_format(plot)
+        check_outputs([plot], inputs)
 
 
 def shard_quiet(shard: dist.Shard) -> None:
@@ -134,11 +158,15 @@ def _calibrated_for(target: int | str | None) -> str:
 
 
 def parse_steps(text: str) -> list[int]:
-    """``-T 4,8,16`` as a list of time steps."""
+    """``-T 4,8,16`` as a list of time steps, each a positive integer."""
+    parts = [p.strip() for p in text.split(",")]
     try:
-        return [int(t) for t in text.split(",") if t.strip()]
+        steps = [int(p) for p in parts]
     except ValueError:
-        raise InputError(f"-T takes comma-separated integers, got {text!r}") from None
+        steps = []
+    if not steps or min(steps) < 1:
+        raise InputError(f"-T takes positive integers separated by commas, got {text!r}")
+    return steps
 
 
 def _size(data: Any) -> int | None:
@@ -160,8 +188,46 @@ ArchOpt = Annotated[
     ),
 ]
 TrustOpt = Annotated[
-    bool, typer.Option(help="Allow unpickling a whole nn.Module (runs code from the file).")
+    bool,
+    typer.Option(
+        help="Allow unpickling a whole nn.Module or a pickled data set (a TensorDataset, "
+        "(x, y) in a .pkl): unpickling runs code from the file."
+    ),
 ]
+XKeyOpt = Annotated[
+    str | None,
+    typer.Option(
+        help="The inputs' array in data files.",
+        show_default="x, else the only array, else the per-sample array beside the labels",
+    ),
+]
+YKeyOpt = Annotated[
+    str | None,
+    typer.Option(help="The labels' array in data files.", show_default="y, else the 1-D array"),
+]
+
+
+@dataclass(frozen=True)
+class DataKeys:
+    """How a command reads its data files: array names, trust, time-major layout."""
+
+    x_key: str | None = None
+    y_key: str | None = None
+    trust: bool = False
+    time_major: bool = False
+
+    def open(self, spec: str, batch_size: int = 256) -> DataSource:
+        """The data set ``spec`` read as the command's options say."""
+        return load_data(
+            spec,
+            batch_size,
+            self.time_major,
+            x_key=self.x_key,
+            y_key=self.y_key,
+            trust=self.trust,
+        )
+
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON on stdout.")]
 BatchOpt = Annotated[int, typer.Option(min=1, help="Batch size for .npz/.pt data.")]
 TimeMajorOpt = Annotated[
@@ -186,13 +252,15 @@ def ann2snn(
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Convert a ReLU ANN into an SNN, calibrated on CALIB for every T (or for --T N)."""
 
     def body() -> None:
         check_outputs([output], [model, calib])
-        data = load_data(calib, batch_size)
+        data = DataKeys(x_key, y_key, trust).open(calib, batch_size)
         with (
             _progress("calibrating", _size(data), json_out) as advance,
             _layers(json_out) as layer_done,
@@ -249,6 +317,9 @@ def simulate(
     ] = None,
     batch_size: BatchOpt = 256,
     time_major: TimeMajorOpt = False,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
+    trust: TrustOpt = False,
     backend: Annotated[
         str,
         typer.Option(
@@ -259,8 +330,16 @@ def simulate(
     plot: Annotated[
         Path | None,
         typer.Option(
-            help="Write a PNG: accuracy, spikes and energy against T, firing rate per layer "
-            "(needs the plot extra: matplotlib)."
+            help="Write a plot (.png, .pdf or .svg): accuracy, spikes and energy against T, "
+            "firing rate per layer (needs the plot extra: matplotlib)."
+        ),
+    ] = None,
+    max_memory: Annotated[
+        str | None,
+        typer.Option(
+            help="Refuse, before it starts, a run estimated to need more memory than this "
+            "(8G, 512M).",
+            show_default="the memory available",
         ),
     ] = None,
     json_out: JsonOpt = False,
@@ -269,16 +348,22 @@ def simulate(
 
     def body() -> None:
         ts = None if steps is None else parse_steps(steps)
+        limit = None if max_memory is None else parse_size(max_memory)
+        check_plot(plot, [ir_file, data])
         snn, ann = read_with_source(ir_file)
-        ds = load_data(data, batch_size, time_major)
+        ds = DataKeys(x_key, y_key, trust, time_major).open(data, batch_size)
         with _progress("simulating", _size(ds), json_out) as advance:
-            res = run_simulation(snn, ds, ts, ann=ann, progress=advance, backend=backend)
+            res = run_simulation(
+                snn, ds, ts, ann=ann, progress=advance, backend=backend, max_memory=limit
+            )
         if plot is not None:
-            plot_simulation(res, plot, snn, title=f"{ir_file.name} on {data}")
+            written(lambda: plot_simulation(res, plot, snn, title=f"{ir_file.name} on {data}"))
         if json_out:
-            out.print_json(json.dumps(res.to_dict()))
-        else:
-            out.print(results_table(res, title=f"{ir_file.name} on {data}"))
+            out.print_json(json.dumps(res.to_dict() | ({"plot": str(plot)} if plot else {})))
+            return
+        out.print(results_table(res, title=f"{ir_file.name} on {data}"))
+        if plot is not None:
+            out.print(f"wrote the plot to {plot}", highlight=False)
 
     _run(body)
 
@@ -291,10 +376,14 @@ def inspect(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Print the graph as a table: node, op, inputs, shape, parameters, threshold."""
+    """Print the graph as a table: node, op, inputs, shape, parameters, threshold (the whole
+    file is validated first, as every command does)."""
 
     def body() -> None:
-        g = read_ir(ir_file, "source" if source else "graph")
+        graph, ann = read_with_source(ir_file)  # the whole file, validated as every command does
+        if source and ann is None:
+            raise InputError(f"{ir_file}: holds no source ANN (--source)")
+        g = ann if source else graph
         if json_out:
             out.print_json(json.dumps({"outputs": list(g.outputs), "nodes": graph_rows(g)}))
         else:
@@ -318,6 +407,8 @@ def capture(
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     time_major: TimeMajorOpt = False,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
 ) -> None:
     """Trace a model (ANN or SpikingJelly SNN) into an IR file without converting it."""
 
@@ -327,7 +418,7 @@ def capture(
         if isinstance(net, Graph):
             g = net
         else:
-            x = load_data(data, batch_size=1 << 30, time_major=time_major).first().x
+            x = DataKeys(x_key, y_key, trust, time_major).open(data, 1 << 30).first().x
             g = trace(net, example_input(net, x, len(x)))
         written(lambda: save(output, g))
         out.print(graph_table(g, title=f"{model.name} → {output}"))

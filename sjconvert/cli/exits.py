@@ -11,23 +11,24 @@ import os
 import sys
 import warnings
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+from typer.core import TyperGroup
 
-from ..errors import SjconvertError
+from ..errors import SjconvertError, SjconvertWarning
 from ..exec import dist
 
-REPORT = "https://github.com/sjconvert/sjconvert/issues"
 INTERNAL_ERROR = 70
 INTERRUPTED = 130
 TERMINATED = 143
 CHECK_FAILED = 1
 EXIT_CODES = {
     0: "success",
-    CHECK_FAILED: "parity: a backend missed a --require threshold or failed to run",
+    CHECK_FAILED: "a check failed: parity missed a --require threshold (or a backend failed "
+    "to run), to-nir --lossy lost more accuracy than --max-loss",
     2: "bad input (file, model, data, option or output) or usage",
     3: "cannot capture the model, or a target cannot express a node",
     4: "a conversion pass refused the graph",
@@ -42,6 +43,37 @@ err = Console(stderr=True)
 R = TypeVar("R")
 DEBUG = {"on": bool(os.environ.get("SJCONVERT_DEBUG"))}
 _REPORTED = {"interrupt": False, "check": False}
+
+
+def usage_error(exc: Exception) -> int:
+    """Print Click's usage error ``exc`` (a missing or unknown option, an invalid value) as
+    one line, as every other error, naming the help to read; its exit code (2)."""
+    ctx = getattr(exc, "ctx", None)
+    where = f" (see {ctx.command_path} --help)" if ctx is not None else ""
+    message = " ".join(exc.format_message().split()).rstrip(".")  # type: ignore[attr-defined]
+    err.print(f"[bold red]error:[/] {escape(message)}{where}", highlight=False, soft_wrap=True)
+    return 2
+
+
+class OneLineErrors(TyperGroup):
+    """The command group: Click's usage errors are one line (:func:`usage_error`) instead of
+    a usage box; running ``sjconvert`` alone prints the help."""
+
+    def main(self, *args: Any, standalone_mode: bool = True, **kwargs: Any) -> Any:
+        try:
+            code = super().main(*args, standalone_mode=False, **kwargs)
+        except Exception as exc:
+            if not (hasattr(exc, "format_message") and hasattr(exc, "exit_code")):
+                raise  # not one of Click's errors
+            if type(exc).__name__ == "NoArgsIsHelpError":
+                typer.echo(exc.ctx.get_help())  # type: ignore[attr-defined]
+                code = 2
+            else:
+                code = usage_error(exc)
+        code = code if isinstance(code, int) else 0
+        if standalone_mode:
+            sys.exit(code)
+        return code
 
 
 def check_failed() -> typer.Exit:
@@ -64,14 +96,25 @@ def report_interrupt() -> int:
     return INTERRUPTED
 
 
+def _warn(caught: list[warnings.WarningMessage]) -> None:
+    """sjconvert's own warnings, each once, one line each."""
+    for text in dict.fromkeys(str(w.message) for w in caught):
+        err.print(f"[bold yellow]warning:[/] {escape(text)}", highlight=False, soft_wrap=True)
+
+
 def run_body(fn: Callable[[], R]) -> R:
     """Run a command body; errors become one line on stderr and a documented exit code.
-    Library warnings are not shown (``--debug`` shows them)."""
+    sjconvert's own warnings (:class:`~sjconvert.errors.SjconvertWarning`) follow the
+    output of a command that succeeded, one line each; other libraries' warnings are not
+    shown (``--debug`` shows every warning as it comes)."""
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(record=not DEBUG["on"]) as caught:
             if not DEBUG["on"]:
                 warnings.simplefilter("ignore")
-            return fn()
+                warnings.simplefilter("always", SjconvertWarning)
+            result = fn()
+        _warn(caught or [])
+        return result
     except SjconvertError as exc:
         shard = dist.current()
         where = f"[rank {shard.rank}] " if shard.world > 1 else ""
@@ -91,8 +134,8 @@ def run_body(fn: Callable[[], R]) -> R:
         first = escape((str(exc).strip().splitlines() or [""])[0][:300])
         err.print(
             f"[bold red]internal error:[/] {type(exc).__name__}: {first} — this is a bug in "
-            f"sjconvert; please report it with the command you ran at {REPORT} "
-            "(rerun with --debug for the traceback)",
+            "sjconvert; rerun with --debug for the traceback, and report it with the command "
+            "you ran",
             highlight=False,
             soft_wrap=True,
         )

@@ -3,9 +3,10 @@ of every command (from its Click parameters), the table of conversion options (f
 :class:`~sjconvert.passes.options.ConversionOptions`) and the exit codes
 (:data:`.exits.EXIT_CODES`).
 
-``python -m sjconvert.cli.reference README.md`` rewrites the generated sections in place,
-each between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->``; a test fails while
-the committed README differs from what this generates.
+``python -m sjconvert.cli.reference README.md docs/*.md`` rewrites the generated sections in
+place, each between ``<!-- generated: NAME -->`` and ``<!-- end: NAME -->`` (``commands``,
+or ``commands:to-nir,from-nir`` for some commands; ``conversion-options``;
+``exit-codes``); a test fails while a committed file differs from what this generates.
 """
 
 from __future__ import annotations
@@ -70,10 +71,15 @@ def summary(command: Any) -> str:
     return re.split(r"(?<=\.)\s", text, maxsplit=1)[0]
 
 
-def commands_text() -> str:
-    """Every command's synopsis and first help line."""
+def commands_text(names: list[str] | None = None) -> str:
+    """The synopsis and first help sentence of every command (or of ``names``)."""
     blocks = []
-    for name, command in typer.main.get_command(app).commands.items():  # type: ignore[attr-defined]
+    table = typer.main.get_command(app).commands  # type: ignore[attr-defined]
+    unknown = sorted(set(names or ()) - set(table))
+    if unknown:
+        raise ValueError(f"no command {', '.join(unknown)} to describe")
+    for name in names or table:
+        command = table[name]
         about = textwrap.fill(summary(command), WIDTH, initial_indent="# ", subsequent_indent="# ")
         blocks.append(f"{about}\n{synopsis(name, command)}")
     return "```text\n" + "\n\n".join(blocks) + "\n```"
@@ -98,30 +104,42 @@ def exit_codes_table() -> str:
 
 
 SECTIONS: dict[str, Callable[[], str]] = {
-    "commands": commands_text,
     "conversion-options": options_table,
     "exit-codes": exit_codes_table,
 }
+MARKER = re.compile(r"<!-- generated: (\S+) -->\n")
+
+
+def section(name: str) -> str:
+    """What the section ``name`` holds (``commands[:a,b]`` or one of :data:`SECTIONS`)."""
+    kind, _, names = name.partition(":")
+    if kind == "commands":
+        return commands_text(names.split(",") if names else None)
+    if name not in SECTIONS:
+        raise ValueError(f"unknown generated section {name!r}")
+    return SECTIONS[name]()
 
 
 def render(text: str) -> str:
     """``text`` with every generated section replaced by what it generates now."""
-    for name, make in SECTIONS.items():
-        pattern = re.compile(
-            rf"(<!-- generated: {name} -->\n)(?:.*?\n)?(<!-- end: {name} -->)", re.DOTALL
-        )
-        found = pattern.search(text)
-        if found is None:
-            raise ValueError(f"no section '<!-- generated: {name} -->' to fill")
-        text = text[: found.end(1)] + make() + "\n" + text[found.start(2) :]
+    at = 0
+    while (start := MARKER.search(text, at)) is not None:
+        name = start.group(1)
+        end = text.find(f"<!-- end: {name} -->", start.end())
+        if end < 0:
+            raise ValueError(f"section {name!r} has no '<!-- end: {name} -->'")
+        body = section(name) + "\n"
+        text = text[: start.end()] + body + text[end:]
+        at = start.end() + len(body)
     return text
 
 
-def main(path: str) -> None:
-    """Rewrite the generated sections of the file at ``path``."""
-    file = Path(path)
-    file.write_text(render(file.read_text()))
+def main(paths: list[str]) -> None:
+    """Rewrite the generated sections of the files at ``paths``."""
+    for path in paths:
+        file = Path(path)
+        file.write_text(render(file.read_text()))
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "README.md")
+    main(sys.argv[1:] or ["README.md"])

@@ -81,7 +81,27 @@ def batch_steps(graph: Graph, shape: Sequence[int]) -> int | None:
     forms = f"{sequences}, or {direct}" if is_sequence(graph) else f"{direct}, {sequences}"
     raise InputError(
         f"data 'x' of shape {list(got)} fits none of the model's input forms: {forms}; "
-        f"per-step input shape [{s}]"
+        f"per-step input shape [{s}]{layout_hint(got[1:], want)}"
+    )
+
+
+def layout_hint(sample: Sequence[int], want: Sequence[int]) -> str:
+    """A hint when per-sample data of shape ``sample`` is the wanted channels-first shape
+    ``want`` (``[C, ...]``) with its channels last (``[..., C]``, as NHWC images are), else
+    ''."""
+    sample, want = tuple(sample), tuple(want)
+    if len(want) < 2 or len(sample) != len(want) or sample == want:
+        return ""
+    if sample != (*want[1:], want[0]):
+        return ""
+    names = {
+        3: ("NHWC", "NCHW", "x.transpose(0, 3, 1, 2)"),
+        2: ("NLC", "NCL", "x.transpose(0, 2, 1)"),
+    }
+    seen, need, fix = names.get(len(want), ("channels last", "channels first", "move axis -1 to 1"))
+    return (
+        f"; it looks channels-last ({seen}, [N, {_dims(sample)}]) while the model takes "
+        f"channels first ({need}, [N, {_dims(want)}]): transpose it, e.g. {fix}"
     )
 
 

@@ -27,6 +27,7 @@ from torch import fx, nn
 from torch.fx.passes.shape_prop import ShapeProp
 
 from ..errors import CaptureError, InputError, UnsupportedOpError
+from ..exec.data_layout import layout_hint
 from ..exec.reference import Simulator
 from ..ir.graph import Graph
 from .builders import module_builder, neuron_kind
@@ -176,10 +177,30 @@ def _propagate(
         cause = exc.__cause__ or exc
         msg = str(cause).strip().splitlines()[0] if str(cause).strip() else type(cause).__name__
         shapes = ", ".join(str(list(e.shape[lead:])) for e in examples)
+        _refuse_channels_last(gm, examples, lead, f"model {name} fails on it ({msg})")
         raise CaptureError(
             f"model {name} failed on the example input (per-sample shape "
             f"{shapes}) at node '{prop.current}': {msg}"
         ) from None
+
+
+def _refuse_channels_last(
+    gm: fx.GraphModule, examples: tuple[torch.Tensor, ...], lead: int, failure: str
+) -> None:
+    """Raise an :class:`InputError` with the layout hint when the model, failing on the
+    example, runs on it with its channels moved from last to first (NHWC data for an NCHW
+    model): the data, not the model, is wrong."""
+    if len(examples) != 1 or examples[0].dim() < lead + 2:
+        return
+    x = examples[0]
+    moved = x.movedim(-1, lead)
+    try:
+        with torch.no_grad(), contextlib.redirect_stderr(io.StringIO()):
+            _ShapeProp(gm).propagate(moved.clone())
+    except Exception:
+        return  # no better explanation: the model's own failure stands
+    hint = layout_hint(x.shape[lead:], moved.shape[lead:])
+    raise InputError(f"data 'x' of per-sample shape {list(x.shape[lead:])}: {failure}{hint}")
 
 
 def _check_equivalence(

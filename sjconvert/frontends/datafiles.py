@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import warnings
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -24,7 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import InputError
+from ..errors import InputError, SjconvertWarning
 
 MAX_DATA_BYTES = 8 << 30
 FLOAT32_MAX = float(np.finfo(np.float32).max)
@@ -48,21 +49,27 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
-def _check_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> None:
-    """Read one ``.npy`` header and refuse what numpy would allocate or unpickle."""
+def check_npy_header(fp: Any, stored: int, where: str, name: str) -> None:
+    """Read one ``.npy`` header from ``fp`` and refuse what numpy would unpickle or allocate
+    beyond the ``stored`` bytes (or :data:`MAX_DATA_BYTES`)."""
     fmt = np.lib.format
-    with z.open(info) as fp:
-        version = fmt.read_magic(fp)
-        header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, _, dtype = header(fp)
+    version = fmt.read_magic(fp)
+    header = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
+    shape, _, dtype = header(fp)
     if dtype.hasobject:
-        raise InputError(f"{where}: array {info.filename!r} holds Python objects (refused)")
+        raise InputError(f"{where}: {name} holds Python objects (refused)")
     declared = int(np.prod(shape, dtype=object)) * dtype.itemsize
-    if declared > min(MAX_DATA_BYTES, info.file_size):
+    if declared > min(MAX_DATA_BYTES, stored):
         raise InputError(
-            f"{where}: array {info.filename!r} declares shape {list(shape)} ({declared} bytes) "
-            f"but stores {info.file_size} bytes (limit {MAX_DATA_BYTES >> 30} GiB)"
+            f"{where}: {name} declares shape {list(shape)} ({declared} bytes) "
+            f"but stores {stored} bytes (limit {MAX_DATA_BYTES >> 30} GiB)"
         )
+
+
+def _check_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> None:
+    """Read one ``.npz`` member's header (see :func:`check_npy_header`)."""
+    with z.open(info) as fp:
+        check_npy_header(fp, info.file_size, where, f"array {info.filename!r}")
 
 
 def read_npz(path: Path) -> dict[str, np.ndarray]:
@@ -109,6 +116,19 @@ def check_x(value: Any, what: str) -> np.ndarray:
         if peak > FLOAT32_MAX:
             raise InputError(f"{what} holds {peak:.3g}, beyond float32 (max {FLOAT32_MAX:.3g})")
     return x.astype(np.float32, copy=False)
+
+
+def warn_unscaled(x: np.ndarray, what: str) -> None:
+    """Warn (:class:`SjconvertWarning`) when inputs are integers beyond 0/1, such as uint8
+    images 0..255 that were never scaled: the model sees them as they are."""
+    if x.dtype.kind in "ui" and x.size and int(x.max()) > 1:
+        warnings.warn(
+            f"{what} holds integers up to {int(x.max())} ({x.dtype}), used as they are; "
+            "if the model was trained on scaled data, scale them the same way (images: "
+            "often x / 255)",
+            SjconvertWarning,
+            stacklevel=2,
+        )
 
 
 def check_labels(value: Any, n: int, what: str) -> np.ndarray:

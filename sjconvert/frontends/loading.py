@@ -4,10 +4,12 @@ Models: a state dict plus an architecture ``package.module:Class`` or a factory 
 literal arguments, ``package.module:factory(num_classes=10)`` (loaded with
 ``weights_only=True``), or a whole pickled ``nn.Module`` — unpickling runs code from the
 file, so that needs ``trust=True`` — or an ONNX file (``.onnx``, see
-:mod:`sjconvert.frontends.onnx`). Data: ``.npz`` / ``.pt`` files holding ``x`` (and ``y``),
-or ``package.module:function`` returning an iterable of batches; samples on axis 0, or
-time-major ``[T, N, ...]`` sequences with ``time_major`` (see
-:mod:`sjconvert.exec.data_layout`).
+:mod:`sjconvert.frontends.onnx`); a pickled model's classes import from the working
+directory. Data: data files as users save them (:mod:`.datasets`: ``.npz``, ``.npy``,
+``.pt``, pickles with ``trust``) or ``package.module:function`` returning an iterable of
+batches; samples on axis 0, or time-major ``[T, N, ...]`` sequences with ``time_major``
+(see :mod:`sjconvert.exec.data_layout`); the API also takes one batch (an array, or an
+``(x, y)`` pair).
 """
 
 from __future__ import annotations
@@ -17,8 +19,6 @@ import importlib
 import inspect
 import os
 import pickle
-import sys
-import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,9 +39,10 @@ from .datafiles import (
     check_state_dict,
     check_tensors,
     check_x,
-    read_npz,
     real_array,
+    warn_unscaled,
 )
+from .datasets import importable_cwd, named_arrays, pick, torch_load
 from .onnx import load_onnx
 
 
@@ -50,8 +51,7 @@ def import_object(spec: str) -> Any:
     if ":" not in spec:
         raise InputError(f"{spec!r} is not of the form package.module:name")
     mod_name, _, attr = spec.partition(":")
-    if os.getcwd() not in sys.path and "" not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    importable_cwd()
     try:
         module = importlib.import_module(mod_name)
     except ImportError as exc:
@@ -63,31 +63,6 @@ def import_object(spec: str) -> Any:
     except AttributeError:
         raise InputError(f"module {mod_name!r} has no attribute {attr!r}") from None
     return obj
-
-
-def _is_zip(path: Path) -> bool:
-    try:
-        return zipfile.is_zipfile(path)
-    except zipfile.BadZipFile:  # e.g. "zipfiles that span multiple disks are not supported"
-        return False
-
-
-def _torch_load(path: Path, weights_only: bool) -> Any:
-    # torch.save writes a zip archive (legacy format: a pickle, protocol >= 2, first byte
-    # 0x80). Anything else is refused before an unpickler misreads it.
-    with open(path, "rb") as f:
-        head = f.read(1)
-    if head != b"\x80" and not _is_zip(path):
-        raise InputError(f"{path}: not a torch file (neither a zip archive nor a pickle)")
-    try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
-    except pickle.UnpicklingError as exc:
-        if weights_only and "weights_only" in str(exc):
-            raise
-        raise InputError(f"{path}: not a torch file ({str(exc).splitlines()[0]})") from None
-    except Exception as exc:  # the unpicklers raise KeyError, IndexError, ... on bad bytes
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise InputError(f"{path}: not a torch file ({first})") from None
 
 
 def load_model(
@@ -110,7 +85,7 @@ def load_model(
         if not isinstance(model, nn.Module):
             raise InputError(f"{call} does not return a torch.nn.Module")
         try:
-            state = _torch_load(p, weights_only=True)
+            state = torch_load(p, weights_only=True)
         except pickle.UnpicklingError:
             raise InputError(
                 f"{p}: holds a pickled object, not a state dict; with --arch save "
@@ -128,7 +103,7 @@ def load_model(
             raise InputError(f"{p}: state dict does not fit {arch} ({detail})") from None
         return model.eval()
     try:
-        obj = _torch_load(p, weights_only=True)
+        obj = torch_load(p, weights_only=True)
     except pickle.UnpicklingError:
         if not trust:
             raise InputError(
@@ -136,7 +111,7 @@ def load_model(
                 "--trust (API: trust=True) if you trust it, or save a state_dict and pass "
                 "--arch package.module:Class"
             ) from None
-        obj = _torch_load(p, weights_only=False)
+        obj = torch_load(p, weights_only=False)
     if isinstance(obj, nn.Module):
         check_tensors(obj.state_dict().items(), str(p))
         return obj.eval()
@@ -156,9 +131,24 @@ class Batch:
     offset: int | None = None
 
 
-def as_batches(data: Iterable[Any]) -> Iterator[Batch]:
-    """Batches from an iterable of :class:`Batch`, ``(x, y)`` pairs or bare inputs ``x``."""
-    for item in data:
+def _one_batch(data: Any) -> bool:
+    """Whether ``data`` is one batch: an array (or tensor) of inputs, or an ``(x, y)`` pair
+    of inputs ``[N, ...]`` and ``N`` labels."""
+    arrays = (torch.Tensor, np.ndarray)
+    if isinstance(data, arrays):
+        return True
+    if not (isinstance(data, (tuple, list)) and len(data) == 2):
+        return False
+    x, y = data
+    return (
+        isinstance(x, arrays) and x.ndim >= 2 and isinstance(y, arrays) and y.ndim == 1
+    ) and len(x) == len(y)
+
+
+def as_batches(data: Iterable[Any] | Any) -> Iterator[Batch]:
+    """Batches from an iterable of :class:`Batch`, ``(x, y)`` pairs or bare inputs ``x`` —
+    or from one batch: an array of inputs or one ``(x, y)`` pair."""
+    for item in [data] if _one_batch(data) else data:
         if isinstance(item, Batch):
             yield item
         elif isinstance(item, (tuple, list)):
@@ -217,6 +207,8 @@ class DataSource:
         validated whole by :func:`load_data`)."""
         if self.fn is not None:
             what = f"{self.name}: batch {index}"
+            if index == 0:
+                warn_unscaled(real_array(x, what), f"{self.name}: 'x'")
             x = sample_major(check_x(x, what), self.time_major)
             y = None if y is None else check_labels(y, len(x), f"{what} labels 'y'")
         yt = None if y is None else torch.as_tensor(y)
@@ -257,38 +249,30 @@ def _takes_shard(fn: Any) -> bool:
     return "rank" in params and "world_size" in params
 
 
-def _data_file(p: Path) -> dict[str, Any]:
-    """The arrays of an ``.npz`` or ``.pt`` data file, as a dict (``x``, optional ``y``)."""
-    if p.suffix == ".npz":
-        return read_npz(p)
-    try:
-        data = _torch_load(p, weights_only=True)
-    except pickle.UnpicklingError:
-        raise InputError(
-            f"{p}: holds pickled Python objects; data files hold only tensors or arrays "
-            "(.pt data is loaded with weights_only=True)"
-        ) from None
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        data = {"x": data[0], "y": data[1]}
-    if isinstance(data, torch.Tensor):
-        data = {"x": data}
-    if not isinstance(data, dict):
-        raise InputError(f"{p}: holds a {type(data).__name__}, not a dict with 'x' (and 'y')")
-    return data
+DATA_SUFFIXES = (".npz", ".npy", ".pt", ".pth", ".pkl", ".pickle")
 
 
-def load_data(spec: str, batch_size: int = 256, time_major: bool = False) -> DataSource:
-    """Open a data set: ``.npz`` / ``.pt`` (keys ``x``, optional ``y``) or ``pkg.mod:function``.
-    Array files are validated whole (:mod:`.datafiles`) before a batch is read. With
-    ``time_major``, ``x`` is ``[T, N, ...]`` and batches split its axis 1."""
+def load_data(
+    spec: str | os.PathLike[str],
+    batch_size: int = 256,
+    time_major: bool = False,
+    *,
+    x_key: str | None = None,
+    y_key: str | None = None,
+    trust: bool = False,
+) -> DataSource:
+    """Open a data set: a data file (:mod:`.datasets`: ``.npz``, ``.npy``, ``.pt``; pickles
+    and pickled datasets with ``trust``; ``x_key`` / ``y_key`` name its arrays) or
+    ``pkg.mod:function``. Array files are validated whole (:mod:`.datafiles`) before a
+    batch is read. With ``time_major``, ``x`` is ``[T, N, ...]`` and batches split its
+    axis 1."""
     p = Path(spec)
-    if p.suffix in (".npz", ".pt", ".pth") or p.exists():
+    if p.suffix.lower() in DATA_SUFFIXES or p.exists():
         p = check_readable(p)
-        data = _data_file(p)
-        if "x" not in data:
-            raise InputError(f"{p}: holds no array 'x'")
-        x = _sample_major(p, check_x(data["x"], f"{p}: 'x'"), time_major)
-        y = data.get("y")
+        x, y = pick(named_arrays(p, trust), str(p), x_key, y_key)
+        x = real_array(x, f"{p}: 'x'")
+        warn_unscaled(x, f"{p}: 'x'")
+        x = _sample_major(p, check_x(x, f"{p}: 'x'"), time_major)
         if y is not None:
             y = real_array(y, f"{p}: labels 'y'")
             n_y = len(y) if y.ndim else 0
@@ -296,10 +280,10 @@ def load_data(spec: str, batch_size: int = 256, time_major: bool = False) -> Dat
                 raise InputError(f"{p}: {count_mismatch(x.shape, n_y, time_major)}")
             y = check_labels(y, len(x), f"{p}: labels 'y'")
         return DataSource(str(p), arrays=(x, y), batch_size=batch_size)
-    fn = import_object(spec)
+    fn = import_object(str(spec))
     if not callable(fn):
         raise InputError(f"{spec} is not callable")
-    return DataSource(spec, fn=fn, batch_size=batch_size, time_major=time_major)
+    return DataSource(str(spec), fn=fn, batch_size=batch_size, time_major=time_major)
 
 
 def _sample_major(path: Path, x: np.ndarray, time_major: bool) -> np.ndarray:

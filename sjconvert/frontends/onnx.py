@@ -206,10 +206,7 @@ def _check_runtime(graph: Graph, model: onnx.ModelProto, path: Path) -> None:
                 "import against ONNX Runtime; export with a dynamic batch axis"
             )
         feeds[v.name] = rng.uniform(0, 1, (n, *graph.shapes[_ir_name(v.name)])).astype(np.float32)
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    sess = ort.InferenceSession(model.SerializeToString(), options, ["CPUExecutionProvider"])
-    want = sess.run(None, feeds)
+    want = _run_ort(ort, model, feeds, path)
     got = Simulator(graph).rate(*(torch.from_numpy(x) for x in feeds.values()))
     for name, w in zip(graph.outputs, want, strict=True):
         err = float(np.max(np.abs(got[name].numpy() - w))) if w.size else 0.0
@@ -218,6 +215,22 @@ def _check_runtime(graph: Graph, model: onnx.ModelProto, path: Path) -> None:
                 f"{path}: imported graph differs from ONNX Runtime at '{name}' (max error "
                 f"{err:.3g})"
             )
+
+
+def _run_ort(ort: Any, model: onnx.ModelProto, feeds: dict[str, Any], path: Path) -> Any:
+    """ONNX Runtime's outputs for ``feeds``; its failure on the user's model is bad input
+    (one line, its own log silenced)."""
+    ort.set_default_logger_severity(4)  # its error log line would repeat ours
+    options = ort.SessionOptions()
+    options.log_severity_level = 4
+    run = ort.RunOptions()
+    run.log_severity_level = 4
+    try:
+        sess = ort.InferenceSession(model.SerializeToString(), options, ["CPUExecutionProvider"])
+        return sess.run(None, feeds, run)
+    except Exception as exc:  # onnxruntime raises its own Fail, InvalidArgument, ... types
+        text = " ".join(str(exc).split())
+        raise InputError(f"{path}: ONNX Runtime cannot run the model ({text[:300]})") from None
 
 
 def load_onnx(path: str | os.PathLike[str], check: bool = True) -> Graph:

@@ -10,6 +10,9 @@ file, and an importer works only on the model it returns.
   one line here rather than an exception deep inside a converter.
 * Every initializer and constant holds real numbers (complex and string tensors refused),
   its stored bytes match its declared shape, and floating values are finite.
+* The graph has outputs, and the geometry attributes of its nodes (kernel shapes, strides,
+  pads, dilations) are sizes a tensor can have, a convolution's kernel shape that of its
+  weight.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ if TYPE_CHECKING:
 
 MAX_ONNX_BYTES = 2 << 30  # protobuf's own limit for one message
 MIN_OPSET = 7  # the oldest default-domain opset the import chain handles
+GEOMETRY = ("kernel_shape", "strides", "pads", "dilations", "output_padding", "output_shape")
+MAX_DIM = (1 << 31) - 1  # no tensor axis is longer
 
 
 def _first_line(exc: BaseException) -> str:
@@ -101,6 +106,33 @@ def _check_opset(model: onnx.ModelProto, path: Path) -> None:
             )
 
 
+def _check_geometry(graph: onnx.GraphProto, path: Path) -> None:
+    """Kernel shapes, strides, pads and dilations within tensor sizes; a convolution's
+    ``kernel_shape`` equal to its constant weight's spatial shape (as ONNX requires)."""
+    weights = {t.name: tuple(t.dims) for t in graph.initializer}
+    for node in graph.node:
+        where = f"node '{node.name or node.output[0] if node.output else node.op_type}'"
+        for a in node.attribute:
+            if a.name in GEOMETRY and any(not 0 <= v <= MAX_DIM for v in a.ints):
+                bad = next(v for v in a.ints if not 0 <= v <= MAX_DIM)
+                raise InputError(
+                    f"{path}: {where} ({node.op_type}) has {a.name} {bad}, not a size a tensor "
+                    f"can have (0 to {MAX_DIM})"
+                )
+        kernel = next((list(a.ints) for a in node.attribute if a.name == "kernel_shape"), None)
+        w = weights.get(node.input[1]) if len(node.input) > 1 else None
+        if (
+            node.op_type == "Conv"
+            and kernel is not None
+            and w is not None
+            and list(w[2:]) != kernel
+        ):
+            raise InputError(
+                f"{path}: {where} (Conv) has kernel_shape {kernel} but its weight "
+                f"'{node.input[1]}' is {list(w)}"
+            )
+
+
 def read_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
     """The ONNX model at ``path``, read and checked (see the module docstring)."""
     import onnx
@@ -111,7 +143,11 @@ def read_onnx(path: str | os.PathLike[str]) -> onnx.ModelProto:
     model = _load(p)
     if not model.graph.node:
         raise InputError(f"{p}: not an ONNX model (no graph nodes)")
+    if not model.graph.output:
+        raise InputError(f"{p}: invalid ONNX model (the graph has no outputs)")
     _check_opset(model, p)
+    for g in _graphs(model.graph):
+        _check_geometry(g, p)
     for what, t in _tensors(model.graph):
         _check_tensor(what, t, p)
     try:

@@ -50,5 +50,12 @@ def test_plot_without_matplotlib_is_one_clear_error(tmp_path, monkeypatch) -> No
 
 @pytest.mark.plot
 def test_unwritable_plot_path_is_an_input_error(tmp_path) -> None:
-    with pytest.raises(InputError, match="cannot write"):
+    with pytest.raises(InputError, match=r"folder .*no does not exist"):
         plot_simulation(_evaluation(), tmp_path / "no" / "sim.png", chain((3,), ir.IF(1.0, None)))
+
+
+@pytest.mark.parametrize(("name", "why"), [("sim", "no file type"), ("sim.sjir", "not an image")])
+def test_a_plot_name_without_an_image_type_is_refused(tmp_path, name: str, why: str) -> None:
+    with pytest.raises(InputError, match=why):
+        plot_simulation(_evaluation(), tmp_path / name, chain((3,), ir.IF(1.0, None)))
+    assert list(tmp_path.iterdir()) == []

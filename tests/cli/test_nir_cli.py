@@ -65,7 +65,7 @@ def test_lossy_needs_data_and_prints_the_accuracy_change(tmp_path: Path, data: P
     args = ["to-nir", str(src), "-o", str(out), "--lossy", "soft-reset-as-hard"]
     res = runner.invoke(app, args)
     assert res.exit_code == 2 and "--data" in res.output and not out.exists()
-    res = runner.invoke(app, [*args, "--data", str(data), "-T", "4,16", "--json"])
+    res = runner.invoke(app, [*args, "--data", str(data), "-T", "4,16", "--json", "--accept-loss"])
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     assert summary["lossy"] == {"soft-reset-as-hard": ["n"]}
@@ -101,3 +101,34 @@ def test_from_nir_shows_every_imported_node(tmp_path: Path) -> None:
     for text in ("α=0.5 β=0.25", "delay 2 step(s)", "step θ=0.5", "leaky integrator τ=4"):
         assert text in res.output
     assert [n.op for _, n in load(tmp_path / "m.sjir")] == [n.op for n in nodes.values()]
+
+
+def test_a_lossy_export_losing_more_than_max_loss_writes_nothing(tmp_path: Path) -> None:
+    """Two neurons driven by 0.55 and 0.6 per step: with soft reset the second fires more
+    often (class 1, the label); reset to zero both fire every other step and the tie reads
+    as class 0. The drop (1.0) is beyond --max-loss: exit 1 and one line, no file, unless
+    --accept-loss (or a larger --max-loss)."""
+    nodes = {
+        "x": ir.Input((1,)),
+        "l": ir.Linear(np.array([[0.55], [0.6]]), None),
+        "n": ir.IF(1.0, None, 0.0),
+        "o": ir.Linear(np.eye(2), None),
+        "r": ir.Readout(),
+    }
+    edges = {"x": (), "l": ("x",), "n": ("l",), "o": ("n",), "r": ("o",)}
+    src, out = save(tmp_path / "m.sjir", Graph(nodes, edges, ("r",))), tmp_path / "m.nir"
+    np.savez(tmp_path / "d.npz", x=np.ones((8, 1), np.float32), y=np.ones(8, np.int64))
+    args = ["to-nir", str(src), "-o", str(out), "--lossy", "soft-reset-as-hard"]
+    args += ["--data", str(tmp_path / "d.npz"), "-T", "16"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == (
+        "error: --lossy drops the accuracy by 1.0000 at T=16 (1.0000 -> 0.0000), more than "
+        f"--max-loss 0.02; {out} is not written (--accept-loss writes it anyway)"
+    )
+    assert not out.exists()
+    assert runner.invoke(app, [*args, "--accept-loss"]).exit_code == 0 and out.exists()
+    out.unlink()
+    assert runner.invoke(app, [*args, "--max-loss", "1"]).exit_code == 0 and out.exists()
+    bad = runner.invoke(app, [*args, "--max-loss", "2"])
+    assert bad.exit_code == 2 and "--max-loss is an accuracy drop in [0, 1]" in bad.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from pathlib import Path
 
 import typer
@@ -61,3 +62,14 @@ def test_an_invalid_option_is_one_line_before_any_work(tmp_path: Path) -> None:
     assert res.output.strip().splitlines() == [
         "error: bursts of 2 spikes need signed neurons (--neuron signed)"
     ]
+
+
+def test_no_help_text_loses_its_words() -> None:
+    """Rich reads ``[...]`` in a help text as markup and drops it ("in one step ." came from
+    a lost ``[default: 4]``): every command's help reads whole."""
+    group = typer.main.get_command(app)
+    for name in group.commands:  # type: ignore[attr-defined]
+        res = CliRunner().invoke(app, [name, "--help"], env={"COLUMNS": "300"})
+        assert res.exit_code == 0, name
+        for line in res.output.splitlines():
+            assert not re.search(r"[\w)] \.(\s|│|$)", line), (name, line)

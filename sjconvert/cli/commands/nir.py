@@ -8,9 +8,8 @@ from typing import Annotated
 
 import typer
 
-from ...api import measure_lossy, open_snn
+from ...api import PLAIN, measure_lossy, open_snn
 from ...errors import InputError
-from ...frontends.loading import load_data
 from ...ir.io import save as save_ir
 from ...targets.nir import DT, read, save
 from ...targets.nir import lossy as lossy_maps
@@ -18,18 +17,24 @@ from ...targets.nir import to_nir as export
 from ..app import (
     ArchOpt,
     BatchOpt,
+    DataKeys,
     JsonOpt,
     ModelArg,
     TimeMajorOpt,
     TrustOpt,
+    XKeyOpt,
+    YKeyOpt,
     _run,
     app,
+    err,
     out,
     parse_steps,
 )
+from ..exits import CHECK_FAILED, check_failed
 from ..paths import check_outputs
 from ..render import graph_table
 
+MAX_LOSS = 0.02  # the accuracy (or agreement) a --lossy mapping may cost at any measured T
 DtOpt = Annotated[
     float | None,
     typer.Option(help="Seconds per simulation step in the NIR file (default 1e-4)."),
@@ -58,22 +63,37 @@ def to_nir(
     steps: Annotated[
         str, typer.Option("-T", "--T", help="Time steps for the --lossy measurement.")
     ] = "32",
+    max_loss: Annotated[
+        float,
+        typer.Option(
+            help="Largest accuracy drop --lossy may cause at any measured T (0.02: two "
+            f"points); a larger one writes nothing and exits {CHECK_FAILED}."
+        ),
+    ] = MAX_LOSS,
+    accept_loss: Annotated[
+        bool, typer.Option("--accept-loss", help="Write the file whatever --lossy costs.")
+    ] = False,
     dt: DtOpt = None,
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
     time_major: TimeMajorOpt = False,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Export a converted SNN to a NIR graph (refusing, by node, what NIR cannot hold)."""
 
-    def body() -> None:
+    def body() -> bool:
+        ts = parse_steps(steps)
+        if not 0.0 <= max_loss <= 1.0:
+            raise InputError(f"--max-loss is an accuracy drop in [0, 1], got {max_loss}")
         check_outputs([output], [model, calib, data])
-        calib_data = None if calib is None else load_data(calib, batch_size, time_major)
-        # NIR's neurons spike 0/1 and its graphs hold no cumulative pooling: an ANN converts
-        # to IF neurons with max pooling of the per-step current
-        plain = {"neuron": "if", "maxpool": "pre"}
-        snn, ann = open_snn(model, calib_data, arch=arch, trust=trust, **plain)
+        keys = DataKeys(x_key, y_key, trust, time_major)
+        calib_data = None if calib is None else keys.open(calib, batch_size)
+        # NIR's neurons spike 0/1 from rest and its graphs hold no cumulative pooling: an
+        # ANN takes the plain conversion (IF neurons from 0, max pooling of the current)
+        snn, ann = open_snn(model, calib_data, arch=arch, trust=trust, **PLAIN)
         chosen = lossy_maps.parse(lossy or [])
         nir_graph = export(snn, dt or DT, chosen)  # refuses before anything is measured
         mapped, changed = lossy_maps.apply(snn, chosen)
@@ -81,8 +101,19 @@ def to_nir(
         if changed:
             if data is None:
                 raise InputError("--lossy changes the network: give --data to measure it")
-            ts = parse_steps(steps)
-            report = measure_lossy(snn, mapped, load_data(data, batch_size, time_major), ts, ann)
+            report = measure_lossy(snn, mapped, keys.open(data, batch_size), ts, ann)
+        if report is not None and not accept_loss:
+            t, drop = report.worst()
+            if drop > max_loss:
+                before, after = report.before[t], report.after[t]
+                err.print(
+                    f"[bold red]error:[/] --lossy drops the {report.metric} by {drop:.4f} at "
+                    f"T={t} ({before:.4f} -> {after:.4f}), more than --max-loss {max_loss:g}; "
+                    f"{output} is not written (--accept-loss writes it anyway)",
+                    highlight=False,
+                    soft_wrap=True,
+                )
+                return False
         save(output, nir_graph)
         summary = {
             "output": str(output),
@@ -92,15 +123,17 @@ def to_nir(
         }
         if json_out:
             out.print_json(json.dumps(summary))
-            return
+            return True
         out.print(graph_table(snn, title=f"{model.name} → {output}"))
         for key, names in changed.items():
             out.print(f"lossy {key}: {lossy_maps.LOSSY[key].doc} ({len(names)} node(s))")
         for line in [] if report is None else report.lines():
             out.print(f"accuracy change {line}")
         out.print(f"wrote {output}")
+        return True
 
-    _run(body)
+    if not _run(body):
+        raise check_failed()
 
 
 @app.command("from-nir")

@@ -12,16 +12,18 @@ import typer
 from ...api import open_snn
 from ...api.exports import check_onnx_form, export_onnx, verify_exports
 from ...api.lynxi import LYNXI_FILES, build_lynxi, lynxi_checks, write_lynxi
-from ...frontends.loading import load_data
 from ...targets.lynxi import require_sdk, torch_dtype
 from ...targets.onnx import require_onnx
 from ..app import (
     ArchOpt,
     BatchOpt,
+    DataKeys,
     JsonOpt,
     ModelArg,
     TimeMajorOpt,
     TrustOpt,
+    XKeyOpt,
+    YKeyOpt,
     _progress,
     _run,
     _size,
@@ -52,19 +54,17 @@ VerifyOpt = Annotated[
 ]
 
 
-def _snn(
-    model: Path, calib: str | None, arch: str | None, trust: bool, quiet: bool, time_major: bool
-) -> Any:
-    data = None if calib is None else load_data(calib, time_major=time_major)
+def _snn(model: Path, calib: str | None, arch: str | None, keys: DataKeys, quiet: bool) -> Any:
+    data = None if calib is None else keys.open(calib)
     with _progress("converting", None if data is None else _size(data), quiet) as advance:
-        return open_snn(model, data, arch=arch, trust=trust, progress=advance)
+        return open_snn(model, data, arch=arch, trust=keys.trust, progress=advance)
 
 
 def _verify(
-    snn: Any, models: dict[str, Any], spec: str, T: int, batch: int, quiet: bool, time_major: bool
+    snn: Any, models: dict[str, Any], spec: str, T: int, batch: int, quiet: bool, keys: DataKeys
 ) -> Any:
     """The parity report of the exported ``models`` on the ``--verify`` data."""
-    ds = load_data(spec, batch, time_major)
+    ds = keys.open(spec, batch)
     total = None if _size(ds) is None else _size(ds) * len(models)  # type: ignore[operator]
     with _progress("verifying", total, quiet) as advance:
         return verify_exports(snn, models, ds, T, advance)
@@ -104,6 +104,8 @@ def to_onnx(
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
     time_major: TimeMajorOpt = False,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Export an SNN to ONNX (opset 17): [bold]--form unrolled -T N[/] or [bold]--form step[/].
@@ -114,14 +116,13 @@ def to_onnx(
         check_onnx_form(form, dtype, sequence)
         from ...targets.onnx.export import save_onnx  # needs onnx (optional)
 
-        snn, _ = _snn(model, calib, arch, trust, json_out, time_major)
+        keys = DataKeys(x_key, y_key, trust, time_major)
+        snn, _ = _snn(model, calib, arch, keys, json_out)
         onnx_model = export_onnx(snn, steps, form, dtype, sequence)
         report = None
         if verify is not None:
             label = f"ONNX Runtime {form} {dtype}"
-            report = _verify(
-                snn, {label: onnx_model}, verify, steps, batch_size, json_out, time_major
-            )
+            report = _verify(snn, {label: onnx_model}, verify, steps, batch_size, json_out, keys)
         save_onnx(onnx_model, output)
         summary = {
             "output": str(output),
@@ -153,6 +154,8 @@ def to_lynxi(
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
     time_major: TimeMajorOpt = False,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Build the Lynxi module (rank ≤ 4, no in-place op, [N, ...] in, rates out), check it,
@@ -166,12 +169,13 @@ def to_lynxi(
         torch_dtype(dtype)
         if compile_:
             require_sdk()  # before any work: one line saying what is missing
-        snn, ann = _snn(model, calib, arch, trust, json_out, time_major)
+        keys = DataKeys(x_key, y_key, trust, time_major)
+        snn, ann = _snn(model, calib, arch, keys, json_out)
         built = build_lynxi(snn, T, dtype, sequence)
         report = None
         if verify is not None:
             checks = lynxi_checks(snn, T, dtype, sequence)
-            report = _verify(snn, checks, verify, T, batch_size, json_out, time_major)
+            report = _verify(snn, checks, verify, T, batch_size, json_out, keys)
         done = write_lynxi(built, output, ann, compile_, batch_size)
         summary: dict[str, Any] = {
             "output": str(output),

@@ -12,16 +12,19 @@ import typer
 from ...api.parity import parity
 from ...api.plots import plot_parity
 from ...api.report import BACKENDS
-from ...frontends.loading import load_data
 from ..app import (
     ArchOpt,
     BatchOpt,
+    DataKeys,
     JsonOpt,
     ModelArg,
     TrustOpt,
+    XKeyOpt,
+    YKeyOpt,
     _progress,
     _run,
     app,
+    check_plot,
     err,
     out,
     parse_steps,
@@ -57,11 +60,16 @@ def parity_command(
     ] = "float32",
     plot: Annotated[
         Path | None,
-        typer.Option(help="Write a PNG of the report (needs the plot extra: matplotlib)."),
+        typer.Option(
+            help="Write a plot of the report (.png, .pdf or .svg; needs the plot extra: "
+            "matplotlib)."
+        ),
     ] = None,
     arch: ArchOpt = None,
     trust: TrustOpt = False,
     batch_size: BatchOpt = 256,
+    x_key: XKeyOpt = None,
+    y_key: YKeyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Run MODEL on every backend and compare each with the torch reference: spike-count
@@ -69,7 +77,8 @@ def parity_command(
     Backends whose package or device is missing are listed as skipped, with the reason."""
 
     def body() -> bool:
-        ds = load_data(data, batch_size)
+        check_plot(plot, [model, data])
+        ds = DataKeys(x_key, y_key, trust).open(data, batch_size)
         names = [b.strip() for b in backends.split(",") if b.strip()]
         total = len(names) * len(parse_steps(steps))
         with _progress("parity", total, json_out) as advance:
@@ -88,9 +97,11 @@ def parity_command(
         if plot is not None:
             written(lambda: plot_parity(report, plot, title=f"{model.name} on {data}"))
         if json_out:
-            out.print_json(json.dumps(report.to_dict()))
+            out.print_json(json.dumps(report.to_dict() | ({"plot": str(plot)} if plot else {})))
         else:
             out.print(parity_table(report, title=f"{model.name} on {data}"))
+            if plot is not None:
+                out.print(f"wrote the plot to {plot}", highlight=False)
             for line in report.failures:
                 err.print(f"[bold red]parity:[/] {line}", highlight=False, soft_wrap=True)
         return report.passed

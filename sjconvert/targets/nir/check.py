@@ -40,6 +40,7 @@ FACT_TYPES: dict[str, tuple[type, ...]] = {
     "decay_input": (bool,),
     "avgpool": (bool,),
     "bias": (bool,),
+    "groups": (int,),
     "adds": (dict,),
 }
 

@@ -12,7 +12,11 @@ and snnTorch use, ``dt = 1e-4`` s by default)::
     IR Readout                 ↔  NIR I(r = 1/dt)          (v += I)
 
 NIR stores one value per neuron: per-channel IR values are broadcast over the spatial axes
-on export and collapsed back on import.
+on export and collapsed back on import. A grouped convolution (depthwise: one group per
+channel) is written as the dense convolution it equals (:func:`dense_groups`: NIR's type
+inference gives a grouped ``Conv2d`` the input channels of one group, and several NIR
+consumers refuse groups), marked in its metadata and grouped again on import
+(:func:`grouped`).
 """
 
 from __future__ import annotations
@@ -64,3 +68,34 @@ def uniform(value: Any, what: str) -> float:
 
 def close(a: Any, b: Any) -> bool:
     return bool(np.allclose(a, b, rtol=RTOL, atol=0.0))
+
+
+def dense_groups(weight: Any, groups: int) -> np.ndarray:
+    """The dense weight ``[C_out, C_in, *k]`` of a convolution with ``groups`` groups and
+    weight ``[C_out, C_in/groups, *k]``: group ``g``'s block on the diagonal, zeros
+    elsewhere (the same outputs, exactly)."""
+    w = np.asarray(weight)
+    out, per_in = w.shape[:2]
+    per_out = out // groups
+    dense = np.zeros((out, per_in * groups, *w.shape[2:]), w.dtype)
+    for g in range(groups):
+        rows, cols = slice(g * per_out, (g + 1) * per_out), slice(g * per_in, (g + 1) * per_in)
+        dense[rows, cols] = w[rows]
+    return dense
+
+
+def grouped(weight: Any, groups: int, what: str) -> np.ndarray:
+    """The inverse of :func:`dense_groups`; a weight with values off the diagonal blocks is
+    refused (it is not a grouped convolution)."""
+    w = np.asarray(weight)
+    out, channels = w.shape[:2]
+    if groups < 1 or out % groups or channels % groups:
+        raise UnsupportedOpError(f"{what}: {groups} groups do not divide {out}x{channels}")
+    per_out, per_in = out // groups, channels // groups
+    blocks = [
+        w[g * per_out : (g + 1) * per_out, g * per_in : (g + 1) * per_in] for g in range(groups)
+    ]
+    small = np.concatenate(blocks)
+    if not np.array_equal(dense_groups(small, groups), w):
+        raise UnsupportedOpError(f"{what}: weights outside its {groups} groups are not zero")
+    return small

@@ -17,7 +17,7 @@ import numpy as np
 from ...ir import nodes as ir
 from ...ir.graph import Graph
 from ..registry import Registry
-from .convention import full
+from .convention import dense_groups, full
 
 META_KEY = "sjconvert"  # node metadata: IR facts NIR has no field for (JSON text)
 
@@ -66,27 +66,34 @@ def _linear(name: str, node: ir.Linear, ctx: ExportCtx) -> nir.NIRNode:
 
 @REGISTRY.register(ir.Conv1d, ir.Conv2d)
 def _conv(name: str, node: ir.Conv1d | ir.Conv2d, ctx: ExportCtx) -> nir.NIRNode:
+    """A NIR convolution; a grouped one as the dense convolution it equals
+    (:func:`.convention.dense_groups`), its groups in the metadata."""
     bias = np.zeros(node.weight.shape[0], np.float32) if node.bias is None else node.bias
     spatial = ctx.in_shape(name)[1:]
-    meta = _meta(bias=node.bias is not None)
+    facts: dict[str, Any] = {"bias": node.bias is not None}
+    weight = np.array(node.weight)
+    if node.groups != 1:
+        facts["groups"] = node.groups
+        weight = dense_groups(weight, node.groups)
+    meta = _meta(**facts)
     if isinstance(node, ir.Conv1d):
         return nir.Conv1d(
             input_shape=spatial[0],
-            weight=np.array(node.weight),
+            weight=weight,
             stride=node.stride[0],
             padding=node.padding[0],
             dilation=node.dilation[0],
-            groups=node.groups,
+            groups=1,
             bias=np.array(bias),
             metadata=meta,
         )
     return nir.Conv2d(
         input_shape=spatial,
-        weight=np.array(node.weight),
+        weight=weight,
         stride=node.stride,
         padding=node.padding,
         dilation=node.dilation,
-        groups=node.groups,
+        groups=1,
         bias=np.array(bias),
         metadata=meta,
     )

@@ -23,6 +23,7 @@ from ...ir.io import atomic_write
 from . import lossy as lossy_maps
 from .convention import DT
 from .emitters import META_KEY, REGISTRY, ExportCtx
+from .rewrite import fold_adaptive_pools
 
 
 def by_edges(node: ir.Node) -> bool:
@@ -32,7 +33,9 @@ def by_edges(node: ir.Node) -> bool:
 
 
 def _check(graph: Graph, lossy: tuple[str, ...]) -> Graph:
-    """Apply the requested lossy mappings; refuse, naming every node, what NIR cannot hold."""
+    """Apply the exact rewrites (:mod:`.rewrite`) and the requested lossy mappings; refuse,
+    naming every node, what NIR cannot hold."""
+    graph = fold_adaptive_pools(with_shapes(graph))
     problems = [
         f"{', '.join(graph.where(n) for n in names)}: needs lossy mapping '{key}' "
         f"({lossy_maps.LOSSY[key].doc})"

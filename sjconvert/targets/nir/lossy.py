@@ -6,7 +6,8 @@ what the NIR file then means, so its accuracy can be measured beside the origina
 
 * ``soft-reset-as-hard``: ``V = H − V_th·S`` becomes ``V = H·(1 − S)`` (reset to 0).
 * ``v-init-as-reset``: the membrane starts at ``v_reset`` instead of ``v_init``.
-* ``maxpool-as-avgpool``: max pooling becomes average pooling with the same window.
+* ``maxpool-as-avgpool``: max pooling becomes average pooling with the same window (its
+  zero padding counted in the mean, as NIR's ``AvgPool2d`` does).
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ def _neuron(node: ir.Node) -> bool:
 
 
 def _pool(node: Any) -> ir.Node:
+    """The average pool of a max pool's window; its zero padding counts in the mean, as in
+    NIR's ``AvgPool2d`` (ResNets' padded max pools export)."""
     cls = ir.AvgPool1d if isinstance(node, ir.MaxPool1d) else ir.AvgPool2d
-    return cls(node.kernel_size, node.stride, node.padding, node.ceil_mode, False)
+    return cls(node.kernel_size, node.stride, node.padding, node.ceil_mode, True)
 
 
 LOSSY: dict[str, Lossy] = {
@@ -57,7 +60,7 @@ LOSSY: dict[str, Lossy] = {
         lambda n: n.evolve(v_init=n.v_reset),  # type: ignore[attr-defined]
     ),
     "maxpool-as-avgpool": Lossy(
-        "max pooling becomes average pooling over the same window",
+        "max pooling becomes average pooling over the same window (padding counts as 0)",
         lambda n: n.pool and not n.linear,
         _pool,
     ),
@@ -109,6 +112,11 @@ class LossyReport:
     metric: str
     before: dict[int, float]
     after: dict[int, float]
+
+    def worst(self) -> tuple[int, float]:
+        """``(T, drop)`` of the largest drop ``before − after`` over the measured T."""
+        t = max(sorted(self.before), key=lambda t: self.before[t] - self.after[t])
+        return t, self.before[t] - self.after[t]
 
     def lines(self) -> list[str]:
         return [

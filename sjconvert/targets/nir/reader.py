@@ -24,7 +24,7 @@ from ...exec.shapes import infer_shapes
 from ...ir import nodes as ir
 from ...ir.graph import Graph, GraphError
 from .check import NirFileError, facts, read_nir, time_step, topological_order
-from .convention import close, collapse, uniform
+from .convention import close, collapse, grouped, uniform
 
 
 @dataclass(frozen=True)
@@ -92,14 +92,18 @@ def _conv(node: nir.Conv1d | nir.Conv2d, ctx: ReadCtx) -> Nodes:
         return [ir.AvgPool1d(k, _ints(node.stride), _padding(node.padding, 1))]
     cls = ir.Conv1d if n == 1 else ir.Conv2d
     bias = node.bias if ctx.meta.get("bias", True) else None
+    groups, weight = int(np.asarray(node.groups)), node.weight
+    if groups == 1 and ctx.meta.get("groups", 1) != 1:  # written dense by sjconvert
+        groups = int(ctx.meta["groups"])
+        weight = grouped(weight, groups, "a grouped NIR convolution")
     return [
         cls(
-            node.weight,
+            weight,
             bias,
             _ints(node.stride),
             _padding(node.padding, n),
             _ints(node.dilation),
-            int(np.asarray(node.groups)),
+            groups,
         )
     ]
 
