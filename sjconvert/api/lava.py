@@ -194,7 +194,7 @@ class LavaRun(FixedPointRun):
 
     def predict(self, x: np.ndarray, sequence: bool) -> np.ndarray:
         pg = self.exp.graph
-        xs = pg.schedule(pg.encode(x), self.exp.steps, sequence)
+        xs = pg.schedule(pg.encode(x), sequence=sequence)
         check = check_in_lava(self.exp, xs, self.progress, self.unroll)
         self.checks.append(check)
         return pg.predict_trace(check.lava)

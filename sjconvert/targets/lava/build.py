@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,24 +23,29 @@ from .formats import procgraph_loader
 from .formats.emit_procgraph import procgraph
 from .formats.netx_writer import chain_problems, write_netx
 from .formats.procgraph import ProcGraph
+from .lowering.pipeline import balance
 from .lowering.populations import lower
 from .network import LoihiNet, Paths
 from .quantising.cuba import quantize_cuba
+from .quantising.graded import FORMS as GRADED
+from .quantising.graded import quantize_graded
 from .quantising.sigma_delta import NETX_SPIKE_EXP, quantize_sdnn
 from .threshold_factor import AlphaChoice, soft_reset, tune_alpha
 
 INPUT_MAX = 127  # graded input messages: 8-bit signed
-NEURON_MODELS = ("auto", "cuba", "sdnn")
+NEURON_MODELS = ("auto", "graded", "cuba", "sdnn")
 FORMATS = ("auto", "netx", "procgraph")
 LOADER = Path(procgraph_loader.__file__)
 CHUNK = 256  # samples per fixed-point batch
 
 
 def choose_model(snn: Graph) -> str:
-    """``cuba`` when every neuron already resets hard (SpikingJelly-trained SNNs), else
-    ``sdnn`` (ANN conversions: soft-reset IF)."""
-    hard = all(node.v_reset is not None for _, node in snn if node.spiking and node.stateful)
-    return "cuba" if hard else "sdnn"
+    """``graded`` (our ``GradedIF``, exact) when every neuron has a graded form — the signed
+    and soft-reset IF neurons of ANN conversions —, else ``cuba`` (SpikingJelly-trained
+    SNNs: hard-reset IF, LIF)."""
+    neurons = [node for _, node in snn if node.spiking and node.stateful]
+    graded = all(GRADED.get(n) is not None and n.reset_mode == "soft" for n in neurons)
+    return "graded" if graded else "cuba"
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,11 @@ class LoihiExport:
         loader = path.parent / LOADER.name
         shutil.copyfile(LOADER, loader)
         return [path, loader]
+
+
+def _timed(paths: Paths) -> Paths:
+    """``paths`` with its latency: the synapses on its longest path (not balanced)."""
+    return replace(paths, latency=paths.stages()[paths.output])
 
 
 def _quantise(
@@ -95,6 +105,14 @@ def to_loihi(
         raise InputError(f"the input range must be positive, got max |x| = {x_max}")
     paths = lower(snn)
     model = choose_model(snn) if model == "auto" else model
+    if model == "graded":
+        if fmt == "netx":
+            raise EmitError(
+                "NetX holds Lava's neurons only; graded neurons need --format procgraph"
+            )
+        net = quantize_graded(balance(paths), INPUT_MAX / x_max)
+        return LoihiExport(net, procgraph(net, steps), "procgraph", steps)
+    paths = _timed(paths)
     target_t = snn.meta.get("normalisation", {}).get("target_T")
     if model == "sdnn" and target_t is not None:
         raise EmitError(
@@ -103,20 +121,15 @@ def to_loihi(
             "with --calib, or convert with `sjconvert ann2snn --T 0 --v-init 0`"
         )
     options = {"reset": reset, "alpha": alpha}
-    net = _quantise(paths, model, steps, x_max, fmt != "procgraph", **options)
+    run = steps + paths.latency
+    net = _quantise(paths, model, run, x_max, fmt != "procgraph", **options)
     problems = [] if fmt == "procgraph" else chain_problems(net)
     if fmt == "netx" and problems:
         raise EmitError(f"NetX holds a chain of layers: {'; '.join(problems)}")
     if fmt == "auto":
         fmt = "procgraph" if problems else "netx"
         if problems:
-            net = _quantise(paths, model, steps, x_max, False, **options)
-    settle = net.depth() + 1
-    if model == "sdnn" and steps < settle:
-        raise InputError(
-            f"a sigma-delta network with {settle - 1} synapses on its longest path settles "
-            f"after {settle} steps: use T >= {settle}, got {steps}"
-        )
+            net = _quantise(paths, model, run, x_max, False, **options)
     return LoihiExport(net, procgraph(net, steps, netx=fmt == "netx"), fmt, steps)
 
 
@@ -126,7 +139,7 @@ def predict_fixed_point(exp: LoihiExport, x: np.ndarray, sequence: bool = False)
     out = []
     for i in range(0, x.shape[axis], CHUNK):
         part = x[:, i : i + CHUNK] if sequence else x[i : i + CHUNK]
-        xs = pg.schedule(pg.encode(part), exp.steps, sequence)
+        xs = pg.schedule(pg.encode(part), sequence=sequence)
         out.append(pg.predict_trace(simulate(pg, xs, record=[pg.output["process"]])))
     return np.concatenate(out)
 
@@ -144,7 +157,7 @@ def choose_alpha(
     CUBA, chosen against the labels ``y`` or else the ANN's predictions; None when there is
     nothing to tune or nothing to tune against."""
     model = choose_model(snn) if model == "auto" else model
-    paths = lower(snn)
+    paths = _timed(lower(snn))
     if model != "cuba" or not soft_reset(paths):
         return None
     if y is None:

@@ -98,7 +98,7 @@ def _netx_rows(path: str | os.PathLike[str]) -> list[LayerFit]:
 
 def _synapse_fan(pg: ProcGraph, spec: dict[str, Any]) -> tuple[int, int, np.ndarray]:
     args = spec["args"]
-    if spec["class"] == "Dense":
+    if spec["class"] in ("Dense", "DelayDense"):
         w = np.asarray(pg.array(args["weights"]), np.int64)
         if args.get("weight_exp") == -1:  # the exact 2m encoding: mantissas m
             w = w // 2

@@ -18,7 +18,7 @@ reach the population exactly, per neuron.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -35,9 +35,13 @@ from .compose import ConvMap, DenseMap, FlatMap, PathMap, Uncomposable, expand_g
 
 @dataclass(frozen=True)
 class Term:
+    """One linear path into a value: from ``src`` through ``map`` (the IR nodes ``path``);
+    ``exact`` while the map is a max tree's readout, integer in the tree's own units."""
+
     src: str
     map: PathMap
     path: tuple[str, ...]
+    exact: bool = False
 
 
 @dataclass
@@ -47,12 +51,25 @@ class Lowering:
     consts: dict[str, torch.Tensor] = field(default_factory=dict)
     populations: dict[str, Population] = field(default_factory=dict)
     synapses: list[Synapse] = field(default_factory=list)
+    cumulative: set[str] = field(default_factory=set)  # Accumulate outputs
+    pooled: set[str] = field(default_factory=set)  # max pool outputs (cumulative values)
+    relay_of: dict[str, str] = field(default_factory=dict)  # last tree level -> its relay
 
     def shape(self, name: str) -> tuple[int, ...]:
+        if name in self.populations:  # relays and max-tree levels have no IR node
+            return self.populations[name].shape
         return tuple(self.graph.shapes[name])
 
     def value(self, name: str) -> list[Term]:
         return self.terms[self.graph.edges[name][0]]
+
+    def unique(self, base: str) -> str:
+        """A population or synapse name not taken yet."""
+        taken = {s.name for s in self.synapses} | set(self.graph.nodes) | set(self.populations)
+        name, i = base, 1
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        return name
 
     def each(self, name: str, fn: Callable[[PathMap], PathMap]) -> None:
         """Apply ``fn`` to the linear map of every term of ``name``'s input."""
@@ -109,8 +126,9 @@ def _emit_synapse(b: Lowering, t: Term, dst: str) -> Synapse:
     if isinstance(m, ConvMap):
         weight, groups = m.grouped()
         return Synapse(
-            name, t.src, dst, "conv", weight, m.stride, m.padding, m.dilation, groups, t.path
-        )
+            name, t.src, dst, "conv", weight, m.stride, m.padding, m.dilation, groups, t.path,
+            exact=t.exact,
+        )  # fmt: skip
     if len(b.shape(dst)) != 1:
         raise UnsupportedOpError(
             f"{b.graph.where(dst)}: the path {' → '.join(t.path)} ends in a dense map, which "
@@ -119,12 +137,16 @@ def _emit_synapse(b: Lowering, t: Term, dst: str) -> Synapse:
     return Synapse(name, t.src, dst, "dense", m.matrix, path=t.path)
 
 
-@REGISTRY.register(ir.IF, ir.LIF, ir.Readout)
+@REGISTRY.register(ir.IF, ir.SignedIF, ir.LIF, ir.Readout)
 def _population(name: str, node: ir.Node, b: Lowering) -> None:
-    for t in b.value(name):
+    terms = b.value(name)
+    for t in terms:
         b.synapses.append(_emit_synapse(b, t, name))
     bias = b.consts[b.graph.edges[name][0]][0].numpy()
     b.populations[name] = Population(name, node, b.shape(name), bias)
+    relay = b.relay_of.get(terms[0].src) if len(terms) == 1 and terms[0].exact else None
+    if relay is not None:  # the pool's output alone drives this population
+        b.populations[relay] = replace(b.populations[relay], feeds=name)
     _source(b, name)
 
 
@@ -198,7 +220,7 @@ def _linear(name: str, node: ir.Linear, b: Lowering) -> None:
 
 @REGISTRY.register(ir.Dropout, ir.Identity)
 def _identity(name: str, node: ir.Node, b: Lowering) -> None:
-    b.each(name, lambda m: m)
+    b.terms[name] = [replace(t, path=(*t.path, name)) for t in b.value(name)]
 
 
 @REGISTRY.register(ir.Add)
