@@ -14,12 +14,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from ...errors import EmitError, InputError
+from ...errors import EmitError, InputError, PassError, UnsupportedOpError
 from ...exec.reference import Simulator
 from ...ir.files import atomic_write
 from ...ir.graph import Graph
 from .fixed_point.simulator import simulate
-from .formats import procgraph_loader
+from .formats import procgraph_loader, procgraph_processes
 from .formats.emit_procgraph import procgraph
 from .formats.netx_writer import chain_problems, write_netx
 from .formats.procgraph import ProcGraph
@@ -36,6 +36,7 @@ INPUT_MAX = 127  # graded input messages: 8-bit signed
 NEURON_MODELS = ("auto", "graded", "cuba", "sdnn")
 FORMATS = ("auto", "netx", "procgraph")
 LOADER = Path(procgraph_loader.__file__)
+STANDALONE = (LOADER, Path(procgraph_processes.__file__))  # written beside every artifact
 CHUNK = 256  # samples per fixed-point batch
 
 
@@ -60,14 +61,25 @@ class LoihiExport:
 
     def write(self, path: str | os.PathLike[str]) -> list[Path]:
         """Write the network to ``path`` (NetX HDF5, or the ``.lpg.npz`` artifact with the
-        standalone loader ``procgraph_loader.py`` beside it); returns the files written."""
+        standalone loader ``procgraph_loader.py`` and our processes
+        ``procgraph_processes.py`` beside it), each file atomically; returns the files. An
+        error or interrupt removes the helper files this call created."""
         path = Path(path)
         if self.format == "netx":
             return [write_netx(self.net, path)]
-        atomic_write(path, self.graph.save, suffix=".npz")
-        loader = path.parent / LOADER.name
-        shutil.copyfile(LOADER, loader)
-        return [path, loader]
+        made: list[Path] = []
+        try:
+            for src in STANDALONE:
+                dst = path.parent / src.name
+                if not dst.exists():
+                    made.append(dst)
+                atomic_write(dst, lambda tmp, src=src: shutil.copyfile(src, tmp))
+            atomic_write(path, self.graph.save, suffix=".npz")
+        except BaseException:
+            for f in made:
+                f.unlink(missing_ok=True)
+            raise
+        return [path, *(path.parent / src.name for src in STANDALONE)]
 
 
 def _timed(paths: Paths) -> Paths:
@@ -82,6 +94,33 @@ def _quantise(
     if model == "sdnn":
         return quantize_sdnn(paths, scale, spike_exp=NETX_SPIKE_EXP if netx else 0)
     return quantize_cuba(paths, scale, steps, x_max, **cuba)
+
+
+def check_loihi(snn: Graph, model: str = "auto") -> tuple[str, int]:
+    """``(mapping, latency)`` ``snn`` gets on Loihi 2, from lowering (and balancing) alone,
+    nothing quantised: a second for any network. Raises
+    :class:`~sjconvert.errors.UnsupportedOpError` / :class:`~sjconvert.errors.PassError`
+    naming what Loihi 2 cannot run."""
+    if model not in NEURON_MODELS:
+        raise InputError(f"neuron model must be one of {NEURON_MODELS}, got {model!r}")
+    paths = lower(snn)
+    model = choose_model(snn) if model == "auto" else model
+    if model == "graded":
+        refused = [
+            f"{n}: {p.node.op}"
+            for n, p in paths.populations.items()
+            if p.role == "neuron" and GRADED.get(p.node) is None
+        ]
+        if refused:
+            raise PassError(f"no graded Loihi form: {'; '.join(refused)} (use --neuron cuba)")
+        return model, balance(paths).latency
+    pools = [p.node.op for p in paths.populations.values() if p.role == "relay"]
+    if pools:
+        raise UnsupportedOpError(
+            f"max pooling ({len(pools)} pool(s)) runs on Loihi 2 with the graded neurons only "
+            f"(--neuron auto or graded), not --neuron {model}"
+        )
+    return model, _timed(paths).latency
 
 
 def to_loihi(
@@ -112,6 +151,7 @@ def to_loihi(
             )
         net = quantize_graded(balance(paths), INPUT_MAX / x_max)
         return LoihiExport(net, procgraph(net, steps), "procgraph", steps)
+    check_loihi(snn, model)
     paths = _timed(paths)
     target_t = snn.meta.get("normalisation", {}).get("target_T")
     if model == "sdnn" and target_t is not None:

@@ -79,6 +79,7 @@ def simulate(pg: ProcGraph, x: np.ndarray, record: list[str] | None = None) -> T
         state[t] = cells[out_name].state
         for name, syn in syns.items():
             src = source[name]
+            msg = x[t] if src in pg.graph["inputs"] else out[src]
             fifo[name].popleft()
-            fifo[name].append(syn(x[t] if src in pg.graph["inputs"] else out[src]))
+            fifo[name].append(syn(msg) if msg.any() else None)  # no messages: nothing to add
     return Trace(spikes, state)

@@ -77,6 +77,20 @@ class ProcGraph:
     def populations(self) -> list[str]:
         return [n for n, p in self.processes.items() if p["class"] in loader.NEURONS]
 
+    def process_table(self) -> dict[str, dict[str, Any]]:
+        """Per population its process class and whether it is Lava's or ours
+        (:data:`~.procgraph_loader.OURS`), with the synapse processes into it."""
+        _, into = self.wiring()
+        return {
+            name: {
+                "process": self.processes[name]["class"],
+                "ours": self.processes[name]["class"] in loader.OURS,
+                "synapses": sorted({self.processes[s]["class"] for s in into[name]}),
+                "ours_synapses": any(self.processes[s]["class"] in loader.OURS for s in into[name]),
+            }
+            for name in self.populations()
+        }
+
     def torch_shape(self, name: str) -> tuple[int, ...]:
         spec = self.graph["inputs"].get(name) or self.processes[name]
         return tuple(spec["torch_shape"])
