@@ -14,7 +14,7 @@ from rich.table import Table
 
 from ...api.lava import build_lava, require_lava
 from ...api.lava_verify import load_verify_data, verify_lava
-from ...targets.lava.chip_fit import fit_report, summary
+from ...targets.lava.chip_fit import fit_report, latency, summary
 from ..app import ArchOpt, JsonOpt, ModelArg, TimeMajorOpt, TrustOpt, _progress, _run, app, out
 from ..paths import check_outputs
 
@@ -200,7 +200,7 @@ def fit(
 
     def body() -> None:
         rows = fit_report(network)
-        info = summary(rows)
+        info = summary(rows, latency(network))
         if json_out:
             out.print_json(json.dumps(info))
             return
@@ -214,7 +214,7 @@ def fit(
             t.add_row(
                 r.name,
                 r.kind,
-                r.neuron,
+                f"{r.neuron} ({'ours' if r.ours else 'Lava'})",
                 str(r.neurons),
                 str(r.synapses),
                 str(r.fan_in),
@@ -225,6 +225,12 @@ def fit(
             )
         out.print(t)
         lim = info["limits"]
+        timing = "" if info["latency"] is None else f"; latency {info['latency']} steps"
+        out.print(
+            f"{len(rows) - len(info['ours'])} populations on Lava's processes, "
+            f"{len(info['ours'])} on ours (Process + fixed_pt model, procgraph_processes.py)"
+            f"{timing}"
+        )
         out.print(
             f"{info['cores']} neuro-cores on {info['chips']} chip(s); limits per core: "
             f"{lim['neurons_per_core']} neurons, {lim['synapses_per_core_8bit']} 8-bit synapses "

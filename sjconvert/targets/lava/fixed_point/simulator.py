@@ -43,10 +43,13 @@ def _arrays(pg: ProcGraph, args: dict) -> dict:
     return {k: pg.array(v) for k, v in args.items()}
 
 
-def simulate(pg: ProcGraph, x: np.ndarray, record: list[str] | None = None) -> Trace:
+def simulate(
+    pg: ProcGraph, x: np.ndarray, record: list[str] | None = None, skip_silent: bool = True
+) -> Trace:
     """Run integer input messages ``x`` (``[T, N, *Lava input shape]``, as the source sends
     them) through ``pg``; record the messages of the populations in ``record`` (default:
-    all) and the output's state."""
+    all) and the output's state. A synapse whose source sent nothing adds nothing and is
+    skipped unless ``skip_silent`` is False (a dry run that must call every process)."""
     x = np.asarray(x, np.int64)
     steps, n = x.shape[:2]
     procs = pg.graph["processes"]
@@ -81,5 +84,6 @@ def simulate(pg: ProcGraph, x: np.ndarray, record: list[str] | None = None) -> T
             src = source[name]
             msg = x[t] if src in pg.graph["inputs"] else out[src]
             fifo[name].popleft()
-            fifo[name].append(syn(msg) if msg.any() else None)  # no messages: nothing to add
+            silent = skip_silent and not msg.any()  # no messages: nothing to add
+            fifo[name].append(None if silent else syn(msg))
     return Trace(spikes, state)

@@ -18,10 +18,26 @@ import torch
 
 from ....errors import UnsupportedOpError
 from ....ir import nodes as ir
+from ....ir.graph import Graph
 from ..network import Population, Synapse
 from . import max_trees
 from .compose import ConvMap, expand_groups
-from .populations import REGISTRY, Lowering, Term, _emit_synapse, _source
+from .populations import CHECKS, REGISTRY, Lowering, Term, _emit_synapse, _source
+
+
+def per_step_pools(graph: Graph) -> list[str]:
+    """Max pools that do not pool an ``Accumulate`` (``ann2snn --maxpool pre`` / ``spike``)."""
+    return [
+        f"{graph.where(n)} ({node.op}): max pooling of per-step values has no exact Loihi 2 "
+        "form; convert with the default --maxpool cumulative"
+        for n, node in graph
+        if node.pool
+        and not node.linear
+        and not isinstance(graph.nodes[graph.edges[n][0]], ir.Accumulate)
+    ]
+
+
+CHECKS.append(per_step_pools)
 
 
 def max_pool_accepts(node: ir.Node) -> str | None:
@@ -41,11 +57,6 @@ def _accumulate(name: str, node: ir.Accumulate, b: Lowering) -> None:
 @REGISTRY.register(ir.MaxPool1d, ir.MaxPool2d, accepts=max_pool_accepts)
 def _maxpool(name: str, node: ir.Node, b: Lowering) -> None:
     (src,) = b.graph.edges[name]
-    if src not in b.cumulative:
-        raise UnsupportedOpError(
-            f"{b.graph.where(name)}: max pooling of per-step values (ann2snn --maxpool pre or "
-            "spike) has no exact Loihi 2 form; convert with the default --maxpool cumulative"
-        )
     shape, out = b.shape(src), b.shape(name)
     win = max_trees.window(
         node.kernel_size, node.stride, node.padding, node.ceil_mode, tuple(shape[1:])

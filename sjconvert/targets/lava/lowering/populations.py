@@ -86,6 +86,9 @@ class Lowering:
 
 
 REGISTRY: Registry[Lowering, None] = Registry("lava")
+CHECKS: list[Callable[[Graph], list[str]]] = []
+"""Graph-level checks :func:`lower` runs with the registry's, every problem named at once
+(a max pool of per-step values, :mod:`.max_pools`)."""
 
 
 def _const(b: Lowering, name: str, node: ir.Node) -> None:
@@ -248,7 +251,12 @@ def _concat(name: str, node: ir.Concat, b: Lowering) -> None:
 def lower(graph: Graph) -> Paths:
     """The populations and synapses of a spiking ``graph`` (see the module docstring);
     raises :class:`~sjconvert.errors.UnsupportedOpError` naming every node it cannot take."""
-    REGISTRY.check(graph)
+    found = REGISTRY.problems(graph) + [p for check in CHECKS for p in check(graph)]
+    if found:
+        raise UnsupportedOpError(
+            f"target lava cannot express {len(found)} node(s): {'; '.join(found)} "
+            f"(supported ops: {', '.join(REGISTRY.ops())})"
+        )
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedOpError("a Loihi network has exactly one input and one output")
     b = Lowering(with_shapes(graph))
