@@ -35,8 +35,11 @@ document references as ``"@<key>"``::
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import sys
+from pathlib import Path
 from tokenize import TokenError
 from typing import Any
 from zipfile import BadZipFile
@@ -105,12 +108,19 @@ def save(path: str, graph: dict[str, Any], arrays: dict[str, np.ndarray]) -> Non
 
 
 def _ours() -> Any:
-    """Our processes: the module beside this one (in sjconvert, or next to an artifact)."""
-    try:
-        from . import procgraph_processes
-    except ImportError:
-        import procgraph_processes  # type: ignore[no-redef]
-    return procgraph_processes
+    """Our processes: ``procgraph_processes.py`` beside this file (in sjconvert, or next to
+    an artifact), loaded by its path whatever ``sys.path`` holds."""
+    name = "procgraph_processes"
+    if __package__:
+        return importlib.import_module(f"{__package__}.{name}")
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{name}.py must be beside {__file__}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # Lava's process models are looked up by module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
 
 
 def _lava() -> dict[str, Any]:

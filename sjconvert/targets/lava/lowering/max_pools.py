@@ -18,6 +18,7 @@ import torch
 
 from ....errors import UnsupportedOpError
 from ....ir import nodes as ir
+from ....ir import walk
 from ....ir.graph import Graph
 from ..network import Population, Synapse
 from . import max_trees
@@ -26,15 +27,21 @@ from .populations import CHECKS, REGISTRY, Lowering, Term, _emit_synapse, _sourc
 
 
 def per_step_pools(graph: Graph) -> list[str]:
-    """Max pools that do not pool an ``Accumulate`` (``ann2snn --maxpool pre`` / ``spike``)."""
+    """Max pools of values that change over time but are not running sums (``ann2snn
+    --maxpool pre`` / ``spike``). A pool of a static value (the direct input's convolution)
+    is its own running sum over the steps, up to the factor ``t + 1``: it runs as one."""
+    changing = walk.temporal(graph)
     return [
         f"{graph.where(n)} ({node.op}): max pooling of per-step values has no exact Loihi 2 "
         "form; convert with the default --maxpool cumulative"
         for n, node in graph
-        if node.pool
-        and not node.linear
-        and not isinstance(graph.nodes[graph.edges[n][0]], ir.Accumulate)
+        if node.pool and not node.linear and _per_step(graph, n, changing)
     ]
+
+
+def _per_step(graph: Graph, name: str, changing: set[str]) -> bool:
+    (src,) = graph.edges[name]
+    return src in changing and not isinstance(graph.nodes[src], ir.Accumulate)
 
 
 CHECKS.append(per_step_pools)
@@ -64,7 +71,7 @@ def _maxpool(name: str, node: ir.Node, b: Lowering) -> None:
     if isinstance(win, str) or win.out != tuple(out[1:]):
         why = win if isinstance(win, str) else "the window does not give PyTorch's size"
         raise UnsupportedOpError(f"{b.graph.where(name)}: max pooling: {why}")
-    relay = _relay(b, name, src, win.padded)
+    relay = _relay(b, name, src, win.padded and not _counts(b, src))
     last = _tree(b, name, relay, shape[0], win)
     b.terms[name] = [Term(last.src, last.map, (name,), exact=True)]
     b.consts[name] = torch.zeros(1, *out, dtype=torch.float64)
@@ -81,6 +88,22 @@ def _difference(name: str, node: ir.Difference, b: Lowering) -> None:
         )
     b.terms[name] = [replace(t, path=(*t.path, name)) for t in b.value(name)]
     b.consts[name] = b.consts[src]
+
+
+def _counts(b: Lowering, src: str) -> bool:
+    """Whether the pooled value is a selection of spiking populations' outputs (their net
+    spike counts, never negative, so a zero read in padding never wins the max)."""
+    if b.consts[src].abs().max() > 0:
+        return False
+    for t in b.terms[src]:
+        m = t.map
+        pop = b.populations.get(t.src)
+        if pop is None or pop.role != "neuron" or not isinstance(m, ConvMap) or not m.pointwise:
+            return False
+        w = m.weight.reshape(m.weight.shape[:2])
+        if not (np.isin(w, (0.0, 1.0)).all() and (w.sum(1) <= 1).all()):
+            return False
+    return True
 
 
 def _relay(b: Lowering, pool: str, src: str, padded: bool) -> str:
