@@ -23,7 +23,7 @@ from .formats import procgraph_loader, procgraph_processes
 from .formats.emit_procgraph import procgraph
 from .formats.netx_writer import chain_problems, write_netx
 from .formats.procgraph import ProcGraph
-from .lowering.pipeline import balance
+from .lowering.pipeline import amplify, balance
 from .lowering.populations import lower
 from .network import LoihiNet, Paths
 from .quantising.cuba import quantize_cuba
@@ -113,7 +113,7 @@ def check_loihi(snn: Graph, model: str = "auto") -> tuple[str, int]:
         ]
         if refused:
             raise PassError(f"no graded Loihi form: {'; '.join(refused)} (use --neuron cuba)")
-        return model, balance(paths).latency
+        return model, balance(amplify(paths)).latency
     pools = [p.node.op for p in paths.populations.values() if p.role == "relay"]
     if pools:
         raise UnsupportedOpError(
@@ -149,7 +149,7 @@ def to_loihi(
             raise EmitError(
                 "NetX holds Lava's neurons only; graded neurons need --format procgraph"
             )
-        net = quantize_graded(balance(paths), INPUT_MAX / x_max)
+        net = quantize_graded(balance(amplify(paths)), INPUT_MAX / x_max)
         return LoihiExport(net, procgraph(net, steps), "procgraph", steps)
     check_loihi(snn, model)
     paths = _timed(paths)
