@@ -82,6 +82,11 @@ def test_a_pool_adds_one_step_per_tree_level() -> None:
 
 
 def test_per_step_max_pools_are_refused_by_name() -> None:
-    graph = chain((1, 4, 4), ir.MaxPool2d(2, 2, 0), ir.SignedIF(1.0, 0.5, max_spikes=4))
+    """A max over each step's spikes (``--maxpool spike``) is refused; a max pool of a
+    static value (the input's convolution) is its own running sum and runs."""
+    spikes = ir.IF(1.0, None)
+    graph = chain((1, 4, 4), spikes, ir.MaxPool2d(2, 2, 0), ir.SignedIF(1.0, 0.5, max_spikes=4))
     with pytest.raises(UnsupportedOpError, match=r"per-step values.*--maxpool cumulative"):
         to_loihi(graph, 2)
+    static = chain((1, 4, 4), ir.MaxPool2d(2, 2, 0), ir.SignedIF(1.0, 0.5, max_spikes=4))
+    assert to_loihi(static, 2).net.latency == 4

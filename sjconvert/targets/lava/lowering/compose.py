@@ -100,10 +100,14 @@ class ConvMap:
         """``conv_w ∘ self`` (``w`` dense-channel ``[C_out, C_mid, *k]``)."""
         b = ConvMap(w, stride, padding, dilation, self.out_shape, tuple(out_shape))
         if self.pointwise:
-            mixed = np.einsum("oc...,ci->oi...", w, self.weight.reshape(self.weight.shape[:2]))
+            mixed = np.moveaxis(
+                np.tensordot(w, self.weight[(..., *([0] * (self.weight.ndim - 2)))], ([1], [0])),
+                -1,
+                1,
+            )
             return replace(b, weight=mixed, in_shape=self.in_shape)
         if b.pointwise:
-            mixed = np.einsum("oc,ci...->oi...", w.reshape(w.shape[:2]), self.weight)
+            mixed = np.tensordot(w.reshape(w.shape[:2]), self.weight, ([1], [0]))
             return replace(self, weight=mixed, out_shape=tuple(out_shape))
         if any(d != 1 for d in (*self.dilation, *dilation)):
             raise Uncomposable("dilated convolutions compose only with 1×1 ones")
@@ -115,8 +119,8 @@ class ConvMap:
             at = tuple(
                 slice(mi * s, mi * s + a) for mi, s, a in zip(m, self.stride, ka, strict=True)
             )
-            out[(slice(None), slice(None), *at)] += np.einsum(
-                "oc,ci...->oi...", w[(slice(None), slice(None), *m)], self.weight
+            out[(slice(None), slice(None), *at)] += np.tensordot(
+                w[(slice(None), slice(None), *m)], self.weight, ([1], [0])
             )
         return ConvMap(
             out,

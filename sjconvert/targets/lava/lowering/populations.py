@@ -92,8 +92,16 @@ CHECKS: list[Callable[[Graph], list[str]]] = []
 
 
 def _const(b: Lowering, name: str, node: ir.Node) -> None:
-    """The value of ``name`` with every source at zero (its node's kernel, float64)."""
+    """The value of ``name`` with every source at zero (its node's kernel, float64; a
+    synapse reading zeros is its bias)."""
     ins = b.graph.edges[name]
+    if node.synapse and not any(b.consts[i].any() for i in ins):
+        bias = getattr(node, "bias", None)
+        out = torch.zeros(1, *b.shape(name), dtype=torch.float64)
+        if bias is not None:
+            out += torch.as_tensor(np.asarray(bias, np.float64)).reshape(-1, *[1] * (out.dim() - 2))
+        b.consts[name] = out
+        return
     params = prepare(node, [b.shape(i) for i in ins], dtype=torch.float64)
     found = entry(node)
     b.consts[name] = found.fn(params, [b.consts[i] for i in ins])
@@ -260,10 +268,15 @@ def lower(graph: Graph) -> Paths:
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedOpError("a Loihi network has exactly one input and one output")
     b = Lowering(with_shapes(graph))
+    uses = {n: len(graph.consumers(n)) for n in graph.nodes}
     for name, node in b.graph:
         REGISTRY.emitter(b.graph, name)(name, node, b)
         if name not in b.consts:
             _const(b, name, node)
+        for src in set(graph.edges[name]):  # a value read for the last time: drop its maps
+            uses[src] -= 1
+            if uses[src] == 0 and src not in graph.outputs:
+                b.terms.pop(src, None)
     (out,) = graph.outputs
     if out not in b.populations:
         raise UnsupportedOpError(
