@@ -30,7 +30,15 @@ from ....ir.graph import Graph
 from ....ops.kernels import entry, prepare
 from ...registry import Registry
 from ..network import Paths, Population, Synapse
-from .compose import ConvMap, DenseMap, FlatMap, PathMap, Uncomposable, expand_groups
+from .compose import (
+    ConvMap,
+    DenseMap,
+    FlatMap,
+    PathMap,
+    PoolMap,
+    Uncomposable,
+    expand_groups,
+)
 
 
 @dataclass(frozen=True)
@@ -134,6 +142,11 @@ def _synapse_name(b: Lowering, t: Term, dst: str) -> str:
 def _emit_synapse(b: Lowering, t: Term, dst: str) -> Synapse:
     name = _synapse_name(b, t, dst)
     m = t.map.dense() if isinstance(t.map, FlatMap) else t.map
+    if isinstance(m, PoolMap):
+        raise UnsupportedOpError(
+            f"{b.graph.where(dst)}: an adaptive pool that repeats cells ({' → '.join(t.path)}) "
+            "feeds only a Linear layer on Loihi 2"
+        )
     if isinstance(m, ConvMap):
         weight, groups = m.grouped()
         return Synapse(
@@ -169,6 +182,8 @@ def _conv(name: str, node: ir.Conv1d | ir.Conv2d, b: Lowering) -> None:
 
 
 def _spatial(m: PathMap) -> ConvMap:
+    if isinstance(m, PoolMap):
+        raise Uncomposable("a convolution or pool after an adaptive pool that repeats cells")
     if not isinstance(m, ConvMap):
         raise Uncomposable("a convolution after a flatten or a linear layer")
     return m
@@ -216,13 +231,26 @@ def _flatten_accepts(node: ir.Flatten) -> str | None:
 
 @REGISTRY.register(ir.Flatten, accepts=_flatten_accepts)
 def _flatten(name: str, node: ir.Flatten, b: Lowering) -> None:
-    b.each(name, lambda m: FlatMap(m) if isinstance(m, ConvMap) else m)
+    b.each(name, lambda m: FlatMap(m) if isinstance(m, ConvMap | PoolMap) else m)
+
+
+@REGISTRY.register(ir.AdaptiveAvgPool1d, ir.AdaptiveAvgPool2d)
+def _adaptive(name: str, node: ir.Node, b: Lowering) -> None:
+    """A plain average pool where one equals it, else a lazy :class:`PoolMap` (cells that
+    repeat: AlexNet's and VGG's 7×7 pools on small inputs), read by a Linear layer."""
+    (src,) = b.graph.edges[name]
+    plain = node.as_plain(b.shape(src)[1:])
+    if plain is not None:
+        _avgpool(name, plain, b)
+        return
+    out = b.shape(name)
+    b.each(name, lambda m: PoolMap(_spatial(m), out))
 
 
 @REGISTRY.register(ir.Linear)
 def _linear(name: str, node: ir.Linear, b: Lowering) -> None:
     def fn(m: PathMap) -> PathMap:
-        if isinstance(m, ConvMap):
+        if isinstance(m, ConvMap | PoolMap):
             raise Uncomposable("a linear layer on a [C, ...] value without a flatten")
         return m.then_linear(node.weight)
 
