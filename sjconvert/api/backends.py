@@ -154,7 +154,7 @@ class Loihi:
 
     def messages(self, x: np.ndarray) -> np.ndarray:
         """Float input ``[N, ...]`` as the ``[T, N, ...]`` integer messages the source sends."""
-        return self.graph.schedule(self.graph.encode(x), self.T)
+        return self.graph.schedule(self.graph.encode(x))
 
     def predictions(self, x: np.ndarray) -> np.ndarray:
         """Classes from the fixed-point simulation."""

@@ -1,13 +1,17 @@
-"""The Python API behind ``sjconvert to-lava``: a model (or an SNN file) to a Loihi 2 network
-(:func:`build_lava`), written atomically (:meth:`LavaBuild.write`), and measured on labelled
-data (:func:`verify_lava`): accuracy of the ANN, the float SNN and our fixed-point
-simulator through the one accuracy loop (:func:`~sjconvert.exec.evaluate.evaluate`), and
-Lava's simulator against our fixed point, message for message, on the first samples."""
+"""The Python API behind ``sjconvert to-lava``: a model — an SNN file taken as it is, or an
+ANN converted first — to a Loihi 2 network (:func:`build_lava`), written atomically
+(:meth:`LavaBuild.write`); measured on data by :mod:`.lava_verify`.
+
+Everything that can make the run fail is found before the work that costs: the options,
+the Lava environment when Lava will run (:func:`require_lava`), and, for an ANN, whether
+its converted network maps to Loihi 2 at all — checked on a conversion of two samples
+without calibration, which has the same structure as the real one, before the real one
+runs."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,17 +20,26 @@ import numpy as np
 import torch
 
 from ..errors import InputError
-from ..exec.data_layout import batch_steps
-from ..exec.evaluate import evaluate
-from ..exec.reference import SimResult, Simulator
-from ..frontends.loading import DataSource, load_data
+from ..frontends.loading import DataSource, load_data, load_model
 from ..ir.graph import Graph
-from ..passes.options import PLAIN
-from ..targets.lava.build import LoihiExport, choose_alpha, predict_fixed_point, to_loihi
-from ..targets.lava.verification import LavaCheck, check_in_lava
-from .convert import is_plain, open_snn
+from ..ir.io import is_ir_file
+from ..targets.lava.build import (
+    FORMATS,
+    NEURON_MODELS,
+    LoihiExport,
+    check_loihi,
+    choose_alpha,
+    to_loihi,
+)
+from ..targets.lava.running.launcher import require_lava
+from .convert import open_snn
+from .files import read_with_source
 
-BATCH = 256  # samples per accuracy batch
+CUBA_SDNN = {"T": None, "v_init": 0.0, "neuron": "if"}
+"""The conversion ``--neuron cuba`` / ``sdnn`` take from an ANN: plain IF neurons, no
+layer calibration (CUBA needs ``V[-1] = 0``; sigma-delta reads the ANN's activations)."""
+
+__all__ = ["LavaBuild", "build_lava", "input_max", "parse_alpha", "require_lava"]
 
 
 def parse_alpha(text: str | float) -> float | None:
@@ -50,13 +63,15 @@ def input_max(batches: Iterable[Any]) -> float:
 @dataclass
 class LavaBuild:
     """A Loihi 2 network ready to write: the export, the SNN it stands for and its source
-    ANN, the threshold factor and the accuracy per factor it was chosen on."""
+    ANN, the threshold factor and the accuracy per factor it was chosen on, and what was
+    done to the model on the way (``notes``)."""
 
     export: LoihiExport
     snn: Graph
     ann: Graph | None
     alpha: float
     alpha_calibration: dict[str, float] | None = None
+    notes: list[str] = field(default_factory=list)
     files: list[Path] = field(default_factory=list)
 
     def write(self, path: str | os.PathLike[str]) -> list[Path]:
@@ -66,11 +81,17 @@ class LavaBuild:
 
     def report(self) -> dict[str, Any]:
         """What ``to-lava --json`` prints (before verification)."""
-        net = self.export.net
+        net, pg = self.export.net, self.export.graph
         return {
             "output": [str(f) for f in self.files],
             "format": self.export.format,
             "neuron": net.model,
+            "input_steps": self.export.steps,
+            "latency": net.latency,
+            "run_steps": self.export.steps + net.latency,
+            "clock": "Loihi steps: input steps, then the latency until the output is read",
+            "processes": pg.process_table(),
+            "notes": self.notes,
             "alpha": self.alpha,
             "alpha_calibration": self.alpha_calibration,
             "input_scale": net.input_scale,
@@ -93,22 +114,83 @@ def build_lava(
 ) -> LavaBuild:
     """Quantise an SNN — or an ANN, converted first on ``calib`` — for Loihi 2.
 
-    An ANN is converted to plain IF neurons without the rate-code calibration of
-    ``ann2snn``'s default (the sigma-delta mapping reads the ANN's activations; CUBA needs
-    ``V[-1] = 0``); an SNN converted with the default is converted again from its stored
-    source ANN when ``calib`` is given. ``alpha="auto"`` picks the CUBA threshold factor
-    on the first calibration batch (1 without data or need)."""
+    A spiking IR file (an ``ann2snn`` output) is taken as it is; an ANN gets ``ann2snn``'s
+    default conversion, or the plain one (:data:`CUBA_SDNN`) for ``neuron`` ``cuba`` /
+    ``sdnn``, whose neurons cannot run the default's signed, calibrated ones — an SNN file
+    with those is then converted again from its stored source ANN, and the notes say so.
+    ``alpha="auto"`` picks the CUBA threshold factor on the first calibration batch."""
     fixed = parse_alpha(alpha)
+    if neuron not in NEURON_MODELS or fmt not in FORMATS:
+        bad = f"--neuron {neuron!r}" if neuron not in NEURON_MODELS else f"--format {fmt!r}"
+        raise InputError(
+            f"{bad} unknown; use --neuron {'|'.join(NEURON_MODELS)}, --format {'|'.join(FORMATS)}"
+        )
     data = load_data(calib, time_major=time_major) if isinstance(calib, str) else calib
-    snn, ann = open_snn(model, data, arch=arch, trust=trust, **PLAIN)
-    if not is_plain(snn) and ann is not None and data:
-        snn, ann = open_snn(ann, data, **PLAIN)  # the plain conversion of the source
+    options = CUBA_SDNN if neuron in ("cuba", "sdnn") else {}
+    loaded, source = _load(model, arch, trust)
+    notes: list[str] = []
+    if _spiking(loaded):
+        snn, ann = loaded, source
+        if options and _calibrated(snn):
+            snn, ann = _reconvert(snn, source, data, neuron, notes)
+    else:
+        snn, ann = _convert(loaded, data, options, neuron)
     x_max = 1.0 if data is None else input_max(data)
     factor, table = (
         (fixed, None) if fixed is not None else _alpha(snn, ann, data, steps, x_max, neuron)
     )
     exp = to_loihi(snn, steps, x_max=x_max, reset=reset, model=neuron, fmt=fmt, alpha=factor)
-    return LavaBuild(exp, snn, ann, factor, table)
+    return LavaBuild(exp, snn, ann, factor, table, notes)
+
+
+def _load(model: Any, arch: str | None, trust: bool) -> tuple[Any, Graph | None]:
+    """``(the model, the ANN stored with it)``: a file read once (an IR file's graph, or
+    a module), anything else as it is."""
+    if isinstance(model, (str, os.PathLike)):
+        if is_ir_file(model):
+            return read_with_source(model)
+        return load_model(model, arch=arch, trust=trust), None
+    return model, None
+
+
+def _spiking(model: Any) -> bool:
+    return isinstance(model, Graph) and any(node.spiking for _, node in model)
+
+
+def _calibrated(snn: Graph) -> bool:
+    """Signed neurons or a layer calibration: what CUBA and sigma-delta cannot run."""
+    target = snn.meta.get("normalisation", {}).get("target_T")
+    return target is not None or any(node.signed for _, node in snn)
+
+
+def _reconvert(
+    snn: Graph, source: Graph | None, data: DataSource | None, neuron: str, notes: list[str]
+) -> tuple[Graph, Graph | None]:
+    if source is None or data is None:
+        raise InputError(
+            f"signed or calibrated neurons have no --neuron {neuron} form: use --neuron auto "
+            "(graded, exact), or give the ANN's calibration data (--calib) to convert again"
+        )
+    notes.append(f"converted again from the stored ANN with plain IF neurons for --neuron {neuron}")
+    return open_snn(source, data, **CUBA_SDNN)
+
+
+def _convert(
+    model: Any, data: DataSource | None, options: dict[str, Any], neuron: str
+) -> tuple[Graph, Graph | None]:
+    """The conversion of an ANN, after a two-sample conversion without calibration (the
+    same structure in seconds) showed Loihi 2 can run it. A module that already spikes
+    (a SpikingJelly SNN) is only captured."""
+    if data is None:
+        raise InputError(
+            "MODEL is not a converted SNN: give calibration data (--calib) to convert it first"
+        )
+    probe = [torch.as_tensor(data.first().x[:2])]
+    dry, ann = open_snn(model, probe, **{**options, "T": None, "mode": "max"})
+    if ann is None:  # captured, not converted
+        return dry, None
+    check_loihi(dry, neuron)
+    return open_snn(model, data, **options)
 
 
 def _alpha(
@@ -123,136 +205,3 @@ def _alpha(
     if choice is None:
         return 1.0, None
     return choice.alpha, {str(a): acc for a, acc in choice.accuracy.items()}
-
-
-@dataclass
-class VerifyData:
-    """Labelled ``--verify`` data, sample-major (``[N, ...]`` direct inputs, ``[N, T, ...]``
-    sequences)."""
-
-    x: np.ndarray
-    y: np.ndarray
-    sequence: bool
-
-    def __len__(self) -> int:
-        return len(self.x)
-
-    def lava_count(self, lava_samples: int) -> int:
-        """How many samples Lava runs."""
-        return min(lava_samples, len(self))
-
-    def batches(self, n: int | None = None) -> list[tuple[torch.Tensor, torch.Tensor]]:
-        """The first ``n`` samples (all by default) in batches of :data:`BATCH`."""
-        end = len(self) if n is None else n
-        return [
-            (torch.from_numpy(np.ascontiguousarray(self.x[i : min(i + BATCH, end)])),
-             torch.from_numpy(np.asarray(self.y[i : min(i + BATCH, end)])))
-            for i in range(0, end, BATCH)
-        ]  # fmt: skip
-
-
-def load_verify_data(spec: str, snn: Graph, time_major: bool = False) -> VerifyData:
-    """Labelled data for ``--verify``: arrays ``x`` and ``y`` that fit ``snn``'s input."""
-    ds = load_data(spec, time_major=time_major)
-    if ds.arrays is None or ds.arrays[1] is None:
-        raise InputError(f"{spec}: --verify needs arrays x and labels y")
-    x, y = ds.arrays
-    x = np.asarray(x, np.float32)
-    return VerifyData(x, np.asarray(y), batch_steps(snn, x.shape) is not None)
-
-
-class FixedPointRun:
-    """Our fixed-point simulation of an export as an executor of
-    :func:`~sjconvert.exec.evaluate.evaluate` (its prediction at the last step)."""
-
-    def __init__(self, exp: LoihiExport, graph: Graph) -> None:
-        self.exp, self.graph = exp, graph
-
-    def predict(self, x: np.ndarray, sequence: bool) -> np.ndarray:
-        return predict_fixed_point(self.exp, x, sequence)
-
-    def run(
-        self, x: torch.Tensor, T: int, sequence: bool | None = None, keep: Any = None
-    ) -> SimResult:
-        pred = self.predict(x.numpy(), bool(sequence))
-        classes = int(np.prod(self.exp.graph.torch_shape_out()))
-        one_hot = torch.nn.functional.one_hot(torch.from_numpy(pred), classes).float()
-        steps = sorted(set(range(1, T + 1) if keep is None else keep))
-        return SimResult({"y": one_hot.expand(len(steps), *one_hot.shape)}, steps=steps)
-
-
-class LavaRun(FixedPointRun):
-    """Lava's simulator on an export as an executor; each run's :class:`LavaCheck` (Lava
-    against our fixed point on the same samples) is kept in :attr:`checks`."""
-
-    def __init__(
-        self,
-        exp: LoihiExport,
-        graph: Graph,
-        progress: Callable[[int], None] | None = None,
-        unroll: bool = False,
-    ) -> None:
-        super().__init__(exp, graph)
-        self.progress, self.unroll = progress, unroll
-        self.checks: list[LavaCheck] = []
-
-    def predict(self, x: np.ndarray, sequence: bool) -> np.ndarray:
-        pg = self.exp.graph
-        xs = pg.schedule(pg.encode(x), self.exp.steps, sequence)
-        check = check_in_lava(self.exp, xs, self.progress, self.unroll)
-        self.checks.append(check)
-        return pg.predict_trace(check.lava)
-
-
-def verify_lava(
-    build: LavaBuild,
-    data: VerifyData,
-    lava_samples: int,
-    progress: Callable[[int], None] | None = None,
-    unroll: bool = False,
-) -> dict[str, Any]:
-    """Accuracies (ANN, float SNN, fixed point on all of ``data``; fixed point and Lava on
-    the first ``lava_samples``) and Lava against the fixed point on those samples: message
-    agreement per population, output state, predictions."""
-    exp, snn, steps = build.export, build.snn, build.export.steps
-    ann = Simulator(build.ann) if build.ann is not None and not data.sequence else None
-    ref = evaluate(Simulator(snn), data.batches(), T=[steps], ann=ann)
-    fixed = evaluate(FixedPointRun(exp, snn), data.batches(), T=[steps])
-    result: dict[str, Any] = {
-        "samples": len(data),
-        "steps": steps,
-        "format": exp.format,
-        "snn_float": ref.snn[steps],
-        "fixed_point": fixed.snn[steps],
-        "fixed_point_seconds": fixed.seconds,
-    }
-    if ann is not None:
-        result["ann"] = ref.ann
-    k = data.lava_count(lava_samples)
-    if k > 0:
-        lava = LavaRun(exp, snn, progress, unroll)
-        on_lava = evaluate(lava, data.batches(k), T=[steps])
-        same = evaluate(FixedPointRun(exp, snn), data.batches(k), T=[steps])
-        result["lava"] = _lava_report(lava.checks[0], k, on_lava.snn[steps], same.snn[steps])
-    return result
-
-
-def _lava_report(check: LavaCheck, k: int, accuracy: float, fixed: float) -> dict[str, Any]:
-    extra = (
-        {}
-        if check.twin_equals_network is None
-        else {"twin_equals_network": check.twin_equals_network}
-    )
-    return {
-        "samples": k,
-        "network": check.network,
-        **extra,
-        "seconds": check.lava.seconds,
-        "build_seconds": check.lava.extra["build_seconds"],
-        "samples_per_minute": 60 * k / check.lava.seconds,
-        "accuracy": accuracy,
-        "fixed_point_accuracy": fixed,
-        "spike_agreement": check.agreement.layers,
-        "state_equal": check.agreement.state_equal,
-        "prediction_agreement": check.agreement.predictions,
-    }

@@ -36,4 +36,4 @@ def export_parity(exp: LoihiExport, xq: np.ndarray, tmp: Path) -> Trace:
     (``[N, ...]``, PyTorch layout)."""
     name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"
     path = exp.write(tmp / name)[0]
-    return assert_parity(exp.graph, path, exp.graph.schedule(xq, exp.steps))
+    return assert_parity(exp.graph, path, exp.graph.schedule(xq))  # input steps + latency

@@ -18,29 +18,30 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 @pytest.mark.parametrize(
-    ("name", "arch", "steps", "fmt", "unroll"),
+    ("name", "arch", "steps", "neuron", "unroll"),
     [
-        ("digits", "DigitsCNN", 6, "netx", False),
-        ("mnist1d", "ResCNN1d", 8, "procgraph", False),
-        ("mnist1d", "ResCNN1d", 8, "procgraph", True),
+        ("digits", "DigitsCNN", 2, "sdnn", False),
+        ("mnist1d", "ResCNN1d", 4, "graded", False),
+        ("mnist1d", "ResCNN1d", 4, "graded", True),
     ],
 )
-def test_verify_reports_parity_and_accuracy(name, arch, steps, fmt, unroll, tmp_path):
+def test_verify_reports_parity_and_accuracy(name, arch, steps, neuron, unroll, tmp_path):
     test = np.load(SAMPLES / f"{name}_test.npz")
     data = tmp_path / "test12.npz"
     np.savez(data, x=test["x"][:12], y=test["y"][:12])
     model = "digits_cnn.pt" if name == "digits" else "mnist1d_rescnn.pt"
+    fmt = "netx" if neuron == "sdnn" else "procgraph"
     out = tmp_path / ("d.net" if fmt == "netx" else "d.lpg.npz")
     args = [
         "to-lava", str(SAMPLES / model), "--arch", f"samples.models:{arch}",
-        "--calib", str(SAMPLES / f"{name}_calib.npz"), "-o", str(out),
+        "--calib", str(SAMPLES / f"{name}_calib.npz"), "-o", str(out), "--neuron", neuron,
         "--T", str(steps), "--verify", str(data), "--json",
     ] + (["--lava-unroll"] if unroll else [])  # fmt: skip
     res = CliRunner().invoke(app, args)
     assert res.exit_code == 0, res.output
     report = json.loads(res.stdout)
     verify = report["verify"]
-    assert report["neuron"] == "sdnn" and report["format"] == fmt
+    assert report["neuron"] == neuron and report["format"] == fmt
     assert verify["fixed_point"] >= verify["ann"] - 0.1
     lava = verify["lava"]
     assert lava["samples"] == 12 and lava["state_equal"]  # every sample when fewer than 200

@@ -147,7 +147,7 @@ def test_netx_file_layout(digits, tmp_path):
 
 def test_sigma_delta_layout_and_readout(digits, tmp_path):
     snn, _ = digits
-    exp = to_loihi(snn, steps=8)  # auto: soft-reset IF → sigma-delta
+    exp = to_loihi(snn, steps=8, model="sdnn")
     assert [n.model for n in exp.net.neurons.values()] == ["sdnn"] * 4 + ["sigma"]
     path = write_netx(exp.net, tmp_path / "sdnn.net")
     with h5py.File(path) as f:
@@ -162,17 +162,20 @@ def test_sigma_delta_keeps_ann_accuracy(digits, fmt):
     from sjconvert.targets.lava.build import predict_fixed_point
 
     snn, test = digits
-    exp = to_loihi(snn, steps=6, fmt=fmt)
+    exp = to_loihi(snn, steps=1, fmt=fmt, model="sdnn")  # the run lasts 1 + the latency
     x, y = test["x"], test["y"]
     ann = Simulator(snn).rate(torch.tensor(x))[snn.outputs[0]].argmax(-1).numpy()
     acc = float(np.mean(predict_fixed_point(exp, x) == y))
     assert acc >= float(np.mean(ann == y)) - 0.01
 
 
-def test_sigma_delta_needs_one_step_per_synapse(digits):
+def test_the_run_lasts_the_input_steps_plus_the_latency(digits):
+    """-T counts input steps; the run adds one step per synapse on the longest path."""
     snn, _ = digits
-    with pytest.raises(InputError, match="T >= 6"):
-        to_loihi(snn, steps=4)
+    for model in ("sdnn", "cuba", "graded"):
+        exp = to_loihi(snn, steps=4, model=model)
+        meta = exp.graph.graph["meta"]
+        assert (meta["input_steps"], meta["latency"], meta["steps"]) == (4, 5, 9), model
 
 
 def test_sigma_delta_refuses_an_snn_calibrated_for_a_rate_code() -> None:
@@ -181,20 +184,21 @@ def test_sigma_delta_refuses_an_snn_calibrated_for_a_rate_code() -> None:
     model, _, calib = load_sample("digits")
     snn = ann2snn(model, [calib["x"][:64]], T=8, neuron="if").snn
     with pytest.raises(EmitError, match=r"calibrated for rate-coded IF neurons at T=8"):
-        to_loihi(snn, steps=8)
+        to_loihi(snn, steps=8, model="sdnn")
 
 
 def test_a_residual_net_is_a_process_graph_not_netx(tmp_path):
     model, _, calib = load_sample("mnist1d")
     snn = ann2snn(model, [calib["x"][:64]], T=None, v_init=0.0, neuron="if").snn
-    exp = to_loihi(snn, steps=8)
+    exp = to_loihi(snn, steps=8, model="sdnn")
     assert exp.format == "procgraph"
     with pytest.raises(EmitError, match=r"block1_relu2 reads .*use --format procgraph"):
         write_netx(exp.net, tmp_path / "res.net")
     with pytest.raises(EmitError, match="NetX holds a chain"):
-        to_loihi(snn, steps=8, fmt="netx")
+        to_loihi(snn, steps=8, fmt="netx", model="sdnn")
     files = exp.write(tmp_path / "res.lpg.npz")
-    assert [f.name for f in files] == ["res.lpg.npz", "procgraph_loader.py"]
+    names = ["res.lpg.npz", "procgraph_loader.py", "procgraph_processes.py"]
+    assert [f.name for f in files] == names
     back = ProcGraph.load(files[0])
     assert back.graph == exp.graph.graph
     assert {k: v.tolist() for k, v in back.arrays.items()} == {

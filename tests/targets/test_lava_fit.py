@@ -22,7 +22,7 @@ def digits_net(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("fit") / "digits.net"
     args = [str(SAMPLES / "digits_cnn.pt"), "--arch", "samples.models:DigitsCNN"]
     args += ["--calib", str(SAMPLES / "digits_calib.npz"), "-o", str(out), "--json"]
-    res = CliRunner().invoke(app, ["to-lava", *args])
+    res = CliRunner().invoke(app, ["to-lava", *args, "--neuron", "cuba"])
     assert res.exit_code == 0, res.output
     return out
 
@@ -50,8 +50,9 @@ def test_a_process_graph_counts_every_synapse_into_a_population(tmp_path: Path) 
     res = CliRunner().invoke(app, ["to-lava", *args, "--json"])
     assert res.exit_code == 0, res.output
     rows = {r.name: r for r in fit_report(out)}
-    add = rows["block1_relu2"]
-    assert add.kind == "conv+conv" and add.fan_in == 32 * 3 + 1
+    add = rows["block1_relu2"]  # the skip waits one step on a delayed convolution of ours
+    assert add.kind == "delayconv+conv" and add.fan_in == 32 * 3 + 1
+    assert add.neuron == "GradedIF" and add.ours and not rows["fc_readout"].ours
     assert add.neurons == 32 * 40 and add.synapses == add.neurons * add.fan_in
     assert rows["stem_relu"].fan_out == 32 * 3 + 1  # block1's first conv and the skip
     assert rows["fc_readout"].fan_in == 640 and rows["fc_readout"].kind == "dense"

@@ -18,7 +18,7 @@ from sjconvert.ir import nodes as ir
 from sjconvert.targets.lava.lowering.compose import ConvMap, Uncomposable
 from sjconvert.targets.lava.lowering.populations import lower
 from sjconvert.targets.lava.network import Synapse
-from tests.conftest import load_sample
+from tests.conftest import chain, load_sample
 from tests.targets.lava_graphs import DagBuilder, snn_dags
 
 
@@ -81,11 +81,11 @@ def test_two_padded_convolutions_in_a_row_are_named():
 
 def test_unsupported_nodes_are_named_at_once():
     b = DagBuilder((1, 4, 4))
-    m = b.add(ir.MaxPool2d(2, 2, 0), "x")
+    m = b.add(ir.MaxPool2d(2, 2, 0), b.add(ir.IF(1.0, None), "x"))
     t = b.add(ir.Transpose((1, 3, 2)), m)
     f = b.add(ir.Flatten(), t)
     g = b.graph(b.add(ir.Readout(), b.add(ir.Linear(np.ones((2, 4))), f)))
-    with pytest.raises(UnsupportedOpError, match=r"maxpool2d1.*transpose2") as exc:
+    with pytest.raises(UnsupportedOpError, match=r"transpose\d.*maxpool2d\d.*per-step") as exc:
         lower(g)
     assert "2 node(s)" in str(exc.value)
 
@@ -145,3 +145,21 @@ def test_padding_between_convolutions_is_refused_where_it_matters():
     a = ConvMap.identity((2, 8)).then_conv(wa, (1,), (0,), (1,), (3, 6))
     with pytest.raises(Uncomposable, match="pads where the first one reads"):
         a.then_conv(wb, (1,), (1,), (1,), (2, 6))
+
+
+def test_an_adaptive_pool_that_repeats_cells_folds_into_the_linear_layer():
+    """AlexNet and VGG on small inputs: a 1×1 map pooled adaptively to 2×2 repeats each
+    value four times; the dense synapse after the flatten sums the four columns."""
+    r = np.random.default_rng(0)
+    w = r.normal(size=(4, 12))
+    g = chain(
+        (2, 3, 3),
+        ir.Conv2d(r.normal(size=(3, 2, 3, 3)), None, 1, 0),
+        ir.IF(1.0, None),
+        ir.AdaptiveAvgPool2d((2, 2)),
+        ir.Flatten(),
+        ir.Linear(w),
+        ir.Readout(),
+    )
+    (syn,) = [s for s in lower(g).synapses if s.dst == "n5"]
+    np.testing.assert_allclose(syn.weight, w.reshape(4, 3, 4).sum(-1), rtol=1e-6)

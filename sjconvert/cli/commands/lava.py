@@ -12,8 +12,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ...api.lava import build_lava, load_verify_data, verify_lava
-from ...targets.lava.chip_fit import fit_report, summary
+from ...api.lava import build_lava, require_lava
+from ...api.lava_verify import load_verify_data, verify_lava
+from ...targets.lava.chip_fit import fit_report, latency, summary
 from ..app import ArchOpt, JsonOpt, ModelArg, TimeMajorOpt, TrustOpt, _progress, _run, app, out
 from ..paths import check_outputs
 
@@ -22,16 +23,17 @@ def _pct(v: Any) -> str:
     return "-" if v is None else f"{v:.2%}"
 
 
-def _quant_table(output: Path, facts: dict[str, Any]) -> Table:
+def _quant_table(output: Path, facts: dict[str, Any], procs: dict[str, Any]) -> Table:
     t = Table(title=f"{output}: quantisation per population", title_justify="left")
-    cols = ("population", "neuron", "synapses", "θ", "scale", "weight", "bias", "θ err", "decay")
-    for col in cols:
-        t.add_column(col, justify="left" if col in ("population", "neuron") else "right")
+    cols = ("population", "neuron", "process", "synapses", "θ", "scale", "weight", "bias")
+    for col in (*cols, "θ err", "decay"):
+        t.add_column(col, justify="left" if col in cols[:3] else "right")
     for name, f in facts.items():
-        e = f["error"]
+        e, p = f["error"], procs.get(name, {})
         t.add_row(
             name,
-            f"{f['neuron']}→{f['model']}",
+            f["neuron"],
+            f"{p.get('process', '-')} ({'ours' if p.get('ours') else 'Lava'})",
             str(len(f["synapses"])),
             str(f["vth"]),
             f"{f['scale']:.4g}",
@@ -45,7 +47,8 @@ def _quant_table(output: Path, facts: dict[str, Any]) -> Table:
 
 def _verify_tables(verify: dict[str, Any]) -> list[Table]:
     acc = Table(
-        title=f"accuracy at T={verify['steps']} on {verify['samples']} samples",
+        title=f"accuracy at T={verify['steps']} input steps on {verify['samples']} samples "
+        "(simulator: zero latency; Loihi: read after the latency)",
         title_justify="left",
     )
     lava = verify.get("lava", {})
@@ -88,7 +91,15 @@ def to_lava(
             "input range and the CUBA threshold factor."
         ),
     ] = None,
-    steps: Annotated[int, typer.Option("-T", "--T", min=1, help="Time steps the net runs.")] = 32,
+    steps: Annotated[
+        int,
+        typer.Option(
+            "-T",
+            "--T",
+            min=1,
+            help="Input steps; the run lasts T plus the network's latency (reported).",
+        ),
+    ] = 32,
     reset: Annotated[
         str,
         typer.Option(
@@ -99,8 +110,9 @@ def to_lava(
     neuron: Annotated[
         str,
         typer.Option(
-            help="auto: CUBA for hard-reset SNNs, sigma-delta for converted ANNs; "
-            "cuba: rate-coded CUBA LIF; sdnn: sigma-delta ReLU with a sigma readout."
+            help="auto: graded (our GradedIF, exact) for converted ANNs, CUBA for hard-reset "
+            "SNNs; graded; cuba: rate-coded CUBA LIF; sdnn: sigma-delta ReLU (both from a "
+            "plain conversion)."
         ),
     ] = "auto",
     fmt: Annotated[
@@ -141,27 +153,37 @@ def to_lava(
 
     def body() -> None:
         check_outputs([output], [model, calib, verify])
+        data = None if verify is None else load_verify_data(verify, time_major)
+        if data is not None and data.lava_count(lava_samples) > 0:
+            require_lava()  # before any work; the error names --lava-samples 0
         build = build_lava(
             model, calib, steps, reset=reset, neuron=neuron, fmt=fmt, alpha=alpha,
             arch=arch, trust=trust, time_major=time_major,
         )  # fmt: skip
-        build.write(output)
-        report = build.report()
-        if verify is not None:
-            data = load_verify_data(verify, build.snn, time_major)
+        verified = None
+        if data is not None:
             with _progress("Lava", data.lava_count(lava_samples), json_out) as advance:
-                report["verify"] = verify_lava(build, data, lava_samples, advance, lava_unroll)
+                verified = verify_lava(build, data, lava_samples, advance, lava_unroll)
+        build.write(output)  # only once everything asked for has run
+        report = build.report()
+        if verified is not None:
+            report["verify"] = verified
         if json_out:
             out.print_json(json.dumps(report, default=float))
             return
         exp = build.export
-        out.print(_quant_table(output, exp.net.facts))
+        out.print(_quant_table(output, exp.net.facts, report["processes"]))
         for table_ in _verify_tables(report["verify"]) if verify is not None else []:
             out.print(table_)
         tuned = f", threshold factor α = {build.alpha:g}" if build.alpha_calibration else ""
+        for note in build.notes:
+            out.print(f"note: {note}")
+        ours = sum(p["ours"] for p in report["processes"].values())
         out.print(
             f"wrote {', '.join(report['output'])} ({exp.format}, {len(exp.net.neurons)} "
-            f"populations, {len(exp.net.synapses)} synapses, {exp.net.model} neurons{tuned})"
+            f"populations ({ours} of our processes), {len(exp.net.synapses)} synapses, "
+            f"{exp.net.model} neurons{tuned}); Loihi clock: {report['input_steps']} input "
+            f"steps + latency {report['latency']} = {report['run_steps']} steps"
         )
 
     _run(body)
@@ -178,7 +200,7 @@ def fit(
 
     def body() -> None:
         rows = fit_report(network)
-        info = summary(rows)
+        info = summary(rows, latency(network))
         if json_out:
             out.print_json(json.dumps(info))
             return
@@ -192,7 +214,7 @@ def fit(
             t.add_row(
                 r.name,
                 r.kind,
-                r.neuron,
+                f"{r.neuron} ({'ours' if r.ours else 'Lava'})",
                 str(r.neurons),
                 str(r.synapses),
                 str(r.fan_in),
@@ -203,6 +225,12 @@ def fit(
             )
         out.print(t)
         lim = info["limits"]
+        timing = "" if info["latency"] is None else f"; latency {info['latency']} steps"
+        out.print(
+            f"{len(rows) - len(info['ours'])} populations on Lava's processes, "
+            f"{len(info['ours'])} on ours (Process + fixed_pt model, procgraph_processes.py)"
+            f"{timing}"
+        )
         out.print(
             f"{info['cores']} neuro-cores on {info['chips']} chip(s); limits per core: "
             f"{lim['neurons_per_core']} neurons, {lim['synapses_per_core_8bit']} 8-bit synapses "

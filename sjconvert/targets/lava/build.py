@@ -7,40 +7,46 @@ from __future__ import annotations
 
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ...errors import EmitError, InputError
+from ...errors import EmitError, InputError, PassError, UnsupportedOpError
 from ...exec.reference import Simulator
 from ...ir.files import atomic_write
 from ...ir.graph import Graph
 from .fixed_point.simulator import simulate
-from .formats import procgraph_loader
+from .formats import procgraph_loader, procgraph_processes
 from .formats.emit_procgraph import procgraph
 from .formats.netx_writer import chain_problems, write_netx
 from .formats.procgraph import ProcGraph
+from .lowering.pipeline import amplify, balance
 from .lowering.populations import lower
 from .network import LoihiNet, Paths
 from .quantising.cuba import quantize_cuba
+from .quantising.graded import FORMS as GRADED
+from .quantising.graded import quantize_graded
 from .quantising.sigma_delta import NETX_SPIKE_EXP, quantize_sdnn
 from .threshold_factor import AlphaChoice, soft_reset, tune_alpha
 
 INPUT_MAX = 127  # graded input messages: 8-bit signed
-NEURON_MODELS = ("auto", "cuba", "sdnn")
+NEURON_MODELS = ("auto", "graded", "cuba", "sdnn")
 FORMATS = ("auto", "netx", "procgraph")
 LOADER = Path(procgraph_loader.__file__)
+STANDALONE = (LOADER, Path(procgraph_processes.__file__))  # written beside every artifact
 CHUNK = 256  # samples per fixed-point batch
 
 
 def choose_model(snn: Graph) -> str:
-    """``cuba`` when every neuron already resets hard (SpikingJelly-trained SNNs), else
-    ``sdnn`` (ANN conversions: soft-reset IF)."""
-    hard = all(node.v_reset is not None for _, node in snn if node.spiking and node.stateful)
-    return "cuba" if hard else "sdnn"
+    """``graded`` (our ``GradedIF``, exact) when every neuron has a graded form — the signed
+    and soft-reset IF neurons of ANN conversions —, else ``cuba`` (SpikingJelly-trained
+    SNNs: hard-reset IF, LIF)."""
+    neurons = [node for _, node in snn if node.spiking and node.stateful]
+    graded = all(GRADED.get(n) is not None and n.reset_mode == "soft" for n in neurons)
+    return "graded" if graded else "cuba"
 
 
 @dataclass(frozen=True)
@@ -55,14 +61,30 @@ class LoihiExport:
 
     def write(self, path: str | os.PathLike[str]) -> list[Path]:
         """Write the network to ``path`` (NetX HDF5, or the ``.lpg.npz`` artifact with the
-        standalone loader ``procgraph_loader.py`` beside it); returns the files written."""
+        standalone loader ``procgraph_loader.py`` and our processes
+        ``procgraph_processes.py`` beside it), each file atomically; returns the files. An
+        error or interrupt removes the helper files this call created."""
         path = Path(path)
         if self.format == "netx":
             return [write_netx(self.net, path)]
-        atomic_write(path, self.graph.save, suffix=".npz")
-        loader = path.parent / LOADER.name
-        shutil.copyfile(LOADER, loader)
-        return [path, loader]
+        made: list[Path] = []
+        try:
+            for src in STANDALONE:
+                dst = path.parent / src.name
+                if not dst.exists():
+                    made.append(dst)
+                atomic_write(dst, lambda tmp, src=src: shutil.copyfile(src, tmp))
+            atomic_write(path, self.graph.save, suffix=".npz")
+        except BaseException:
+            for f in made:
+                f.unlink(missing_ok=True)
+            raise
+        return [path, *(path.parent / src.name for src in STANDALONE)]
+
+
+def _timed(paths: Paths) -> Paths:
+    """``paths`` with its latency: the synapses on its longest path (not balanced)."""
+    return replace(paths, latency=paths.stages()[paths.output])
 
 
 def _quantise(
@@ -72,6 +94,33 @@ def _quantise(
     if model == "sdnn":
         return quantize_sdnn(paths, scale, spike_exp=NETX_SPIKE_EXP if netx else 0)
     return quantize_cuba(paths, scale, steps, x_max, **cuba)
+
+
+def check_loihi(snn: Graph, model: str = "auto") -> tuple[str, int]:
+    """``(mapping, latency)`` ``snn`` gets on Loihi 2, from lowering (and balancing) alone,
+    nothing quantised: a second for any network. Raises
+    :class:`~sjconvert.errors.UnsupportedOpError` / :class:`~sjconvert.errors.PassError`
+    naming what Loihi 2 cannot run."""
+    if model not in NEURON_MODELS:
+        raise InputError(f"neuron model must be one of {NEURON_MODELS}, got {model!r}")
+    paths = lower(snn)
+    model = choose_model(snn) if model == "auto" else model
+    if model == "graded":
+        refused = [
+            f"{n}: {p.node.op}"
+            for n, p in paths.populations.items()
+            if p.role == "neuron" and GRADED.get(p.node) is None
+        ]
+        if refused:
+            raise PassError(f"no graded Loihi form: {'; '.join(refused)} (use --neuron cuba)")
+        return model, balance(amplify(paths)).latency
+    pools = [p.node.op for p in paths.populations.values() if p.role == "relay"]
+    if pools:
+        raise UnsupportedOpError(
+            f"max pooling ({len(pools)} pool(s)) runs on Loihi 2 with the graded neurons only "
+            f"(--neuron auto or graded), not --neuron {model}"
+        )
+    return model, _timed(paths).latency
 
 
 def to_loihi(
@@ -95,6 +144,15 @@ def to_loihi(
         raise InputError(f"the input range must be positive, got max |x| = {x_max}")
     paths = lower(snn)
     model = choose_model(snn) if model == "auto" else model
+    if model == "graded":
+        if fmt == "netx":
+            raise EmitError(
+                "NetX holds Lava's neurons only; graded neurons need --format procgraph"
+            )
+        net = quantize_graded(balance(amplify(paths)), INPUT_MAX / x_max)
+        return LoihiExport(net, procgraph(net, steps), "procgraph", steps)
+    check_loihi(snn, model)
+    paths = _timed(paths)
     target_t = snn.meta.get("normalisation", {}).get("target_T")
     if model == "sdnn" and target_t is not None:
         raise EmitError(
@@ -103,20 +161,15 @@ def to_loihi(
             "with --calib, or convert with `sjconvert ann2snn --T 0 --v-init 0`"
         )
     options = {"reset": reset, "alpha": alpha}
-    net = _quantise(paths, model, steps, x_max, fmt != "procgraph", **options)
+    run = steps + paths.latency
+    net = _quantise(paths, model, run, x_max, fmt != "procgraph", **options)
     problems = [] if fmt == "procgraph" else chain_problems(net)
     if fmt == "netx" and problems:
         raise EmitError(f"NetX holds a chain of layers: {'; '.join(problems)}")
     if fmt == "auto":
         fmt = "procgraph" if problems else "netx"
         if problems:
-            net = _quantise(paths, model, steps, x_max, False, **options)
-    settle = net.depth() + 1
-    if model == "sdnn" and steps < settle:
-        raise InputError(
-            f"a sigma-delta network with {settle - 1} synapses on its longest path settles "
-            f"after {settle} steps: use T >= {settle}, got {steps}"
-        )
+            net = _quantise(paths, model, run, x_max, False, **options)
     return LoihiExport(net, procgraph(net, steps, netx=fmt == "netx"), fmt, steps)
 
 
@@ -126,7 +179,7 @@ def predict_fixed_point(exp: LoihiExport, x: np.ndarray, sequence: bool = False)
     out = []
     for i in range(0, x.shape[axis], CHUNK):
         part = x[:, i : i + CHUNK] if sequence else x[i : i + CHUNK]
-        xs = pg.schedule(pg.encode(part), exp.steps, sequence)
+        xs = pg.schedule(pg.encode(part), sequence=sequence)
         out.append(pg.predict_trace(simulate(pg, xs, record=[pg.output["process"]])))
     return np.concatenate(out)
 
@@ -144,7 +197,7 @@ def choose_alpha(
     CUBA, chosen against the labels ``y`` or else the ANN's predictions; None when there is
     nothing to tune or nothing to tune against."""
     model = choose_model(snn) if model == "auto" else model
-    paths = lower(snn)
+    paths = _timed(lower(snn))
     if model != "cuba" or not soft_reset(paths):
         return None
     if y is None:

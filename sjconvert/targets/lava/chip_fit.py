@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from .fixed_point.procgraph_reader import read_procgraph
+from .fixed_point.synapse_models import synaptic_delay
 from .formats.netx_reader import read_netx
 from .formats.procgraph import ProcGraph
 
@@ -50,6 +51,8 @@ class LayerFit:
     cores: int
     limit: str  # what sets the core count: "neurons", "synapses" or ""
     advice: str
+    ours: bool = False  # its neuron process, or a synapse into it, is sjconvert's
+    delay: int = 0  # the longest synaptic delay into it (steps)
 
 
 def weight_bits(w: np.ndarray) -> int:
@@ -98,7 +101,7 @@ def _netx_rows(path: str | os.PathLike[str]) -> list[LayerFit]:
 
 def _synapse_fan(pg: ProcGraph, spec: dict[str, Any]) -> tuple[int, int, np.ndarray]:
     args = spec["args"]
-    if spec["class"] == "Dense":
+    if spec["class"] in ("Dense", "DelayDense"):
         w = np.asarray(pg.array(args["weights"]), np.int64)
         if args.get("weight_exp") == -1:  # the exact 2m encoding: mantissas m
             w = w // 2
@@ -112,6 +115,7 @@ def _synapse_fan(pg: ProcGraph, spec: dict[str, Any]) -> tuple[int, int, np.ndar
 def _procgraph_rows(pg: ProcGraph) -> list[LayerFit]:
     source, into = pg.wiring()
     fans = {s: _synapse_fan(pg, pg.processes[s]) for s in source}
+    table = pg.process_table()
     rows = []
     for name in pg.populations():
         syns = into[name]
@@ -120,16 +124,30 @@ def _procgraph_rows(pg: ProcGraph) -> list[LayerFit]:
         kinds = "+".join(pg.processes[s]["class"].lower() for s in syns)
         neurons = math.prod(pg.processes[name]["args"]["shape"])
         ws = [fans[s][2] for s in syns]
-        rows.append(_row(name, kinds, pg.processes[name]["class"], neurons, (fan_in, fan_out), ws))
+        row = _row(name, kinds, pg.processes[name]["class"], neurons, (fan_in, fan_out), ws)
+        row.ours = table[name]["ours"] or table[name]["ours_synapses"]
+        row.delay = max((synaptic_delay(pg.processes[s]["args"]) for s in syns), default=0)
+        rows.append(row)
     return rows
 
 
 def fit_report(path: str | os.PathLike[str]) -> list[LayerFit]:
     """The per-population fit of the network at ``path`` (see the module docstring): a
-    process graph (``.npz``) or a NetX file."""
-    if Path(path).suffix == ".npz":
-        return _procgraph_rows(read_procgraph(path))
-    return _netx_rows(path)
+    process graph (an ``.npz`` zip, whatever its name) or a NetX file."""
+    return _procgraph_rows(read_procgraph(path)) if _is_zip(path) else _netx_rows(path)
+
+
+def latency(path: str | os.PathLike[str]) -> int | None:
+    """The latency a process graph records (None for NetX, which records none)."""
+    return read_procgraph(path).latency if _is_zip(path) else None
+
+
+def _is_zip(path: str | os.PathLike[str]) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return Path(path).suffix == ".npz"  # the reader names what is wrong
 
 
 def _advice(cores: int, limit: str, synapses: int, bits: int) -> str:
@@ -145,9 +163,13 @@ def _advice(cores: int, limit: str, synapses: int, bits: int) -> str:
     return text
 
 
-def summary(rows: list[LayerFit]) -> dict[str, Any]:
+def summary(rows: list[LayerFit], steps: int | None = None) -> dict[str, Any]:
+    """The report: rows, cores and chips, the limits used, the populations over one core,
+    which run a process of ours, and the latency (``steps``) where the file records it."""
     cores = sum(r.cores for r in rows)
     return {
+        "latency": steps,
+        "ours": [r.name for r in rows if r.ours],
         "layers": [asdict(r) for r in rows],
         "cores": cores,
         "chips": math.ceil(cores / CORES_PER_CHIP),

@@ -53,9 +53,10 @@ def tune_alpha(
     x, targets = x[:SAMPLES], np.asarray(targets)[:SAMPLES]
     accuracy = {}
     for alpha in grid:
-        net = quantize_cuba(paths, input_scale, steps, x_max, reset="hard", alpha=alpha)
+        run = steps + paths.latency
+        net = quantize_cuba(paths, input_scale, run, x_max, reset="hard", alpha=alpha)
         pg = procgraph(net, steps)
-        trace = simulate(pg, pg.schedule(pg.encode(x), steps), record=[pg.output["process"]])
+        trace = simulate(pg, pg.schedule(pg.encode(x)), record=[pg.output["process"]])
         accuracy[alpha] = float(np.mean(pg.predict_trace(trace) == targets))
     best = max(accuracy.values())
     tied = [a for a in grid if accuracy[a] == best]

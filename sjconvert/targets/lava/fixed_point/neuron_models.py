@@ -16,6 +16,8 @@ samples and built from the constructor arguments of an artifact (:mod:`.procgrap
       e = δ if |δ| ≥ vth' else 0;  r = δ − e;  act_prev = act;  message = e >> state_exp
 
 * ``Sigma`` (``PySigmaModelFixed``): ``σ += a``, sent as it is.
+* ``GradedIF`` (ours, :mod:`..formats.procgraph_processes`): its one step function, the
+  very code its Lava process model runs.
 
 Each model's ``state`` is what a Lava ``Monitor`` reads after the step (``v``, ``sigma``).
 """
@@ -25,6 +27,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
+from ..formats.procgraph_processes import graded_if_step
 
 DECAY_UNITY = 4096
 STATE_SHIFT = 6
@@ -108,5 +112,25 @@ class Sigma:
         return self.state
 
 
-MODELS = {"LIF": LIF, "SigmaDelta": SigmaDelta, "Sigma": Sigma}
-STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma"}
+class GradedIF:
+    """Our graded integrate-and-fire neurons; ``state`` is the net spike count ``c``."""
+
+    def __init__(self, args: dict[str, Any], n: int) -> None:
+        shape = (n, *args["shape"])
+        self.p: dict[str, Any] = {k: args.get(k, 0) for k in ("bias", "v_init", "start")}
+        self.p.update(vth=args.get("vth", 1), max_spikes=args.get("max_spikes", 1))
+        self.p["negative"] = args.get("negative", 0)
+        zero = np.zeros(shape, np.int64)
+        self.st = {"v": zero, "c": zero, "t": np.zeros(1, np.int64)}
+
+    def step(self, a: np.ndarray) -> np.ndarray:
+        s, self.st = graded_if_step(self.st, a, self.p)
+        return s
+
+    @property
+    def state(self) -> np.ndarray:
+        return self.st["c"]
+
+
+MODELS = {"LIF": LIF, "SigmaDelta": SigmaDelta, "Sigma": Sigma, "GradedIF": GradedIF}
+STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma", "GradedIF": "c"}

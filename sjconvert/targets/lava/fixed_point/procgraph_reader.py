@@ -80,7 +80,7 @@ def read_procgraph(path: str | os.PathLike[str]) -> ProcGraph:
         problems = _problems(pg)
         if not problems:
             x = np.zeros((1, 1, *pg.input["shape"]), np.int64)
-            trace = simulate(pg, x)
+            trace = simulate(pg, x, skip_silent=False)
             pg.predict_trace(trace)
     except _DRY_RUN_ERRORS as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]

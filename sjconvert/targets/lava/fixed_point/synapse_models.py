@@ -13,7 +13,9 @@ constructor arguments (Lava layout, see :mod:`.layout`).
   convolution over ``(x, y, f)``). Lava 0.10 convolves with scipy in float64, casts to int32
   and wraps the sums to signed 24 bits.
 
-Both send, at step ``t``, the sum computed from their input at step ``t − 1``.
+Both send, at step ``t``, the sum computed from their input at step ``t − 1 − delay``:
+``delay`` is 0 for Lava's ``Dense`` and ``Conv``, the argument of its ``DelayDense``
+(``delays``, one value) and of our ``DelayConv`` (``delay``).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..formats.procgraph_processes import MAX_DELAY
 from .neuron_models import wrap
 
 MIXED, EXCITATORY, INHIBITORY = 1, 2, 3
@@ -53,8 +56,17 @@ def _matmul(x: np.ndarray, w: torch.Tensor, wsum: float) -> np.ndarray:
     return np.rint((torch.tensor(x, dtype=dt) @ w.to(dt)).numpy()).astype(np.int64)
 
 
+def synaptic_delay(args: dict[str, Any]) -> int:
+    """The delay in steps a synapse process adds to the one-step hop (one value)."""
+    delays = np.unique(np.asarray(args.get("delays", args.get("delay", 0)), np.int64))
+    if delays.size != 1 or not 0 <= int(delays[0]) <= MAX_DELAY:
+        raise ValueError(f"synaptic delays must be one value in [0, {MAX_DELAY}]")
+    return int(delays[0])
+
+
 class Dense:
     def __init__(self, args: dict[str, Any], weights: np.ndarray) -> None:
+        self.delay = synaptic_delay(args)
         w = dense_weights(weights, int(args.get("num_weight_bits", 8)), args.get("sign_mode"))
         self.exp = int(args.get("weight_exp", 0))
         self.graded = int(args.get("num_message_bits", 0)) > 0
@@ -71,6 +83,7 @@ class Dense:
 
 class Conv:
     def __init__(self, args: dict[str, Any], weight: np.ndarray) -> None:
+        self.delay = synaptic_delay(args)
         w = np.asarray(weight, np.int64)[:, ::-1, ::-1].transpose(0, 3, 2, 1)  # → torch order
         self.w = torch.tensor(w.copy(), dtype=torch.float64)
         self.stride = tuple(args.get("stride", (1, 1)))[::-1]
@@ -99,4 +112,5 @@ class Conv:
         return wrap(np.rint(y.numpy()).astype(np.int64), 24).transpose(0, 3, 2, 1)
 
 
-MODELS = {"Dense": Dense, "Conv": Conv}
+MODELS = {"Dense": Dense, "Conv": Conv, "DelayDense": Dense, "DelayConv": Conv}
+WEIGHTS = {"Dense": "weights", "DelayDense": "weights", "Conv": "weight", "DelayConv": "weight"}

@@ -98,6 +98,29 @@ def lava_kernel(weight: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(w.transpose(0, 3, 2, 1)[:, ::-1, ::-1, :])
 
 
+LAVA_GROUPS_MAX = 127  # Lava 0.10's Conv models keep ``groups`` in an int8 Var
+
+
+def lava_groups(weight: np.ndarray, groups: int) -> tuple[np.ndarray, int]:
+    """A grouped PyTorch kernel ``[C_out, C_in/g, *k]`` with at most
+    :data:`LAVA_GROUPS_MAX` groups: Lava 0.10 stores ``groups`` as int8 (128 wraps to
+    −128), so ``g`` groups become ``g / j`` groups of ``j`` merged ones (the smallest such
+    ``j``), each block-diagonal inside: the same convolution."""
+    if groups <= LAVA_GROUPS_MAX:
+        return np.asarray(weight), groups
+    merge = next(
+        j for j in range(2, groups + 1) if groups % j == 0 and groups // j <= LAVA_GROUPS_MAX
+    )
+    w = np.asarray(weight)
+    co, cig = w.shape[:2]
+    per = co // groups
+    out = np.zeros((co, cig * merge, *w.shape[2:]), w.dtype)
+    for g in range(groups):
+        j = g % merge
+        out[g * per : (g + 1) * per, j * cig : (j + 1) * cig] = w[g * per : (g + 1) * per]
+    return out, groups // merge
+
+
 def lava_pair(value: tuple[int, ...], fill: int) -> tuple[int, int]:
     """A PyTorch ``(H, W)`` or ``(L,)`` stride / padding / dilation as Lava's ``(x, y)``;
     ``fill`` is the value of the unit y axis of a 1-D convolution (1, or 0 for padding)."""

@@ -14,6 +14,7 @@ back to ``C, H, W`` and flatten, PyTorch's order.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import h5py
@@ -22,6 +23,7 @@ import numpy as np
 from ....errors import EmitError
 from ....ir.io import atomic_write
 from ..network import LoihiNet, Neuron, Synapse
+from .layout import lava_groups
 
 # File-format keys (NetX names), in one place.
 LAYER = "layer"
@@ -114,6 +116,9 @@ def _neuron(group: h5py.Group, n: Neuron) -> None:
 
 
 def _layer(group: h5py.Group, syn: Synapse, n: Neuron, shape: tuple[int, ...]) -> None:
+    if syn.kind == "conv":
+        weight, groups = lava_groups(syn.weight, syn.groups)
+        syn = replace(syn, weight=weight, groups=groups)
     group.create_dataset(TYPE, data=np.bytes_(syn.kind))
     group.create_dataset(SHAPE, data=np.asarray(shape, np.int64))
     if syn.kind == "dense":

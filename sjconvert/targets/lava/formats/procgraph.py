@@ -25,10 +25,19 @@ import numpy as np
 
 from ....errors import InputError
 from . import procgraph_loader as loader
-from .layout import flat_order, from_lava, lava_kernel, lava_pair, lava_shape, to_lava
+from .layout import (
+    flat_order,
+    from_lava,
+    lava_groups,
+    lava_kernel,
+    lava_pair,
+    lava_shape,
+    to_lava,
+)
 
 MIXED = 1
 GRADED_BITS = 24
+OUTPUT_STATE = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma", "GradedIF": "c"}
 INPUT_LIMIT = 1 << 23
 
 
@@ -68,6 +77,20 @@ class ProcGraph:
     def populations(self) -> list[str]:
         return [n for n, p in self.processes.items() if p["class"] in loader.NEURONS]
 
+    def process_table(self) -> dict[str, dict[str, Any]]:
+        """Per population its process class and whether it is Lava's or ours
+        (:data:`~.procgraph_loader.OURS`), with the synapse processes into it."""
+        _, into = self.wiring()
+        return {
+            name: {
+                "process": self.processes[name]["class"],
+                "ours": self.processes[name]["class"] in loader.OURS,
+                "synapses": sorted({self.processes[s]["class"] for s in into[name]}),
+                "ours_synapses": any(self.processes[s]["class"] in loader.OURS for s in into[name]),
+            }
+            for name in self.populations()
+        }
+
     def torch_shape(self, name: str) -> tuple[int, ...]:
         spec = self.graph["inputs"].get(name) or self.processes[name]
         return tuple(spec["torch_shape"])
@@ -92,15 +115,33 @@ class ProcGraph:
         return source, into
 
     def offset(self) -> np.ndarray:
-        """The offset added to the output state (a sigma readout's bias), Lava layout."""
-        ref = self.output.get("offset")
-        return np.zeros(1, np.int64) if ref is None else np.asarray(self.array(ref), np.int64)
+        """What is added to the output state (Lava layout): a sigma readout's offset, and
+        its bias once per input step."""
+        out = np.zeros(1, np.int64)
+        for key, times in (("offset", 1), ("bias", self.input_steps or 0)):
+            ref = self.output.get(key)
+            if ref is not None:
+                out = out + times * np.asarray(self.array(ref), np.int64)
+        return out
+
+    @property
+    def input_steps(self) -> int | None:
+        """Steps that carry input (the run lasts this plus the latency); None where the
+        graph does not say (every step carries input)."""
+        steps = self.graph["meta"].get("input_steps")
+        return None if steps is None else int(steps)
+
+    @property
+    def latency(self) -> int:
+        """Steps from an input to the output (0: read at the last input step)."""
+        return int(self.graph["meta"].get("latency", 0))
 
     def predict_trace(self, trace: Any) -> np.ndarray:
-        """Class per sample from a run (our simulator's or Lava's ``Trace``). A spiking output
-        population votes with its spike counts over the run (as the float SNN's rate
-        readout does), ties broken by the final state; a sigma-delta output by its final
-        state (a CUBA readout that never spikes ranks by its state too)."""
+        """Class per sample from a run (our simulator's or Lava's ``Trace``). A spiking
+        CUBA output population votes with its spike counts over the run (as the float
+        SNN's rate readout does), ties broken by the final state; any other output by its
+        final state (a sigma's sum, a graded population's net spike count; a CUBA readout
+        that never spikes ranks by its voltage too)."""
         state = from_lava(
             np.asarray(trace.state[-1], np.int64) + self.offset(), self.torch_shape_out()
         )
@@ -122,17 +163,24 @@ class ProcGraph:
         q = np.rint(np.asarray(x, np.float64) * float(self.input["scale"]))
         return np.clip(q, 1 - INPUT_LIMIT, INPUT_LIMIT - 1).astype(np.int64)
 
-    def schedule(self, xq: np.ndarray, steps: int, sequence: bool = False) -> np.ndarray:
+    def schedule(
+        self, xq: np.ndarray, steps: int | None = None, sequence: bool = False
+    ) -> np.ndarray:
         """Integer input ``[N, ...]`` (``[T', N, ...]`` with ``sequence``) as the
-        ``[steps, N, *Lava shape]`` messages the source sends: every step, or once."""
+        ``[steps, N, *Lava shape]`` messages the source sends: every input step, or once;
+        zeros for the latency after them. ``steps`` defaults to the whole run (input
+        steps plus latency)."""
+        if steps is None:
+            steps = int(self.graph["meta"]["steps"])
+        carry = steps if self.input_steps is None else min(steps, self.input_steps)
         xq = np.asarray(xq, np.int64)
         out = np.zeros((steps, *xq.shape[sequence:]), np.int64)
         if sequence:
-            out[: min(steps, len(xq))] = xq[:steps]
+            out[: min(carry, len(xq))] = xq[:carry]
         elif self.input["schedule"] == "once":
             out[0] = xq
         else:
-            out[:] = xq
+            out[:carry] = xq
         return to_lava(out, lead=2)
 
     # -- building -----------------------------------------------------------------------
@@ -183,10 +231,12 @@ class ProcGraph:
         weights: np.ndarray,
         graded: bool,
         weight_exp: int | None = None,
+        delay: int = 0,
     ) -> None:
         """``weights``: ``[n_out, n_in]`` in PyTorch's flattening of ``src``: 8-bit
         mantissas written as ``2m`` (``weight_exp=None``), or weights Lava takes as they
-        are with the given exponent (NetX's encoding)."""
+        are with the given exponent (NetX's encoding). ``delay`` > 0: Lava's
+        ``DelayDense``."""
         w = np.asarray(weights, np.int64)
         shape = self.torch_shape(src)
         opt = {}
@@ -201,24 +251,32 @@ class ProcGraph:
             args.update(weights=self.add_array(f"{name}.weights", w.astype(np.int32)))
             args.update(weight_exp=int(weight_exp))
         args["num_message_bits"] = GRADED_BITS if graded else 0
-        self.processes[name] = {"class": "Dense", "args": args}
+        if delay:
+            args["delays"] = int(delay)
+        self.processes[name] = {"class": "DelayDense" if delay else "Dense", "args": args}
         self._connect(name, src, dst, opt)
 
-    def add_conv(self, name: str, src: str, dst: str, conv: Any, graded: bool) -> None:
+    def add_conv(
+        self, name: str, src: str, dst: str, conv: Any, graded: bool, delay: int = 0
+    ) -> None:
         """``conv``: integer kernel ``[C_out, C_in/g, *k]`` and its ``stride``,
-        ``padding``, ``dilation`` (PyTorch order) and ``groups``."""
+        ``padding``, ``dilation`` (PyTorch order) and ``groups``; ``delay`` > 0: our
+        ``DelayConv``."""
+        weight, groups = lava_groups(conv.weight, int(conv.groups))
         args = {
-            "weight": self.add_array(f"{name}.weight", lava_kernel(conv.weight).astype(np.int32)),
+            "weight": self.add_array(f"{name}.weight", lava_kernel(weight).astype(np.int32)),
             "input_shape": list(lava_shape(self.torch_shape(src))),
             "padding": list(lava_pair(conv.padding, 0)),
             "stride": list(lava_pair(conv.stride, 1)),
             "dilation": list(lava_pair(conv.dilation, 1)),
-            "groups": int(conv.groups),
+            "groups": groups,
             "weight_exp": 0,
             "num_weight_bits": 8,
             "num_message_bits": GRADED_BITS if graded else 0,
         }
-        self.processes[name] = {"class": "Conv", "args": args}
+        if delay:
+            args["delay"] = int(delay)
+        self.processes[name] = {"class": "DelayConv" if delay else "Conv", "args": args}
         self._connect(name, src, dst, {})
 
     def _connect(self, name: str, src: str, dst: str, opt: dict[str, Any]) -> None:
@@ -226,14 +284,20 @@ class ProcGraph:
         self.graph["connections"].append([*first, opt] if opt else first)
         self.graph["connections"].append([f"{name}.a_out", f"{dst}.a_in"])
 
-    def set_output(self, name: str, offset: np.ndarray | None = None) -> None:
+    def set_output(
+        self, name: str, offset: np.ndarray | None = None, bias: np.ndarray | None = None
+    ) -> None:
+        """The output: ``name``'s state Var after the last step, plus ``offset`` once and
+        ``bias`` per input step (a readout's bias that its Lava process does not add)."""
         shape = self.torch_shape(name)
-        ref = None
-        if offset is not None and np.any(offset):
-            full = np.broadcast_to(np.asarray(offset, np.int64).reshape(shape), shape)
-            ref = self.add_array(f"{name}.offset", to_lava(full, lead=0))
-        var = "v" if self.processes[name]["class"] == "LIF" else "sigma"
-        self.graph["outputs"]["y"] = {"process": name, "state": var, "offset": ref}
+        refs: dict[str, Any] = {}
+        for key, value in (("offset", offset), ("bias", bias)):
+            refs[key] = None
+            if value is not None and np.any(value):
+                full = np.broadcast_to(np.asarray(value, np.int64).reshape(shape), shape)
+                refs[key] = self.add_array(f"{name}.{key}", to_lava(full, lead=0))
+        var = OUTPUT_STATE[self.processes[name]["class"]]
+        self.graph["outputs"]["y"] = {"process": name, "state": var, **refs}
 
     # -- files --------------------------------------------------------------------------
     def save(self, path: str | os.PathLike[str]) -> None:

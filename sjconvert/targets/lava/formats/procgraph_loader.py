@@ -35,23 +35,30 @@ document references as ``"@<key>"``::
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 import json
 import sys
+from pathlib import Path
 from tokenize import TokenError
 from typing import Any
 from zipfile import BadZipFile
 
 import numpy as np
 
-FORMAT, VERSION = "lava-procgraph", 1
-SYNAPSES = ("Dense", "Conv")
-NEURONS = ("LIF", "SigmaDelta", "Sigma")
+FORMAT, VERSION, READS = "lava-procgraph", 2, (1, 2)
+SYNAPSES = ("Dense", "Conv", "DelayDense", "DelayConv")
+NEURONS = ("LIF", "SigmaDelta", "Sigma", "GradedIF")
+OURS = ("GradedIF", "DelayConv")  # procgraph_processes.py: Process + fixed_pt model of ours
 STATE = {
     "LIF": ("u", "v"),
     "SigmaDelta": ("sigma", "act", "residue"),
     "Sigma": ("sigma",),
+    "GradedIF": ("v", "c", "t"),
     "Dense": ("a_buff",),
+    "DelayDense": ("a_buff",),
     "Conv": ("a_buf",),
+    "DelayConv": ("a_buf", "a_hist"),
 }
 PORTS = {"s_in", "a_in", "s_out", "a_out"}
 
@@ -66,8 +73,10 @@ def load(path: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
         raise ValueError(f"{path}: not a {FORMAT} file ({exc})") from None
     if not isinstance(graph, dict) or graph.get("format") != FORMAT:
         raise ValueError(f"{path}: not a {FORMAT} file")
-    if graph.get("version") != VERSION:
-        raise ValueError(f"{path}: {FORMAT} version {graph.get('version')}, this loader reads 1")
+    if graph.get("version") not in READS:
+        raise ValueError(
+            f"{path}: {FORMAT} version {graph.get('version')}, this loader reads {READS}"
+        )
     problems = _problems(graph, arrays)
     if problems:
         raise ValueError(f"{path}: {'; '.join(problems)}")
@@ -98,15 +107,46 @@ def save(path: str, graph: dict[str, Any], arrays: dict[str, np.ndarray]) -> Non
         np.savez_compressed(f, __graph__=np.array(json.dumps(graph)), **arrays)
 
 
+def _ours() -> Any:
+    """Our processes: ``procgraph_processes.py`` beside this file (in sjconvert, or next to
+    an artifact), loaded by its path whatever ``sys.path`` holds."""
+    name = "procgraph_processes"
+    if __package__:
+        return importlib.import_module(f"{__package__}.{name}")
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(f"{name}.py"))
+        if spec is None or spec.loader is None:
+            raise ImportError(f"{name}.py must be beside {__file__}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module  # Lava's process models are looked up by module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
 def _lava() -> dict[str, Any]:
     from lava.proc.conv.process import Conv
-    from lava.proc.dense.process import Dense
+    from lava.proc.dense.process import DelayDense, Dense
     from lava.proc.lif.process import LIF
     from lava.proc.sdn.process import ActivationMode, Sigma, SigmaDelta
     from lava.utils.weightutils import SignMode
 
     classes = {"Dense": Dense, "Conv": Conv, "LIF": LIF, "SigmaDelta": SigmaDelta, "Sigma": Sigma}
-    return {"classes": classes, "enums": {"sign_mode": SignMode, "act_mode": ActivationMode}}
+    classes["DelayDense"] = DelayDense
+    ours = _ours().lava_classes()
+    classes.update({k: proc for k, (proc, _) in ours.items()})
+    models = {proc: model for proc, model in ours.values()}
+    return {
+        "classes": classes,
+        "models": models,
+        "enums": {"sign_mode": SignMode, "act_mode": ActivationMode},
+    }
+
+
+def models(procs: dict[str, Any]) -> dict[Any, type]:
+    """The process models of our processes among ``procs`` (Lava's run configuration takes
+    them as ``exception_proc_model_map``; Lava finds the models of its own)."""
+    table = _lava()["models"]
+    return {p: table[type(p)] for p in procs.values() if type(p) in table}
 
 
 def _arg(key: str, value: Any, arrays: dict[str, np.ndarray], enums: dict[str, Any]) -> Any:
@@ -207,8 +247,9 @@ def run(graph: dict, arrays: dict, x: np.ndarray, record=None, states=(), period
     if period:
         add_resets(procs.values(), period)
     src, sinks, monitors = attach(graph, procs, feeds, x, record, states)
+    cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models(procs))
     try:
-        src.run(condition=RunSteps(num_steps=len(x)), run_cfg=Loihi2SimCfg(select_tag="fixed_pt"))
+        src.run(condition=RunSteps(num_steps=len(x)), run_cfg=cfg)
         spikes = {n: np.moveaxis(s.data.get(), -1, 0).astype(np.int64) for n, s in sinks.items()}
         st = {}
         for (n, var), m in monitors.items():

@@ -100,10 +100,14 @@ class ConvMap:
         """``conv_w ∘ self`` (``w`` dense-channel ``[C_out, C_mid, *k]``)."""
         b = ConvMap(w, stride, padding, dilation, self.out_shape, tuple(out_shape))
         if self.pointwise:
-            mixed = np.einsum("oc...,ci->oi...", w, self.weight.reshape(self.weight.shape[:2]))
+            mixed = np.moveaxis(
+                np.tensordot(w, self.weight[(..., *([0] * (self.weight.ndim - 2)))], ([1], [0])),
+                -1,
+                1,
+            )
             return replace(b, weight=mixed, in_shape=self.in_shape)
         if b.pointwise:
-            mixed = np.einsum("oc,ci...->oi...", w.reshape(w.shape[:2]), self.weight)
+            mixed = np.tensordot(w.reshape(w.shape[:2]), self.weight, ([1], [0]))
             return replace(self, weight=mixed, out_shape=tuple(out_shape))
         if any(d != 1 for d in (*self.dilation, *dilation)):
             raise Uncomposable("dilated convolutions compose only with 1×1 ones")
@@ -115,8 +119,8 @@ class ConvMap:
             at = tuple(
                 slice(mi * s, mi * s + a) for mi, s, a in zip(m, self.stride, ka, strict=True)
             )
-            out[(slice(None), slice(None), *at)] += np.einsum(
-                "oc,ci...->oi...", w[(slice(None), slice(None), *m)], self.weight
+            out[(slice(None), slice(None), *at)] += np.tensordot(
+                w[(slice(None), slice(None), *m)], self.weight, ([1], [0])
             )
         return ConvMap(
             out,
@@ -219,10 +223,44 @@ class DenseMap:
 
 
 @dataclass(frozen=True)
-class FlatMap:
-    """A :class:`ConvMap` followed by ``Flatten``: kept lazy until a Linear layer reads it."""
+class PoolMap:
+    """A :class:`ConvMap` followed by adaptive average pooling to ``out_shape`` where no
+    convolution expresses it (output cells that repeat, windows of uneven size): the same
+    spatial matrix ``S`` (``[∏out, ∏in]``, from PyTorch's own pooling) for every channel,
+    kept lazy until a Linear layer reads it through a flatten."""
 
     conv: ConvMap
+    out_shape: Ints
+
+    @property
+    def in_shape(self) -> Ints:
+        return self.conv.in_shape
+
+    def spatial(self) -> np.ndarray:
+        size = self.conv.out_shape[1:]
+        n = math.prod(size)
+        pool = F.adaptive_avg_pool1d if len(size) == 1 else F.adaptive_avg_pool2d
+        eye = torch.eye(n, dtype=torch.float64).reshape(n, 1, *size)
+        return pool(eye, self.out_shape[1:]).reshape(n, -1).T.numpy()
+
+    def rows(self, matrix: np.ndarray | None = None) -> np.ndarray:
+        """``matrix @ J`` (``J``: this map's matrix): pulled back through the pool, then
+        through the convolution (:meth:`ConvMap.rows`)."""
+        c, out = self.out_shape[0], math.prod(self.out_shape[1:])
+        m = np.eye(c * out) if matrix is None else np.asarray(matrix, np.float64)
+        back = m.reshape(len(m), c, out) @ self.spatial()
+        return self.conv.rows(back.reshape(len(m), -1))
+
+    def then_scale(self, factor: np.ndarray) -> PoolMap:
+        return replace(self, conv=self.conv.then_scale(factor))
+
+
+@dataclass(frozen=True)
+class FlatMap:
+    """A :class:`ConvMap` (or :class:`PoolMap`) followed by ``Flatten``: kept lazy until a
+    Linear layer reads it."""
+
+    conv: ConvMap | PoolMap
 
     @property
     def in_shape(self) -> Ints:
@@ -235,4 +273,4 @@ class FlatMap:
         return DenseMap(self.conv.rows(w), self.conv.in_shape)
 
 
-PathMap = ConvMap | DenseMap | FlatMap
+PathMap = ConvMap | DenseMap | FlatMap | PoolMap

@@ -18,7 +18,7 @@ reach the population exactly, per neuron.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -30,14 +30,26 @@ from ....ir.graph import Graph
 from ....ops.kernels import entry, prepare
 from ...registry import Registry
 from ..network import Paths, Population, Synapse
-from .compose import ConvMap, DenseMap, FlatMap, PathMap, Uncomposable, expand_groups
+from .compose import (
+    ConvMap,
+    DenseMap,
+    FlatMap,
+    PathMap,
+    PoolMap,
+    Uncomposable,
+    expand_groups,
+)
 
 
 @dataclass(frozen=True)
 class Term:
+    """One linear path into a value: from ``src`` through ``map`` (the IR nodes ``path``);
+    ``exact`` while the map is a max tree's readout, integer in the tree's own units."""
+
     src: str
     map: PathMap
     path: tuple[str, ...]
+    exact: bool = False
 
 
 @dataclass
@@ -47,12 +59,25 @@ class Lowering:
     consts: dict[str, torch.Tensor] = field(default_factory=dict)
     populations: dict[str, Population] = field(default_factory=dict)
     synapses: list[Synapse] = field(default_factory=list)
+    cumulative: set[str] = field(default_factory=set)  # Accumulate outputs
+    pooled: set[str] = field(default_factory=set)  # max pool outputs (cumulative values)
+    relay_of: dict[str, str] = field(default_factory=dict)  # last tree level -> its relay
 
     def shape(self, name: str) -> tuple[int, ...]:
+        if name in self.populations:  # relays and max-tree levels have no IR node
+            return self.populations[name].shape
         return tuple(self.graph.shapes[name])
 
     def value(self, name: str) -> list[Term]:
         return self.terms[self.graph.edges[name][0]]
+
+    def unique(self, base: str) -> str:
+        """A population or synapse name not taken yet."""
+        taken = {s.name for s in self.synapses} | set(self.graph.nodes) | set(self.populations)
+        name, i = base, 1
+        while name in taken:
+            name, i = f"{base}_{i}", i + 1
+        return name
 
     def each(self, name: str, fn: Callable[[PathMap], PathMap]) -> None:
         """Apply ``fn`` to the linear map of every term of ``name``'s input."""
@@ -69,11 +94,22 @@ class Lowering:
 
 
 REGISTRY: Registry[Lowering, None] = Registry("lava")
+CHECKS: list[Callable[[Graph], list[str]]] = []
+"""Graph-level checks :func:`lower` runs with the registry's, every problem named at once
+(a max pool of per-step values, :mod:`.max_pools`)."""
 
 
 def _const(b: Lowering, name: str, node: ir.Node) -> None:
-    """The value of ``name`` with every source at zero (its node's kernel, float64)."""
+    """The value of ``name`` with every source at zero (its node's kernel, float64; a
+    synapse reading zeros is its bias)."""
     ins = b.graph.edges[name]
+    if node.synapse and not any(b.consts[i].any() for i in ins):
+        bias = getattr(node, "bias", None)
+        out = torch.zeros(1, *b.shape(name), dtype=torch.float64)
+        if bias is not None:
+            out += torch.as_tensor(np.asarray(bias, np.float64)).reshape(-1, *[1] * (out.dim() - 2))
+        b.consts[name] = out
+        return
     params = prepare(node, [b.shape(i) for i in ins], dtype=torch.float64)
     found = entry(node)
     b.consts[name] = found.fn(params, [b.consts[i] for i in ins])
@@ -106,11 +142,17 @@ def _synapse_name(b: Lowering, t: Term, dst: str) -> str:
 def _emit_synapse(b: Lowering, t: Term, dst: str) -> Synapse:
     name = _synapse_name(b, t, dst)
     m = t.map.dense() if isinstance(t.map, FlatMap) else t.map
+    if isinstance(m, PoolMap):
+        raise UnsupportedOpError(
+            f"{b.graph.where(dst)}: an adaptive pool that repeats cells ({' → '.join(t.path)}) "
+            "feeds only a Linear layer on Loihi 2"
+        )
     if isinstance(m, ConvMap):
         weight, groups = m.grouped()
         return Synapse(
-            name, t.src, dst, "conv", weight, m.stride, m.padding, m.dilation, groups, t.path
-        )
+            name, t.src, dst, "conv", weight, m.stride, m.padding, m.dilation, groups, t.path,
+            exact=t.exact,
+        )  # fmt: skip
     if len(b.shape(dst)) != 1:
         raise UnsupportedOpError(
             f"{b.graph.where(dst)}: the path {' → '.join(t.path)} ends in a dense map, which "
@@ -119,12 +161,16 @@ def _emit_synapse(b: Lowering, t: Term, dst: str) -> Synapse:
     return Synapse(name, t.src, dst, "dense", m.matrix, path=t.path)
 
 
-@REGISTRY.register(ir.IF, ir.LIF, ir.Readout)
+@REGISTRY.register(ir.IF, ir.SignedIF, ir.LIF, ir.Readout)
 def _population(name: str, node: ir.Node, b: Lowering) -> None:
-    for t in b.value(name):
+    terms = b.value(name)
+    for t in terms:
         b.synapses.append(_emit_synapse(b, t, name))
     bias = b.consts[b.graph.edges[name][0]][0].numpy()
     b.populations[name] = Population(name, node, b.shape(name), bias)
+    relay = b.relay_of.get(terms[0].src) if len(terms) == 1 and terms[0].exact else None
+    if relay is not None:  # the pool's output alone drives this population
+        b.populations[relay] = replace(b.populations[relay], feeds=name)
     _source(b, name)
 
 
@@ -136,6 +182,8 @@ def _conv(name: str, node: ir.Conv1d | ir.Conv2d, b: Lowering) -> None:
 
 
 def _spatial(m: PathMap) -> ConvMap:
+    if isinstance(m, PoolMap):
+        raise Uncomposable("a convolution or pool after an adaptive pool that repeats cells")
     if not isinstance(m, ConvMap):
         raise Uncomposable("a convolution after a flatten or a linear layer")
     return m
@@ -183,13 +231,26 @@ def _flatten_accepts(node: ir.Flatten) -> str | None:
 
 @REGISTRY.register(ir.Flatten, accepts=_flatten_accepts)
 def _flatten(name: str, node: ir.Flatten, b: Lowering) -> None:
-    b.each(name, lambda m: FlatMap(m) if isinstance(m, ConvMap) else m)
+    b.each(name, lambda m: FlatMap(m) if isinstance(m, ConvMap | PoolMap) else m)
+
+
+@REGISTRY.register(ir.AdaptiveAvgPool1d, ir.AdaptiveAvgPool2d)
+def _adaptive(name: str, node: ir.Node, b: Lowering) -> None:
+    """A plain average pool where one equals it, else a lazy :class:`PoolMap` (cells that
+    repeat: AlexNet's and VGG's 7×7 pools on small inputs), read by a Linear layer."""
+    (src,) = b.graph.edges[name]
+    plain = node.as_plain(b.shape(src)[1:])
+    if plain is not None:
+        _avgpool(name, plain, b)
+        return
+    out = b.shape(name)
+    b.each(name, lambda m: PoolMap(_spatial(m), out))
 
 
 @REGISTRY.register(ir.Linear)
 def _linear(name: str, node: ir.Linear, b: Lowering) -> None:
     def fn(m: PathMap) -> PathMap:
-        if isinstance(m, ConvMap):
+        if isinstance(m, ConvMap | PoolMap):
             raise Uncomposable("a linear layer on a [C, ...] value without a flatten")
         return m.then_linear(node.weight)
 
@@ -198,7 +259,7 @@ def _linear(name: str, node: ir.Linear, b: Lowering) -> None:
 
 @REGISTRY.register(ir.Dropout, ir.Identity)
 def _identity(name: str, node: ir.Node, b: Lowering) -> None:
-    b.each(name, lambda m: m)
+    b.terms[name] = [replace(t, path=(*t.path, name)) for t in b.value(name)]
 
 
 @REGISTRY.register(ir.Add)
@@ -226,14 +287,24 @@ def _concat(name: str, node: ir.Concat, b: Lowering) -> None:
 def lower(graph: Graph) -> Paths:
     """The populations and synapses of a spiking ``graph`` (see the module docstring);
     raises :class:`~sjconvert.errors.UnsupportedOpError` naming every node it cannot take."""
-    REGISTRY.check(graph)
+    found = REGISTRY.problems(graph) + [p for check in CHECKS for p in check(graph)]
+    if found:
+        raise UnsupportedOpError(
+            f"target lava cannot express {len(found)} node(s): {'; '.join(found)} "
+            f"(supported ops: {', '.join(REGISTRY.ops())})"
+        )
     if len(graph.inputs) != 1 or len(graph.outputs) != 1:
         raise UnsupportedOpError("a Loihi network has exactly one input and one output")
     b = Lowering(with_shapes(graph))
+    uses = {n: len(graph.consumers(n)) for n in graph.nodes}
     for name, node in b.graph:
         REGISTRY.emitter(b.graph, name)(name, node, b)
         if name not in b.consts:
             _const(b, name, node)
+        for src in set(graph.edges[name]):  # a value read for the last time: drop its maps
+            uses[src] -= 1
+            if uses[src] == 0 and src not in graph.outputs:
+                b.terms.pop(src, None)
     (out,) = graph.outputs
     if out not in b.populations:
         raise UnsupportedOpError(

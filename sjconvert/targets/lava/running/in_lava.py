@@ -36,7 +36,7 @@ from lava.proc.io.source import RingBuffer as Source
 
 from ..formats import procgraph_loader as loader
 
-STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma"}
+STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma", "GradedIF": "c"}
 
 
 class Harness(AbstractProcess):
@@ -118,7 +118,7 @@ def _netx(path: str) -> tuple[dict[str, Any], list[Any], Any, Any]:
 
 
 def _initial(proc: Any, var: str) -> int:
-    init = np.unique(np.asarray(getattr(proc, var).init))
+    init = np.unique(np.asarray(getattr(proc, var).init))  # one value per Var
     if init.size > 1:
         raise ValueError(f"{proc.name}: per-neuron initial {var} cannot be reset")
     return int(init[0]) if init.size else 0
@@ -132,9 +132,11 @@ def run_batched(
     process name, or NetX layer index), ``state`` (the output's state Var) and timings."""
     steps, n = x.shape[:2]
     start = time.perf_counter()
+    ours: dict[Any, type] = {}
     if path.endswith(".npz"):
         graph, arrays = loader.load(path)
         procs, feeds = loader.build(graph, arrays)
+        ours = loader.models(procs)
         neurons = {k: procs[k] for k in procs if graph["processes"][k]["class"] in loader.NEURONS}
         leaves, (targets,) = list(procs.values()), feeds.values()
         out = procs[graph["outputs"]["y"]["process"]]
@@ -160,7 +162,7 @@ def run_batched(
     for i, proc in enumerate(neurons.values()):
         proc.s_out.connect(getattr(harness, f"in{i}"))
     cfg = Loihi2SimCfg(
-        select_tag="fixed_pt", exception_proc_model_map={harness: harness_model(harness)}
+        select_tag="fixed_pt", exception_proc_model_map={harness: harness_model(harness), **ours}
     )
     built = time.perf_counter()
     try:

@@ -10,14 +10,17 @@ once, samples back to back), in the running interpreter when it imports Lava, el
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -29,19 +32,47 @@ REPO = Path(__file__).resolve().parents[4]
 ENV_VAR = "SJCONVERT_LAVA_PYTHON"
 
 
+NO_LAVA = (
+    "set {var} to a Python 3.10 interpreter with lava-dl 0.6 installed, create one with "
+    "`make .venv-lava/.built` in the sjconvert checkout, or skip Lava with --lava-samples 0"
+)
+PROBE = "import lava.magma.core.run_configs, lava.proc.sdn.process, numpy"
+
+
 def lava_python() -> str:
-    """The interpreter that runs Lava (see the module docstring)."""
+    """The interpreter that runs Lava: ``$SJCONVERT_LAVA_PYTHON`` when set (it must
+    exist), else the running interpreter when it imports Lava, else ``.venv-lava`` beside
+    the sjconvert checkout; :class:`EmitError` saying how to get one otherwise."""
+    named = os.environ.get(ENV_VAR)
+    if named:
+        if not Path(named).is_file():
+            raise EmitError(
+                f"{ENV_VAR}={named}: no such interpreter; " + NO_LAVA.format(var=ENV_VAR)
+            )
+        return named
     if importlib.util.find_spec("lava") is not None:
         return sys.executable
-    candidates = [os.environ.get(ENV_VAR), str(REPO / ".venv-lava" / "bin" / "python")]
-    for c in candidates:
-        if c and Path(c).is_file():
-            return c
-    raise EmitError(
-        f"Lava environment not found: set {ENV_VAR} to a Python 3.10 interpreter with "
-        "lava-dl 0.6 installed, or create one with `make .venv-lava/.built` in the "
-        "sjconvert checkout"
-    )
+    default = REPO / ".venv-lava" / "bin" / "python"
+    if default.is_file():
+        return str(default)
+    raise EmitError("Lava environment not found: " + NO_LAVA.format(var=ENV_VAR))
+
+
+def require_lava() -> str:
+    """:func:`lava_python`, checked to import Lava (a few seconds), before any work."""
+    python = lava_python()
+    try:
+        done = subprocess.run(
+            [python, "-c", PROBE], capture_output=True, text=True, timeout=300, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise EmitError(
+            f"{python} cannot run Lava ({exc}); " + NO_LAVA.format(var=ENV_VAR)
+        ) from None
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise EmitError(f"{python} cannot import Lava ({last}); " + NO_LAVA.format(var=ENV_VAR))
+    return python
 
 
 def run_lava(
@@ -49,42 +80,54 @@ def run_lava(
 ) -> Trace:
     """Run input messages ``x`` (``[T, N, *Lava shape]``) through the network file at
     ``path`` (an ``.lpg.npz`` artifact or NetX) in Lava; ``names`` are its populations in
-    order. ``progress(k)`` is called as ``k`` more samples finish."""
+    order. ``progress(k)`` is called as ``k`` more samples finish. The Lava run is a
+    session of its own (a Ctrl-C reaches only us): on any error or interrupt here it is
+    killed with every process it started, and its files go with the temporary folder."""
     python = lava_python()
     with tempfile.TemporaryDirectory() as tmp:
-        xin, out = Path(tmp) / "x.npz", Path(tmp) / "out.npz"
+        xin, out, log = Path(tmp) / "x.npz", Path(tmp) / "out.npz", Path(tmp) / "stderr"
         np.savez(xin, x=x)
         env = {
             **os.environ,
             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
         }
-        cmd = [
-            python,
-            "-m",
-            "sjconvert.targets.lava.running.in_lava",
-            str(path),
-            str(xin),
-            str(out),
-        ]
-        done = 0
-        with subprocess.Popen(
-            cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-        ) as proc:
-            assert proc.stdout is not None and proc.stderr is not None
-            for line in proc.stdout:
-                if line.startswith("progress ") and progress is not None:
-                    now = int(line.split()[1])
-                    progress(now - done)
-                    done = now
-            err = proc.stderr.read()
-        if proc.returncode != 0:
-            tail = err.strip().splitlines()[-1:] or ["(no output)"]
+        cmd = [python, "-m", "sjconvert.targets.lava.running.in_lava", str(path), str(xin)]
+        with open(log, "w") as err:
+            code = _follow([*cmd, str(out)], env, err, progress)
+        if code != 0:
+            tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
             raise EmitError(f"Lava run failed ({python}): {tail[0]}")
         with np.load(out) as f:
             keys = [k for k in f.files if k.startswith("spikes/")]  # in population order
             spikes = {name: f[k] for name, k in zip(names, keys, strict=True)}
             build = float(f["build_seconds"])
             return Trace(spikes, f["state"], float(f["seconds"]), {"build_seconds": build})
+
+
+def _follow(
+    cmd: list[str], env: dict[str, str], err: Any, progress: Callable[[int], None] | None
+) -> int:
+    """Run ``cmd`` in a session of its own, passing its ``progress DONE TOTAL`` lines on;
+    its exit code. Killed (its whole process group) if anything interrupts the wait."""
+    proc = subprocess.Popen(
+        cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True
+    )
+    try:
+        done = 0
+        for line in proc.stdout or ():
+            if line.startswith("progress ") and progress is not None:
+                now = int(line.split()[1])
+                progress(now - done)
+                done = now
+        return proc.wait()
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+        raise
+    finally:
+        if proc.stdout is not None:
+            proc.stdout.close()
 
 
 @dataclass

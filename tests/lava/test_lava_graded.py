@@ -1,0 +1,61 @@
+"""The default conversion on Loihi 2, checked against Lava's own simulator: signed IF neurons
+with bursts, per-channel thresholds and initial membranes (our ``GradedIF``), cumulative
+max pools of every torchvision kind (relay plus Lava ``SigmaDelta`` ReLU trees), a residual
+skip balanced by a synaptic delay (our ``DelayConv``), concatenation, a dense layer with a
+delay (Lava's ``DelayDense``), and the readout — a Lava ``Sigma`` or a spiking one."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from sjconvert import ann2snn
+from sjconvert.targets.lava.build import to_loihi
+from tests.lava.parity import export_parity
+
+pytestmark = pytest.mark.lava
+
+
+class PoolNet(nn.Module):
+    """Every max pool torchvision's classifiers use, a residual block and a concat."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.stem = nn.Sequential(nn.Conv2d(2, 4, 3, padding=1), nn.BatchNorm2d(4), nn.ReLU())
+        self.pool1 = nn.MaxPool2d(3, 2, 1)  # ResNet's stem: 10 → 5
+        self.conv = nn.Conv2d(4, 4, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.branch = nn.Sequential(nn.MaxPool2d(3, 1, 1, ceil_mode=True), nn.Conv2d(4, 3, 1))
+        self.side = nn.Conv2d(4, 3, 1)
+        self.pool2 = nn.MaxPool2d(3, 2, ceil_mode=True)  # GoogLeNet: 5 → 2
+        self.pool3 = nn.MaxPool2d(2, 2)  # 2 → 1
+        self.fc = nn.Linear(6, 5)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool1(self.stem(x))
+        x = self.relu(self.conv(x) + x)
+        x = torch.relu(torch.cat([self.branch(x), self.side(x)], 1))
+        return self.fc(torch.flatten(self.pool3(self.pool2(x)), 1))
+
+
+@pytest.fixture(scope="module")
+def data():
+    r = np.random.default_rng(0)
+    return r.normal(0, 1, (64, 2, 10, 10)).astype(np.float32)
+
+
+@pytest.mark.parametrize("spiking_output", [False, True])
+def test_the_default_conversion_runs_in_lava_spike_for_spike(data, spiking_output, tmp_path):
+    snn = ann2snn(PoolNet().eval(), [torch.from_numpy(data)], spiking_output=spiking_output).snn
+    exp = to_loihi(snn, 2, x_max=float(np.abs(data).max()))
+    table = exp.graph.process_table()
+    classes = {p["process"] for p in table.values()}
+    assert {"GradedIF", "SigmaDelta"} <= classes
+    assert any("DelayConv" in p["synapses"] for p in table.values())
+    ours = export_parity(exp, exp.graph.encode(data[:2]), tmp_path)
+    stage = exp.net.latency
+    assert ours.spikes[exp.graph.output["process"]][stage:].any()
+    assert any(np.abs(s).max() > 1 for s in ours.spikes.values())  # bursts or graded values
