@@ -40,10 +40,10 @@ from .. import __version__
 from ..api import ConversionOptions, read_with_source
 from ..api import ann2snn as convert
 from ..api import simulate as run_simulation
-from ..exec.memory import parse_size
 from ..api.plots import plot_format, plot_simulation
 from ..errors import InputError
 from ..exec import dist
+from ..exec.memory import parse_size
 from ..frontends.capture import capture as trace
 from ..frontends.capture import example_input
 from ..frontends.loading import DataSource, load_data, load_model
