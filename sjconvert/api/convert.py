@@ -30,6 +30,7 @@ from ..passes import (
     run_pipeline,
     statistic,
 )
+from ..passes.expectation import expectation
 from ..passes.layerwise import (
     ANYTIME,
     Calibration,
@@ -40,7 +41,7 @@ from ..passes.layerwise import (
     calibrate_layers,
     identity,
 )
-from ..passes.normalise import NEURONS
+from ..passes.normalise import NEURONS, SPIKING
 from ..passes.pools import accumulate_pools
 from .files import read_with_source
 
@@ -136,7 +137,8 @@ def ann2snn(
         raise InputError("the model already has spiking neurons; ann2snn converts ReLU ANNs")
     prepared = run_pipeline(ann, [*PREPARE, partial(replace_maxpool, policy=maxpool)])
     prepared = prepared.with_meta(maxpool=maxpool)
-    relus = [n for n, node in prepared if isinstance(node, ir.ReLU)]
+    relus = [n for n, node in prepared if isinstance(node, SPIKING)]
+    signed = {n for n in relus if isinstance(prepared.nodes[n], ir.Encode)}
     count = 0
     kept: list[tuple[int, torch.Tensor]] = []
 
@@ -151,7 +153,7 @@ def ann2snn(
             yield x
 
     agree(ann, calib)
-    stats = calibrate(prepared, stream(), relus, progress)
+    stats = calibrate(prepared, stream(), relus, progress, signed)
     count = int(dist.all_sum(torch.tensor(count)))
     refine_x = _refine_samples(kept, refine_samples)
     cumulative = maxpool == "cumulative"
@@ -166,7 +168,8 @@ def ann2snn(
             neuron=neuron,
             burst=burst,
         )
-        snn = run_pipeline(prepared, [plain, *([accumulate_pools] if cumulative else [])])
+        pools = [accumulate_pools] if cumulative else []
+        snn = run_pipeline(prepared, [plain, *pools, expectation])
     else:
         setting = Setting(
             neuron,

@@ -49,7 +49,7 @@ from ..ir.io import save
 from .exits import DEBUG, EXIT_CODES, err
 from .exits import run_body as _run
 from .paths import check_outputs
-from .render import graph_rows, graph_table, results_table
+from .render import graph_rows, graph_table, results_table, spike_driven_by_t, spiking_work
 
 app = typer.Typer(
     rich_markup_mode="rich",
@@ -380,7 +380,10 @@ def inspect(
     def body() -> None:
         g = read_ir(ir_file, "source" if source else "graph")
         if json_out:
-            out.print_json(json.dumps({"outputs": list(g.outputs), "nodes": graph_rows(g)}))
+            work = spiking_work(g)
+            shares = None if work is None else spike_driven_by_t(work)
+            info = {"outputs": list(g.outputs), "nodes": graph_rows(g), "spike_driven": shares}
+            out.print_json(json.dumps(info))
         else:
             out.print(graph_table(g, title=str(ir_file)))
 

@@ -59,7 +59,10 @@ def fanouts(graph: Graph) -> dict[str, np.ndarray]:
 
 
 def _receives(node: ir.Node) -> bool:
-    """A node where a spike's path ends: a synapse, a neuron, an integrator."""
+    """A node where a spike's path ends: a synapse, a neuron, an integrator, an op on
+    accumulated values (its running mean adds the spike in)."""
+    if node.accumulated:
+        return True
     moving = node.linear or node.pool or node.movement or node.identity
     transparent = moving or isinstance(node, (ir.Add, ir.Concat, ir.Scale, ir.BatchNorm))
     return not transparent

@@ -2,6 +2,7 @@
 (:mod:`.kernels`), and step programs for stateful nodes (:mod:`.program`, :mod:`.neurons`).
 Every executor in :mod:`sjconvert.exec` and every target runs or generates from these."""
 
+from . import expectation, modern  # register the modern ops' kernels and programs
 from .kernels import KERNELS, RATES, channel_view, entry, kernel, prepare, rate
 from .neurons import PROGRAMS, has_program, program_for, step_program
 from .program import FUNCTIONS, Op, StepProgram, compile_inplace, run_pure
@@ -16,8 +17,10 @@ __all__ = [
     "channel_view",
     "compile_inplace",
     "entry",
+    "expectation",
     "has_program",
     "kernel",
+    "modern",
     "prepare",
     "program_for",
     "rate",

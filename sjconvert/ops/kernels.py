@@ -79,11 +79,12 @@ def prepare(
     rate_mode: bool = False,
 ) -> Params:
     """Parameters as tensors, once before any batch runs; per-channel fields of the kernel
-    are shaped for the input rank (from the per-sample input shapes)."""
+    are shaped for the input rank (from the per-sample input shapes, also given to the
+    kernel as ``in_shapes``: static sizes a kernel may use where it must reshape)."""
     found = entry(node, rate_mode)
     channels = found.channels if found else ()
     rank = len(in_shapes[0]) + 1 if in_shapes else 1
-    out: Params = {"node": node}
+    out: Params = {"node": node, "in_shapes": [tuple(int(n) for n in s) for s in in_shapes]}
     for key, value in node.params().items():
         if key in channels:
             value = channel_view(value, rank)

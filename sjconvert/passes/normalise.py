@@ -45,6 +45,8 @@ from .calibrate import ActivationSummary, statistic
 from .pools import MAXPOOLS, replace_maxpool
 
 NEURONS = ("if", "signed")
+SPIKING = (ir.ReLU, ir.Encode)  # the ANN nodes conversion turns into neurons
+BIPOLAR_V_INIT = 0.5  # a bipolar neuron rounds its running sum (docs/transformers.md)
 
 
 def cap(node: ir.Node, lam: Lam) -> Lam:
@@ -62,7 +64,7 @@ def _desired(ed: GraphEditor, name: str, lam: Mapping[str, Lam]) -> Lam:
     """λ wanted at ``name``'s output: the λ of the ReLU it feeds through scale-keeping ops,
     adds and concats (carried back through the data movement between them)."""
     stop, path = walk.forward(ed, name, _passes_scale)
-    if stop is None or not isinstance(ed.nodes[stop], ir.ReLU) or stop not in lam:
+    if stop is None or not isinstance(ed.nodes[stop], SPIKING) or stop not in lam:
         return as_lam(1.0)
     want: Lam | None = lam[stop]
     for n in reversed(path):  # undo the moves between name and the ReLU
@@ -136,7 +138,7 @@ def relu_to_if(
     if any(type(node) in MAXPOOLS for _, node in graph) and not graph.meta.get("maxpool"):
         replace_maxpool(graph, "error")
     ed = graph.editor()
-    relus = [n for n, node in graph if isinstance(node, ir.ReLU)]
+    relus = [n for n, node in graph if isinstance(node, SPIKING)]
     given = dict(lam or {})
     missing = [n for n in relus if n not in given and (stats is None or n not in stats)]
     if missing:
@@ -179,18 +181,25 @@ def _json(v_init: Mapping[str, Any]) -> dict[str, Any]:
     return {k: describe(as_lam(v)) for k, v in v_init.items()}
 
 
-def _factory(neuron: str, burst: int) -> Callable[[Any], ir.Node]:
-    """The neuron replacing a ReLU (threshold 1), from its initial membrane."""
-    if neuron == "signed":
-        return lambda v0: ir.SignedIF(v_threshold=1.0, v_init=v0, max_spikes=burst)
-    return lambda v0: ir.IF(v_threshold=1.0, v_reset=None, v_init=v0)
+def _factory(neuron: str, burst: int) -> Callable[[Any, bool], ir.Node]:
+    """The neuron replacing a ReLU (threshold 1), or an Encode (``bipolar``: a
+    :class:`~ir.BipolarIF`), from its initial membrane."""
+
+    def make(v0: Any, bipolar: bool) -> ir.Node:
+        if bipolar:
+            return ir.BipolarIF(v_threshold=1.0, v_init=v0, max_spikes=burst)
+        if neuron == "signed":
+            return ir.SignedIF(v_threshold=1.0, v_init=v0, max_spikes=burst)
+        return ir.IF(v_threshold=1.0, v_reset=None, v_init=v0)
+
+    return make
 
 
 def _normalise(
     ed: GraphEditor,
     lam: dict[str, Lam],
     v_init: float | Mapping[str, Any],
-    make: Callable[[Any], ir.Node],
+    make: Callable[[Any, bool], ir.Node],
 ) -> None:
     scale: dict[str, Lam] = {}
     one = as_lam(1.0)
@@ -215,12 +224,18 @@ def _normalise(
             for src, part in zip(ins, parts, strict=True):
                 _adapt(ed, src, name, scale[src], part)
             scale[name] = want
-        elif isinstance(node, ir.ReLU):
+        elif isinstance(node, SPIKING):
             _adapt(ed, ins[0], name, scale[ins[0]], lam[name])
-            v0 = v_init.get(name, 0.0) if isinstance(v_init, Mapping) else v_init
+            bipolar = isinstance(node, ir.Encode)
+            default = BIPOLAR_V_INIT if bipolar else v_init
+            v0 = v_init.get(name, 0.0) if isinstance(v_init, Mapping) else default
             v0 = np.asarray(v0, np.float64).reshape(-1) if np.ndim(v0) else float(v0)
-            ed.nodes[name] = make(v0)
+            ed.nodes[name] = make(v0, bipolar)
             scale[name] = lam[name]
+        elif node.accumulated or isinstance(node, ir.Constant):  # ANN units in and out
+            for src in ins:
+                _adapt(ed, src, name, scale[src], one)
+            scale[name] = one
         elif isinstance(node, ir.Readout):
             _adapt(ed, ins[0], name, scale[ins[0]], one)
             scale[name] = one

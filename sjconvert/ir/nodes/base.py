@@ -21,6 +21,10 @@ executors and targets read (never as tuples of classes repeated across files):
                    channel axis survives, possibly moved: the normalisation λ passes)
 ``keeps_shift``    ``f(X + δ) = f(X) + δ`` for a shift ``δ`` per channel on axis 1
 ``elementwise``    applied value by value (the per-channel axis 1 is kept in place)
+``accumulated``    a non-spiking op on accumulated values (GELU, LayerNorm, softmax,
+                   products of two time-varying values): in a spiking graph it reads
+                   the running means of its inputs (``docs/transformers.md``)
+``bipolar``        a spiking node whose spikes take either sign freely (no memory limit)
 =================  ==============================================================
 """
 
@@ -85,6 +89,8 @@ class Node:
     keeps_scale: ClassVar[bool] = False
     keeps_shift: ClassVar[bool] = False
     elementwise: ClassVar[bool] = False
+    accumulated: ClassVar[bool] = False
+    bipolar: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -183,8 +183,10 @@ class Identity(Node):
 @dataclass(frozen=True, eq=False)
 class Softmax(Node):
     """``Y = exp(X) / Σ_dim exp(X)`` (``log``: its logarithm), ``dim >= 1``. Monotonic, so
-    conversion drops it at a graph output (the argmax is unchanged) and says so."""
+    conversion drops it at a graph output (the argmax is unchanged) and says so. Elsewhere
+    (attention) it is an op on accumulated values."""
 
+    accumulated: ClassVar[bool] = True
     dim: int = 1
     log: bool = False
 

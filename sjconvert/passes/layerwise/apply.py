@@ -12,6 +12,7 @@ from ...ir import nodes as ir
 from ...ir import walk
 from ...ir.graph import Graph
 from .._scales import Lam, as_lam, channel_lam
+from ..expectation import expectation
 from ..normalise import relu_to_if
 from ..pools import accumulate_pools
 from .fit import Setting
@@ -49,7 +50,13 @@ def add_bias(graph: Graph, shifts: Mapping[str, np.ndarray]) -> Graph:
 
 
 def channelwise_ok(graph: Graph, relu: str) -> bool:
-    """Channel-wise λ needs the ReLU's channels to be its producing synapse's channels."""
+    """Channel-wise λ needs the ReLU's channels to be its producing synapse's channels; an
+    Encode's, that axis 1 is the channel axis of the synapses it feeds (a convolution, or a
+    dense layer of a flat value)."""
+    if isinstance(graph.nodes[relu], ir.Encode):
+        readers = [graph.nodes[c] for c in graph.consumers(relu)]
+        rank = len(graph.shapes[relu])
+        return all(isinstance(r, ir.Conv1d | ir.Conv2d) or rank == 1 for r in readers)
     stop, _ = walk.back(graph, graph.edges[relu][0], lambda n: n.keeps_shift)
     node = graph.nodes[stop]
     return isinstance(node, ir.Add) or node.synapse or node.affine
@@ -75,7 +82,7 @@ def layers(prepared: Graph, snn: Graph) -> dict[str, Layer]:
         if node.spiking:
             carrier = bias_carrier(prepared, prepared.edges[n][0])
             cap = getattr(prepared.nodes[n], "max_value", None)
-            out[n] = Layer(n, carrier, channelwise_ok(prepared, n), cap)
+            out[n] = Layer(n, carrier, channelwise_ok(prepared, n), cap, node.bipolar)
     for r, src in readout_sources(prepared, snn).items():
         out[r] = Layer(src, bias_carrier(prepared, src), True)
     return out
@@ -91,7 +98,8 @@ def convert(
     spiking_output: bool = False,
 ) -> Graph:
     """``relu_to_if`` with the given λ and initial membranes, then cumulative max pooling
-    (:func:`~sjconvert.passes.pools.accumulate_pools`) when ``cumulative``."""
+    (:func:`~sjconvert.passes.pools.accumulate_pools`) when ``cumulative``, then the running
+    means of the non-spiking ops (:func:`~sjconvert.passes.expectation.expectation`)."""
     snn = relu_to_if(
         prepared,
         lam=lam,
@@ -100,7 +108,7 @@ def convert(
         burst=burst,
         spiking_output=spiking_output,
     )
-    return accumulate_pools(snn) if cumulative else snn
+    return expectation(accumulate_pools(snn) if cumulative else snn)
 
 
 def calibrated(
