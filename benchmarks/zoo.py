@@ -53,11 +53,14 @@ def input_size(name: str) -> int:
 
 
 def build(name: str) -> nn.Module:
-    """A random-weight classifier with random batch-norm statistics, in eval mode."""
+    """A random-weight classifier with random batch-norm statistics (and random weights
+    where torchvision initialises a layer to zero, ViT's head), in eval mode."""
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None, num_classes=10, **KWARGS.get(name, {}))
     with torch.no_grad():
         for m in model.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)) and not m.weight.any():
+                nn.init.normal_(m.weight, std=0.02)  # ViT's zero-initialised head: not a test
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 2.0)

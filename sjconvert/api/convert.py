@@ -48,6 +48,7 @@ from .files import read_with_source
 Progress = Callable[[int], None]
 DEFAULT_T = "any"
 DEFAULT_BURST = 4
+DEFAULT_BIPOLAR_BURST = 16  # docs/transformers.md, "Burst size"
 GRANULARITIES = ("channel", "layer")
 CALIB_STEPS = 4  # docs/low_t.md, "Calibration steps": 8 cost twice as much for the same accuracy
 
@@ -83,6 +84,7 @@ def ann2snn(
     neuron: str = "signed",
     burst: int | None = None,
     calib_steps: int = CALIB_STEPS,
+    bipolar_burst: int = DEFAULT_BIPOLAR_BURST,
     layer_progress: LayerProgress | None = None,
     reduce: Reduce = identity,
 ) -> Conversion:
@@ -97,6 +99,8 @@ def ann2snn(
 
     ``neuron``: ``"signed"`` (:class:`~sjconvert.ir.nodes.SignedIF`, default, with bursts
     of up to ``burst`` spikes per step: :data:`DEFAULT_BURST` unless given) or ``"if"``.
+    Values a synapse reads from a non-spiking op (GELU, LayerNorm, attention) travel as
+    bipolar bursts of up to ``bipolar_burst`` spikes (``docs/transformers.md``).
     ``T="any"`` (default) calibrates for every T from 1 to 64: the first
     ``refine_samples`` calibration samples drive :func:`~sjconvert.passes.layerwise.
     calibrate_layers`, which simulates the network once for ``calib_steps`` steps and fits,
@@ -118,6 +122,8 @@ def ann2snn(
     burst = (DEFAULT_BURST if neuron == "signed" else 1) if burst is None else burst
     if burst < 1 or (burst > 1 and neuron != "signed"):
         raise InputError(f"burst must be >= 1 (and > 1 only with signed neurons), got {burst}")
+    if bipolar_burst < 1:
+        raise InputError(f"bipolar_burst must be >= 1, got {bipolar_burst}")
     if not 0.0 <= v_init < 1.0:
         raise InputError(f"v_init is a fraction of the threshold in [0, 1), got {v_init}")
     if isinstance(calib, str):
@@ -167,6 +173,7 @@ def ann2snn(
             v_init=v_init,
             neuron=neuron,
             burst=burst,
+            bipolar_burst=bipolar_burst,
         )
         pools = [accumulate_pools] if cumulative else []
         snn = run_pipeline(prepared, [plain, *pools, expectation])
@@ -181,6 +188,7 @@ def ann2snn(
             v_search,
             granularity == "channel",
             v_init,
+            bipolar_burst,
         )
         layerwise = partial(
             _layerwise,

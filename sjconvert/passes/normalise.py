@@ -121,12 +121,15 @@ def relu_to_if(
     v_init: float | Mapping[str, Any] = 0.0,
     neuron: str = "if",
     burst: int = 1,
+    bipolar_burst: int = 1,
 ) -> Graph:
     """Convert every ReLU to a neuron (threshold 1, soft reset, ``V[-1] = v_init``: a
     fraction of the threshold, per layer or per channel) with layer- or channel-wise
     normalisation (module docstring): ``neuron`` is ``"if"`` (:class:`~ir.IF`) or
     ``"signed"`` (:class:`~ir.SignedIF` with bursts of up to ``burst`` spikes per step: a
-    spike then stands for ``λ/burst``; ``meta["normalisation"]["lambda"]`` records λ).
+    spike then stands for ``λ/burst``; ``meta["normalisation"]["lambda"]`` records λ). An
+    :class:`~ir.Encode` becomes a :class:`~ir.BipolarIF` with bursts of up to
+    ``bipolar_burst`` spikes (its λ: a statistic of ``|x|``).
 
     λ per ReLU comes from ``lam`` (a scalar, or one value per channel) or else from the
     ``mode`` statistic of ``stats[relu]`` (the summary of its ANN outputs).
@@ -161,7 +164,13 @@ def relu_to_if(
     for o in list(ed.outputs):
         if not isinstance(ed.nodes[o], ir.Readout):
             ed.insert_after(o, ed.unique_name(f"{o}_readout"), ir.Readout())
-    _normalise(ed, {n: v / burst for n, v in lams.items()}, v_init, _factory(neuron, burst))
+    if bipolar_burst < 1:
+        raise PassError(f"bursts of {bipolar_burst} spikes: bipolar bursts must be >= 1")
+    per_spike = {
+        n: v / (bipolar_burst if isinstance(graph.nodes[n], ir.Encode) else burst)
+        for n, v in lams.items()
+    }
+    _normalise(ed, per_spike, v_init, _factory(neuron, burst, bipolar_burst))
     ed.meta.update(
         normalisation={
             "mode": str(mode),
@@ -170,6 +179,7 @@ def relu_to_if(
             "v_init": v_init if isinstance(v_init, float | int) else _json(v_init),
             "neuron": neuron,
             "burst": burst,
+            "bipolar_burst": bipolar_burst,
         },
         converted=True,
         dropped=dropped,
@@ -181,13 +191,13 @@ def _json(v_init: Mapping[str, Any]) -> dict[str, Any]:
     return {k: describe(as_lam(v)) for k, v in v_init.items()}
 
 
-def _factory(neuron: str, burst: int) -> Callable[[Any, bool], ir.Node]:
+def _factory(neuron: str, burst: int, bipolar_burst: int) -> Callable[[Any, bool], ir.Node]:
     """The neuron replacing a ReLU (threshold 1), or an Encode (``bipolar``: a
     :class:`~ir.BipolarIF`), from its initial membrane."""
 
     def make(v0: Any, bipolar: bool) -> ir.Node:
         if bipolar:
-            return ir.BipolarIF(v_threshold=1.0, v_init=v0, max_spikes=burst)
+            return ir.BipolarIF(v_threshold=1.0, v_init=v0, max_spikes=bipolar_burst)
         if neuron == "signed":
             return ir.SignedIF(v_threshold=1.0, v_init=v0, max_spikes=burst)
         return ir.IF(v_threshold=1.0, v_reset=None, v_init=v0)

@@ -96,6 +96,7 @@ def convert(
     burst: int,
     cumulative: bool,
     spiking_output: bool = False,
+    bipolar_burst: int = 1,
 ) -> Graph:
     """``relu_to_if`` with the given λ and initial membranes, then cumulative max pooling
     (:func:`~sjconvert.passes.pools.accumulate_pools`) when ``cumulative``, then the running
@@ -107,6 +108,7 @@ def convert(
         neuron=neuron,
         burst=burst,
         spiking_output=spiking_output,
+        bipolar_burst=bipolar_burst,
     )
     return expectation(accumulate_pools(snn) if cumulative else snn)
 
@@ -130,12 +132,22 @@ def calibrated(
         if carrier is not None and np.any(fit.shift):
             shifts[carrier] = shifts.get(carrier, 0.0) + fit.shift
         if n in cal.lam0:
-            theta = np.asarray(fit.threshold, np.float64) * setting.burst
+            burst = setting.bipolar_burst if targets[n].bipolar else setting.burst
+            theta = np.asarray(fit.threshold, np.float64) * burst
             if np.allclose(theta, theta.flat[0]):
                 lam[n] = as_lam(cal.lam0[n] * theta.flat[0])
             else:
                 lam[n] = channel_lam(cal.lam0[n] * theta, len(prepared.shapes[n]))
             v_init[n] = np.asarray(fit.v_init, np.float64)
     ann = add_bias(prepared, shifts)
-    snn = convert(ann, lam, v_init, setting.neuron, setting.burst, cumulative, spiking_output)
+    snn = convert(
+        ann,
+        lam,
+        v_init,
+        setting.neuron,
+        setting.burst,
+        cumulative,
+        spiking_output,
+        setting.bipolar_burst,
+    )
     return snn, ann

@@ -226,8 +226,9 @@ class Engine:
     def _setting(self, layer: Layer) -> Setting:
         s = self.plan.setting
         bias = s.bias and layer.carrier is not None
-        neuron = "bipolar" if layer.bipolar else s.neuron
-        return replace(s, neuron=neuron, bias=bias, channelwise=s.channelwise and layer.channelwise)
+        neuron, burst = ("bipolar", s.bipolar_burst) if layer.bipolar else (s.neuron, s.burst)
+        channelwise = s.channelwise and layer.channelwise
+        return replace(s, neuron=neuron, burst=burst, bias=bias, channelwise=channelwise)
 
     def _base(self, hist: torch.Tensor, channelwise: bool) -> torch.Tensor:
         """Each channel's threshold base: its percentile of ``z`` (1 where it never fired, or

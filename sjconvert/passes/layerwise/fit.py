@@ -66,6 +66,7 @@ class Setting:
     fading: bool = True
     channelwise: bool = True
     v0: float = 0.5
+    bipolar_burst: int = 1
 
     def node(self, c: Choice) -> ir.Node:
         """The neuron layer of choice ``c`` (per-channel threshold and initial membrane)."""
