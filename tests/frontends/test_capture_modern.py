@@ -106,5 +106,5 @@ def test_unsupported_attention_is_refused_by_name() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.attn(x, x * 2, x, need_weights=False)[0]
 
-    with pytest.raises(UnsupportedOpError, match="MultiheadAttention.*self-attention"):
+    with pytest.raises(UnsupportedOpError, match=r"MultiheadAttention.*self-attention"):
         capture(CrossAttention().eval(), torch.randn(2, 3, 4))
