@@ -43,6 +43,7 @@ FILES: dict[str, tuple[str, ...]] = {
         "targets/test_lava_spikingjelly.py",
         "targets/test_nir_interop.py",
         "frontends/test_torchvision.py",
+        "frontends/test_torchvision_modern.py",
     ),
     "onnx": ("targets/test_onnx*.py", "frontends/test_onnx_validation.py"),
 }
