@@ -49,6 +49,7 @@ Progress = Callable[[int], None]
 DEFAULT_T = "any"
 DEFAULT_BURST = 4
 DEFAULT_BIPOLAR_BURST = 16  # docs/transformers.md, "Burst size"
+DEFAULT_BIPOLAR_MODE = "99.9%"  # the statistic of |x| that sets a bipolar neuron's range
 GRANULARITIES = ("channel", "layer")
 CALIB_STEPS = 4  # docs/low_t.md, "Calibration steps": 8 cost twice as much for the same accuracy
 
@@ -85,6 +86,7 @@ def ann2snn(
     burst: int | None = None,
     calib_steps: int = CALIB_STEPS,
     bipolar_burst: int = DEFAULT_BIPOLAR_BURST,
+    bipolar_mode: str | float = DEFAULT_BIPOLAR_MODE,
     layer_progress: LayerProgress | None = None,
     reduce: Reduce = identity,
 ) -> Conversion:
@@ -114,6 +116,7 @@ def ann2snn(
     follows the layer calibration.
     """
     kind = parse_mode(mode)
+    parse_mode(bipolar_mode)
     steps, targets = _steps(T, calib_steps)
     if granularity not in GRANULARITIES:
         raise InputError(f"granularity {granularity!r} unknown; use one of {GRANULARITIES}")
@@ -169,6 +172,7 @@ def ann2snn(
             relu_to_if,
             stats=stats,
             mode=mode,
+            lam={n: statistic(stats[n], bipolar_mode) for n in signed},
             spiking_output=spiking_output,
             v_init=v_init,
             neuron=neuron,
@@ -193,7 +197,7 @@ def ann2snn(
         layerwise = partial(
             _layerwise,
             x=refine_x,
-            lam0={n: statistic(stats[n], mode) for n in relus},
+            lam0={n: statistic(stats[n], bipolar_mode if n in signed else mode) for n in relus},
             plan=Plan(setting, quantile=_quantile(kind)),
             cumulative=cumulative,
             spiking_output=spiking_output,

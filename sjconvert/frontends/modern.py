@@ -105,7 +105,7 @@ def _mul(ctx: Ctx) -> ir.Node | Block:
 def _add(ctx: Ctx) -> ir.Node | Block:
     """``a + b``; one of them may be a constant (a position embedding)."""
     if any(_number(a) for a in ctx.args[:2]) or ctx.arg(2, "alpha", 1) != 1:
-        raise Unsupported("adds a number (only tensor + tensor is supported)")
+        raise Unsupported("adds a constant (only tensor + tensor is supported)")
     return _with_constant(ctx, ir.Add()) if _consts(ctx) else ir.Add()
 
 
