@@ -49,7 +49,6 @@ Progress = Callable[[int], None]
 DEFAULT_T = "any"
 DEFAULT_BURST = 4
 DEFAULT_BIPOLAR_BURST = 16  # docs/transformers.md, "Burst size"
-DEFAULT_BIPOLAR_MODE = "99.9%"  # the statistic of |x| that sets a bipolar neuron's range
 GRANULARITIES = ("channel", "layer")
 CALIB_STEPS = 4  # docs/low_t.md, "Calibration steps": 8 cost twice as much for the same accuracy
 
@@ -86,7 +85,7 @@ def ann2snn(
     burst: int | None = None,
     calib_steps: int = CALIB_STEPS,
     bipolar_burst: int = DEFAULT_BIPOLAR_BURST,
-    bipolar_mode: str | float = DEFAULT_BIPOLAR_MODE,
+    bipolar_mode: str | float | None = None,
     layer_progress: LayerProgress | None = None,
     reduce: Reduce = identity,
 ) -> Conversion:
@@ -102,7 +101,8 @@ def ann2snn(
     ``neuron``: ``"signed"`` (:class:`~sjconvert.ir.nodes.SignedIF`, default, with bursts
     of up to ``burst`` spikes per step: :data:`DEFAULT_BURST` unless given) or ``"if"``.
     Values a synapse reads from a non-spiking op (GELU, LayerNorm, attention) travel as
-    bipolar bursts of up to ``bipolar_burst`` spikes (``docs/transformers.md``).
+    bipolar bursts of up to ``bipolar_burst`` spikes, their range set by the ``bipolar_mode``
+    statistic of ``|x|`` (``mode`` unless given; ``docs/transformers.md``).
     ``T="any"`` (default) calibrates for every T from 1 to 64: the first
     ``refine_samples`` calibration samples drive :func:`~sjconvert.passes.layerwise.
     calibrate_layers`, which simulates the network once for ``calib_steps`` steps and fits,
@@ -116,6 +116,7 @@ def ann2snn(
     follows the layer calibration.
     """
     kind = parse_mode(mode)
+    bipolar_mode = mode if bipolar_mode is None else bipolar_mode
     parse_mode(bipolar_mode)
     steps, targets = _steps(T, calib_steps)
     if granularity not in GRANULARITIES:
