@@ -88,7 +88,9 @@ MODERN: dict[str, ZooEntry] = {
         ZooEntry("vit_digits32", MODERN_PREFIX + "vit_narrow", "digits32", epochs=80, lr=1e-3),
         ZooEntry("swin_shapes32", MODERN_PREFIX + "swin_tiny", "shapes32", epochs=30, lr=1e-3),
         ZooEntry("swinv2_digits32", MODERN_PREFIX + "swinv2_tiny", "digits32", epochs=60, lr=1e-3),
-        ZooEntry("convnext_shapes32", MODERN_PREFIX + "convnext_tiny", "shapes32", epochs=30),
+        ZooEntry(
+            "convnext_shapes32", MODERN_PREFIX + "convnext_tiny", "shapes32", epochs=40, lr=1e-3
+        ),
         ZooEntry("maxvit_shapes32", MODERN_PREFIX + "maxvit_tiny", "shapes32", epochs=30, lr=1e-3),
         ZooEntry("efficientnetb0_shapes32", "efficientnet_b0", "shapes32", epochs=20),
         ZooEntry("mobilenetv3s_digits32", "mobilenet_v3_small", "digits32", epochs=40),
