@@ -36,6 +36,7 @@ from torch import nn
 from sjconvert import ann2snn
 from sjconvert.errors import SjconvertError, UnsupportedOpError
 from sjconvert.exec import Simulator
+from sjconvert.exec.workload import workload
 from sjconvert.frontends import capture
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,11 +54,14 @@ def input_size(name: str) -> int:
 
 
 def build(name: str) -> nn.Module:
-    """A random-weight classifier with random batch-norm statistics, in eval mode."""
+    """A random-weight classifier with random batch-norm statistics (and random weights
+    where torchvision initialises a layer to zero, ViT's head), in eval mode."""
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None, num_classes=10, **KWARGS.get(name, {}))
     with torch.no_grad():
         for m in model.modules():
+            if isinstance(m, (nn.Linear, nn.Conv2d)) and not m.weight.any():
+                nn.init.normal_(m.weight, std=0.02)  # ViT's zero-initialised head: not a test
             if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
                 m.running_mean.uniform_(-0.2, 0.2)
                 m.running_var.uniform_(0.5, 2.0)
@@ -76,6 +80,8 @@ def bench(name: str) -> dict[str, Any]:
         "input": size,
         "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
     }
+    with torch.no_grad():
+        want = model(x)
     start = time.perf_counter()
     try:
         ann = capture(model, x[:2])
@@ -84,29 +90,33 @@ def bench(name: str) -> dict[str, Any]:
     except SjconvertError as exc:
         return {**row, "status": "capture failed", "reason": str(exc)}
     row["capture_s"] = time.perf_counter() - start
+    row["ir_nodes"] = len(ann.nodes)
+    del model  # the largest models (600M parameters) must not be held three times
+    gc.collect()
     start = time.perf_counter()
-    conv = ann2snn(ann, [x], mode="max", T=None)
+    snn = ann2snn(ann, [x], mode="max", T=None).snn
     row["convert_s"] = time.perf_counter() - start
-    with torch.no_grad():
-        want = model(x)
-    snn = conv.snn
-    got = Simulator(snn).rate(x)[snn.outputs[0]]
+    del ann
+    gc.collect()
+    sim = Simulator(snn)
+    got = sim.rate(x)[snn.outputs[0]]
     err = float((got - want).abs().max())
     scale = max(1.0, float(want.abs().max()))
     start = time.perf_counter()
-    out = Simulator(snn).run(x, T=STEPS).output
+    res = sim.run(x, T=STEPS)
     row["simulate_s"] = time.perf_counter() - start
-    neurons = sum(1 for _, n in snn if n.spiking)
-    ok = err <= RATE_TOLERANCE * scale and bool(torch.isfinite(out).all())
+    synops = sum(float(v.sum()) for v in res.synops.values()) / BATCH
+    finite = bool(torch.isfinite(res.output).all())
+    ok = err <= RATE_TOLERANCE * scale and finite
     return {
         **row,
         "status": "converted" if ok else "rate mismatch",
-        "ir_nodes": len(ann.nodes),
-        "neuron_layers": neurons,
+        "neuron_layers": sum(1 for _, n in snn if n.spiking),
         "rate_max_error": err,
         "rate_error_relative": err / scale,
         "snn_steps": STEPS,
-        "snn_finite": bool(torch.isfinite(out).all()),
+        "snn_finite": finite,
+        "spike_driven": workload(sim.graph).fraction(STEPS, synops),
     }
 
 
@@ -141,20 +151,25 @@ def table(rows: list[dict[str, Any]]) -> Table:
     return t
 
 
+def _share(row: dict[str, Any]) -> str:
+    return f"{100 * row['spike_driven']:.0f} %" if "spike_driven" in row else "n/a"
+
+
 def markdown(results: dict[str, Any]) -> str:
     """The "Coverage" section of ``docs/zoo.md``, from the stored JSON."""
     rows = results["models"]
     done = [r for r in rows if r["status"] == "converted"]
     lines = [
         "| model | input | params (M) | IR nodes | neuron layers | rate error (rel.) "
-        "| capture s | convert s | simulate s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        f"| spike-driven (T={STEPS}) | capture s | convert s | simulate s |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         if "rate_error_relative" in r:
             lines.append(
                 f"| {r['model']} | {r['input']} | {r['params_M']:.1f} | {r['ir_nodes']} "
                 f"| {r['neuron_layers']} | {r['rate_error_relative']:.1e} "
+                f"| {_share(r)} "
                 f"| {r['capture_s']:.1f} | {r['convert_s']:.1f} | {r['simulate_s']:.1f} |"
             )
     refused = [f"* **{r['model']}** — {r['reason']}" for r in rows if "reason" in r]
@@ -179,6 +194,12 @@ def main() -> None:
     parser.add_argument(
         "--markdown", action="store_true", help="print the docs table from --json and exit"
     )
+    parser.add_argument(
+        "--update",
+        action="store_true",
+        help="replace only the rows of the models run in --json (the largest models can then "
+        "run apart, one at a time)",
+    )
     args = parser.parse_args()
     if args.markdown:
         print(markdown(json.loads(Path(args.json).read_text())))
@@ -194,10 +215,25 @@ def main() -> None:
         r = rows[-1]
         console.print(f"{name}: {r['status']} {r.get('reason', '')}", highlight=False)
         gc.collect()
+        if args.update:
+            _save(args.json, _merged(args.json, rows))
     console.print(table(rows))
     for r in rows:
         if "reason" in r:
             console.print(f"{r['model']}: {r['reason']}", highlight=False)
+    _save(args.json, _merged(args.json, rows) if args.update else rows)
+
+
+def _merged(path: str, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows stored in ``path`` with those of ``rows`` replaced or added, in torchvision's
+    order."""
+    old = json.loads(Path(path).read_text())["models"] if Path(path).exists() else []
+    by_name = {r["model"]: r for r in old} | {r["model"]: r for r in rows}
+    order = torchvision.models.list_models(module=torchvision.models)
+    return [by_name[n] for n in order if n in by_name]
+
+
+def _save(path: str, rows: list[dict[str, Any]]) -> None:
     results = {
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
@@ -205,7 +241,7 @@ def main() -> None:
         "batch": BATCH,
         "models": rows,
     }
-    Path(args.json).write_text(json.dumps(results, indent=2) + "\n")
+    Path(path).write_text(json.dumps(results, indent=2) + "\n")
 
 
 if __name__ == "__main__":

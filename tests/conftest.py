@@ -43,6 +43,7 @@ FILES: dict[str, tuple[str, ...]] = {
         "targets/test_lava_spikingjelly.py",
         "targets/test_nir_interop.py",
         "frontends/test_torchvision.py",
+        "frontends/test_torchvision_modern.py",
     ),
     "onnx": ("targets/test_onnx*.py", "frontends/test_onnx_validation.py"),
 }
@@ -158,6 +159,35 @@ def example_nodes() -> dict[str, ir.Node]:
         "AdaptiveAvgPool2d": ir.AdaptiveAvgPool2d((7, 2)),
         "Transpose": ir.Transpose((2, 3, 1)),
         "Slice": ir.Slice(1, 1, 3),
+        **modern_nodes(r),
+    }
+
+
+def modern_nodes(r: np.random.Generator) -> dict[str, ir.Node]:
+    """One instance of each node class of the modern architectures (issue 22)."""
+    return {
+        "GELU": ir.GELU(tanh=True),
+        "SiLU": ir.SiLU(),
+        "Hardswish": ir.Hardswish(),
+        "Hardsigmoid": ir.Hardsigmoid(),
+        "Sigmoid": ir.Sigmoid(),
+        "Tanh": ir.Tanh(),
+        "LayerNorm": ir.LayerNorm(r.normal(size=(3, 4)), r.normal(size=(3, 4)), 1e-6),
+        "L2Normalize": ir.L2Normalize(1e-6),
+        "Mul": ir.Mul(),
+        "MatMul": ir.MatMul(),
+        "Constant": ir.Constant(r.normal(size=(2, 4))),
+        "Roll": ir.Roll((-1, 2), (1, 2)),
+        "Pad": ir.Pad((0, 0, 1, 2)),
+        "WindowPartition": ir.WindowPartition((2, 3), channels_first=True),
+        "WindowMerge": ir.WindowMerge((2, 2), (4, 6)),
+        "PatchMerge": ir.PatchMerge(),
+        "SplitHeads": ir.SplitHeads(2),
+        "MergeHeads": ir.MergeHeads(2, 3),
+        "RunningMean": ir.RunningMean(),
+        "Compensate": ir.Compensate(),
+        "Encode": ir.Encode(),
+        "BipolarIF": ir.BipolarIF(np.array([1.0, 0.5, 2.0], np.float32), 0.25, max_spikes=8),
     }
 
 

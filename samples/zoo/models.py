@@ -20,6 +20,7 @@ import torchvision
 from torch import nn
 
 NUM_CLASSES = 10
+MODERN_PREFIX = "samples.zoo.modern:"
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,13 @@ class ZooEntry:
         return {"weights": None, "num_classes": NUM_CLASSES, **self.kwargs}
 
     def build(self) -> nn.Module:
-        """A freshly initialised model (draws from torch's global RNG)."""
+        """A freshly initialised model (draws from torch's global RNG). ``arch`` is a
+        torchvision factory name, or ``samples.zoo.modern:<factory>`` for a small
+        configuration of a torchvision class (:mod:`samples.zoo.modern`)."""
+        if self.arch.startswith(MODERN_PREFIX):
+            from .modern import FACTORIES
+
+            return FACTORIES[self.arch.removeprefix(MODERN_PREFIX)](**self.kwargs)
         return torchvision.models.get_model(self.arch, **self.constructor_kwargs())
 
 
@@ -72,6 +79,34 @@ ZOO: dict[str, ZooEntry] = {
     )
 }
 
+# Modern architectures (issue 22): small configurations of the transformer and ConvNeXt
+# classes, and torchvision's own EfficientNet-B0, MobileNetV3-Small and RegNetY-400MF.
+MODERN: dict[str, ZooEntry] = {
+    e.name: e
+    for e in (
+        ZooEntry("vit_shapes32", MODERN_PREFIX + "vit_tiny", "shapes32", epochs=60, lr=1e-3),
+        ZooEntry("vit_digits32", MODERN_PREFIX + "vit_narrow", "digits32", epochs=80, lr=1e-3),
+        ZooEntry("swin_shapes32", MODERN_PREFIX + "swin_tiny", "shapes32", epochs=30, lr=1e-3),
+        ZooEntry("swinv2_digits32", MODERN_PREFIX + "swinv2_tiny", "digits32", epochs=60, lr=1e-3),
+        ZooEntry(
+            "convnext_shapes32", MODERN_PREFIX + "convnext_tiny", "shapes32", epochs=40, lr=1e-3
+        ),
+        ZooEntry("maxvit_shapes32", MODERN_PREFIX + "maxvit_tiny", "shapes32", epochs=30, lr=1e-3),
+        ZooEntry("efficientnetb0_shapes32", "efficientnet_b0", "shapes32", epochs=20),
+        ZooEntry("mobilenetv3s_digits32", "mobilenet_v3_small", "digits32", epochs=40),
+        ZooEntry("mobilenetv3s_shapes32", "mobilenet_v3_small", "shapes32", epochs=25),
+        ZooEntry("regnety400mf_shapes32", "regnet_y_400mf", "shapes32", epochs=20),
+    )
+}
+ZOO.update(MODERN)
+# Modern models the conversion of the new ops may be tuned on; the others are held out.
+MODERN_TUNE: tuple[str, ...] = (
+    "vit_shapes32",
+    "convnext_shapes32",
+    "efficientnetb0_shapes32",
+    "mobilenetv3s_digits32",
+)
+
 # Tuning set: two models per data set, four structural families (plain residual,
 # inverted residual with ReLU6 and depthwise convs, Fire modules with concat and
 # ceil-mode max pooling, Inception blocks with functional ReLU).
@@ -83,4 +118,6 @@ TUNE: tuple[str, ...] = (
 )
 # Held out: never used to choose defaults. resnet18_digits32 shares its architecture
 # with a tuning model (tests a new data set only); all others are new architectures.
-HELD_OUT: tuple[str, ...] = tuple(name for name in ZOO if name not in TUNE)
+HELD_OUT: tuple[str, ...] = tuple(
+    name for name in ZOO if name not in TUNE and name not in MODERN_TUNE
+)

@@ -29,6 +29,7 @@ from ..passes import (
     run_pipeline,
     statistic,
 )
+from ..passes.expectation import expectation
 from ..passes.layerwise import (
     Calibration,
     LayerProgress,
@@ -111,7 +112,8 @@ def ann2snn(
         raise InputError("the model already has spiking neurons; ann2snn converts ReLU ANNs")
     prepared = run_pipeline(ann, [*PREPARE, partial(replace_maxpool, policy=opts.maxpool)])
     prepared = prepared.with_meta(maxpool=opts.maxpool)
-    relus = [n for n, node in prepared if isinstance(node, ir.ReLU)]
+    relus = [n for n, node in prepared if node.becomes_neuron]
+    signed = {n for n in relus if isinstance(prepared.nodes[n], ir.Encode)}
     count = 0
     kept: list[tuple[int, torch.Tensor]] = []
 
@@ -126,7 +128,7 @@ def ann2snn(
             yield x
 
     agree(ann, calib)
-    stats = calibrate(prepared, stream(), relus, progress)
+    stats = calibrate(prepared, stream(), relus, progress, signed)
     count = int(dist.all_sum(torch.tensor(count)))
     cumulative = opts.maxpool == "cumulative"
     cal = None
@@ -139,13 +141,19 @@ def ann2snn(
             v_init=opts.v_init,
             neuron=opts.neuron,
             burst=opts.max_spikes,
+            lam={n: statistic(stats[n], opts.bipolar_range_mode) for n in signed},
+            bipolar_burst=opts.bipolar_burst,
         )
-        snn = run_pipeline(prepared, [plain, *([accumulate_pools] if cumulative else [])])
+        pools = [accumulate_pools] if cumulative else []
+        snn = run_pipeline(prepared, [plain, *pools, expectation])
     else:
         layerwise = partial(
             _layerwise,
             x=_refine_samples(kept, opts.refine_samples),
-            lam0={n: statistic(stats[n], opts.mode) for n in relus},
+            lam0={
+                n: statistic(stats[n], opts.bipolar_range_mode if n in signed else opts.mode)
+                for n in relus
+            },
             plan=Plan(Setting.from_options(opts), quantile=opts.quantile),
             cumulative=cumulative,
             spiking_output=opts.spiking_output,

@@ -46,7 +46,8 @@ def supported_ops_markdown() -> str:
         "",
         "SpikingJelly neurons, recognised by exact class name without importing SpikingJelly: "
         + ", ".join(f"`{n}`" for n in NEURON_CLASSES)
-        + " → IR `IF` / `LIF` (read, never run: any `backend`); other SpikingJelly modules "
+        + " → IR `IF` / `LIF` (read, never run: any `backend`); other modules recognised by "
+        "class name (SpikingJelly's, torchvision's MaxViT attention and partitions) "
         + ", ".join(f"`{n}` → `{b.op.__name__}`" for n, b in NAMED_BUILDERS.items())
         + ".",
         "",

@@ -53,7 +53,7 @@ from .exits import DEBUG, EXIT_CODES, OneLineErrors, err
 from .exits import run_body as _run
 from .options import with_conversion_options
 from .paths import check_outputs
-from .render import graph_rows, graph_table, results_table
+from .render import graph_rows, graph_table, results_table, spike_driven_by_t, spiking_work
 
 app = typer.Typer(
     cls=OneLineErrors,
@@ -385,7 +385,10 @@ def inspect(
             raise InputError(f"{ir_file}: holds no source ANN (--source)")
         g = ann if source else graph
         if json_out:
-            out.print_json(json.dumps({"outputs": list(g.outputs), "nodes": graph_rows(g)}))
+            work = spiking_work(g)
+            shares = None if work is None else spike_driven_by_t(work)
+            info = {"outputs": list(g.outputs), "nodes": graph_rows(g), "spike_driven": shares}
+            out.print_json(json.dumps(info))
         else:
             out.print(graph_table(g, title=str(ir_file)))
 

@@ -7,10 +7,13 @@ from typing import Any
 import numpy as np
 from rich.table import Table
 
+from ..exec.shapes import with_shapes
+from ..exec.workload import Workload, workload
 from ..ir import nodes as ir
 from ..ir.graph import Graph
 
 DEFAULTS = {"stride": 1, "padding": 0, "dilation": 1}
+FRACTION_STEPS = (1, 4, 8, 16, 32, 64)  # the T at which inspect shows the spike-driven share
 
 
 def _num(v: Any) -> str:
@@ -52,6 +55,9 @@ def describe(node: ir.Node) -> tuple[str, str]:
         neuron = f"step θ={_num(node.threshold)}"
     elif isinstance(node, ir.Delay):
         neuron = f"delay {node.steps} step(s)"
+    elif isinstance(node, (ir.SignedIF, ir.BipolarIF)):
+        kind = "bipolar" if node.bipolar else "signed"
+        neuron = f"θ={_num(node.v_threshold)} {kind}, ≤{node.max_spikes} spikes/step"
     elif isinstance(node, ir.Readout):
         neuron = "membrane readout"
     elif isinstance(node, ir.Scale):
@@ -59,9 +65,23 @@ def describe(node: ir.Node) -> tuple[str, str]:
     return ", ".join(parts), neuron
 
 
+def spiking_work(g: Graph) -> Workload | None:
+    """The graph's workload (:mod:`~sjconvert.exec.workload`) if it spikes, else None."""
+    if not any(node.spiking for _, node in g):
+        return None
+    return workload(with_shapes(g))
+
+
+def spike_driven_by_t(w: Workload) -> dict[str, float]:
+    """The share of operations that is spike-driven at each of :data:`FRACTION_STEPS`, in
+    the dense limit (every spike-driven synapse at its full MACs)."""
+    return {str(t): w.fraction(t) for t in FRACTION_STEPS}
+
+
 def graph_rows(g: Graph) -> list[dict[str, Any]]:
     rows = []
     lam = g.meta.get("normalisation", {}).get("lambda", {})
+    work = spiking_work(g)
     for name, node in g:
         params, neuron = describe(node)
         rows.append(
@@ -73,14 +93,20 @@ def graph_rows(g: Graph) -> list[dict[str, Any]]:
                 "parameters": params,
                 "neuron": neuron,
                 "lambda": lam.get(name),
+                "work": "" if work is None else work.kinds.get(name, ""),
             }
         )
     return rows
 
 
 def graph_table(g: Graph, title: str = "") -> Table:
-    t = Table(title=title, title_justify="left")
-    for col in ("node", "op", "inputs", "shape", "parameters", "threshold / neuron", "λ"):
+    work = spiking_work(g)
+    caption = None
+    if work is not None:
+        shares = ", ".join(f"T={t}: {100 * v:.1f} %" for t, v in spike_driven_by_t(work).items())
+        caption = f"spike-driven share of operations (dense limit): {shares}"
+    t = Table(title=title, title_justify="left", caption=caption, caption_justify="left")
+    for col in ("node", "op", "inputs", "shape", "parameters", "threshold / neuron", "λ", "work"):
         t.add_column(col, overflow="fold")
     for r in graph_rows(g):
         t.add_row(
@@ -91,6 +117,7 @@ def graph_table(g: Graph, title: str = "") -> Table:
             r["parameters"],
             r["neuron"],
             _lam_text(r["lambda"]),
+            r["work"],
         )
     return t
 
@@ -126,7 +153,7 @@ def results_table(res: Any, title: str = "") -> Table:
     )
     columns = ["T", "SNN"] if res.ann is None else ["T", "SNN", "ANN", "SNN − ANN"]
     if cost is not None:
-        columns += ["spikes", "SOPs", "energy", "vs ANN"]
+        columns += ["spikes", "SOPs", "energy", "vs ANN", "spike-driven"]
     for col in columns:  # no ANN columns for an SNN without a source ANN
         t.add_column(col, justify="right")
     for step, acc in res.snn.items():
@@ -136,7 +163,9 @@ def results_table(res: Any, title: str = "") -> Table:
         if cost is not None:
             e = cost.energy(step)
             ratio = e / cost.ann_energy if cost.ann_energy else float("nan")
+            share = cost.spike_driven(step)
             row += [_si(cost.spikes[step]), _si(cost.synops[step]), _joules(e), f"{ratio:.2f}×"]
+            row.append("" if share is None else f"{100 * share:.1f} %")
         t.add_row(*row)
     return t
 

@@ -59,7 +59,10 @@ def fanouts(graph: Graph) -> dict[str, np.ndarray]:
 
 
 def _receives(node: ir.Node) -> bool:
-    """A node where a spike's path ends: a synapse, a neuron, an integrator."""
+    """A node where a spike's path ends: a synapse, a neuron, an integrator, an op on
+    accumulated values (its running mean adds the spike in)."""
+    if node.accumulated:
+        return True
     return not (node.linear or node.pool or node.identity or node.affine or node.sums)
 
 

@@ -19,6 +19,7 @@ from . import dist
 from .cost import E_AC, E_MAC, macs, static_macs
 from .data_layout import batch_steps, model_input
 from .reference import SimResult, Simulator
+from .workload import Workload, workload
 
 DEFAULT_STEPS = (4, 8, 16, 32)  # for direct input; a sequence runs its own length
 
@@ -37,16 +38,26 @@ class Executor(Protocol):
 class Cost:
     """Per inference (one sample) after T steps: spikes, synaptic operations (accumulates,
     spikes × fan-out) and the energy estimate; the static synapses' and the ANN's
-    multiply-accumulates (:mod:`.cost`)."""
+    multiply-accumulates (:mod:`.cost`); the work that is not spike-driven and the share of
+    all operations that is (:mod:`.workload`)."""
 
     spikes: dict[int, float]
     synops: dict[int, float]
     macs_static: float
     ann_macs: float
+    work: Workload | None = None
 
     def energy(self, t: int) -> float:
-        """Joules per inference after ``t`` steps."""
-        return E_AC * self.synops[t] + E_MAC * self.macs_static
+        """Joules per inference after ``t`` steps: accumulates at ``E_AC``; static MACs,
+        dense MACs and nonlinear evaluations (each step) at ``E_MAC``."""
+        if self.work is None:
+            return E_AC * self.synops[t] + E_MAC * self.macs_static
+        w = self.work
+        return E_AC * self.synops[t] + E_MAC * (w.static_ops + t * (w.dense_macs + w.evaluations))
+
+    def spike_driven(self, t: int) -> float | None:
+        """Share of the operations after ``t`` steps that is spike-driven."""
+        return None if self.work is None else self.work.fraction(t, self.synops[t])
 
     @property
     def ann_energy(self) -> float:
@@ -62,6 +73,8 @@ class Cost:
             "ann_energy_joules": self.ann_energy,
             "pj_per_accumulate": E_AC * 1e12,
             "pj_per_mac": E_MAC * 1e12,
+            "spike_driven_fraction": {str(t): self.spike_driven(t) for t in self.synops},
+            "workload": None if self.work is None else self.work.to_dict(),
         }
 
 
@@ -209,7 +222,7 @@ def _cost(snn: Executor, steps: list[int], per_t: torch.Tensor) -> Cost | None:
         return None
     spikes = {t: float(v) for t, v in zip(steps, per_t[0], strict=True)}
     synops = {t: float(v) for t, v in zip(steps, per_t[1], strict=True)}
-    return Cost(spikes, synops, float(static_macs(graph)), float(macs(graph)))
+    return Cost(spikes, synops, float(static_macs(graph)), float(macs(graph)), workload(graph))
 
 
 def _merged(spikes: dict[str, float]) -> dict[str, float]:

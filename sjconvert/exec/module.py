@@ -82,11 +82,9 @@ class StepModule(nn.Module):
         f = self.features
         xs = x.reshape(-1, f) if static else x.reshape(steps, -1, f)
         consts = {**self.scalars, **{k: getattr(self, k) for k in self.program.channels}}
-        one = xs if static else xs[0]  # [N, F]: a register starts as one per neuron
-        regs = {
-            r: getattr(self, f"init_{r}").expand_as(one)
-            if state is None
-            else state[r].reshape(-1, f)
+        zero = (xs if static else xs[0]) * 0.0  # full-size registers from the start: a
+        regs = {  # register may never meet the input (a count)
+            r: zero + getattr(self, f"init_{r}") if state is None else state[r].reshape(-1, f)
             for r in self.program.state
         }
         out = []

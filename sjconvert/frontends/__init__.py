@@ -4,5 +4,8 @@
 
 from .capture import capture
 from .loading import Batch, DataSource, import_object, load_data, load_model
+from .modern import register
+
+register()
 
 __all__ = ["Batch", "DataSource", "capture", "import_object", "load_data", "load_model"]

@@ -31,6 +31,7 @@ from ..exec.data_layout import layout_hint
 from ..exec.reference import Simulator
 from ..ir.graph import Graph
 from .builders import module_builder, neuron_kind
+from .constants import constant_nodes
 from .fx_to_ir import to_ir, unmapped
 from .refusals import report
 
@@ -106,6 +107,8 @@ def trace(model: nn.Module) -> fx.GraphModule:
     gm = fx.GraphModule(model, graph, class_name=name)
     gm.meta["per_step"] = frozenset(tracer.per_step)
     gm.meta["scope"] = {k: path for k, (path, _) in tracer.node_name_to_scope.items()}
+    gm.meta["constant_names"] = frozenset(constant_nodes(gm))
+    gm.meta["constants"] = {}
     return gm
 
 
@@ -118,7 +121,10 @@ class _ShapeProp(ShapeProp):
 
     def run_node(self, n: fx.Node) -> Any:
         self.current = n.name
-        return super().run_node(n)
+        result = super().run_node(n)
+        if n.name in self.module.meta.get("constant_names", ()):
+            self.module.meta["constants"][n.name] = result
+        return result
 
     def call_module(self, target: Any, args: Any, kwargs: Any) -> Any:
         if neuron_kind(self.fetch_attr(target)) is not None:

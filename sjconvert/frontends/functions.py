@@ -50,10 +50,6 @@ def _permute(ctx: Ctx) -> ir.Node:
     return ir.Transpose(tuple(ctx.dim(d) for d in full[ctx.lead :]))
 
 
-def _cat(ctx: Ctx) -> ir.Node:
-    return ir.Concat(ctx.dim(ctx.arg(1, "dim", 0)))
-
-
 def _mean(ctx: Ctx) -> ir.Node | Chain:
     """A mean over spatial axes (``x.mean((2, 3))``, ``torch.mean(x, -1, keepdim=True)``) is
     an average pool whose window spans those axes."""
@@ -102,12 +98,6 @@ def _pool_fn(kind: str, dims: int) -> Callable[[Ctx], ir.Node]:
 
 def _number(v: Any) -> bool:
     return isinstance(v, numbers.Real) and not isinstance(v, bool)
-
-
-def _add(ctx: Ctx) -> ir.Node:
-    if any(_number(a) for a in ctx.args) or ctx.arg(2, "alpha", 1) != 1:
-        raise Unsupported("adds a constant (only tensor + tensor is supported)")
-    return ir.Add()
 
 
 def _scale(divide: bool) -> Callable[[Ctx], ir.Node]:
@@ -213,7 +203,7 @@ _add_fn(
 )
 _add_fn((torch.transpose, "transpose", "swapaxes", torch.swapaxes), _transpose)
 _add_fn((torch.permute, "permute"), _permute)
-_add_fn((torch.cat, torch.concat, torch.concatenate), _cat)
+# cat, add and mul (of values, numbers and constants): frontends/modern.py
 _add_fn((operator.getitem,), _getitem)
 # dropout
 _add_fn((F.dropout, F.dropout1d, F.dropout2d, F.dropout3d), _dropout(True))
@@ -230,8 +220,6 @@ _add_fn((F.max_pool2d,), _pool_fn("Max", 2))
 _add_fn((F.adaptive_avg_pool1d, F.adaptive_avg_pool2d), adaptive_avg)
 _add_fn((torch.mean, "mean"), _mean)
 # arithmetic
-_add_fn((operator.add, operator.iadd, torch.add, "add", "add_"), _add)
-_add_fn((operator.mul, operator.imul, torch.mul, "mul", "mul_"), _scale(False))
 _add_fn((operator.truediv, operator.itruediv, torch.div, "div", "div_"), _scale(True))
 # softmax
 _add_fn((F.softmax, torch.softmax, "softmax"), _softmax(False))

@@ -3,6 +3,7 @@
 the event count and running-mean readout every executor reports (:mod:`.readout`).
 Every executor in :mod:`sjconvert.exec` and every target runs or generates from these."""
 
+from . import expectation, modern  # register the modern ops' kernels and programs
 from .kernels import KERNELS, RATES, channel_view, entry, kernel, prepare, rate
 from .neurons import PROGRAMS, has_program, program_for, step_program
 from .program import C_EXPRESSIONS, FUNCTIONS, Op, StepProgram, compile_inplace, run_pure
@@ -21,8 +22,10 @@ __all__ = [
     "compile_inplace",
     "entry",
     "events",
+    "expectation",
     "has_program",
     "kernel",
+    "modern",
     "prepare",
     "program_for",
     "rate",

@@ -80,12 +80,12 @@ def prepare(
     rate_mode: bool = False,
 ) -> Params:
     """Parameters as tensors, once before any batch runs; per-channel fields of the kernel
-    are shaped for the input rank (from the per-sample input shapes, kept as
-    ``in_shapes`` for kernels whose form depends on them)."""
+    are shaped for the input rank (from the per-sample input shapes, also given to the
+    kernel as ``in_shapes``: static sizes a kernel may use where it must reshape)."""
     found = entry(node, rate_mode)
     channels = found.channels if found else ()
     rank = len(in_shapes[0]) + 1 if in_shapes else 1
-    out: Params = {"node": node, "in_shapes": [tuple(s) for s in in_shapes]}
+    out: Params = {"node": node, "in_shapes": [tuple(int(n) for n in s) for s in in_shapes]}
     for key, value in node.params().items():
         if key in channels:
             value = channel_view(value, rank)
@@ -211,9 +211,12 @@ RATE_CODED = tuple(c for c in ir.NODE_TYPES.values() if c.rate_coded)
 @rate(*RATE_CODED, channels=("v_threshold",))
 def _rate_coded(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     """``clamp(X / V_th, 0, B)``: the firing rate of a neuron with a constant input (``B``:
-    the most spikes it emits in one step, 1 but for a bursting SignedIF). Registered for
-    every class with the ``rate_coded`` trait, so trait and model cannot disagree."""
-    return torch.clamp(xs[0] / p["v_threshold"], 0.0, float(p.get("max_spikes", 1)))
+    the most spikes it emits in one step, 1 but for a bursting SignedIF; ``−B`` the lower
+    bound of a ``bipolar`` neuron). Registered for every class with the ``rate_coded``
+    trait, so trait and model cannot disagree."""
+    b = float(p.get("max_spikes", 1))
+    low = -b if p["node"].bipolar else 0.0
+    return torch.clamp(xs[0] / p["v_threshold"], low, b)
 
 
 @rate(ir.LI)

@@ -12,6 +12,7 @@ from functools import partial
 from ..errors import SjconvertError
 from ..ir.graph import Graph
 from .calibrate import ActivationSummary, calibrate, parse_mode, statistic
+from .expectation import encode_spikes, expectation
 from .fold import fold_batchnorm, remove_identities
 from .fold_scale import fold_scales
 from .normalise import relu_to_if
@@ -41,7 +42,7 @@ def run_pipeline(graph: Graph, passes: Sequence[Pass]) -> Graph:
 
 
 # Passes that prepare a captured ANN for calibration and conversion.
-PREPARE: list[Pass] = [remove_identities, fold_batchnorm]
+PREPARE: list[Pass] = [remove_identities, fold_batchnorm, encode_spikes]
 
 __all__ = [
     "PREPARE",
@@ -49,6 +50,8 @@ __all__ = [
     "Pass",
     "accumulate_pools",
     "calibrate",
+    "encode_spikes",
+    "expectation",
     "fold_batchnorm",
     "fold_scales",
     "parse_mode",

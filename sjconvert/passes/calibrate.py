@@ -14,7 +14,7 @@ sketch with masked selection cost here).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -88,21 +88,28 @@ def calibrate(
     batches: Iterable[torch.Tensor],
     nodes: list[str],
     progress: Callable[[int], None] | None = None,
+    signed: Collection[str] = (),
 ) -> dict[str, ActivationSummary]:
-    """Run ``graph`` in ANN mode over ``batches`` and summarise the outputs of ``nodes``.
+    """Run ``graph`` in ANN mode over ``batches`` and summarise the outputs of ``nodes``
+    (of their magnitudes ``|x|`` for the nodes in ``signed``).
 
     Memory is one batch's activations plus one fixed-size summary per node.
     """
     program = Simulator(graph)
     summaries = {n: ActivationSummary() for n in nodes}
     seen = 0
+
+    def observe(name: str, value: torch.Tensor) -> None:
+        if name in summaries:
+            summaries[name].update(value.abs() if name in signed else value)
+
     for x in batches:
         x = torch.as_tensor(x)
         if x.numel() == 0:
             continue
         if not torch.isfinite(x).all():
             raise InputError(f"calibration batch {seen} holds NaN or Inf")
-        program.rate(x, keep=set(), observe=lambda n, v: n in summaries and summaries[n].update(v))
+        program.rate(x, keep=set(), observe=observe)
         seen += 1
         if progress:
             progress(int(x.shape[0]))

@@ -45,6 +45,8 @@ from .calibrate import ActivationSummary, statistic
 from .options import check_neuron
 from .pools import MAXPOOLS, replace_maxpool
 
+BIPOLAR_V_INIT = 0.5  # a bipolar neuron rounds its running sum (docs/transformers.md)
+
 
 def cap(node: ir.Node, lam: Lam) -> Lam:
     """λ of a capped ReLU ``min(max(x, 0), a)`` never exceeds ``a``: the IF's rate saturates
@@ -61,7 +63,7 @@ def _desired(ed: GraphEditor, name: str, lam: Mapping[str, Lam]) -> Lam:
     """λ wanted at ``name``'s output: the λ of the ReLU it feeds through scale-keeping ops,
     adds and concats (carried back through the data movement between them)."""
     stop, path = walk.forward(ed, name, _passes_scale)
-    if stop is None or not isinstance(ed.nodes[stop], ir.ReLU) or stop not in lam:
+    if stop is None or not ed.nodes[stop].becomes_neuron or stop not in lam:
         return as_lam(1.0)
     want: Lam | None = lam[stop]
     for n in reversed(path):  # undo the moves between name and the ReLU
@@ -118,12 +120,15 @@ def relu_to_if(
     v_init: float | Mapping[str, Any] = 0.0,
     neuron: str = "if",
     burst: int = 1,
+    bipolar_burst: int = 1,
 ) -> Graph:
     """Convert every ReLU to a neuron (threshold 1, soft reset, ``V[-1] = v_init``: a
     fraction of the threshold, per layer or per channel) with layer- or channel-wise
     normalisation (module docstring): ``neuron`` is ``"if"`` (:class:`~ir.IF`) or
     ``"signed"`` (:class:`~ir.SignedIF` with bursts of up to ``burst`` spikes per step: a
-    spike then stands for ``λ/burst``; ``meta["normalisation"]["lambda"]`` records λ).
+    spike then stands for ``λ/burst``; ``meta["normalisation"]["lambda"]`` records λ). An
+    :class:`~ir.Encode` becomes a :class:`~ir.BipolarIF` with bursts of up to
+    ``bipolar_burst`` spikes (its λ: a statistic of ``|x|``).
 
     λ per ReLU comes from ``lam`` (a scalar, or one value per channel) or else from the
     ``mode`` statistic of ``stats[relu]`` (the summary of its ANN outputs).
@@ -132,7 +137,7 @@ def relu_to_if(
     if any(type(node) in MAXPOOLS for _, node in graph) and not graph.meta.get("maxpool"):
         replace_maxpool(graph, "error")
     ed = graph.editor()
-    relus = [n for n, node in graph if isinstance(node, ir.ReLU)]
+    relus = [n for n, node in graph if node.becomes_neuron]
     given = dict(lam or {})
     missing = [n for n in relus if n not in given and (stats is None or n not in stats)]
     if missing:
@@ -155,7 +160,13 @@ def relu_to_if(
     for o in list(ed.outputs):
         if not isinstance(ed.nodes[o], ir.Readout):
             ed.insert_after(o, ed.unique_name(f"{o}_readout"), ir.Readout())
-    _normalise(ed, {n: v / burst for n, v in lams.items()}, v_init, _factory(neuron, burst))
+    if bipolar_burst < 1:
+        raise PassError(f"bursts of {bipolar_burst} spikes: bipolar bursts must be >= 1")
+    per_spike = {
+        n: v / (bipolar_burst if isinstance(graph.nodes[n], ir.Encode) else burst)
+        for n, v in lams.items()
+    }
+    _normalise(ed, per_spike, v_init, _factory(neuron, burst, bipolar_burst))
     ed.meta.update(
         normalisation={
             "mode": str(mode),
@@ -164,6 +175,7 @@ def relu_to_if(
             "v_init": v_init if isinstance(v_init, float | int) else _json(v_init),
             "neuron": neuron,
             "burst": burst,
+            "bipolar_burst": bipolar_burst,
         },
         converted=True,
         dropped=dropped,
@@ -175,18 +187,25 @@ def _json(v_init: Mapping[str, Any]) -> dict[str, Any]:
     return {k: describe(as_lam(v)) for k, v in v_init.items()}
 
 
-def _factory(neuron: str, burst: int) -> Callable[[Any], ir.Node]:
-    """The neuron replacing a ReLU (threshold 1), from its initial membrane."""
-    if neuron == "signed":
-        return lambda v0: ir.SignedIF(v_threshold=1.0, v_init=v0, max_spikes=burst)
-    return lambda v0: ir.IF(v_threshold=1.0, v_reset=None, v_init=v0)
+def _factory(neuron: str, burst: int, bipolar_burst: int) -> Callable[[Any, bool], ir.Node]:
+    """The neuron replacing a ReLU (threshold 1), or an Encode (``bipolar``: a
+    :class:`~ir.BipolarIF`), from its initial membrane."""
+
+    def make(v0: Any, bipolar: bool) -> ir.Node:
+        if bipolar:
+            return ir.BipolarIF(v_threshold=1.0, v_init=v0, max_spikes=bipolar_burst)
+        if neuron == "signed":
+            return ir.SignedIF(v_threshold=1.0, v_init=v0, max_spikes=burst)
+        return ir.IF(v_threshold=1.0, v_reset=None, v_init=v0)
+
+    return make
 
 
 def _normalise(
     ed: GraphEditor,
     lam: dict[str, Lam],
     v_init: float | Mapping[str, Any],
-    make: Callable[[Any], ir.Node],
+    make: Callable[[Any, bool], ir.Node],
 ) -> None:
     scale: dict[str, Lam] = {}
     one = as_lam(1.0)
@@ -211,12 +230,18 @@ def _normalise(
             for src, part in zip(ins, parts, strict=True):
                 _adapt(ed, src, name, scale[src], part)
             scale[name] = want
-        elif isinstance(node, ir.ReLU):
+        elif node.becomes_neuron:
             _adapt(ed, ins[0], name, scale[ins[0]], lam[name])
-            v0 = v_init.get(name, 0.0) if isinstance(v_init, Mapping) else v_init
+            bipolar = isinstance(node, ir.Encode)
+            default = BIPOLAR_V_INIT if bipolar else v_init
+            v0 = v_init.get(name, 0.0) if isinstance(v_init, Mapping) else default
             v0 = np.asarray(v0, np.float64).reshape(-1) if np.ndim(v0) else float(v0)
-            ed.nodes[name] = make(v0)
+            ed.nodes[name] = make(v0, bipolar)
             scale[name] = lam[name]
+        elif node.accumulated or isinstance(node, ir.Constant):  # ANN units in and out
+            for src in ins:
+                _adapt(ed, src, name, scale[src], one)
+            scale[name] = one
         elif isinstance(node, ir.Readout):
             _adapt(ed, ins[0], name, scale[ins[0]], one)
             scale[name] = one

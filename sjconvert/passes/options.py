@@ -23,6 +23,7 @@ from .pools import MAXPOOL_OPTIONS
 NEURONS = ("signed", "if")
 GRANULARITIES = ("channel", "layer")
 DEFAULT_BURST = 4
+DEFAULT_BIPOLAR_BURST = 16  # docs/transformers.md, "Burst size"
 CALIB_STEPS = 4  # docs/low_t.md, "Calibration steps": 8 cost twice as much for the same accuracy
 ANY_T = "any"
 
@@ -132,6 +133,17 @@ class ConversionOptions:
     calib_steps: int = option(
         CALIB_STEPS, "Steps simulated by the layer calibration (with -T any)."
     )
+    bipolar_burst: int = option(
+        DEFAULT_BIPOLAR_BURST,
+        "Most spikes per step of a bipolar neuron, which carries a value read from a "
+        "non-spiking op (GELU, LayerNorm, attention) to the next synapse.",
+    )
+    bipolar_mode: str | float | None = option(
+        None,
+        "Normalisation of bipolar neurons (as --mode, on |x|).",
+        cli_type=str,
+        shown_default="--mode",
+    )
 
     def __post_init__(self) -> None:
         parse_mode(self.mode)
@@ -143,7 +155,9 @@ class ConversionOptions:
             raise InputError(f"target T must be 'any', a positive integer or None, got {T!r}")
         if isinstance(self.v_init, bool) or not 0.0 <= self.v_init < 1.0:
             raise InputError(f"v_init is a fraction of the threshold in [0, 1), got {self.v_init}")
-        for name in ("refine_samples", "calib_steps"):
+        if self.bipolar_mode is not None:
+            parse_mode(self.bipolar_mode)
+        for name in ("refine_samples", "calib_steps", "bipolar_burst"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")
@@ -154,6 +168,11 @@ class ConversionOptions:
         if self.burst is not None:
             return self.burst
         return DEFAULT_BURST if self.neuron == "signed" else 1
+
+    @property
+    def bipolar_range_mode(self) -> str | float:
+        """The effective ``bipolar_mode``: ``mode`` unless given."""
+        return self.mode if self.bipolar_mode is None else self.bipolar_mode
 
     @property
     def steps(self) -> int | None:
@@ -182,6 +201,7 @@ class ConversionOptions:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         out["burst"] = self.max_spikes
         out["mode"] = str(self.mode)
+        out["bipolar_mode"] = str(self.bipolar_range_mode)
         return out
 
 

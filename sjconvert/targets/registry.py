@@ -92,10 +92,25 @@ class Registry(Generic[Ctx, Out]):
         for name, node in graph:
             entry = self.get(node)
             if entry is None:
-                out.append(f"{graph.where(name)} ({node.op}): no {self.target} emitter")
+                out.append(f"{graph.where(name)} ({node.op}): {self.refusal(node)}")
             elif entry.accepts is not None and (why := entry.accepts(node)) is not None:
                 out.append(f"{graph.where(name)} ({node.op}): {why}")
         return out
+
+    def refusal(self, node: ir.Node) -> str:
+        """Why this target has no emitter for ``node``: what kind of op it is, read from its
+        traits, where that says why (``docs/transformers.md``)."""
+        if node.accumulated:
+            return (
+                "a non-spiking op on accumulated values (running means), not on spikes: "
+                f"{self.target} runs spike-driven ops only"
+            )
+        if node.bipolar:
+            return (
+                f"a bipolar burst neuron (up to {node.max_spikes} spikes of either sign per "  # type: ignore[attr-defined]
+                f"step): {self.target}'s neuron models do not fire them"
+            )
+        return f"no {self.target} emitter"
 
     def check(self, graph: Graph) -> None:
         """Raise :class:`UnsupportedOpError` listing every node this target cannot emit."""

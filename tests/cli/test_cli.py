@@ -66,15 +66,15 @@ class DataDependent(nn.Module):
 
 
 class TwoUnsupported(nn.Module):
-    """Two activations without an IR mapping: Sigmoid at 'squash', GELU at 'smooth'."""
+    """Two activations without an IR mapping: ELU at 'squash', Softplus at 'smooth'."""
 
     def __init__(self) -> None:
         super().__init__()
         self.flatten = nn.Flatten()
         self.fc1 = nn.Linear(64, 32)
-        self.squash = nn.Sigmoid()
+        self.squash = nn.ELU()
         self.fc2 = nn.Linear(32, 10)
-        self.smooth = nn.GELU()
+        self.smooth = nn.Softplus()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.smooth(self.fc2(self.squash(self.fc1(self.flatten(x)))))
@@ -480,7 +480,7 @@ def test_two_unsupported_layers_named_in_one_line(
         f"{USER_MODULE}:TwoUnsupported",
     )
     assert_clean_failure(
-        result, out_dir, ["squash", "smooth", "Sigmoid", "GELU"], code=UnsupportedOpError.exit_code
+        result, out_dir, ["squash", "smooth", "ELU", "Softplus"], code=UnsupportedOpError.exit_code
     )
 
 

@@ -25,13 +25,16 @@ def neurons(draw: st.DrawFn, spiking: bool = False) -> ir.Node:
     th = draw(st.one_of(st.floats(0.125, 2.0, width=32), per_channel))
     v_init = draw(st.one_of(st.floats(-1.0, 1.0, width=32), per_channel))
     v_reset = draw(st.one_of(st.none(), st.just(0.0), st.floats(-1.0, 0.5, width=32)))
-    others = [] if spiking else ["LI", "Accumulate", "Difference", "Delay"]
-    kind = draw(st.sampled_from(["IF", "SignedIF", "LIF", "CubaLIF", *others]))
+    others = ["LI", "Accumulate", "Difference", "Delay", "RunningMean", "Compensate"]
+    others = [] if spiking else others
+    kind = draw(st.sampled_from(["IF", "SignedIF", "BipolarIF", "LIF", "CubaLIF", *others]))
     if kind == "IF":
         return ir.IF(th, v_reset, v_init)
     if kind == "SignedIF":
         return ir.SignedIF(th, v_init, max_spikes=draw(st.integers(1, 4)))
-    if kind in ("Accumulate", "Difference"):
+    if kind == "BipolarIF":
+        return ir.BipolarIF(th, v_init, max_spikes=draw(st.integers(1, 16)))
+    if kind in ("Accumulate", "Difference", "RunningMean", "Compensate"):
         return getattr(ir, kind)()
     if kind == "Delay":
         return ir.Delay(draw(st.integers(0, 3)))
@@ -47,6 +50,7 @@ def neurons(draw: st.DrawFn, spiking: bool = False) -> ir.Node:
 
 def test_every_stateful_node_has_a_program_and_is_covered() -> None:
     kinds = {"IF", "SignedIF", "LIF", "CubaLIF", "LI", "Accumulate", "Difference", "Delay"}
+    kinds |= {"BipolarIF", "RunningMean", "Compensate"}
     assert {cls.__name__ for cls in PROGRAMS} == kinds
     assert set(PROGRAMS) == {c for c in ir.NODE_TYPES.values() if c.stateful}
 

@@ -199,10 +199,16 @@ def test_softmax_at_the_output_is_dropped_and_reported(log: bool) -> None:
         torch.testing.assert_close(logits, model[:3](x), rtol=1e-4, atol=1e-4)
 
 
-def test_softmax_inside_the_network_is_refused() -> None:
+def test_softmax_inside_the_network_is_an_op_on_running_means() -> None:
+    """A softmax inside the network converts (issue 22): on the direct input it is computed
+    once, and its output reaches the next synapse as bipolar spikes; the rate model is the
+    ANN."""
     model = nn.Sequential(nn.Linear(4, 6), nn.Softmax(dim=1), nn.Linear(6, 3)).eval()
-    with pytest.raises(PassError, match=r"'_1' \(Softmax\) cannot be converted"):
-        ann2snn(model, [torch.rand(8, 4)])
+    x = torch.rand(8, 4)
+    snn = ann2snn(model, [x], mode="max", T=None).snn
+    kinds = {type(n) for _, n in snn}
+    assert {ir.Softmax, ir.BipolarIF} <= kinds and ir.RunningMean not in kinds
+    torch.testing.assert_close(Simulator(snn).rate(x)[snn.outputs[0]], model(x).detach())
 
 
 class _ScaledSkip(nn.Module):

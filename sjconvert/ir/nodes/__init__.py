@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .base import Input, Node, array_field, per_channel
 from .dynamics import LI, Accumulate, CubaLIF, Delay, Difference, Threshold
+from .expectation import BipolarIF, Compensate, Encode, RunningMean
 from .layers import (
     Add,
     BatchNorm,
@@ -24,6 +25,18 @@ from .layers import (
 )
 from .movement import Concat, Flatten, Reshape, Slice, Transpose
 from .neurons import IF, LIF, Readout, SignedIF
+from .nonlinear import (
+    GELU,
+    Hardsigmoid,
+    Hardswish,
+    L2Normalize,
+    LayerNorm,
+    MatMul,
+    Mul,
+    Sigmoid,
+    SiLU,
+    Tanh,
+)
 from .pools import (
     AdaptiveAvgPool1d,
     AdaptiveAvgPool2d,
@@ -31,6 +44,16 @@ from .pools import (
     AvgPool2d,
     MaxPool1d,
     MaxPool2d,
+)
+from .tokens import (
+    Constant,
+    MergeHeads,
+    Pad,
+    PatchMerge,
+    Roll,
+    SplitHeads,
+    WindowMerge,
+    WindowPartition,
 )
 
 
@@ -46,6 +69,7 @@ NODE_TYPES: dict[str, type[Node]] = {c.__name__: c for c in _subclasses(Node)}
 globals().update(NODE_TYPES)  # every node class is ``nodes.<Name>``, listed above or not
 
 __all__ = [
+    "GELU",
     "IF",
     "LI",
     "LIF",
@@ -57,29 +81,50 @@ __all__ = [
     "AvgPool1d",
     "AvgPool2d",
     "BatchNorm",
+    "BipolarIF",
+    "Compensate",
     "Concat",
+    "Constant",
     "Conv1d",
     "Conv2d",
     "CubaLIF",
     "Delay",
     "Difference",
     "Dropout",
+    "Encode",
     "Flatten",
+    "Hardsigmoid",
+    "Hardswish",
     "Identity",
     "Input",
+    "L2Normalize",
+    "LayerNorm",
     "Linear",
+    "MatMul",
     "MaxPool1d",
     "MaxPool2d",
+    "MergeHeads",
+    "Mul",
     "Node",
+    "Pad",
+    "PatchMerge",
     "ReLU",
     "Readout",
     "Reshape",
+    "Roll",
+    "RunningMean",
     "Scale",
+    "SiLU",
+    "Sigmoid",
     "SignedIF",
     "Slice",
     "Softmax",
+    "SplitHeads",
+    "Tanh",
     "Threshold",
     "Transpose",
+    "WindowMerge",
+    "WindowPartition",
     "array_field",
     "per_channel",
 ]

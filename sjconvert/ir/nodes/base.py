@@ -12,7 +12,8 @@ executors and targets read (never as tuples of classes repeated across files):
 ``affine``         per-channel affine map with a bias (batch norm)
 ``spiking``        emits spikes 0/1 (neurons); ``stateful`` nodes carry state over t
 ``signed``         a spiking node whose spikes are −1, 0 or 1 (each counts as one event)
-``rate_coded``     a neuron whose rate model is ``clamp(X / V_th, 0, B)`` (IF, SignedIF,
+``rate_coded``     a neuron whose rate model is ``clamp(X / V_th, 0, B)`` (−B for a
+                   ``bipolar`` one; IF, SignedIF, BipolarIF,
                    LIF, CubaLIF; ``ops.kernels`` registers that model from this trait)
 ``sums``           ``Y = Σ_i X_i`` over two or more inputs (the schedule runs it and folds
                    scalar scales into it)
@@ -31,6 +32,11 @@ executors and targets read (never as tuples of classes repeated across files):
 ``transcendental`` computes exp, log or another function libraries round differently: a
                    runtime with kernels of its own (ONNX Runtime) agrees to a few ulps,
                    not bit for bit (IEEE 754 rounds +, −, ×, ÷, √ one way only)
+``accumulated``    a non-spiking op on accumulated values (GELU, LayerNorm, softmax,
+                   products of two time-varying values): in a spiking graph it reads
+                   the running means of its inputs (``docs/transformers.md``)
+``becomes_neuron`` an ANN node that conversion turns into a neuron (ReLU, Encode)
+``bipolar``        a spiking node whose spikes take either sign freely (no memory limit)
 =================  ==============================================================
 """
 
@@ -101,6 +107,9 @@ class Node:
     keeps_shift: ClassVar[bool] = False
     elementwise: ClassVar[bool] = False
     transcendental: ClassVar[bool] = False
+    accumulated: ClassVar[bool] = False
+    bipolar: ClassVar[bool] = False
+    becomes_neuron: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

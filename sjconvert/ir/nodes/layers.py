@@ -119,6 +119,7 @@ class ReLU(Node):
     ``hardtanh(x, 0, a)``, ``clamp(x, 0, a)``); conversion caps the firing-rate scale at a."""
 
     elementwise: ClassVar[bool] = True
+    becomes_neuron: ClassVar[bool] = True
     max_value: float | None = None
 
     def validate(self) -> None:
@@ -184,9 +185,11 @@ class Identity(Node):
 @dataclass(frozen=True, eq=False)
 class Softmax(Node):
     """``Y = exp(X) / Σ_dim exp(X)`` (``log``: its logarithm), ``dim >= 1``. Monotonic, so
-    conversion drops it at a graph output (the argmax is unchanged) and says so."""
+    conversion drops it at a graph output (the argmax is unchanged) and says so. Elsewhere
+    (attention) it is an op on accumulated values."""
 
     transcendental: ClassVar[bool] = True
+    accumulated: ClassVar[bool] = True
     dim: int = 1
     log: bool = False
 

@@ -36,7 +36,7 @@ def calibrate_layers(
     lam = {n: _usable(prepared, n, v) for n, v in lam0.items()}
     # the engine's graph carries values in units of λ₀ (burst 1): it runs each neuron layer
     # itself, with the fitted thresholds and bursts
-    snn = convert(prepared, lam, s.v0, s.neuron, 1, cumulative, spiking_output)
+    snn = convert(prepared, lam, s.v0, s.neuron, 1, cumulative, spiking_output, 1)
     targets = layers(prepared, snn)
     engine = Engine(prepared, snn, lam, targets, plan, reduce)
     cal = engine.run(x, samples or len(x), progress)

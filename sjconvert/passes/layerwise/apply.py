@@ -12,6 +12,7 @@ from ...ir import nodes as ir
 from ...ir import walk
 from ...ir.graph import Graph
 from .._scales import Lam, as_lam, channel_lam
+from ..expectation import expectation
 from ..normalise import relu_to_if
 from ..pools import accumulate_pools
 from .fit import Setting
@@ -49,7 +50,13 @@ def add_bias(graph: Graph, shifts: Mapping[str, np.ndarray]) -> Graph:
 
 
 def channelwise_ok(graph: Graph, relu: str) -> bool:
-    """Channel-wise λ needs the ReLU's channels to be its producing synapse's channels."""
+    """Channel-wise λ needs the ReLU's channels to be its producing synapse's channels; an
+    Encode's, that axis 1 is the channel axis of the synapses it feeds (a convolution, or a
+    dense layer of a flat value)."""
+    if isinstance(graph.nodes[relu], ir.Encode):
+        readers = [graph.nodes[c] for c in graph.consumers(relu)]
+        rank = len(graph.shapes[relu])
+        return all(isinstance(r, ir.Conv1d | ir.Conv2d) or rank == 1 for r in readers)
     stop, _ = walk.back(graph, graph.edges[relu][0], lambda n: n.keeps_shift)
     node = graph.nodes[stop]
     return isinstance(node, ir.Add) or node.synapse or node.affine
@@ -75,7 +82,7 @@ def layers(prepared: Graph, snn: Graph) -> dict[str, Layer]:
         if node.spiking:
             carrier = bias_carrier(prepared, prepared.edges[n][0])
             cap = getattr(prepared.nodes[n], "max_value", None)
-            out[n] = Layer(n, carrier, channelwise_ok(prepared, n), cap)
+            out[n] = Layer(n, carrier, channelwise_ok(prepared, n), cap, node.bipolar)
     for r, src in readout_sources(prepared, snn).items():
         out[r] = Layer(src, bias_carrier(prepared, src), True)
     return out
@@ -89,9 +96,11 @@ def convert(
     burst: int,
     cumulative: bool,
     spiking_output: bool = False,
+    bipolar_burst: int = 1,
 ) -> Graph:
     """``relu_to_if`` with the given λ and initial membranes, then cumulative max pooling
-    (:func:`~sjconvert.passes.pools.accumulate_pools`) when ``cumulative``."""
+    (:func:`~sjconvert.passes.pools.accumulate_pools`) when ``cumulative``, then the running
+    means of the non-spiking ops (:func:`~sjconvert.passes.expectation.expectation`)."""
     snn = relu_to_if(
         prepared,
         lam=lam,
@@ -99,8 +108,9 @@ def convert(
         neuron=neuron,
         burst=burst,
         spiking_output=spiking_output,
+        bipolar_burst=bipolar_burst,
     )
-    return accumulate_pools(snn) if cumulative else snn
+    return expectation(accumulate_pools(snn) if cumulative else snn)
 
 
 def calibrated(
@@ -122,12 +132,22 @@ def calibrated(
         if carrier is not None and np.any(fit.shift):
             shifts[carrier] = shifts.get(carrier, 0.0) + fit.shift
         if n in cal.lam0:
-            theta = np.asarray(fit.threshold, np.float64) * setting.burst
+            burst = setting.bipolar_burst if targets[n].bipolar else setting.burst
+            theta = np.asarray(fit.threshold, np.float64) * burst
             if np.allclose(theta, theta.flat[0]):
                 lam[n] = as_lam(cal.lam0[n] * theta.flat[0])
             else:
                 lam[n] = channel_lam(cal.lam0[n] * theta, len(prepared.shapes[n]))
             v_init[n] = np.asarray(fit.v_init, np.float64)
     ann = add_bias(prepared, shifts)
-    snn = convert(ann, lam, v_init, setting.neuron, setting.burst, cumulative, spiking_output)
+    snn = convert(
+        ann,
+        lam,
+        v_init,
+        setting.neuron,
+        setting.burst,
+        cumulative,
+        spiking_output,
+        setting.bipolar_burst,
+    )
     return snn, ann

@@ -190,7 +190,7 @@ class Engine:
             (cur, temporal), a = self._inputs(t, snn_vals, ann_vals, k)
             static = not temporal
             z = a / lam0
-            h = channel_histogram(z)
+            h = channel_histogram(z.abs() if t.layer.bipolar else z)
             hist = h if k == 0 else hist + h
             keep_x.append(rows_at(cur, temporal, pos))
             keep_z.append(rows_at(z, False, pos))
@@ -211,22 +211,24 @@ class Engine:
         del x_rows, z_rows, keep_x, keep_z
         for k in range(chunks):
             cur = cache.pop(k) if k in cache else self._inputs(t, snn_vals, ann_vals, k)[0][0]
-            snn_vals.setdefault(t.name, []).append(self._fire(choice, cur, static, len(shape)))
+            spikes = self._fire(setting, choice, cur, static, len(shape))
+            snn_vals.setdefault(t.name, []).append(spikes)
         self._peak(snn_vals, ann_vals, 0)
         beta = choice.beta.double().numpy() * lam0
         return LayerFit(choice.theta.double().numpy(), choice.v.double().numpy(), beta, report)
 
-    def _fire(self, c: Choice, cur: torch.Tensor, static: bool, rank: int) -> Stored:
+    def _fire(self, s: Setting, c: Choice, cur: torch.Tensor, static: bool, rank: int) -> Stored:
         view = (-1, *([1] * (rank - 1)))
-        node = self.plan.setting.node(c)
-        s, _ = run_node(node, cur + c.beta.reshape(view), self.plan.setting.steps, static)
+        spikes, _ = run_node(s.node(c), cur + c.beta.reshape(view), s.steps, static)
         self.counters["layer_runs"] += 1
-        return Stored.spikes(s, c.theta.reshape(view))
+        return Stored.spikes(spikes, c.theta.reshape(view))
 
     def _setting(self, layer: Layer) -> Setting:
         s = self.plan.setting
         bias = s.bias and layer.carrier is not None
-        return replace(s, bias=bias, channelwise=s.channelwise and layer.channelwise)
+        neuron, burst = ("bipolar", s.bipolar_burst) if layer.bipolar else (s.neuron, s.burst)
+        channelwise = s.channelwise and layer.channelwise
+        return replace(s, neuron=neuron, burst=burst, bias=bias, channelwise=channelwise)
 
     def _base(self, hist: torch.Tensor, channelwise: bool) -> torch.Tensor:
         """Each channel's threshold base: its percentile of ``z`` (1 where it never fired, or

@@ -55,8 +55,9 @@ class Choice:
 
 @dataclass(frozen=True)
 class Setting:
-    """What one layer's fit does: the neuron (``"if"`` or ``"signed"``, bursts of up to
-    ``burst`` spikes), the steps simulated, the T of the objective, which corrections are on."""
+    """What one layer's fit does: the neuron (``"if"``, ``"signed"`` or ``"bipolar"``, bursts
+    of up to ``burst`` spikes), the steps simulated, the T of the objective, which
+    corrections are on."""
 
     neuron: str
     burst: int
@@ -67,6 +68,7 @@ class Setting:
     fading: bool = True
     channelwise: bool = True
     v0: float = 0.5
+    bipolar_burst: int = 1
 
     @classmethod
     def from_options(cls, options: ConversionOptions) -> Setting:
@@ -85,11 +87,14 @@ class Setting:
             fading=options.v_search,
             channelwise=options.granularity == "channel",
             v0=options.v_init,
+            bipolar_burst=options.bipolar_burst,
         )
 
     def node(self, c: Choice) -> ir.Node:
         """The neuron layer of choice ``c`` (per-channel threshold and initial membrane)."""
         theta, v_init = c.theta.numpy(), (c.v * c.theta).numpy()
+        if self.neuron == "bipolar":
+            return ir.BipolarIF(v_threshold=theta, v_init=v_init, max_spikes=self.burst)
         if self.neuron == "signed":
             return ir.SignedIF(v_threshold=theta, v_init=v_init, max_spikes=self.burst)
         return ir.IF(v_threshold=theta, v_init=v_init)
@@ -114,9 +119,13 @@ def error_sums(
     return torch.stack(e1), torch.stack(e2)
 
 
-def converged_sse(z: torch.Tensor, c: Choice, t: int, burst: int = 1) -> torch.Tensor:
-    """``Σ_r (z − ẑ_t)²`` per channel of the converged neuron at a long ``t`` (module doc)."""
-    n = torch.floor(c.v + t * (z + c.beta) / c.theta).clamp_(0, t * burst)
+def converged_sse(
+    z: torch.Tensor, c: Choice, t: int, burst: int = 1, bipolar: bool = False
+) -> torch.Tensor:
+    """``Σ_r (z − ẑ_t)²`` per channel of the converged neuron at a long ``t`` (module doc;
+    a bipolar neuron's count may be negative)."""
+    low = -t * burst if bipolar else 0
+    n = torch.floor(c.v + t * (z + c.beta) / c.theta).clamp_(low, t * burst)
     return (z - c.theta * n / t).square_().sum(0)
 
 
@@ -213,7 +222,10 @@ def fit_layer(
     power = reduce(z.square().sum(0)) / n
 
     def long(c: Choice) -> dict[int, torch.Tensor]:
-        return {t: reduce(converged_sse(z, c, t, s.burst)) for t in s.targets if t > s.steps}
+        bipolar = s.neuron == "bipolar"
+        return {
+            t: reduce(converged_sse(z, c, t, s.burst, bipolar)) for t in s.targets if t > s.steps
+        }
 
     fits = [regression(e1[k] / n, s) for k in range(len(options))]
     fixed = [corrected(c, *f) for c, f in zip(options, fits, strict=True)]

@@ -58,9 +58,11 @@ class Calibration:
 class Layer:
     """What the caller knows about one target (a neuron layer or a readout): the ANN node
     whose value it reproduces, the node whose bias shifts its input (None: no such bias),
-    whether its λ may be per channel, and its cap (a capped ReLU's ``max_value``)."""
+    whether its λ may be per channel, its cap (a capped ReLU's ``max_value``) and whether it
+    is a bipolar neuron (an Encode's: values of either sign)."""
 
     ann: str
     carrier: str | None
     channelwise: bool
     cap: float | None = None
+    bipolar: bool = False
