@@ -68,8 +68,9 @@ class Workload:
 
 
 def _routing(node: ir.Node) -> bool:
-    moving = node.movement or node.identity or (node.pool and node.linear)
-    return moving or isinstance(node, (ir.Add, ir.Concat, ir.Scale))
+    """Moves, sums or scales values without state: movement, identity, average pools,
+    sums and scales (a spike's path runs on through it)."""
+    return node.movement or node.identity or node.sums or (node.linear and not node.stateful)
 
 
 def _driven_by_spikes(graph: Graph, name: str, temporal: set[str]) -> bool:
@@ -105,7 +106,7 @@ def workload(graph: Graph) -> Workload:
             kind = STATIC
         elif node.synapse or node.affine:
             kind = SPIKE_DRIVEN if _driven_by_spikes(graph, name, temporal) else DENSE
-        elif isinstance(node, (ir.MatMul, ir.Mul)):
+        elif node.product:
             kind = DENSE  # a product: multiply-accumulates at every step
         else:
             kind = NONLINEAR

@@ -37,6 +37,9 @@ executors and targets read (never as tuples of classes repeated across files):
                    the running means of its inputs (``docs/transformers.md``)
 ``becomes_neuron`` an ANN node that conversion turns into a neuron (ReLU, Encode)
 ``bipolar``        a spiking node whose spikes take either sign freely (no memory limit)
+``product``        ``Y`` is a product of its two inputs, linear in each (Mul, MatMul)
+``expectation``    part of expectation compensation: a running mean over time or its
+                   inverse (RunningMean, Compensate)
 =================  ==============================================================
 """
 
@@ -110,6 +113,8 @@ class Node:
     accumulated: ClassVar[bool] = False
     bipolar: ClassVar[bool] = False
     becomes_neuron: ClassVar[bool] = False
+    product: ClassVar[bool] = False
+    expectation: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

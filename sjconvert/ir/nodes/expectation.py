@@ -26,6 +26,7 @@ class RunningMean(Node):
     linear: ClassVar[bool] = True
     keeps_scale: ClassVar[bool] = True
     accumulated: ClassVar[bool] = True
+    expectation: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -39,6 +40,7 @@ class Compensate(Node):
     linear: ClassVar[bool] = True
     keeps_scale: ClassVar[bool] = True
     accumulated: ClassVar[bool] = True
+    expectation: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)

@@ -106,6 +106,12 @@ class WindowMerge(_Movement):
         if len(shapes[0]) != 3 or shapes[0][:2] != ((h // p) * (w // q), p * q):
             raise ValueError(f"WindowMerge to {self.size} cannot take {list(shapes[0])}")
 
+    @classmethod
+    def conformance_example(cls, shape: tuple[int, ...]) -> WindowMerge:
+        """A merge taking ``[A, B, C]`` (windows of one row of ``B`` cells, an ``A × B``
+        image) for the conformance suite, whose generic draws never tile."""
+        return cls((1, shape[1]), (shape[0], shape[1])) if len(shape) == 3 else cls()
+
 
 @dataclass(frozen=True, eq=False)
 class PatchMerge(_Movement):

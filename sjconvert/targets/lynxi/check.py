@@ -42,7 +42,7 @@ def _inplace(n: fx.Node, gm: fx.GraphModule) -> bool:
             n.target in INPLACE_FUNCTIONS
             or bool(n.kwargs.get("inplace"))
             or (name.endswith("_") and not name.startswith("_"))
-            or "out" in n.kwargs
+            or n.kwargs.get("out") is not None
         )
     if n.op == "call_module":
         return bool(getattr(gm.get_submodule(str(n.target)), "inplace", False))
