@@ -22,13 +22,24 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from ..errors import InputError
+from ..ir import nodes as ir
 from ..ir import walk
 from ..ir.graph import Graph
+from ..ops import has_program, step_program
 from .plan import BLOCK_ELEMENTS, plan
 from .schedule import last_uses
 from .shapes import with_shapes
 
 SIZES = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+def _registers(node: ir.Node) -> int:
+    """Values per element a stateful node keeps: its step program's state registers, and
+    its temporaries (whole-chunk arrays where the program runs op by op)."""
+    if not has_program(node):
+        return 2
+    program = step_program(node)
+    return len(program.state) + len(program.temps)
 
 
 def _chunk_bytes(graph: Graph, steps: int, samples: int, dtype_bytes: int) -> int:
@@ -38,7 +49,7 @@ def _chunk_bytes(graph: Graph, steps: int, samples: int, dtype_bytes: int) -> in
     free = last_uses(graph)
     size = {n: math.prod(s) * samples * dtype_bytes for n, s in graph.shapes.items()}
     static = sum(size[n] for n in graph.nodes if n not in moving)
-    state = sum(2 * size[n] for n, node in graph if node.stateful)  # ≤ 2 registers + temps
+    state = sum(size[n] * _registers(node) for n, node in graph if node.stateful)
     live, peak = 0, 0
     for name, _ in graph:
         if name in moving:
