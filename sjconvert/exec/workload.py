@@ -68,9 +68,10 @@ class Workload:
 
 
 def _routing(node: ir.Node) -> bool:
-    """Moves, sums or scales values without state: movement, identity, average pools,
-    sums and scales (a spike's path runs on through it)."""
-    return node.movement or node.identity or node.sums or (node.linear and not node.stateful)
+    """Ops that only carry values on (movement, identity, sums, linear maps other than the
+    running sums of cumulative pooling): spikes stay spikes through them."""
+    moving = node.movement or node.identity or node.sums
+    return moving or (node.linear and not node.cumulative and not node.stateful)
 
 
 def _driven_by_spikes(graph: Graph, name: str, temporal: set[str]) -> bool:
@@ -85,7 +86,7 @@ def _macs(graph: Graph, name: str, node: ir.Node) -> int:
     out = math.prod(graph.shapes[name])
     if node.synapse:
         return out * math.prod(node.weight.shape[1:])
-    if isinstance(node, ir.MatMul):
+    if node.product and node.contracts:
         return out * graph.shapes[graph.edges[name][0]][-1]
     return out
 

@@ -61,7 +61,7 @@ def _linear_in(node: ir.Node, static: list[bool]) -> bool:
 def expectation(graph: Graph) -> Graph:
     """Insert running means and compensations around the non-spiking ops (module doc).
     A graph that has them already is returned as it is."""
-    done = any(node.expectation for _, node in graph)
+    done = any(node.accumulated and node.stateful for _, node in graph)  # means placed
     if done or not any(node.accumulated for _, node in graph):
         return graph
     temporal = walk.temporal(graph)

@@ -26,7 +26,6 @@ class RunningMean(Node):
     linear: ClassVar[bool] = True
     keeps_scale: ClassVar[bool] = True
     accumulated: ClassVar[bool] = True
-    expectation: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -40,7 +39,6 @@ class Compensate(Node):
     linear: ClassVar[bool] = True
     keeps_scale: ClassVar[bool] = True
     accumulated: ClassVar[bool] = True
-    expectation: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)

@@ -114,6 +114,7 @@ class MatMul(Node):
     arity: ClassVar[int | None] = 2
     accumulated: ClassVar[bool] = True
     product: ClassVar[bool] = True
+    contracts: ClassVar[bool] = True
 
     def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
         a, b = shapes
