@@ -135,6 +135,15 @@ def test_checker_lists_every_violation_with_its_node() -> None:
     assert violations(nn.ReLU(inplace=True), torch.zeros(2, 3))  # in-place module flag
 
 
+class _Normalize(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.normalize(x, dim=-1)  # traced with out=None: not in place
+
+
+def test_an_out_argument_left_none_is_not_an_in_place_write() -> None:
+    assert violations(_Normalize(), torch.ones(2, 3)) == []
+
+
 def test_build_refuses_what_it_cannot_express_in_one_line() -> None:
     g = Graph(
         {"x": ir.Input((1, 4)), "m": ir.MaxPool1d(2, 2)},
