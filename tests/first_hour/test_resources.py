@@ -43,8 +43,9 @@ def test_max_memory_refuses_before_the_run(home: Path) -> None:
     assert "needs about" in long and "the memory limit is 1 MB" in long
     short = refused(home, 2, *args, "64")
     assert short.split("needs about ")[1] == long.split("needs about ")[1], (short, long)
-    assert "--max-memory" in refused(home, 2, *args[:-2], "--max-memory", "lots", "-T", "4")
-    works(home, *args[:-3], "--max-memory", "1G", "-T", "4")
+    data = args[:4]
+    assert "--max-memory: memory size 'lots'" in refused(home, 2, *data, "--max-memory", "lots")
+    works(home, *data, "--max-memory", "1G", "-T", "4")
 
 
 def test_to_lava_without_lava_leaves_nothing(home: Path) -> None:
