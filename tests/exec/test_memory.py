@@ -1,37 +1,84 @@
-"""The memory estimate (:mod:`sjconvert.exec.memory`): flat in T, each stateful node's
-registers counted from its step program."""
+"""The memory check before a simulation (issue 26): the estimate does not grow with T when
+only the asked steps are kept, a limit below it is one InputError before anything runs, in
+the API as in the CLI (tests/first_hour/test_resources.py)."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
+import torch
 
-from sjconvert.exec.memory import estimate
+import sjconvert
+from sjconvert.errors import InputError
+from sjconvert.exec.memory import check_memory, estimate, parse_size
+from sjconvert.ir import Graph
 from sjconvert.ir import nodes as ir
-from sjconvert.ir.graph import Graph
 from sjconvert.ops import step_program
 
-SHAPE = (4, 16, 16)
-N = 8
+
+def _snn() -> Graph:
+    r = np.random.default_rng(0)
+    nodes = {
+        "x": ir.Input((1, 8, 8)),
+        "c": ir.Conv2d(r.normal(size=(8, 1, 3, 3)), None, 1, 1, 1, 1),
+        "n": ir.IF(1.0, 0.0, 0.0),
+        "f": ir.Flatten(1, -1),
+        "l": ir.Linear(r.normal(size=(10, 512)), None),
+        "o": ir.Readout(),
+    }
+    edges = {"x": (), "c": ("x",), "n": ("c",), "f": ("n",), "l": ("f",), "o": ("l",)}
+    return Graph(nodes, edges, ("o",))
+
+
+def test_the_estimate_is_flat_in_T_when_one_step_is_kept() -> None:
+    snn = _snn()
+    flat = [estimate(snn, 256, T, [T]) for T in (64, 4096, 10**8)]
+    assert flat[1] == flat[2] and flat[0] <= flat[1]
+    # keeping every step is what grows: 10⁴ kept means of 10 classes for 256 samples
+    assert estimate(snn, 256, 10_000, None) > flat[1] + 256 * 10_000 * 10 * 4
+
+
+@pytest.mark.parametrize(
+    ("text", "size"), [("4000000", 4_000_000), ("512M", 512 << 20), ("1.5GB", 3 << 29)]
+)
+def test_sizes(text: str, size: int) -> None:
+    assert parse_size(text) == size
+
+
+def test_a_size_that_is_none_is_one_line() -> None:
+    with pytest.raises(InputError, match="memory size 'lots'"):
+        parse_size("lots")
+
+
+def test_a_run_over_the_limit_is_refused_before_it_runs() -> None:
+    snn = _snn()
+    with pytest.raises(InputError, match=r"simulating 256 samples for T=64 needs about"):
+        check_memory(snn, 256, 64, [64], limit="1K")
+    assert check_memory(snn, 256, 64, [64], limit="1G") == estimate(snn, 256, 64, [64])
+    batch = (torch.rand(16, 1, 8, 8), torch.arange(16) % 10)
+    with pytest.raises(InputError, match="the memory limit is"):
+        sjconvert.simulate(snn, batch, T=10**8, max_memory="1K")  # refused, not run 10⁸ steps
+    assert sjconvert.simulate(snn, batch, T=4, max_memory="1G").samples == 16
 
 
 def _one(node: ir.Node) -> Graph:
     """A direct input (the same every step) → ``node``, read out."""
-    return Graph({"x": ir.Input(SHAPE, False), "s": node}, {"x": (), "s": ("x",)}, ("s",))
+    return Graph({"x": ir.Input((4, 16, 16)), "s": node}, {"x": (), "s": ("x",)}, ("s",))
 
 
 @pytest.mark.parametrize(
-    "node", [ir.IF(1.0, None, 0.0), ir.BipolarIF(1.0, 0.5, max_spikes=2), ir.Compensate()]
+    "node", [ir.BipolarIF(1.0, 0.5, max_spikes=2), ir.RunningMean(), ir.Compensate()]
 )
-def test_the_estimate_does_not_grow_with_T_when_one_step_is_kept(node: ir.Node) -> None:
-    sizes = [estimate(_one(node), N, T, keep=(T,)) for T in (4, 64, 1024, 4096, 65536)]
+def test_the_estimate_of_every_step_program_is_flat_beyond_a_block(node: ir.Node) -> None:
+    sizes = [estimate(_one(node), 8, T, keep=(T,)) for T in (4, 64, 1024, 4096, 65536)]
     assert sizes == sorted(sizes)  # a run shorter than a block keeps fewer steps at once
     assert len(set(sizes[2:])) == 1  # beyond a block (512 steps here) nothing grows
 
 
 def test_each_register_of_a_step_program_is_counted() -> None:
-    per_register = N * 4 * 16 * 16 * 4  # one float32 value per element of the chunk
+    per_register = 8 * 4 * 16 * 16 * 4  # one float32 value per element of the chunk
     short, long = ir.Delay(1), ir.Delay(8)
     extra = len(step_program(long).state) - len(step_program(short).state)
     assert extra == 7
-    grown = estimate(_one(long), N, 16, (16,)) - estimate(_one(short), N, 16, (16,))
+    grown = estimate(_one(long), 8, 16, (16,)) - estimate(_one(short), 8, 16, (16,))
     assert grown == extra * per_register
