@@ -69,7 +69,8 @@ class Workload:
 
 def _routing(node: ir.Node) -> bool:
     moving = node.movement or node.identity or (node.pool and node.linear)
-    return moving or isinstance(node, (ir.Add, ir.Concat, ir.Scale))
+    scales = node.linear and node.elementwise and not node.stateful  # a Scale
+    return moving or node.sums or scales
 
 
 def _driven_by_spikes(graph: Graph, name: str, temporal: set[str]) -> bool:
@@ -84,8 +85,8 @@ def _macs(graph: Graph, name: str, node: ir.Node) -> int:
     out = math.prod(graph.shapes[name])
     if node.synapse:
         return out * math.prod(node.weight.shape[1:])
-    if isinstance(node, ir.MatMul):
-        return out * graph.shapes[graph.edges[name][0]][-1]
+    if node.product:
+        return out * node.macs_per_output([graph.shapes[s] for s in graph.edges[name]])
     return out
 
 
@@ -105,7 +106,7 @@ def workload(graph: Graph) -> Workload:
             kind = STATIC
         elif node.synapse or node.affine:
             kind = SPIKE_DRIVEN if _driven_by_spikes(graph, name, temporal) else DENSE
-        elif isinstance(node, (ir.MatMul, ir.Mul)):
+        elif node.product:
             kind = DENSE  # a product: multiply-accumulates at every step
         else:
             kind = NONLINEAR

@@ -9,6 +9,7 @@ Shapes are per sample (batch axis excluded); ``dims`` count the batch axis as 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from .base import Array, Node, array_field
 from .movement import _Movement, axis
@@ -20,6 +21,7 @@ class Constant(Node):
     ``Y[n] = P`` for every sample ``n`` of its input ``X``, which gives only the batch size.
     ``P`` has the per-sample shape of ``Y``."""
 
+    constant: ClassVar[bool] = True
     value: Array = array_field()
 
     def validate(self) -> None:
@@ -105,6 +107,13 @@ class WindowMerge(_Movement):
         (h, w), (p, q) = self.size, self.window
         if len(shapes[0]) != 3 or shapes[0][:2] != ((h // p) * (w // q), p * q):
             raise ValueError(f"WindowMerge to {self.size} cannot take {list(shapes[0])}")
+
+    @classmethod
+    def conformance_example(cls, shape: tuple[int, ...]) -> WindowMerge:
+        """For the conformance suite, whose generic draws rarely tile: ``[G, P, C]`` as
+        ``G`` windows of one row of ``P`` into ``[G, P, C]`` (any other rank is refused)."""
+        g, p = (shape + (1, 1))[:2]
+        return cls(window=(1, p), size=(g, p))
 
 
 @dataclass(frozen=True, eq=False)
