@@ -112,7 +112,7 @@ class WindowMerge(_Movement):
     def conformance_example(cls, shape: tuple[int, ...]) -> WindowMerge:
         """For the conformance suite, whose generic draws rarely tile: ``[G, P, C]`` as
         ``G`` windows of one row of ``P`` into ``[G, P, C]`` (any other rank is refused)."""
-        g, p = (shape + (1, 1))[:2]
+        g, p = (*shape, 1, 1)[:2]
         return cls(window=(1, p), size=(g, p))
 
 
