@@ -68,9 +68,10 @@ class Workload:
 
 
 def _routing(node: ir.Node) -> bool:
-    moving = node.movement or node.identity or (node.pool and node.linear)
-    scales = node.linear and node.elementwise and not node.stateful  # a Scale
-    return moving or node.sums or scales
+    """Ops that only carry values on (movement, identity, sums, linear maps other than the
+    running sums of cumulative pooling): spikes stay spikes through them."""
+    moving = node.movement or node.identity or node.sums
+    return moving or (node.linear and not node.cumulative and not node.stateful)
 
 
 def _driven_by_spikes(graph: Graph, name: str, temporal: set[str]) -> bool:
@@ -85,8 +86,8 @@ def _macs(graph: Graph, name: str, node: ir.Node) -> int:
     out = math.prod(graph.shapes[name])
     if node.synapse:
         return out * math.prod(node.weight.shape[1:])
-    if node.product:
-        return out * node.macs_per_output([graph.shapes[s] for s in graph.edges[name]])
+    if node.product and node.contracts:
+        return out * graph.shapes[graph.edges[name][0]][-1]
     return out
 
 

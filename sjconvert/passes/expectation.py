@@ -55,14 +55,13 @@ def _linear_in(node: ir.Node, static: list[bool]) -> bool:
     if node.stateful or node.spiking or node.accumulated or isinstance(node, ir.Readout):
         return False
     affine = node.synapse or node.affine or node.linear or node.movement or node.identity
-    return affine or node.sums or node.constant
+    return affine or node.sums or isinstance(node, ir.Constant)
 
 
 def expectation(graph: Graph) -> Graph:
     """Insert running means and compensations around the non-spiking ops (module doc).
     A graph that has them already is returned as it is."""
-    # a stateful op on accumulated values: a RunningMean or Compensate inserted before
-    done = any(node.accumulated and node.stateful for _, node in graph)
+    done = any(node.accumulated and node.stateful for _, node in graph)  # means placed
     if done or not any(node.accumulated for _, node in graph):
         return graph
     temporal = walk.temporal(graph)

@@ -35,12 +35,9 @@ executors and targets read (never as tuples of classes repeated across files):
 ``accumulated``    a non-spiking op on accumulated values (GELU, LayerNorm, softmax,
                    products of two time-varying values): in a spiking graph it reads
                    the running means of its inputs (``docs/transformers.md``)
+``product``        the product of two time-varying values (Mul; MatMul ``contracts``
+                   the last axis of one with an axis of the other)
 ``becomes_neuron`` an ANN node that conversion turns into a neuron (ReLU, Encode)
-``product``        ``Y`` is the product of its two inputs (element-wise or as matrices):
-                   linear in one when the other is static, else MACs at every step
-                   (``macs_per_output(shapes)`` says how many per output value)
-``constant``       ``Y`` does not depend on the values of ``X``, only on its batch size
-                   (a parameter entering the graph)
 ``bipolar``        a spiking node whose spikes take either sign freely (no memory limit)
 =================  ==============================================================
 """
@@ -116,7 +113,7 @@ class Node:
     bipolar: ClassVar[bool] = False
     becomes_neuron: ClassVar[bool] = False
     product: ClassVar[bool] = False
-    constant: ClassVar[bool] = False
+    contracts: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

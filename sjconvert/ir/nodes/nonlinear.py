@@ -113,10 +113,6 @@ class Mul(Node):
         if len(set(map(len, shapes))) != 1 or out not in shapes:
             raise ValueError(f"Mul takes inputs of one rank, one of them full-size: {shapes}")
 
-    def macs_per_output(self, shapes: list[tuple[int, ...]]) -> int:
-        """Multiply-accumulates per output value: one."""
-        return 1
-
 
 @dataclass(frozen=True, eq=False)
 class MatMul(Node):
@@ -126,15 +122,12 @@ class MatMul(Node):
     arity: ClassVar[int | None] = 2
     accumulated: ClassVar[bool] = True
     product: ClassVar[bool] = True
+    contracts: ClassVar[bool] = True
 
     def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
         a, b = shapes
         if len(a) < 2 or len(a) != len(b) or a[:-2] != b[:-2] or a[-1] != b[-2]:
             raise ValueError(f"MatMul cannot multiply {list(a)} by {list(b)}")
-
-    def macs_per_output(self, shapes: list[tuple[int, ...]]) -> int:
-        """Multiply-accumulates per output value: the contracted size ``k``."""
-        return shapes[0][-1]
 
 
 @dataclass(frozen=True, eq=False)

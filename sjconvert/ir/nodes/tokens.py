@@ -9,7 +9,6 @@ Shapes are per sample (batch axis excluded); ``dims`` count the batch axis as 0.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
 
 from .base import Array, Node, array_field
 from .movement import _Movement, axis
@@ -21,7 +20,6 @@ class Constant(Node):
     ``Y[n] = P`` for every sample ``n`` of its input ``X``, which gives only the batch size.
     ``P`` has the per-sample shape of ``Y``."""
 
-    constant: ClassVar[bool] = True
     value: Array = array_field()
 
     def validate(self) -> None:
