@@ -154,16 +154,24 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "latency",
         "Lava steps",
         "Lava = ours",
+        "load",
     )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         if r["status"] != "ok":
-            lines.append(f"| {r['model']} | {r['status']}: {r.get('reason', '')} | | | | | | |")
+            why = str(r.get("reason", ""))
+            why = why if len(why) < 160 else why[:157] + "…"
+            after = r.get("seconds", r.get("wall_seconds", 0))
+            lines.append(
+                f"| {r['model']} | {r['status']} after {after:.0f} s: {why} | | | | | | | "
+                f"{r.get('load', 0):.0f} |"
+            )
             continue
-        lava = "yes" if r.get("lava_exact") else r.get("lava", "no")
+        lava = "yes" if r.get("lava_exact") else r.get("lava", "no" if "lava_steps" in r else "-")
         lines.append(
             f"| {r['model']} | {r['to_lava_seconds']:.0f} s | {r['populations']} ({r['ours']}) | "
-            f"{r['cores']} | {r['chips']} | {r['latency']} | {r.get('lava_steps', '-')} | {lava} |"
+            f"{r['cores']} | {r['chips']} | {r['latency']} | {r.get('lava_steps', '-')} | {lava} | "
+            f"{r.get('load', 0):.0f} |"
         )
     ok = sum(r["status"] == "ok" for r in rows)
     exact = sum(bool(r.get("lava_exact")) for r in rows)
