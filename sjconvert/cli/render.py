@@ -30,7 +30,8 @@ def _neuron(node: Any) -> str:
     if isinstance(node, ir.CubaLIF):
         extra = f" α={node.c_decay:.4g} β={node.v_decay:.4g}"
     if node.signed:
-        extra = f" signed, ≤{getattr(node, 'max_spikes', 1)} spike(s)/step"
+        kind = "bipolar" if node.bipolar else "signed"
+        extra = f" {kind}, ≤{getattr(node, 'max_spikes', 1)} spike(s)/step"
     return f"θ={_num(node.v_threshold)} {reset}{extra}"
 
 
@@ -55,9 +56,6 @@ def describe(node: ir.Node) -> tuple[str, str]:
         neuron = f"step θ={_num(node.threshold)}"
     elif isinstance(node, ir.Delay):
         neuron = f"delay {node.steps} step(s)"
-    elif isinstance(node, (ir.SignedIF, ir.BipolarIF)):
-        kind = "bipolar" if node.bipolar else "signed"
-        neuron = f"θ={_num(node.v_threshold)} {kind}, ≤{node.max_spikes} spikes/step"
     elif isinstance(node, ir.Readout):
         neuron = "membrane readout"
     elif isinstance(node, ir.Scale):

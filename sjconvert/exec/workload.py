@@ -68,8 +68,10 @@ class Workload:
 
 
 def _routing(node: ir.Node) -> bool:
-    moving = node.movement or node.identity or (node.pool and node.linear)
-    return moving or isinstance(node, (ir.Add, ir.Concat, ir.Scale))
+    """Ops that only carry values on (movement, identity, sums, linear maps other than the
+    running sums of cumulative pooling): spikes stay spikes through them."""
+    moving = node.movement or node.identity or node.sums
+    return moving or (node.linear and not node.cumulative and not node.stateful)
 
 
 def _driven_by_spikes(graph: Graph, name: str, temporal: set[str]) -> bool:
@@ -84,7 +86,7 @@ def _macs(graph: Graph, name: str, node: ir.Node) -> int:
     out = math.prod(graph.shapes[name])
     if node.synapse:
         return out * math.prod(node.weight.shape[1:])
-    if isinstance(node, ir.MatMul):
+    if node.product and node.contracts:
         return out * graph.shapes[graph.edges[name][0]][-1]
     return out
 
@@ -105,7 +107,7 @@ def workload(graph: Graph) -> Workload:
             kind = STATIC
         elif node.synapse or node.affine:
             kind = SPIKE_DRIVEN if _driven_by_spikes(graph, name, temporal) else DENSE
-        elif isinstance(node, (ir.MatMul, ir.Mul)):
+        elif node.product:
             kind = DENSE  # a product: multiply-accumulates at every step
         else:
             kind = NONLINEAR

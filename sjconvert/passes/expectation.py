@@ -50,18 +50,18 @@ def encode_spikes(graph: Graph) -> Graph:
 
 def _linear_in(node: ir.Node, static: list[bool]) -> bool:
     """Whether ``node`` commutes with the running mean of its time-varying inputs."""
-    if isinstance(node, (ir.Mul, ir.MatMul)):
+    if node.product:
         return sum(static) >= 1  # linear in one factor when the other is static
     if node.stateful or node.spiking or node.accumulated or isinstance(node, ir.Readout):
         return False
     affine = node.synapse or node.affine or node.linear or node.movement or node.identity
-    return affine or isinstance(node, (ir.Add, ir.Concat, ir.Constant))
+    return affine or node.sums or isinstance(node, ir.Constant)
 
 
 def expectation(graph: Graph) -> Graph:
     """Insert running means and compensations around the non-spiking ops (module doc).
     A graph that has them already is returned as it is."""
-    done = any(isinstance(node, (ir.RunningMean, ir.Compensate)) for _, node in graph)
+    done = any(node.accumulated and node.stateful for _, node in graph)  # means placed
     if done or not any(node.accumulated for _, node in graph):
         return graph
     temporal = walk.temporal(graph)

@@ -35,6 +35,8 @@ executors and targets read (never as tuples of classes repeated across files):
 ``accumulated``    a non-spiking op on accumulated values (GELU, LayerNorm, softmax,
                    products of two time-varying values): in a spiking graph it reads
                    the running means of its inputs (``docs/transformers.md``)
+``product``        the product of two time-varying values (Mul; MatMul ``contracts``
+                   the last axis of one with an axis of the other)
 ``becomes_neuron`` an ANN node that conversion turns into a neuron (ReLU, Encode)
 ``bipolar``        a spiking node whose spikes take either sign freely (no memory limit)
 =================  ==============================================================
@@ -110,6 +112,8 @@ class Node:
     accumulated: ClassVar[bool] = False
     bipolar: ClassVar[bool] = False
     becomes_neuron: ClassVar[bool] = False
+    product: ClassVar[bool] = False
+    contracts: ClassVar[bool] = False
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):

@@ -98,6 +98,7 @@ class Mul(Node):
 
     arity: ClassVar[int | None] = 2
     accumulated: ClassVar[bool] = True
+    product: ClassVar[bool] = True
 
     def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
         out = broadcast(shapes, "Mul")
@@ -112,6 +113,8 @@ class MatMul(Node):
 
     arity: ClassVar[int | None] = 2
     accumulated: ClassVar[bool] = True
+    product: ClassVar[bool] = True
+    contracts: ClassVar[bool] = True
 
     def check_inputs(self, shapes: list[tuple[int, ...]]) -> None:
         a, b = shapes

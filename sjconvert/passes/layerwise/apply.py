@@ -56,7 +56,7 @@ def channelwise_ok(graph: Graph, relu: str) -> bool:
     if isinstance(graph.nodes[relu], ir.Encode):
         readers = [graph.nodes[c] for c in graph.consumers(relu)]
         rank = len(graph.shapes[relu])
-        return all(isinstance(r, ir.Conv1d | ir.Conv2d) or rank == 1 for r in readers)
+        return all(getattr(r, "dims", 0) > 0 or rank == 1 for r in readers)  # convolutions
     stop, _ = walk.back(graph, graph.edges[relu][0], lambda n: n.keeps_shift)
     node = graph.nodes[stop]
     return isinstance(node, ir.Add) or node.synapse or node.affine
