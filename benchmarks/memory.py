@@ -37,7 +37,11 @@ def one(T: int, n: int) -> dict[str, Any]:
     snn = sjconvert.load(str(SNN))
     test = dict(np.load(Path("samples") / "digits_test.npz"))
     x, y = test["x"][:n].astype(np.float32), test["y"][:n]
-    out: dict[str, Any] = {"T": T, "samples": n, "package": str(Path(sjconvert.__file__).parent)}
+    out: dict[str, Any] = {
+        "T": T,
+        "samples": n,
+        "package": "baseline" if package else "this checkout",
+    }
     try:
         from sjconvert.exec.memory import estimate
 

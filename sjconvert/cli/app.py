@@ -348,7 +348,7 @@ def simulate(
 
     def body() -> None:
         ts = None if steps is None else parse_steps(steps)
-        limit = None if max_memory is None else parse_size(max_memory)
+        limit = None if max_memory is None else _memory_limit(max_memory)
         check_plot(plot, [ir_file, data])
         snn, ann = read_with_source(ir_file)
         ds = DataKeys(x_key, y_key, trust, time_major).open(data, batch_size)
@@ -366,6 +366,13 @@ def simulate(
             out.print(f"wrote the plot to {plot}", highlight=False)
 
     _run(body)
+
+
+def _memory_limit(value: str) -> int:
+    try:
+        return parse_size(value)
+    except InputError as e:
+        raise InputError(f"--max-memory: {e}") from None
 
 
 @app.command()

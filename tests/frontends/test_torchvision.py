@@ -107,3 +107,26 @@ def test_arch_with_arguments_builds_the_model(tmp_path: Path) -> None:
     assert load(tmp_path / "r.sjir").shapes["fc"] == (10,)
     conv = sjconvert.ann2snn(tmp_path / "r.pt", [_x(2)], arch=arch, T=None)
     assert sum(node.spiking for _, node in conv.snn) == 17
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v2"])
+def test_relu_classifiers_export_to_nir_that_nir_reads(name: str, tmp_path: Path) -> None:
+    """Issue 26: ResNets stopped at their padded max pool, MobileNetV2's depthwise
+    convolutions failed NIR's own type check. Converted plainly (as to-nir does), with the
+    lossy mappings a ReLU classifier needs, at 64×64: NIR's type inference and reader take
+    the file. (``python -m benchmarks.nir_census``: 31 of the 43 ReLU-family classifiers
+    export; the 12 others concatenate, which NIR has no node for.)"""
+    import nir
+
+    from sjconvert.api import PLAIN
+    from sjconvert.targets.nir import DT, lossy, save, to_nir
+
+    model = _model(name)
+    x = torch.rand(2, 3, 64, 64, generator=torch.Generator().manual_seed(1))
+    snn = sjconvert.ann2snn(model, [x], mode="max", **PLAIN).snn
+    chosen = lossy.parse(["soft-reset-as-hard", "maxpool-as-avgpool"])
+    graph = to_nir(snn, DT, chosen)
+    graph.infer_types()
+    assert graph.check_types()
+    save(tmp_path / "m.nir", graph)
+    assert nir.read(tmp_path / "m.nir", type_check=True).check_types()
