@@ -79,6 +79,9 @@ def census_one(name: str, out: Path, lava_steps: int, calib: int) -> dict[str, A
         neurons=sum(r["neurons"] for r in info["layers"]),
         processes=len(build.export.graph.processes),
     )  # fmt: skip
+    if lava_steps <= 0:
+        path.unlink()
+        return row
     pg = build.export.graph
     xs = pg.schedule(pg.encode(x[:1]))[:lava_steps]
     start = time.perf_counter()
@@ -96,15 +99,30 @@ def census_one(name: str, out: Path, lava_steps: int, calib: int) -> dict[str, A
     return row
 
 
+def _limit_memory(gib: float) -> None:
+    """The child's address space capped at ``gib`` GiB (a model over it fails as MemoryError)."""
+    import resource
+
+    cap = int(gib * 2**30)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+
+
 def census_all(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every model in a process of its own (memory and time isolated)."""
     rows = []
     for name in args.models or RELU_FAMILY:
         cmd = [sys.executable, "-m", "benchmarks.lava_census", "--model", name]
         cmd += ["--lava-steps", str(args.lava_steps), "--out", str(args.out)]
+        cmd += ["--calib", str(args.calib)]
         start = time.perf_counter()
         try:
-            done = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+            done = subprocess.run(
+                cmd,
+                capture_output=True,
+                text=True,
+                timeout=args.timeout,
+                preexec_fn=lambda: _limit_memory(args.max_gib),
+            )
             lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
             row = (
                 json.loads(lines[-1])
@@ -136,16 +154,24 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "latency",
         "Lava steps",
         "Lava = ours",
+        "load",
     )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         if r["status"] != "ok":
-            lines.append(f"| {r['model']} | {r['status']}: {r.get('reason', '')} | | | | | | |")
+            why = str(r.get("reason", ""))
+            why = why if len(why) < 160 else why[:157] + "…"
+            after = r.get("seconds", r.get("wall_seconds", 0))
+            lines.append(
+                f"| {r['model']} | {r['status']} after {after:.0f} s: {why} | | | | | | | "
+                f"{r.get('load', 0):.0f} |"
+            )
             continue
-        lava = "yes" if r.get("lava_exact") else r.get("lava", "no")
+        lava = "yes" if r.get("lava_exact") else r.get("lava", "no" if "lava_steps" in r else "-")
         lines.append(
             f"| {r['model']} | {r['to_lava_seconds']:.0f} s | {r['populations']} ({r['ours']}) | "
-            f"{r['cores']} | {r['chips']} | {r['latency']} | {r.get('lava_steps', '-')} | {lava} |"
+            f"{r['cores']} | {r['chips']} | {r['latency']} | {r.get('lava_steps', '-')} | {lava} | "
+            f"{r.get('load', 0):.0f} |"
         )
     ok = sum(r["status"] == "ok" for r in rows)
     exact = sum(bool(r.get("lava_exact")) for r in rows)
@@ -162,9 +188,10 @@ def main() -> None:
     parser.add_argument("--model", help="one model (prints one JSON line)")
     parser.add_argument("--all", action="store_true", help="every model, one process each")
     parser.add_argument("--models", nargs="*", help="with --all: these models only")
-    parser.add_argument("--lava-steps", type=int, default=6)
+    parser.add_argument("--lava-steps", type=int, default=6, help="0: no Lava run")
     parser.add_argument("--calib", type=int, default=16)
     parser.add_argument("--timeout", type=int, default=3600)
+    parser.add_argument("--max-gib", type=float, default=8.0, help="address space per model")
     parser.add_argument("--out", type=Path, default=Path("build/census"))
     parser.add_argument("--json", type=Path)
     parser.add_argument("--markdown", type=Path, help="print the table of a saved run")

@@ -92,7 +92,10 @@ def ours(model: nn.Module, calib: dict, test: dict) -> dict[str, Any]:
     }
 
 
-def run_model(name: str, zoo: Path, with_sj: bool) -> dict[str, Any]:
+def run_model(
+    name: str, zoo: Path, with_sj: bool, sj_steps: tuple[int, ...], old: dict | None = None
+) -> dict[str, Any]:
+    """One model: ours (kept from ``old`` where given: ``--sj-only``) and SpikingJelly's."""
     from benchmarks import modern_spikingjelly as sj
     from samples.zoo import load
     from samples.zoo.models import MODERN, MODERN_TUNE
@@ -103,7 +106,7 @@ def run_model(name: str, zoo: Path, with_sj: bool) -> dict[str, Any]:
         "arch": entry.arch,
         "dataset": entry.dataset,
         "group": "tune" if name in MODERN_TUNE else "held_out",
-        "ours": ours(model, calib, test),
+        "ours": old["ours"] if old else ours(model, calib, test),
     }
     o = out["ours"]
     print(
@@ -114,7 +117,7 @@ def run_model(name: str, zoo: Path, with_sj: bool) -> dict[str, Any]:
         flush=True,
     )
     if with_sj:
-        out["spikingjelly_sta"] = sj.sta(model, calib, test, SJ_STEPS)
+        out["spikingjelly_sta"] = sj.sta(model, calib, test, sj_steps)
         if "vit" not in name:
             out["spikingjelly_cnn"] = sj.cnn_recipes(model, calib, test)
     return out
@@ -126,6 +129,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", nargs="*")
     parser.add_argument("--json", type=Path, default=ROOT / "docs" / "benchmark_modern.json")
     parser.add_argument("--no-sj", action="store_true", help="skip SpikingJelly")
+    parser.add_argument("--sj-steps", default=",".join(map(str, SJ_STEPS)), help="T for STA")
+    parser.add_argument(
+        "--sj-only", action="store_true", help="keep our stored results, add SpikingJelly's"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--markdown", type=Path, help="print the tables of a result file")
     args = parser.parse_args(argv)
@@ -142,7 +149,9 @@ def main(argv: list[str] | None = None) -> int:
     report.setdefault("models", {})
     report.update(torch=torch.__version__, threads=torch.get_num_threads(), steps=list(STEPS))
     for name in names:
-        report["models"][name] = run_model(name, args.zoo, not args.no_sj)
+        old = report["models"].get(name) if args.sj_only else None
+        steps = tuple(int(t) for t in args.sj_steps.split(","))
+        report["models"][name] = run_model(name, args.zoo, not args.no_sj, steps, old)
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 

@@ -15,14 +15,16 @@ def accuracy_table(models: dict[str, Any]) -> list[str]:
     """Ours per model: accuracy at T, the largest drop, cost."""
     head = "| model | split | ANN | " + " | ".join(f"T={t}" for t in SHOWN)
     lines = [
-        head + " | drop (samples) | convert (ANN passes) | simulate (× dense) |",
-        "|---|---|---|" + "---|" * (len(SHOWN) + 3),
+        head + " | drop (samples) | spike-driven T=8 / 64 | convert (ANN passes) "
+        "| simulate (× dense) |",
+        "|---|---|---|" + "---|" * (len(SHOWN) + 4),
     ]
     for name, m in models.items():
         o = m["ours"]
         acc = " | ".join(_pct(o["accuracy"][str(t)]) for t in SHOWN)
         lines.append(
             f"| {name} | {m['group']} | {_pct(o['ann'])} | {acc} | {o['largest_drop_samples']} "
+            f"| {_pct(o['spike_driven']['8'])} / {_pct(o['spike_driven']['64'])} % "
             f"| {o['convert_ann_passes']:.1f} | {o['simulate_over_dense']:.2f} |"
         )
     return lines
@@ -64,6 +66,7 @@ def cnn_table(models: dict[str, Any]) -> list[str]:
             lines.append(f"| {name} | best recipe | " + " | ".join(cells) + " |")
         else:
             errors = sorted({r.get("error", "") for r in cnn["recipes"].values()})
+            errors += [r["error"] for r in m.get("spikingjelly_sta", {}).values() if "error" in r]
             lines.append(f"| {name} | no recipe converts it: {'; '.join(errors)} |")
     return lines
 
@@ -72,7 +75,8 @@ def markdown(report: dict[str, Any]) -> str:
     models = report["models"]
     parts = [*accuracy_table(models), ""]
     for name, m in models.items():
-        if m.get("spikingjelly_sta"):
+        sta = m.get("spikingjelly_sta") or {}
+        if any("accuracy" in row for row in sta.values()):
             parts += [*spikingjelly_table(name, m), ""]
     parts += cnn_table(models)
     return "\n".join(parts)

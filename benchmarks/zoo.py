@@ -172,18 +172,19 @@ def markdown(results: dict[str, Any]) -> str:
                 f"| {_share(r)} "
                 f"| {r['capture_s']:.1f} | {r['convert_s']:.1f} | {r['simulate_s']:.1f} |"
             )
-    refused = [f"* **{r['model']}** — {r['reason']}" for r in rows if "reason" in r]
-    return "\n".join(
-        [
-            f"{len(done)} of {len(rows)} classifiers converted; {len(refused)} refused.",
-            "",
-            *lines,
-            "",
-            "Refused, with capture's one-line reason:",
-            "",
-            *refused,
-        ]
-    )
+    refused = [
+        f"* **{r['model']}** — {r['reason']}"
+        for r in rows
+        if r["status"] in ("refused", "capture failed")
+    ]
+    apart = [f"* **{r['model']}** — {r['reason']}" for r in rows if r["status"] == "not run"]
+    head = f"{len(done)} of {len(rows)} classifiers converted; {len(refused)} refused"
+    parts = [head + (f"; {len(apart)} not run here." if apart else "."), "", *lines]
+    if refused:
+        parts += ["", "Refused, with capture's one-line reason:", "", *refused]
+    if apart:
+        parts += ["", "Not run here (and why):", "", *apart]
+    return "\n".join(parts)
 
 
 def main() -> None:

@@ -15,10 +15,18 @@ import torch.nn.functional as F
 from ..ir import nodes as ir
 from .kernels import Params, kernel
 
+
+def _hardsigmoid(x: torch.Tensor) -> torch.Tensor:
+    """``min(max(X + 3, 0), 6) / 6`` spelled out: +, clip and ÷ round one way in every
+    runtime (``F.hardsigmoid`` exports to ONNX's HardSigmoid, ``X·(1/6) + 1/2``, which
+    rounds apart from torch's)."""
+    return (x + 3.0).clamp(0.0, 6.0) / 6.0
+
+
 _SMOOTH = {
     ir.SiLU: F.silu,
-    ir.Hardswish: F.hardswish,
-    ir.Hardsigmoid: F.hardsigmoid,
+    ir.Hardswish: lambda x: x * _hardsigmoid(x),
+    ir.Hardsigmoid: _hardsigmoid,
     ir.Sigmoid: torch.sigmoid,
     ir.Tanh: torch.tanh,
 }
@@ -42,7 +50,9 @@ def _layer_norm(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
 
 @kernel(ir.L2Normalize)
 def _l2_normalize(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
-    return F.normalize(xs[0], dim=-1, eps=p["eps"])
+    # F.normalize's formula, without its ``out`` argument (Lynxi's checks refuse one)
+    norm = torch.linalg.vector_norm(xs[0], dim=-1, keepdim=True)
+    return xs[0] / norm.clamp_min(p["eps"])
 
 
 @kernel(ir.Mul)

@@ -30,12 +30,15 @@ class GELU(_Smooth):
     """``Y = X·Φ(X)`` (Φ: the standard normal CDF, through ``erf``), or with ``tanh`` its
     approximation ``X/2·(1 + tanh(√(2/π)(X + 0.044715 X³)))``."""
 
+    transcendental: ClassVar[bool] = True
     tanh: bool = False
 
 
 @dataclass(frozen=True, eq=False)
 class SiLU(_Smooth):
     """``Y = X·σ(X)`` with ``σ(x) = 1 / (1 + e^{−x})`` (swish)."""
+
+    transcendental: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,10 +55,14 @@ class Hardsigmoid(_Smooth):
 class Sigmoid(_Smooth):
     """``Y = 1 / (1 + e^{−X})``."""
 
+    transcendental: ClassVar[bool] = True
+
 
 @dataclass(frozen=True, eq=False)
 class Tanh(_Smooth):
     """``Y = tanh(X)``."""
+
+    transcendental: ClassVar[bool] = True
 
 
 @dataclass(frozen=True, eq=False)
@@ -65,6 +72,7 @@ class LayerNorm(Node):
     ``β`` of the normalised shape (the last axes of the input)."""
 
     accumulated: ClassVar[bool] = True
+    transcendental: ClassVar[bool] = True  # √ of a reduction: ONNX Runtime sums its own way
     weight: Array = array_field()
     bias: Array = array_field()
     eps: float = 1e-5
@@ -127,7 +135,14 @@ class L2Normalize(Node):
     """``Y = X / max(‖X‖₂, ε)`` over the last axis (Swin V2's cosine attention)."""
 
     accumulated: ClassVar[bool] = True
+    transcendental: ClassVar[bool] = True  # √ of a reduction: ONNX Runtime sums its own way
     eps: float = 1e-12
+
+    @classmethod
+    def conformance_example(cls, shape: tuple[int, ...]) -> L2Normalize:
+        """The conformance suite's node (its generic draw sets every ``eps`` to 0, which
+        this node refuses)."""
+        return cls()
 
     def validate(self) -> None:
         if not (math.isfinite(self.eps) and self.eps > 0):

@@ -108,9 +108,10 @@ class WindowMerge(_Movement):
 
     @classmethod
     def conformance_example(cls, shape: tuple[int, ...]) -> WindowMerge:
-        """A merge taking ``[A, B, C]`` (windows of one row of ``B`` cells, an ``A × B``
-        image) for the conformance suite, whose generic draws never tile."""
-        return cls((1, shape[1]), (shape[0], shape[1])) if len(shape) == 3 else cls()
+        """For the conformance suite, whose generic draws rarely tile: ``[G, P, C]`` as
+        ``G`` windows of one row of ``P`` into ``[G, P, C]`` (any other rank is refused)."""
+        g, p = (*shape, 1, 1)[:2]
+        return cls(window=(1, p), size=(g, p))
 
 
 @dataclass(frozen=True, eq=False)

@@ -91,8 +91,10 @@ def _difference(name: str, node: ir.Difference, b: Lowering) -> None:
 
 
 def _counts(b: Lowering, src: str) -> bool:
-    """Whether the pooled value is a selection of spiking populations' outputs (their net
-    spike counts, never negative, so a zero read in padding never wins the max)."""
+    """Whether the pooled value is a selection of spiking populations' outputs, each scaled
+    by a positive factor (their net spike counts times a spike's value, never negative, so
+    a zero read in padding never wins the max): every row of the map has at most one
+    nonzero weight, and it is positive."""
     if b.consts[src].abs().max() > 0:
         return False
     for t in b.terms[src]:
@@ -101,7 +103,7 @@ def _counts(b: Lowering, src: str) -> bool:
         if pop is None or pop.role != "neuron" or not isinstance(m, ConvMap) or not m.pointwise:
             return False
         w = m.weight.reshape(m.weight.shape[:2])
-        if not (np.isin(w, (0.0, 1.0)).all() and (w.sum(1) <= 1).all()):
+        if (w < 0).any() or ((w != 0).sum(1) > 1).any():
             return False
     return True
 

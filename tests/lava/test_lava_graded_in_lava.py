@@ -59,3 +59,33 @@ def test_the_default_conversion_runs_in_lava_spike_for_spike(data, spiking_outpu
     stage = exp.net.latency
     assert ours.spikes[exp.graph.output["process"]][stage:].any()
     assert any(np.abs(s).max() > 1 for s in ours.spikes.values())  # bursts or graded values
+
+
+class FireNet(nn.Module):
+    """SqueezeNet 1.0 at 64×64: a ceil-mode pool whose window overhangs (14 → 7) over the
+    concatenation of two ReLU branches, read by a convolution and a second branch pair."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(1)
+        self.squeeze = nn.Sequential(nn.Conv2d(2, 3, 1), nn.ReLU())
+        self.left = nn.Sequential(nn.Conv2d(3, 2, 1), nn.ReLU())
+        self.right = nn.Sequential(nn.Conv2d(3, 2, 3, padding=1), nn.ReLU())
+        self.pool = nn.MaxPool2d(3, 2, ceil_mode=True)
+        self.head = nn.Sequential(nn.Conv2d(4, 2, 1), nn.ReLU(), nn.Flatten(), nn.Linear(98, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.squeeze(x)
+        return self.head(self.pool(torch.cat([self.left(x), self.right(x)], 1)))
+
+
+def test_an_overhanging_pool_over_a_concat_runs_in_lava(tmp_path):
+    """The pooled values are spike counts times each channel's spike value (never
+    negative), so the zeros the overhang reads never win and no single reader is needed."""
+    x = np.random.default_rng(2).normal(0, 1, (16, 2, 14, 14)).astype(np.float32)
+    snn = ann2snn(FireNet().eval(), [torch.from_numpy(x)]).snn
+    exp = to_loihi(snn, 2, x_max=float(np.abs(x).max()))
+    relays = [p for p in exp.net.helpers if p.endswith("_relay")]
+    assert relays
+    ours = export_parity(exp, exp.graph.encode(x[:2]), tmp_path)
+    assert ours.spikes[exp.graph.output["process"]][exp.net.latency :].any()
