@@ -16,7 +16,7 @@ thread, the work done, which other processes on a shared machine disturb far les
 wall clock; ``--clock wall`` for the wall clock). Ratios are against ``ann``. Run in the
 interop environment (torchvision, SpikingJelly)::
 
-    python -m benchmarks.sim_speed --zoo /work/zoo --json docs/benchmark_sim_speed.json
+    python -m benchmarks.sim_speed --zoo build/zoo --json docs/benchmark_sim_speed.json
 """
 
 from __future__ import annotations
