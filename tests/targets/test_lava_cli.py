@@ -125,7 +125,12 @@ def test_no_lava_environment_is_found_before_any_work(monkeypatch, tmp_path):
     """An interpreter without Lava: one line naming --lava-samples 0, nothing written."""
     out_dir = tmp_path / "out"
     out_dir.mkdir()
-    monkeypatch.setenv(verify.ENV_VAR, sys.executable)  # this environment has no Lava
+    no_lava = tmp_path / "python-without-lava"  # as a Python without Lava answers the probe
+    no_lava.write_text(
+        "#!/bin/sh\necho \"ModuleNotFoundError: No module named 'lava'\" >&2\nexit 1\n"
+    )
+    no_lava.chmod(0o755)
+    monkeypatch.setenv(verify.ENV_VAR, str(no_lava))
     args = [*RESNET, "-o", str(out_dir / "res.lpg.npz"), "--verify", str(TEST_1D)]
     res = CliRunner().invoke(app, ["to-lava", *args])
     assert res.exit_code == 5, res.output
