@@ -11,10 +11,10 @@ spikes; conversion turns it into a :class:`BipolarIF` neuron.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from .base import Node, per_channel
-from .neurons import _Neuron, check_neuron
+from .base import Node
+from .neurons import _BurstNeuron
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,7 +52,7 @@ class Encode(Node):
 
 
 @dataclass(frozen=True, eq=False)
-class BipolarIF(_Neuron):
+class BipolarIF(_BurstNeuron):
     """Bipolar burst integrate-and-fire neuron: up to ``B = max_spikes`` spikes of either
     sign per step, per step t (V[-1] = v_init)::
 
@@ -68,19 +68,4 @@ class BipolarIF(_Neuron):
     model is ``clamp(X / V_th, −B, B)``. Each of the ``|S[t]|`` spikes counts as one event.
     """
 
-    rate_coded: ClassVar[bool] = True
-    signed: ClassVar[bool] = True
     bipolar: ClassVar[bool] = True
-    v_threshold: Any = per_channel(1.0)
-    v_init: Any = per_channel(0.0)
-    max_spikes: int = 1
-
-    @property
-    def v_reset(self) -> None:
-        return None
-
-    def validate(self) -> None:
-        object.__setattr__(self, "max_spikes", int(self.max_spikes))
-        if self.max_spikes < 1:
-            raise ValueError(f"BipolarIF max_spikes must be >= 1, got {self.max_spikes}")
-        check_neuron(self)

@@ -35,6 +35,29 @@ def check_neuron(node: Any) -> None:
 
 
 @dataclass(frozen=True, eq=False)
+class _BurstNeuron(_Neuron):
+    """A soft-reset neuron that emits up to ``max_spikes`` signed spikes per step (the
+    fields and checks :class:`SignedIF` and ``BipolarIF`` share; their rules differ)."""
+
+    rate_coded: ClassVar[bool] = True
+    signed: ClassVar[bool] = True
+    v_threshold: Any = per_channel(1.0)
+    v_init: Any = per_channel(0.0)
+    max_spikes: int = 1
+
+    @property
+    def v_reset(self) -> None:
+        return None
+
+    def validate(self) -> None:
+        object.__setattr__(self, "max_spikes", int(self.max_spikes))
+        if self.max_spikes < 1:
+            name = type(self).__name__
+            raise ValueError(f"{name} max_spikes must be >= 1, got {self.max_spikes}")
+        check_neuron(self)
+
+
+@dataclass(frozen=True, eq=False)
 class IF(_Neuron):
     """Integrate-and-fire neuron, per step t (V[-1] = v_init; Θ(x) = 1 if x >= 0 else 0)::
 
@@ -56,7 +79,7 @@ class IF(_Neuron):
 
 
 @dataclass(frozen=True, eq=False)
-class SignedIF(_Neuron):
+class SignedIF(_BurstNeuron):
     """Signed integrate-and-fire neuron with spike memory and bursts of up to ``B =
     max_spikes`` spikes per step, per step t (V[-1] = v_init, C[-1] = 0)::
 
@@ -76,22 +99,6 @@ class SignedIF(_Neuron):
     and accurate conversion of spiking neural network with burst spikes"). Its rate model is
     ``clamp(X / V_th, 0, B)``. Each of the ``|S[t]|`` spikes counts as one event.
     """
-
-    rate_coded: ClassVar[bool] = True
-    signed: ClassVar[bool] = True
-    v_threshold: Any = per_channel(1.0)
-    v_init: Any = per_channel(0.0)
-    max_spikes: int = 1
-
-    @property
-    def v_reset(self) -> None:
-        return None
-
-    def validate(self) -> None:
-        object.__setattr__(self, "max_spikes", int(self.max_spikes))
-        if self.max_spikes < 1:
-            raise ValueError(f"SignedIF max_spikes must be >= 1, got {self.max_spikes}")
-        check_neuron(self)
 
 
 @dataclass(frozen=True, eq=False)
