@@ -77,9 +77,20 @@ class LayerNorm(Node):
     bias: Array = array_field()
     eps: float = 1e-5
 
+    @classmethod
+    def conformance_example(cls, shape: tuple[int, ...]) -> LayerNorm:
+        """The conformance suite's node (its generic draw sets every ``eps`` to 0, which
+        this node refuses): dyadic ``γ``, ``β`` over the last axis."""
+        n = shape[-1]
+        steps = np.arange(n, dtype=np.float32) / 8
+        return cls(1.0 + steps, steps - 0.5, 0.125)
+
     def validate(self) -> None:
-        if not (math.isfinite(self.eps) and self.eps >= 0):
-            raise ValueError(f"LayerNorm eps must be finite and >= 0, got {self.eps}")
+        if not (math.isfinite(self.eps) and self.eps > 0):
+            raise ValueError(
+                f"LayerNorm eps must be finite and > 0, got {self.eps}: spikes often give a "
+                "constant row (no neuron fired), where eps = 0 divides zero by zero"
+            )
         if self.weight.shape != self.bias.shape or self.weight.ndim < 1:
             raise ValueError(
                 f"LayerNorm weight {self.weight.shape} and bias {self.bias.shape} must match"
