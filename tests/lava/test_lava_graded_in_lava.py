@@ -14,6 +14,7 @@ from torch import nn
 from sjconvert import ann2snn
 from sjconvert.targets.lava.build import to_loihi
 from tests.lava.parity import export_parity
+from tests.targets.lava_graphs import ShuffleNet
 
 pytestmark = pytest.mark.lava
 
@@ -87,5 +88,18 @@ def test_an_overhanging_pool_over_a_concat_runs_in_lava(tmp_path):
     exp = to_loihi(snn, 2, x_max=float(np.abs(x).max()))
     relays = [p for p in exp.net.helpers if p.endswith("_relay")]
     assert relays
+    ours = export_parity(exp, exp.graph.encode(x[:2]), tmp_path)
+    assert ours.spikes[exp.graph.output["process"]][exp.net.latency :].any()
+
+
+def test_channel_shuffle_and_split_run_in_lava(tmp_path):
+    """ShuffleNet V2's channel shuffle and split fold into the synapses as selections of
+    channels (no population, no hop): Lava agrees with our fixed point spike for spike."""
+    x = np.random.default_rng(3).normal(0, 1, (16, 2, 8, 8)).astype(np.float32)
+    snn = ann2snn(ShuffleNet().eval(), [torch.from_numpy(x)]).snn
+    exp = to_loihi(snn, 2, x_max=float(np.abs(x).max()))
+    assert {s.src for s in exp.net.synapses if s.dst == "units_1_1"} == {
+        "left_2", "right_4", "units_0_4"
+    }  # fmt: skip
     ours = export_parity(exp, exp.graph.encode(x[:2]), tmp_path)
     assert ours.spikes[exp.graph.output["process"]][exp.net.latency :].any()

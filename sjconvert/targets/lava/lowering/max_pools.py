@@ -23,7 +23,7 @@ from ....ir.graph import Graph
 from ..network import Population, Synapse
 from . import max_trees
 from .compose import ConvMap, expand_groups
-from .populations import CHECKS, REGISTRY, Lowering, Term, _emit_synapse, _source
+from .populations import CHECKS, REGISTRY, Lowering, Term, _emit_synapse
 
 
 def per_step_pools(graph: Graph) -> list[str]:
@@ -118,7 +118,6 @@ def _relay(b: Lowering, pool: str, src: str, padded: bool) -> str:
     b.populations[relay] = Population(
         relay, b.graph.nodes[pool], b.shape(src), bias, role="relay", padded=padded
     )
-    _source(b, relay)
     return relay
 
 
@@ -129,7 +128,6 @@ def _level(b: Lowering, pool: str, syn: Synapse, shape: tuple, group: int) -> st
     b.populations[syn.dst] = Population(
         syn.dst, b.graph.nodes[pool], shape, np.zeros(shape), role="max", group=group
     )
-    _source(b, syn.dst)
     return syn.dst
 
 
