@@ -109,7 +109,7 @@ def _limit_memory(gib: float) -> None:
 
 def census_all(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every model in a process of its own (memory and time isolated)."""
-    rows = []
+    rows = _saved(args.json)
     for name in args.models or RELU_FAMILY:
         cmd = [sys.executable, "-m", "benchmarks.lava_census", "--model", name]
         cmd += ["--lava-steps", str(args.lava_steps), "--out", str(args.out)]
@@ -138,10 +138,20 @@ def census_all(args: argparse.Namespace) -> list[dict[str, Any]]:
         row["wall_seconds"] = time.perf_counter() - start
         row["load"] = os.getloadavg()[0]
         print(json.dumps(row), flush=True)
-        rows.append(row)
+        rows = [r for r in rows if r["model"] != name] + [row]
         if args.json:
-            args.json.write_text(json.dumps({"rows": rows}, indent=1))
-    return rows
+            args.json.write_text(json.dumps({"rows": _ordered(rows)}, indent=1))
+    return _ordered(rows)
+
+
+def _saved(path: Path | None) -> list[dict[str, Any]]:
+    """The rows of an earlier run in ``path`` (a model measured again replaces its row)."""
+    return json.loads(path.read_text())["rows"] if path and path.exists() else []
+
+
+def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    known = {n: i for i, n in enumerate(RELU_FAMILY)}
+    return sorted(rows, key=lambda r: known.get(r["model"], len(known)))
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -187,7 +197,11 @@ def main() -> None:
     )
     parser.add_argument("--model", help="one model (prints one JSON line)")
     parser.add_argument("--all", action="store_true", help="every model, one process each")
-    parser.add_argument("--models", nargs="*", help="with --all: these models only")
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        help="with --all: these models only (rows of other models in --json stay)",
+    )
     parser.add_argument("--lava-steps", type=int, default=6, help="0: no Lava run")
     parser.add_argument("--calib", type=int, default=16)
     parser.add_argument("--timeout", type=int, default=3600)

@@ -202,24 +202,26 @@ class DenseMap:
 
     matrix: np.ndarray
     in_shape: Ints
+    eye: bool = False  # the matrix is the identity (a Linear layer's weight is taken as is)
 
     @classmethod
     def identity(cls, shape: Ints) -> DenseMap:
-        return cls(np.eye(math.prod(shape)), tuple(shape))
+        return cls(np.eye(math.prod(shape)), tuple(shape), eye=True)
 
     def then_linear(self, w: np.ndarray) -> DenseMap:
-        return replace(self, matrix=np.asarray(w, np.float64) @ self.matrix)
+        w = np.asarray(w, np.float64)
+        return replace(self, matrix=w if self.eye else w @ self.matrix, eye=False)
 
     def then_scale(self, factor: np.ndarray) -> DenseMap:
         f = np.asarray(factor, np.float64).reshape(-1)
         rows = len(self.matrix)
         per = np.repeat(f, rows // f.size) if f.size > 1 else np.full(rows, float(f[0]))
-        return replace(self, matrix=self.matrix * per[:, None])
+        return replace(self, matrix=self.matrix * per[:, None], eye=False)
 
     def embed(self, offset: int, total: int) -> DenseMap:
         m = np.zeros((total, self.matrix.shape[1]))
         m[offset : offset + len(self.matrix)] = self.matrix
-        return replace(self, matrix=m)
+        return replace(self, matrix=m, eye=False)
 
 
 @dataclass(frozen=True)
