@@ -71,8 +71,11 @@ def _maxpool(name: str, node: ir.Node, b: Lowering) -> None:
     if isinstance(win, str) or win.out != tuple(out[1:]):
         why = win if isinstance(win, str) else "the window does not give PyTorch's size"
         raise UnsupportedOpError(f"{b.graph.where(name)}: max pooling: {why}")
-    relay = _relay(b, name, src, win.padded and not _counts(b, src))
+    counts = _counts(b, src)
+    relay = _relay(b, name, src, win.padded and not counts)
     last = _tree(b, name, relay, shape[0], win)
+    if counts:  # a max of values never below zero is never below zero
+        b.nonneg.add(last.src)
     b.terms[name] = [Term(last.src, last.map, (name,), exact=True)]
     b.consts[name] = torch.zeros(1, *out, dtype=torch.float64)
     b.pooled.add(name)
@@ -94,10 +97,13 @@ def _counts(b: Lowering, src: str) -> bool:
     """Whether the pooled value is a selection of spiking populations' outputs, each scaled
     by a positive factor (their net spike counts times a spike's value, never negative, so
     a zero read in padding never wins the max): every row of the map has at most one
-    nonzero weight, and it is positive."""
+    nonzero weight, and it is positive; or the unchanged output of a max pool of such
+    values (GoogLeNet's padded branch pool after a stage's pool)."""
     if b.consts[src].abs().max() > 0:
         return False
     for t in b.terms[src]:
+        if t.exact and t.src in b.nonneg:
+            continue
         m = t.map
         pop = b.populations.get(t.src)
         if pop is None or pop.role != "neuron" or not isinstance(m, ConvMap) or not m.pointwise:

@@ -63,6 +63,7 @@ class Lowering:
     cumulative: set[str] = field(default_factory=set)  # Accumulate outputs
     pooled: set[str] = field(default_factory=set)  # max pool outputs (cumulative values)
     relay_of: dict[str, str] = field(default_factory=dict)  # last tree level -> its relay
+    nonneg: set[str] = field(default_factory=set)  # last tree levels of maxes never below 0
     moved: dict[str, Any] = field(default_factory=dict)  # movement values in between
 
     def shape(self, name: str) -> tuple[int, ...]:
