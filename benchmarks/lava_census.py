@@ -185,9 +185,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         )
     ok = sum(r["status"] == "ok" for r in rows)
     exact = sum(bool(r.get("lava_exact")) for r in rows)
+    ran = sum(bool(r.get("lava_steps")) for r in rows)
     lines.append(
-        f"\n{ok}/{len(rows)} through to-lava and fit; {exact}/{len(rows)} spike-exact in Lava."
+        f"\n{ok}/{len(RELU_FAMILY)} through to-lava and fit; of the {ran} run in Lava, {exact} "
+        "spike-exact."
     )
+    missing = [n for n in RELU_FAMILY if n not in {r["model"] for r in rows}]
+    if missing:
+        lines.append(f"\nNot run: {', '.join(missing)}.")
     return "\n".join(lines)
 
 
