@@ -11,10 +11,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sjconvert.errors import UnsupportedOpError
+from sjconvert.errors import PassError, UnsupportedOpError
 from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
-from sjconvert.targets.lava.build import to_loihi
+from sjconvert.targets.lava.build import check_loihi, to_loihi
 from sjconvert.targets.lava.fixed_point.simulator import simulate
 from sjconvert.targets.lava.formats.layout import from_lava
 from sjconvert.targets.lava.lowering import max_trees
@@ -117,3 +117,13 @@ def test_a_padded_pool_of_a_pool_of_counts_runs_through_a_convolution() -> None:
     counts = ref * torch.arange(1, steps + 1).reshape(-1, 1, 1, 1, 1)
     got = from_lava(loihi, tuple(ref.shape[2:]), lead=2)
     np.testing.assert_array_equal(got, np.rint(counts.numpy()).astype(np.int64))
+
+
+def test_a_padded_pool_of_signed_values_is_refused_before_quantising() -> None:
+    """The input can be negative, so a padded pool of it needs its one reader to absorb the
+    padding's zeros; behind a convolution it has none. ``check_loihi`` (what ``to-lava``
+    runs on the uncalibrated conversion, before the real one) names the relay."""
+    w = np.ones((2, 1, 1, 1))
+    graph = chain((1, 4, 4), ir.MaxPool2d(3, 1, 1), ir.Conv2d(w, None, 1, 0), ir.SignedIF(1.0, 0.5))
+    with pytest.raises(PassError, match=r"n0_relay: a padded max pool must feed one neuron alone"):
+        check_loihi(graph)

@@ -108,7 +108,7 @@ def check_loihi(snn: Graph, model: str = "auto") -> tuple[str, int]:
     if model == "graded":
         refused = graded_problems(paths)
         if refused:
-            raise PassError(f"no graded Loihi form: {'; '.join(refused)}")
+            raise PassError("; ".join(refused))
         return model, balance(amplify(paths)).latency
     pools = [p.node.op for p in paths.populations.values() if p.role == "relay"]
     if pools:
