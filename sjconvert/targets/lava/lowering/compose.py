@@ -70,6 +70,17 @@ def find_groups(weight: np.ndarray) -> tuple[np.ndarray, int]:
     return weight, 1
 
 
+ROWS = 256  # rows of a Linear layer's weight pulled back at once (VGG's is 4096 × 25088)
+
+
+def by_rows(fn: Callable[[np.ndarray], np.ndarray], matrix: np.ndarray) -> np.ndarray:
+    """``fn`` applied to ``matrix`` in float64 blocks of :data:`ROWS` rows, stacked: the
+    pull-back of a large Linear weight never holds a float64 copy of it whole."""
+    return np.concatenate(
+        [fn(np.asarray(matrix[i : i + ROWS], np.float64)) for i in range(0, len(matrix), ROWS)]
+    )
+
+
 @dataclass(frozen=True)
 class ConvMap:
     """``y = conv(x, weight, stride, padding, dilation)`` from ``in_shape`` to
@@ -172,7 +183,11 @@ class ConvMap:
         """``matrix @ J`` with ``J`` this map's matrix over flattened in/out shapes
         (``matrix``: ``[n, C_out·∏S_out]``, default the identity: ``J`` itself)."""
         n_out = math.prod(self.out_shape)
-        m = np.eye(n_out) if matrix is None else np.asarray(matrix, np.float64)
+        if matrix is None:
+            matrix = np.eye(n_out)
+        return by_rows(self._rows, matrix)
+
+    def _rows(self, m: np.ndarray) -> np.ndarray:
         dims = len(self.in_shape) - 1
         y = torch.tensor(m.reshape(len(m), *self.out_shape))
         full = [
@@ -249,9 +264,12 @@ class PoolMap:
         """``matrix @ J`` (``J``: this map's matrix): pulled back through the pool, then
         through the convolution (:meth:`ConvMap.rows`)."""
         c, out = self.out_shape[0], math.prod(self.out_shape[1:])
-        m = np.eye(c * out) if matrix is None else np.asarray(matrix, np.float64)
-        back = m.reshape(len(m), c, out) @ self.spatial()
-        return self.conv.rows(back.reshape(len(m), -1))
+        spatial = self.spatial()
+
+        def pull(m: np.ndarray) -> np.ndarray:
+            return self.conv.rows((m.reshape(len(m), c, out) @ spatial).reshape(len(m), -1))
+
+        return by_rows(pull, np.eye(c * out) if matrix is None else matrix)
 
     def then_scale(self, factor: np.ndarray) -> PoolMap:
         return replace(self, conv=self.conv.then_scale(factor))
