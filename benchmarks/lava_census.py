@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -115,26 +116,18 @@ def census_all(args: argparse.Namespace) -> list[dict[str, Any]]:
         cmd += ["--lava-steps", str(args.lava_steps), "--out", str(args.out)]
         cmd += ["--calib", str(args.calib)]
         start = time.perf_counter()
-        try:
-            done = subprocess.run(
-                cmd,
-                capture_output=True,
-                text=True,
-                timeout=args.timeout,
-                preexec_fn=lambda: _limit_memory(args.max_gib),
-            )
-            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+        found = _run_child(cmd, args.timeout, args.max_gib)
+        if found is None:
+            row = {"model": name, "status": "timeout", "seconds": args.timeout}
+        else:
+            out, err = found
+            lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+            why = err.strip().splitlines()[-1:]
             row = (
                 json.loads(lines[-1])
                 if lines
-                else {
-                    "model": name,
-                    "status": "error",
-                    "reason": done.stderr.strip().splitlines()[-1:],
-                }
+                else {"model": name, "status": "error", "reason": why}
             )
-        except subprocess.TimeoutExpired:
-            row = {"model": name, "status": "timeout", "seconds": args.timeout}
         row["wall_seconds"] = time.perf_counter() - start
         row["load"] = os.getloadavg()[0]
         print(json.dumps(row), flush=True)
@@ -142,6 +135,28 @@ def census_all(args: argparse.Namespace) -> list[dict[str, Any]]:
         if args.json:
             args.json.write_text(json.dumps({"rows": _ordered(rows)}, indent=1))
     return _ordered(rows)
+
+
+def _run_child(cmd: list[str], timeout: float, gib: float) -> tuple[str, str] | None:
+    """``(stdout, stderr)`` of one model's process, or None past ``timeout``: then it is
+    interrupted (SIGINT, so its Lava launcher kills Lava's processes too), killed after 30 s."""
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: _limit_memory(gib),
+    )
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+        return None
 
 
 def _saved(path: Path | None) -> list[dict[str, Any]]:
