@@ -116,12 +116,14 @@ def rescale_weights(
     """
     out_ch, in_per_group = w.shape[0], w.shape[1]
     lin = np.broadcast_to(np.asarray(lam_in, np.float64), (in_per_group * groups,))
-    rows = (np.arange(out_ch) // (out_ch // groups))[:, None] * in_per_group
-    lin = lin[rows + np.arange(in_per_group)[None, :]]
-    lout = np.broadcast_to(np.asarray(lam_out, np.float64), (out_ch,))[:, None]
-    ratio = (lin / lout).reshape(out_ch, in_per_group, *([1] * (w.ndim - 2)))
-    w_new = (w.astype(np.float64) * ratio).astype(np.float32)
-    b_new = None if b is None else (b.astype(np.float64) / lout[:, 0]).astype(np.float32)
+    lout = np.broadcast_to(np.asarray(lam_out, np.float64), (out_ch,))
+    w_new = np.empty(w.shape, np.float32)
+    for at in range(0, out_ch, 256):  # in blocks of rows: VGG's 4096 × 25088 in float64 is 784 MiB
+        o = np.arange(at, min(at + 256, out_ch))
+        cols = (o // (out_ch // groups))[:, None] * in_per_group + np.arange(in_per_group)
+        ratio = (lin[cols] / lout[o, None]).reshape(len(o), in_per_group, *([1] * (w.ndim - 2)))
+        w_new[o] = w[o].astype(np.float64) * ratio
+    b_new = None if b is None else (b.astype(np.float64) / lout).astype(np.float32)
     return w_new, b_new
 
 
