@@ -102,6 +102,7 @@ class Node:
     identity: ClassVar[bool] = False
     movement: ClassVar[bool] = False
     reshapes: ClassVar[bool] = False
+    selects: ClassVar[bool] = False  # each output element is one fixed input element
     pool: ClassVar[bool] = False
     adaptive: ClassVar[bool] = False
     linear: ClassVar[bool] = False

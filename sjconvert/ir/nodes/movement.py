@@ -32,6 +32,8 @@ class _Movement(Node):
 class Flatten(_Movement):
     """``Y = X`` with axes ``start_dim..end_dim`` merged (batch axis 0 kept)."""
 
+    selects: ClassVar[bool] = True
+
     reshapes: ClassVar[bool] = True
     start_dim: int = 1
     end_dim: int = -1
@@ -49,6 +51,8 @@ class Flatten(_Movement):
 @dataclass(frozen=True, eq=False)
 class Reshape(_Movement):
     """``Y = reshape(X, [N, *shape])``: per-sample reshape, batch axis kept."""
+
+    selects: ClassVar[bool] = True
 
     reshapes: ClassVar[bool] = True
     shape: tuple[int, ...] = ()
@@ -68,6 +72,8 @@ class Transpose(_Movement):
     """``Y = X.permute(0, *dims)``: a permutation ``dims`` of the non-batch axes ``1..r``
     (``transpose``, ``permute``; channel shuffle is ``Reshape → Transpose → Reshape``)."""
 
+    selects: ClassVar[bool] = True
+
     dims: tuple[int, ...] = (1,)
 
     def validate(self) -> None:
@@ -84,6 +90,8 @@ class Transpose(_Movement):
 class Slice(_Movement):
     """``Y = X[..., start:stop, ...]`` along axis ``dim`` (``chunk``, ``split``, tuple
     ``getitem`` and slicing all become slices)."""
+
+    selects: ClassVar[bool] = True
 
     dim: int = 1
     start: int = 0

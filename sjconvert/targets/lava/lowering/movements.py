@@ -34,8 +34,6 @@ from ....ir.nodes.movement import axis
 from .compose import ConvMap, FlatMap, PathMap, PoolMap, Uncomposable
 from .populations import CHECKS, REGISTRY, Lowering, Term, _spatial
 
-MOVES = (ir.Flatten, ir.Reshape, ir.Transpose, ir.Slice)
-
 
 @dataclass(frozen=True)
 class Moved:
@@ -81,7 +79,7 @@ def selection(index: np.ndarray, shape: tuple[int, ...]) -> tuple[str, np.ndarra
 def unplaced(graph: Graph) -> list[str]:
     """Movement chains that end where no synapse can take them: a value in between read by
     anything but another movement op (every problem named at once, nothing lowered)."""
-    moves = [n for n, node in graph if isinstance(node, MOVES)]
+    moves = [n for n, node in graph if node.selects]
     if not moves:
         return []
     g = with_shapes(graph)
@@ -89,7 +87,7 @@ def unplaced(graph: Graph) -> list[str]:
     open_: dict[str, tuple[np.ndarray, tuple[int, ...]]] = {}
     for name, node in g:
         ins = g.edges[name]
-        if isinstance(node, MOVES):
+        if node.selects:
             index, shape = open_.get(ins[0]) or _start(g, ins[0])
             index = move(node, index)
             if selection(index, shape)[0] == "between":
@@ -147,7 +145,7 @@ def _nonzero(m: PathMap) -> bool:
     return not hasattr(m, "matrix") or bool(m.matrix.any())
 
 
-@REGISTRY.register(*MOVES)
+@REGISTRY.register(ir.Flatten, ir.Reshape, ir.Transpose, ir.Slice)
 def _movement(name: str, node: ir.Node, b: Lowering) -> None:
     (src,) = b.graph.edges[name]
     held = b.moved.get(src) or Moved(b.terms[src], b.shape(src), _start(b.graph, src)[0])
