@@ -94,11 +94,15 @@ def run_case(
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {**row, "error": f"exit {done.returncode}: {tail}"}
-    report = json.loads(done.stdout)
+    return {**row, **report_row(json.loads(done.stdout))}
+
+
+def report_row(report: dict[str, Any]) -> dict[str, Any]:
+    """The table's fields from a ``to-lava --verify … --json`` report."""
     verify = report["verify"]
     lava = verify.get("lava", {})
     agreement = lava.get("spike_agreement", {})
-    row.update(
+    return dict(
         latency=report["latency"],
         populations=len(report["processes"]),
         ours=sum(p["ours"] for p in report["processes"].values()),
@@ -115,7 +119,6 @@ def run_case(
         lava_seconds=lava.get("seconds"),
         lava_samples_per_minute=lava.get("samples_per_minute"),
     )
-    return row
 
 
 def _pct(v: Any) -> str:
@@ -167,7 +170,8 @@ def main(argv: list[str] | None = None) -> None:
     listing = args.zoo / "zoo.json"
     zoo = json.loads(listing.read_text()) if listing.exists() else {}
     names = [m for m in args.models.split(",") if m] or sorted(zoo)
-    saved = json.loads(args.json.read_text())["rows"] if args.json and args.json.exists() else []
+    stored = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}
+    saved = stored.get("rows", [])
     for name in names:
         for steps in (int(t) for t in args.T.split(",")):
             files = case_files(args.zoo, zoo, name)
@@ -176,7 +180,7 @@ def main(argv: list[str] | None = None) -> None:
             key = (name, steps)
             saved = [r for r in saved if (r["model"], r["T"]) != key] + [row]
             if args.json:
-                args.json.write_text(json.dumps({"rows": saved}, indent=1) + "\n")
+                args.json.write_text(json.dumps({**stored, "rows": saved}, indent=1) + "\n")
     print(markdown(saved))
 
 
