@@ -56,8 +56,11 @@ class Arrays:
         return self.asarray(arr)
 
     def full(self, shape: tuple[int, ...], value: Any) -> Any:
+        const = self.constant(value, len(shape))
+        if self.torch and isinstance(const, float):  # a scalar: one fill, no broadcast copy
+            return torch.full(shape, const, dtype=self.dtype, device=self.device)
         out = self.empty(shape)
-        out[...] = self.constant(value, len(shape))
+        out[...] = const
         return out
 
     def copy(self, a: Any) -> Any:
