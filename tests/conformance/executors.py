@@ -74,7 +74,7 @@ def reference(case: Case) -> Run:
 def op_by_op(case: Case) -> Run:
     """The reference with every step program run op by op (no compiled fused kernel,
     :mod:`sjconvert.exec.fused`), which the reference and NumPy otherwise use on the CPU."""
-    with _unfused():
+    with unfused():
         sim = Simulator(case.graph)
     kept, observe = _trains(case.graph)
     res = sim.run(torch.from_numpy(case.x), T=case.T, sequence=case.sequence, observe=observe)
@@ -91,7 +91,7 @@ def unobserved(case: Case) -> Run:
 
 def unobserved_op_by_op(case: Case) -> Run:
     """:func:`unobserved` with every step program, fused chains included, run op by op."""
-    with _unfused():
+    with unfused():
         return unobserved(case)
 
 
@@ -102,7 +102,7 @@ def unobserved_arrays(case: Case) -> Run:
 
 
 @contextlib.contextmanager
-def _unfused() -> Iterator[None]:
+def unfused() -> Iterator[None]:
     old = os.environ.get("SJCONVERT_FUSED")
     os.environ["SJCONVERT_FUSED"] = "0"
     try:

@@ -5,8 +5,6 @@ compiled kernel and op by op; found where they may run fused and nowhere else.""
 from __future__ import annotations
 
 import contextlib
-import os
-from collections.abc import Iterator
 
 import numpy as np
 import pytest
@@ -21,6 +19,7 @@ from sjconvert.exec.reference import Simulator
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
 from sjconvert.ops import KERNELS, chain, compile_inplace, elementwise_program, prepare
+from tests.conformance.executors import unfused
 
 C = 3  # channels
 
@@ -55,20 +54,6 @@ def _one_by_one(nodes: list[ir.Node], x: torch.Tensor, T: int, static: bool) -> 
     return x
 
 
-@contextlib.contextmanager
-def _fused(on: bool) -> Iterator[None]:
-    """Compiled kernels on or off (``SJCONVERT_FUSED``) while runners are made."""
-    old = os.environ.get("SJCONVERT_FUSED")
-    os.environ["SJCONVERT_FUSED"] = "1" if on else "0"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ["SJCONVERT_FUSED"]
-        else:
-            os.environ["SJCONVERT_FUSED"] = old
-
-
 def _bits(a: torch.Tensor) -> bytes:
     return (a.numpy() + np.float32(0.0)).tobytes()
 
@@ -88,7 +73,7 @@ def test_a_chain_computes_its_members_one_after_another(inner, last, static, com
     x = torch.randn((n, C, 4) if static else (T, n, C, 4), generator=g)
     want = _one_by_one(nodes, x, T, static)
     program = chain([elementwise_program(node) for node in nodes])
-    with _fused(compiled):
+    with contextlib.nullcontext() if compiled else unfused():
         runner = Stateful(nodes[-1], Arrays(torch, torch.float32), program=program)
     got, _ = runner(x, T, static, None)
     assert _bits(got) == _bits(want)
