@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 # the bundled max-pooling CNN (VGG-style, 16×16 digits), beside the trained zoo
 BUNDLED = {
@@ -59,11 +61,24 @@ def case_files(zoo: Path, entries: dict[str, Any], name: str) -> tuple:
     )  # fmt: skip
 
 
-def run_case(name: str, files: tuple, steps: int, k: int) -> dict[str, Any]:
+def first_samples(test: Path, n: int | None, tmp: str) -> Path:
+    """The test file, or a copy of its first ``n`` samples."""
+    if n is None:
+        return test
+    with np.load(test) as f:
+        arrays = {k: f[k][:n] for k in f.files}
+    np.savez(f"{tmp}/test.npz", **arrays)
+    return Path(f"{tmp}/test.npz")
+
+
+def run_case(
+    name: str, files: tuple, steps: int, k: int, n_test: int | None = None
+) -> dict[str, Any]:
     """One ``to-lava --verify`` run in a folder of its own; its report, time and load."""
     model, arch, calib, test = files
     exe = shutil.which("sjconvert") or str(Path(sys.executable).with_name("sjconvert"))
     with tempfile.TemporaryDirectory() as tmp:
+        test = first_samples(test, n_test, tmp)
         cmd = [
             exe, "to-lava", str(model), "--arch", arch, "--calib", str(calib),
             "-T", str(steps), "--verify", str(test), "--lava-samples", str(k),
@@ -71,18 +86,23 @@ def run_case(name: str, files: tuple, steps: int, k: int) -> dict[str, Any]:
         ]  # fmt: skip
         load = os.getloadavg()[0]
         start = time.perf_counter()
-        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tmp)
+        env = {**os.environ, "PYTHONPATH": str(SAMPLES.parent)}  # bundled --arch: samples.
+        done = subprocess.run(cmd, capture_output=True, text=True, check=False, cwd=tmp, env=env)
         seconds = time.perf_counter() - start
     row: dict[str, Any] = {"model": name, "T": steps, "lava_samples": k}
     row.update(seconds=round(seconds, 1), load=round((load + os.getloadavg()[0]) / 2, 1))
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
         return {**row, "error": f"exit {done.returncode}: {tail}"}
-    report = json.loads(done.stdout)
+    return {**row, **report_row(json.loads(done.stdout))}
+
+
+def report_row(report: dict[str, Any]) -> dict[str, Any]:
+    """The table's fields from a ``to-lava --verify … --json`` report."""
     verify = report["verify"]
     lava = verify.get("lava", {})
     agreement = lava.get("spike_agreement", {})
-    row.update(
+    return dict(
         latency=report["latency"],
         populations=len(report["processes"]),
         ours=sum(p["ours"] for p in report["processes"].values()),
@@ -99,7 +119,6 @@ def run_case(name: str, files: tuple, steps: int, k: int) -> dict[str, Any]:
         lava_seconds=lava.get("seconds"),
         lava_samples_per_minute=lava.get("samples_per_minute"),
     )
-    return row
 
 
 def _pct(v: Any) -> str:
@@ -139,6 +158,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     p.add_argument("-T", default="8", help="comma-separated input steps")
     p.add_argument("--lava-samples", type=int, default=50)
+    p.add_argument(
+        "--test-samples", type=int, help="verify on the first N test samples (default: all)"
+    )
     p.add_argument("--json", type=Path, help="add this run's rows to this file")
     p.add_argument("--markdown", type=Path, help="print the table of a saved run and stop")
     args = p.parse_args(argv)
@@ -148,15 +170,17 @@ def main(argv: list[str] | None = None) -> None:
     listing = args.zoo / "zoo.json"
     zoo = json.loads(listing.read_text()) if listing.exists() else {}
     names = [m for m in args.models.split(",") if m] or sorted(zoo)
-    saved = json.loads(args.json.read_text())["rows"] if args.json and args.json.exists() else []
+    stored = json.loads(args.json.read_text()) if args.json and args.json.exists() else {}
+    saved = stored.get("rows", [])
     for name in names:
         for steps in (int(t) for t in args.T.split(",")):
-            row = run_case(name, case_files(args.zoo, zoo, name), steps, args.lava_samples)
+            files = case_files(args.zoo, zoo, name)
+            row = run_case(name, files, steps, args.lava_samples, args.test_samples)
             print(json.dumps(row), flush=True)
             key = (name, steps)
             saved = [r for r in saved if (r["model"], r["T"]) != key] + [row]
             if args.json:
-                args.json.write_text(json.dumps({"rows": saved}, indent=1) + "\n")
+                args.json.write_text(json.dumps({**stored, "rows": saved}, indent=1) + "\n")
     print(markdown(saved))
 
 

@@ -28,7 +28,7 @@ from .lowering.populations import lower
 from .network import LoihiNet, Paths
 from .quantising.cuba import quantize_cuba
 from .quantising.graded import FORMS as GRADED
-from .quantising.graded import quantize_graded
+from .quantising.graded import graded_problems, quantize_graded
 from .quantising.sigma_delta import NETX_SPIKE_EXP, quantize_sdnn
 from .threshold_factor import AlphaChoice, soft_reset, tune_alpha
 
@@ -37,7 +37,7 @@ NEURON_MODELS = ("auto", "graded", "cuba", "sdnn")
 FORMATS = ("auto", "netx", "procgraph")
 LOADER = Path(procgraph_loader.__file__)
 STANDALONE = (LOADER, Path(procgraph_processes.__file__))  # written beside every artifact
-CHUNK = 256  # samples per fixed-point batch
+CHUNK = 64  # samples per fixed-point batch (delay lines hold a batch per step of delay)
 
 
 def choose_model(snn: Graph) -> str:
@@ -106,13 +106,9 @@ def check_loihi(snn: Graph, model: str = "auto") -> tuple[str, int]:
     paths = lower(snn)
     model = choose_model(snn) if model == "auto" else model
     if model == "graded":
-        refused = [
-            f"{n}: {p.node.op}"
-            for n, p in paths.populations.items()
-            if p.role == "neuron" and GRADED.get(p.node) is None
-        ]
+        refused = graded_problems(paths)
         if refused:
-            raise PassError(f"no graded Loihi form: {'; '.join(refused)} (use --neuron cuba)")
+            raise PassError("; ".join(refused))
         return model, balance(amplify(paths)).latency
     pools = [p.node.op for p in paths.populations.values() if p.role == "relay"]
     if pools:
@@ -197,8 +193,10 @@ def choose_alpha(
     CUBA, chosen against the labels ``y`` or else the ANN's predictions; None when there is
     nothing to tune or nothing to tune against."""
     model = choose_model(snn) if model == "auto" else model
+    if model != "cuba":  # only CUBA has a threshold factor: no lowering for the others
+        return None
     paths = _timed(lower(snn))
-    if model != "cuba" or not soft_reset(paths):
+    if not soft_reset(paths):
         return None
     if y is None:
         if ann is None:
