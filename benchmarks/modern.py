@@ -7,6 +7,7 @@ and the simulation cost against the dense limit.
 Run::
 
     python -m benchmarks.modern --zoo DIR [--models vit_shapes32 ...] [--json FILE] [--no-sj]
+    python -m benchmarks.modern --zoo DIR --models vit_shapes32 --sim-cost   # speed alone
     python -m benchmarks.modern --markdown FILE      # the tables of docs/transformers.md
 
 Per model: the whole test split (1000 shapes, 360 digits), the 512-sample calibration
@@ -16,14 +17,18 @@ T = 4, and monotone in T within 2 test samples (the largest drop from any T to a
 is reported in samples). Conversion: its time over one ANN pass on the calibration samples
 (target ≤ 30). Simulation: the 64-step run's time over 64 ANN passes on the test samples,
 measured in the same process right after it (the dense limit, non-spiking ops included;
-target ≤ 1.2). SpikingJelly (:mod:`benchmarks.modern_spikingjelly`): STA's spiking encoder
-at T = 1, 2, 4, …, 64 where it converts the model, and every CNN recipe.
+target ≤ 1.2), on the CPU-time clock; and, as ``simulation_cost``, the same for one batch
+of 100 samples alternated with the dense limit, best of 3 (``--sim-cost``: that alone,
+after the conversion, for a quick check of the simulation's speed). SpikingJelly
+(:mod:`benchmarks.modern_spikingjelly`): STA's spiking encoder at T = 1, 2, 4, …, 64 where
+it converts the model, and every CNN recipe.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -44,14 +49,46 @@ def _batches(data: dict) -> list[tuple[torch.Tensor, torch.Tensor]]:
     return [(x[i : i + BATCH], y[i : i + BATCH]) for i in range(0, len(x), BATCH)]
 
 
-def ann_seconds(model: nn.Module, batches: list[torch.Tensor]) -> float:
-    """One ANN pass over ``batches``."""
+def ann_seconds(
+    model: nn.Module, batches: list[torch.Tensor], clock: Any = time.perf_counter
+) -> float:
+    """One ANN pass over ``batches`` on ``clock``."""
     with torch.no_grad():
         model(batches[0][:4])
-        start = time.perf_counter()
+        start = clock()
         for x in batches:
             model(x)
-    return time.perf_counter() - start
+    return clock() - start
+
+
+def simulation_cost(
+    model: nn.Module, snn: Any, test: dict, n: int, T: int, repeats: int
+) -> dict[str, Any]:
+    """The simulation alone against the dense limit, in one process and alternated: ``T``
+    steps of ``n`` test samples (every step kept, as ``simulate`` keeps them) against ``T``
+    ANN passes, each the best of ``repeats`` on the process's CPU-time clock (one thread:
+    the work done, which other processes disturb far less than the wall clock)."""
+    from sjconvert.exec.reference import Simulator
+
+    x = torch.as_tensor(test["x"][:n])
+    sim = Simulator(snn)
+    sim.run(x[:2], T=2)
+    best = {"simulate": float("inf"), "dense": float("inf")}
+    for _ in range(repeats):
+        start = time.process_time()
+        sim.run(x, T=T)
+        best["simulate"] = min(best["simulate"], time.process_time() - start)
+        dense = T * ann_seconds(model, [x], time.process_time)
+        best["dense"] = min(best["dense"], dense)
+    return {
+        "samples": n,
+        "steps": T,
+        "repeats": repeats,
+        "simulate_cpu_seconds": best["simulate"],
+        "dense_limit_cpu_seconds": best["dense"],
+        "simulate_over_dense": best["simulate"] / best["dense"],
+        "load_average": list(os.getloadavg()),
+    }
 
 
 def largest_drop(acc: dict[int, float], n: int) -> int:
@@ -71,8 +108,10 @@ def ours(model: nn.Module, calib: dict, test: dict) -> dict[str, Any]:
     conv = ann2snn(model, cal)
     convert_s = time.perf_counter() - start
     data = _batches(test)
+    cpu = time.process_time()
     res = simulate(conv.snn, data, T=list(STEPS), ann=conv.ann)
-    dense = max(STEPS) * ann_seconds(model, [x for x, _ in data])
+    cpu = time.process_time() - cpu
+    dense = max(STEPS) * ann_seconds(model, [x for x, _ in data], time.process_time)
     n = res.samples
     acc = {t: res.snn[t] for t in STEPS}
     cost = res.cost
@@ -86,8 +125,10 @@ def ours(model: nn.Module, calib: dict, test: dict) -> dict[str, Any]:
         "convert_seconds": convert_s,
         "convert_ann_passes": convert_s / ann_seconds(model, cal),
         "simulate_seconds": res.seconds,
-        "dense_limit_seconds": dense,
-        "simulate_over_dense": res.seconds / dense,
+        "simulate_cpu_seconds": cpu,
+        "dense_limit_cpu_seconds": dense,
+        "simulate_over_dense": cpu / dense,
+        "simulation_cost": simulation_cost(model, conv.snn, test, BATCH, max(STEPS), 3),
         "test_samples": n,
     }
 
@@ -123,6 +164,23 @@ def run_model(
     return out
 
 
+def sim_cost_only(name: str, zoo: Path, repeats: int) -> dict[str, Any]:
+    """``--sim-cost``: convert with the defaults, then :func:`simulation_cost` alone."""
+    from samples.zoo import load
+
+    model, test, calib = load(name, zoo)
+    xc = torch.as_tensor(calib["x"])
+    conv = ann2snn(model, [xc[i : i + 128] for i in range(0, len(xc), 128)])
+    cost = simulation_cost(model, conv.snn, test, BATCH, max(STEPS), repeats)
+    print(
+        f"{name}: simulate {cost['simulate_cpu_seconds']:.2f} s CPU, dense limit "
+        f"{cost['dense_limit_cpu_seconds']:.2f} s CPU: {cost['simulate_over_dense']:.2f}× "
+        f"(load {cost['load_average'][0]:.1f})",
+        flush=True,
+    )
+    return cost
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.modern", description=__doc__)
     parser.add_argument("--zoo", type=Path, default=Path("build/zoo-modern"))
@@ -133,6 +191,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--sj-only", action="store_true", help="keep our stored results, add SpikingJelly's"
     )
+    parser.add_argument(
+        "--sim-cost",
+        action="store_true",
+        help="only the simulation cost (best of --repeats, alternated with the dense limit)",
+    )
+    parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--markdown", type=Path, help="print the tables of a result file")
     args = parser.parse_args(argv)
@@ -149,6 +213,11 @@ def main(argv: list[str] | None = None) -> int:
     report.setdefault("models", {})
     report.update(torch=torch.__version__, threads=torch.get_num_threads(), steps=list(STEPS))
     for name in names:
+        if args.sim_cost:
+            cost = sim_cost_only(name, args.zoo, args.repeats)
+            report["models"].setdefault(name, {}).setdefault("ours", {})["simulation_cost"] = cost
+            args.json.write_text(json.dumps(report, indent=1) + "\n")
+            continue
         old = report["models"].get(name) if args.sj_only else None
         steps = tuple(int(t) for t in args.sj_steps.split(","))
         report["models"][name] = run_model(name, args.zoo, not args.no_sj, steps, old)

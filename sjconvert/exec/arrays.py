@@ -56,8 +56,11 @@ class Arrays:
         return self.asarray(arr)
 
     def full(self, shape: tuple[int, ...], value: Any) -> Any:
+        const = self.constant(value, len(shape))
+        if self.torch and isinstance(const, float):  # a scalar: one fill, no broadcast copy
+            return torch.full(shape, const, dtype=self.dtype, device=self.device)
         out = self.empty(shape)
-        out[...] = self.constant(value, len(shape))
+        out[...] = const
         return out
 
     def copy(self, a: Any) -> Any:
@@ -71,11 +74,18 @@ class Stateful:
     """``(y [T, N, ...], state) = layer(x, T, static, state)`` for a node with a step
     program; ``x`` is ``[N, ...]`` (``static``: the same every step) or ``[T, N, ...]``.
     ``own_state``: the caller hands its state over (the schedule does), so it is updated in
-    place instead of copied."""
+    place instead of copied. ``program``: run in place of the node's own (a chain ending in
+    ``node``, :mod:`.chains`)."""
 
-    def __init__(self, node: ir.Node, arrays: Arrays, own_state: bool = False) -> None:
+    def __init__(
+        self,
+        node: ir.Node,
+        arrays: Arrays,
+        own_state: bool = False,
+        program: StepProgram | None = None,
+    ) -> None:
         self.node, self.arrays, self.own_state = node, arrays, own_state
-        self.program: StepProgram = step_program(node)
+        self.program: StepProgram = program or step_program(node)
         self.step = compile_inplace(self.program, arrays.xp)
         host32 = not arrays.gpu and arrays.dtype in (torch.float32, np.float32, np.dtype("f4"))
         self.fused = fused.kernel(self.program) if host32 else None
@@ -214,10 +224,11 @@ def _spread(value: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return np.ascontiguousarray(per_sample, dtype=np.float32).reshape(-1)
 
 
-def stateful(node: ir.Node, arrays: Arrays) -> Stateful:
-    """The runner of a stateful node over ``arrays`` for an executor that owns the state
-    it passes (updated in place, not copied)."""
-    return Stateful(node, arrays, own_state=True)
+def stateful(node: ir.Node, arrays: Arrays, program: StepProgram | None = None) -> Stateful:
+    """The runner of a stateful node (or of ``program``, a chain ending in it) over
+    ``arrays`` for an executor that owns the state it passes (updated in place, not
+    copied)."""
+    return Stateful(node, arrays, own_state=True, program=program)
 
 
 def run_node(

@@ -89,6 +89,11 @@ class ArrayBackend(Backend):
         own = self.hooks[1] and self.hooks[1](name, node, self.arrays)
         return own or stateful(node, self.arrays)
 
+    def program(self, name: str, node: ir.Node, program: Any) -> Any:
+        """On the CPU a chain runs as one program; on a GPU each member runs its own
+        kernel (the CuPy target's fused kernels are per node)."""
+        return None if self.arrays.gpu else stateful(node, self.arrays, program)
+
     def fold(self, x: Any, temporal: bool, steps: int, rank: int) -> Any:
         if temporal:
             return x.reshape(-1, *x.shape[2:])

@@ -96,6 +96,9 @@ class TorchBackend(Backend):
     def stateful(self, name: str, node: ir.Node) -> Any:
         return stateful(node, Arrays(torch, self.dtype, self.device))
 
+    def program(self, name: str, node: ir.Node, program: Any) -> Any:
+        return stateful(node, Arrays(torch, self.dtype, self.device), program)
+
     def fold(self, x: Any, temporal: bool, steps: int, rank: int) -> Any:
         if temporal:
             return x.reshape(-1, *x.shape[2:])

@@ -9,6 +9,9 @@
   their last reader.
 * A scalar :class:`~sjconvert.ir.nodes.Scale` read only by an ``Add`` is applied by the
   ``Add`` (``Y = s₀·X₀``, then ``Y = Y + sᵢ·Xᵢ`` rounded once: :meth:`Backend.axpy`).
+* A chain of element-wise nodes ending in a stateful one (:mod:`.chains`) runs as one step
+  program where the backend runs programs (:meth:`Backend.program`) and nobody observes
+  the values: the same ops on the same values, without the intermediate ones in memory.
 * Each graph output is read as its running mean (``Σ_{t' ≤ t} Y[t'] / (t + 1)``; a
   :class:`~sjconvert.ir.nodes.Readout` integrates the membrane this way) after the steps a
   caller keeps, and each neuron layer's events are counted: both by
@@ -29,6 +32,7 @@ from ..errors import InputError, UnsupportedOpError
 from ..ir import nodes as ir
 from ..ir.graph import Graph
 from ..ops import KERNELS, PROGRAMS, events, running_sum, static_means
+from .chains import chain_program, chains
 from .cost import fanouts
 from .tally import Tally
 
@@ -95,6 +99,11 @@ class Backend:
         temporal; ``y`` temporal; ``state`` None before the first step."""
         raise NotImplementedError
 
+    def program(self, name: str, node: ir.Node, program: Any) -> Any:
+        """Like :meth:`stateful`, running ``program`` (a chain ending in ``node``,
+        :mod:`.chains`) in place of ``node``'s own; None: the chain runs member by member."""
+        return None
+
     def fold(self, x: Any, temporal: bool, steps: int, rank: int) -> Any:
         """A value as a batch ``[steps·N, ...]`` (``rank``: dims of one step's value)."""
         raise NotImplementedError
@@ -145,6 +154,11 @@ class Schedule:
                 continue
             make = backend.stateful if node.stateful else backend.stateless
             self.fns[name] = make(name, node)
+        self.chains: dict[str, tuple[tuple[str, ...], Any]] = {}
+        for tail, members in chains(graph).items():
+            fn = backend.program(tail, graph.nodes[tail], chain_program(graph, members))
+            if fn is not None:
+                self.chains[members[0]] = (members, fn)
         fans = fanouts(graph) if cost else {}
         self.fanout = {n: backend.weights(f.reshape(-1)) for n, f in fans.items()}
 
@@ -162,17 +176,26 @@ class Schedule:
         step and sample (and synaptic operations) go to ``counts``. Returns the graph
         outputs' values."""
         values = dict(inputs)
+        fused = self.chains if observe is None else {}
+        inner = {m for members, _ in fused.values() for m in members[:-1]}
         for name, node in self.graph:
-            if name in static:
+            if name in fused:
+                members, fn = fused[name]
+                tail = members[-1]
+                x = values[self.graph.edges[name][0]]
+                values[tail] = self._stateful(
+                    tail, self.graph.nodes[tail], fn, x, steps, state, counts
+                )
+            elif name in static:
                 values[name] = (static[name], False)
-            elif name not in values:
+            elif name not in values and name not in inner:
                 values[name] = self._node(name, node, values, steps, state, counts)
                 if not values[name][1]:
                     static[name] = values[name][0]
                 if observe is not None:
                     observe(name, *values[name])
             for src in self.last_use.get(name, ()):
-                del values[src]
+                values.pop(src, None)  # a chain's inner values never exist
         return {o: values[o] for o in self.graph.outputs}
 
     def run(
@@ -225,23 +248,36 @@ class Schedule:
         if node.sums:
             return self._add(ins, args, steps)
         if node.stateful:
-            ((x, temporal),) = args
-            fn, static = self.fns[name], not temporal
-            if node.spiking and counts is not None and hasattr(fn, "counted"):
-                fanout = self.fanout.get(name)
-                y, state[name], (ev, syn) = fn.counted(x, steps, static, state.get(name), fanout)
-                counts.add(name, ev, syn)
-                return y, True
-            y, state[name] = fn(x, steps, static, state.get(name))
-            if node.spiking and counts is not None:
-                self._count(name, node, y, steps, counts)
-            return y, True
+            return self._stateful(name, node, self.fns[name], args[0], steps, state, counts)
         fn = self.fns[name]
         if not any(t for _, t in args):
             return fn([x for x, _ in args]), False
         ranks = [self.rank.get(s, 0) for s in ins]
         folded = [self.backend.fold(x, t, steps, r) for (x, t), r in zip(args, ranks, strict=True)]
         return self.backend.unfold(fn(folded), steps), True
+
+    def _stateful(
+        self,
+        name: str,
+        node: ir.Node,
+        fn: Any,
+        arg: Value,
+        steps: int,
+        state: State,
+        counts: Tally | None,
+    ) -> Value:
+        """A stateful node (or a chain ending in ``node``) over ``steps`` steps, its events
+        counted where it spikes."""
+        x, static = arg[0], not arg[1]
+        if node.spiking and counts is not None and hasattr(fn, "counted"):
+            fanout = self.fanout.get(name)
+            y, state[name], (ev, syn) = fn.counted(x, steps, static, state.get(name), fanout)
+            counts.add(name, ev, syn)
+            return y, True
+        y, state[name] = fn(x, steps, static, state.get(name))
+        if node.spiking and counts is not None:
+            self._count(name, node, y, steps, counts)
+        return y, True
 
     def _count(self, name: str, node: ir.Node, y: Any, steps: int, counts: Tally) -> None:
         """Events (and synaptic operations: events weighted by the fan-out) of a layer."""

@@ -13,9 +13,9 @@ Every value lies on a dyadic grid (multiples of 1/8, weights of 1/8, BatchNorm v
 whose square roots are exact), so every synaptic sum and every average is exact in float32
 and any summation order gives the same bits: executors must then agree bit for bit.
 
-Each case is ``Input → [a neuron or a scaled copy per input] → node``: the node reads the
-static direct input, spikes of a neuron (temporal values), or a sequence input, and the
-graph reads the node out as its running mean.
+Each case is ``Input → [a neuron, a scaled copy or a running mean per input] → node``: the
+node reads the static direct input, spikes of a neuron (temporal values), or a sequence
+input, and the graph reads the node out as its running mean.
 """
 
 from __future__ import annotations
@@ -203,16 +203,22 @@ def _shape(draw: Any, cls: type) -> tuple[int, ...]:
     return (draw(st.integers(1, 4)), *(draw(st.integers(2, 5)) for _ in range(rank - 1)))
 
 
-def _feeder(draw: Any, r: Any, shape: tuple[int, ...], scaled: bool) -> ir.Node | None:
+def _feeder(draw: Any, r: Any, shape: tuple[int, ...], cls: type[ir.Node]) -> ir.Node | None:
     """What stands between the input and one of the node's inputs: nothing (the direct
-    input), a neuron (temporal spikes) or, for a sum, a scalar scale it folds in."""
-    kinds = ["input", "signed", "if", *(["scale"] if scaled else [])]
-    kind = draw(st.sampled_from(kinds))
+    input), a neuron (temporal spikes), for a sum a scalar scale it folds in, and for a
+    stateful node a scale (scalar or per channel) or a running mean: element-wise nodes it
+    runs fused with when nothing observes them (:mod:`sjconvert.exec.chains`)."""
+    kinds = ["input", "signed", "if", *(["scale"] if cls.sums or cls.stateful else [])]
+    kind = draw(st.sampled_from([*kinds, *(["mean"] if cls.stateful else [])]))
     th = _grid(r, shape[:1], 0.25, 1.5) if draw(st.booleans()) else 0.5
     if kind == "signed":
         return ir.SignedIF(th, 0.25, max_spikes=draw(st.integers(1, 3)))
     if kind == "if":
         return ir.IF(th, draw(st.sampled_from([None, 0.0])), 0.0)
+    if kind == "mean":
+        return ir.RunningMean()
+    if kind == "scale" and cls.stateful and draw(st.booleans()):
+        return ir.Scale(_grid(r, shape[:1], 0.25, 1.5))
     if kind == "scale":
         return ir.Scale(np.float32(draw(st.sampled_from([0.5, 0.75, 1.5]))))
     return None
@@ -229,7 +235,7 @@ def cases(draw: st.DrawFn, cls: type[ir.Node], max_T: int = 5) -> Case:
     edges: dict[str, tuple[str, ...]] = {"x": ()}
     ins = []
     for i in range(cls.arity or draw(st.integers(2, 3))):
-        feeder = _feeder(draw, r, shape, cls.sums)
+        feeder = _feeder(draw, r, shape, cls)
         if feeder is None:
             ins.append("x")
             continue

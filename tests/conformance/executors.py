@@ -4,7 +4,8 @@ things: running means (at the steps it reports them), spike trains of the spikin
 
 The executors are the product's own entry points (no re-implementation here): the torch
 reference (on the CPU with compiled fused neuron steps where a C compiler exists), the
-same with every step program run op by op, the NumPy array simulation of the CuPy target,
+same with every step program run op by op, both unobserved (chains of element-wise nodes
+then run as one program), the NumPy array simulation of the CuPy target,
 the exported torch module, the Lynxi module, ONNX Runtime on the unrolled and the step
 model, and the CuPy target's code path with its generated CUDA kernels compiled for the
 host (:mod:`tests.targets.host_kernels`) and NumPy arrays standing in for CuPy's.
@@ -56,10 +57,10 @@ def _trains(graph: Graph) -> tuple[dict[str, list[Any]], Callable[..., None]]:
     return kept, observe
 
 
-def _schedule_run(res: SimResult, kept: dict[str, list[Any]]) -> Run:
+def _schedule_run(res: SimResult, kept: dict[str, list[Any]] | None) -> Run:
     (out,) = res.outputs.values()
     means = {t: np.asarray(out[i]) for i, t in enumerate(res.steps)}
-    trains = {k: np.concatenate(v) for k, v in kept.items()}
+    trains = None if kept is None else {k: np.concatenate(v) for k, v in kept.items()}
     return Run(means, trains, {k: np.asarray(v) for k, v in res.counts.items()})
 
 
@@ -73,15 +74,35 @@ def reference(case: Case) -> Run:
 def op_by_op(case: Case) -> Run:
     """The reference with every step program run op by op (no compiled fused kernel,
     :mod:`sjconvert.exec.fused`), which the reference and NumPy otherwise use on the CPU."""
-    with _unfused():
+    with unfused():
         sim = Simulator(case.graph)
     kept, observe = _trains(case.graph)
     res = sim.run(torch.from_numpy(case.x), T=case.T, sequence=case.sequence, observe=observe)
     return _schedule_run(res, kept)
 
 
+def unobserved(case: Case) -> Run:
+    """The reference with nothing observing its values, so that chains of element-wise
+    nodes run as one step program (:mod:`sjconvert.exec.chains`): running means and
+    events (no spike trains: a fused chain's values are never all in memory)."""
+    res = Simulator(case.graph).run(torch.from_numpy(case.x), T=case.T, sequence=case.sequence)
+    return _schedule_run(res, None)
+
+
+def unobserved_op_by_op(case: Case) -> Run:
+    """:func:`unobserved` with every step program, fused chains included, run op by op."""
+    with unfused():
+        return unobserved(case)
+
+
+def unobserved_arrays(case: Case) -> Run:
+    """The NumPy simulation with nothing observing its values (chains fused)."""
+    res = ArraySimulator(case.graph).run(case.x, T=case.T, sequence=case.sequence)
+    return _schedule_run(res, None)
+
+
 @contextlib.contextmanager
-def _unfused() -> Iterator[None]:
+def unfused() -> Iterator[None]:
     old = os.environ.get("SJCONVERT_FUSED")
     os.environ["SJCONVERT_FUSED"] = "0"
     try:
@@ -156,6 +177,9 @@ def cupy_host(case: Case) -> Run:
 
 EXECUTORS: dict[str, Callable[[Case], Run]] = {
     "op-by-op": op_by_op,
+    "chains": unobserved,
+    "chains-op-by-op": unobserved_op_by_op,
+    "chains-numpy": unobserved_arrays,
     "numpy": arrays,
     "module": module,
     "lynxi": lynxi,

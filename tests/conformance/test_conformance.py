@@ -50,7 +50,8 @@ def assert_conform(case: Case, names: list[str]) -> None:
 @SETTINGS
 @given(data=st.data())
 def test_array_and_module_executors_agree_bit_for_bit(cls, data) -> None:
-    assert_conform(data.draw(cases(cls)), ["op-by-op", "numpy", "module", "lynxi"])
+    names = ["op-by-op", "chains", "chains-op-by-op", "chains-numpy", "numpy", "module"]
+    assert_conform(data.draw(cases(cls)), [*names, "lynxi"])
 
 
 @pytest.mark.onnx

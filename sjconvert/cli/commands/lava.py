@@ -141,7 +141,7 @@ def to_lava(
         bool,
         typer.Option(
             help="Run Lava on the network's twin with every convolution as a dense matrix "
-            "(2.5-4x faster; our simulator checks the twin equals the network)."
+            "(our simulator checks the twin equals the network)."
         ),
     ] = False,
     arch: ArchOpt = None,

@@ -37,7 +37,7 @@ NEURON_MODELS = ("auto", "graded", "cuba", "sdnn")
 FORMATS = ("auto", "netx", "procgraph")
 LOADER = Path(procgraph_loader.__file__)
 STANDALONE = (LOADER, Path(procgraph_processes.__file__))  # written beside every artifact
-CHUNK = 256  # samples per fixed-point batch
+CHUNK = 64  # samples per fixed-point batch (delay lines hold a batch per step of delay)
 
 
 def choose_model(snn: Graph) -> str:
@@ -193,8 +193,10 @@ def choose_alpha(
     CUBA, chosen against the labels ``y`` or else the ANN's predictions; None when there is
     nothing to tune or nothing to tune against."""
     model = choose_model(snn) if model == "auto" else model
+    if model != "cuba":  # only CUBA has a threshold factor: no lowering for the others
+        return None
     paths = _timed(lower(snn))
-    if model != "cuba" or not soft_reset(paths):
+    if not soft_reset(paths):
         return None
     if y is None:
         if ann is None:

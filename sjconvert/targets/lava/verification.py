@@ -30,15 +30,52 @@ class LavaCheck:
     twin_equals_network: bool | None = None
 
 
+GROUP = 10  # samples per Lava run: the messages of every population are held per group
+
+
 def check_in_lava(
     exp: LoihiExport,
     xs: np.ndarray,
     progress: Callable[[int], None] | None = None,
     unroll: bool = False,
+    group: int = GROUP,
 ) -> LavaCheck:
     """Run the input messages ``xs`` (``[T, N, *Lava shape]``) through ``exp`` in Lava and
-    in our simulator. ``unroll``: Lava runs the twin with convolutions as dense matrices
-    (:func:`~.running.twin.unrolled`), and our simulator checks it equals the network."""
+    in our simulator, ``group`` samples per Lava run, so memory does not grow with N: every
+    population's messages are compared per group, and the traces returned keep the output's
+    state and messages only (all populations' when there is one group). ``unroll``: Lava
+    runs the twin with convolutions as dense matrices (:func:`~.running.twin.unrolled`),
+    and our simulator checks it equals the network."""
+    n = xs.shape[1]
+    parts = [_check_group(exp, xs[:, i : i + group], progress, unroll) for i in range(0, n, group)]
+    if len(parts) == 1:
+        return parts[0]
+    out = exp.graph.output["process"]
+    ours, lava = (_joined([getattr(p, side) for p in parts], out) for side in ("ours", "lava"))
+    sizes = [p.ours.state.shape[1] for p in parts]
+    layers = {
+        k: float(np.average([p.agreement.layers[k] for p in parts], weights=sizes))
+        for k in parts[0].agreement.layers
+    }
+    state = all(p.agreement.state_equal for p in parts)
+    same = float(np.mean(exp.graph.predict_trace(ours) == exp.graph.predict_trace(lava)))
+    twins = [p.twin_equals_network for p in parts]
+    twin = None if twins[0] is None else all(twins)
+    return LavaCheck(ours, lava, Agreement(layers, state, same), parts[0].network, twin)
+
+
+def _joined(traces: list[Trace], out: str) -> Trace:
+    """One trace of the output's state and messages from per-group traces (samples: axis 1)."""
+    spikes = {out: np.concatenate([t.spikes[out] for t in traces], 1)}
+    extra = {k: sum(t.extra.get(k, 0.0) for t in traces) for k in traces[0].extra}
+    state = np.concatenate([t.state for t in traces], 1)
+    return Trace(spikes, state, sum(t.seconds for t in traces), extra)
+
+
+def _check_group(
+    exp: LoihiExport, xs: np.ndarray, progress: Callable[[int], None] | None, unroll: bool
+) -> LavaCheck:
+    """:func:`check_in_lava` on one group of samples (one Lava run)."""
     pg = exp.graph
     ours = simulate(pg, xs)
     same = None
