@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -109,39 +110,63 @@ def _limit_memory(gib: float) -> None:
 
 def census_all(args: argparse.Namespace) -> list[dict[str, Any]]:
     """Every model in a process of its own (memory and time isolated)."""
-    rows = []
+    rows = _saved(args.json)
     for name in args.models or RELU_FAMILY:
         cmd = [sys.executable, "-m", "benchmarks.lava_census", "--model", name]
         cmd += ["--lava-steps", str(args.lava_steps), "--out", str(args.out)]
         cmd += ["--calib", str(args.calib)]
         start = time.perf_counter()
-        try:
-            done = subprocess.run(
-                cmd,
-                capture_output=True,
-                text=True,
-                timeout=args.timeout,
-                preexec_fn=lambda: _limit_memory(args.max_gib),
-            )
-            lines = [ln for ln in done.stdout.splitlines() if ln.startswith("{")]
+        found = _run_child(cmd, args.timeout, args.max_gib)
+        if found is None:
+            row = {"model": name, "status": "timeout", "seconds": args.timeout}
+        else:
+            out, err = found
+            lines = [ln for ln in out.splitlines() if ln.startswith("{")]
+            why = err.strip().splitlines()[-1:]
             row = (
                 json.loads(lines[-1])
                 if lines
-                else {
-                    "model": name,
-                    "status": "error",
-                    "reason": done.stderr.strip().splitlines()[-1:],
-                }
+                else {"model": name, "status": "error", "reason": why}
             )
-        except subprocess.TimeoutExpired:
-            row = {"model": name, "status": "timeout", "seconds": args.timeout}
         row["wall_seconds"] = time.perf_counter() - start
         row["load"] = os.getloadavg()[0]
         print(json.dumps(row), flush=True)
-        rows.append(row)
+        rows = [r for r in rows if r["model"] != name] + [row]
         if args.json:
-            args.json.write_text(json.dumps({"rows": rows}, indent=1))
-    return rows
+            args.json.write_text(json.dumps({"rows": _ordered(rows)}, indent=1))
+    return _ordered(rows)
+
+
+def _run_child(cmd: list[str], timeout: float, gib: float) -> tuple[str, str] | None:
+    """``(stdout, stderr)`` of one model's process, or None past ``timeout``: then it is
+    interrupted (SIGINT, so its Lava launcher kills Lava's processes too), killed after 30 s."""
+    proc = subprocess.Popen(
+        cmd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: _limit_memory(gib),
+    )
+    try:
+        return proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+        return None
+
+
+def _saved(path: Path | None) -> list[dict[str, Any]]:
+    """The rows of an earlier run in ``path`` (a model measured again replaces its row)."""
+    return json.loads(path.read_text())["rows"] if path and path.exists() else []
+
+
+def _ordered(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    known = {n: i for i, n in enumerate(RELU_FAMILY)}
+    return sorted(rows, key=lambda r: known.get(r["model"], len(known)))
 
 
 def markdown(rows: list[dict[str, Any]]) -> str:
@@ -175,9 +200,14 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         )
     ok = sum(r["status"] == "ok" for r in rows)
     exact = sum(bool(r.get("lava_exact")) for r in rows)
+    ran = sum(bool(r.get("lava_steps")) for r in rows)
     lines.append(
-        f"\n{ok}/{len(rows)} through to-lava and fit; {exact}/{len(rows)} spike-exact in Lava."
+        f"\n{ok}/{len(RELU_FAMILY)} through to-lava and fit; of the {ran} run in Lava, {exact} "
+        "spike-exact."
     )
+    missing = [n for n in RELU_FAMILY if n not in {r["model"] for r in rows}]
+    if missing:
+        lines.append(f"\nNot run: {', '.join(missing)}.")
     return "\n".join(lines)
 
 
@@ -187,7 +217,11 @@ def main() -> None:
     )
     parser.add_argument("--model", help="one model (prints one JSON line)")
     parser.add_argument("--all", action="store_true", help="every model, one process each")
-    parser.add_argument("--models", nargs="*", help="with --all: these models only")
+    parser.add_argument(
+        "--models",
+        nargs="*",
+        help="with --all: these models only (rows of other models in --json stay)",
+    )
     parser.add_argument("--lava-steps", type=int, default=6, help="0: no Lava run")
     parser.add_argument("--calib", type=int, default=16)
     parser.add_argument("--timeout", type=int, default=3600)

@@ -2,7 +2,8 @@
 with bursts, per-channel thresholds and initial membranes (our ``GradedIF``), cumulative
 max pools of every torchvision kind (relay plus Lava ``SigmaDelta`` ReLU trees), a residual
 skip balanced by a synaptic delay (our ``DelayConv``), concatenation, a dense layer with a
-delay (Lava's ``DelayDense``), and the readout — a Lava ``Sigma`` or a spiking one."""
+delay (Lava's ``DelayDense``), and the readout — a Lava ``Sigma`` or a spiking one; a
+padded pool of a pool (GoogLeNet) and ShuffleNet's channel shuffle and split."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from torch import nn
 from sjconvert import ann2snn
 from sjconvert.targets.lava.build import to_loihi
 from tests.lava.parity import export_parity
+from tests.targets.lava_graphs import ShuffleNet
 
 pytestmark = pytest.mark.lava
 
@@ -87,5 +89,46 @@ def test_an_overhanging_pool_over_a_concat_runs_in_lava(tmp_path):
     exp = to_loihi(snn, 2, x_max=float(np.abs(x).max()))
     relays = [p for p in exp.net.helpers if p.endswith("_relay")]
     assert relays
+    ours = export_parity(exp, exp.graph.encode(x[:2]), tmp_path)
+    assert ours.spikes[exp.graph.output["process"]][exp.net.latency :].any()
+
+
+def test_channel_shuffle_and_split_run_in_lava(tmp_path):
+    """ShuffleNet V2's channel shuffle and split fold into the synapses as selections of
+    channels (no population, no hop): Lava agrees with our fixed point spike for spike."""
+    x = np.random.default_rng(3).normal(0, 1, (16, 2, 8, 8)).astype(np.float32)
+    snn = ann2snn(ShuffleNet().eval(), [torch.from_numpy(x)]).snn
+    exp = to_loihi(snn, 2, x_max=float(np.abs(x).max()))
+    assert {s.src for s in exp.net.synapses if s.dst == "units_1_1"} == {
+        "left_2", "right_4", "units_0_4"
+    }  # fmt: skip
+    ours = export_parity(exp, exp.graph.encode(x[:2]), tmp_path)
+    assert ours.spikes[exp.graph.output["process"]][exp.net.latency :].any()
+
+
+class InceptionNet(nn.Module):
+    """GoogLeNet's inception 4a in small: a stage pool, then a padded branch pool over its
+    output read by a 1×1 convolution, beside a 1×1 branch."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(2)
+        self.stem = nn.Sequential(nn.Conv2d(2, 3, 3, padding=1), nn.ReLU())
+        self.pool = nn.MaxPool2d(3, 2, ceil_mode=True)  # 8 → 4
+        self.branch = nn.Sequential(nn.MaxPool2d(3, 1, 1, ceil_mode=True), nn.Conv2d(3, 2, 1))
+        self.side = nn.Conv2d(3, 2, 1)
+        self.fc = nn.Linear(64, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.pool(self.stem(x))
+        x = torch.relu(torch.cat([self.branch(x), self.side(x)], 1))
+        return self.fc(torch.flatten(x, 1))
+
+
+def test_a_padded_pool_of_a_pool_runs_in_lava(tmp_path):
+    x = np.random.default_rng(4).normal(0, 1, (16, 2, 8, 8)).astype(np.float32)
+    snn = ann2snn(InceptionNet().eval(), [torch.from_numpy(x)]).snn
+    exp = to_loihi(snn, 2, x_max=float(np.abs(x).max()))
+    assert len([p for p in exp.net.helpers if p.endswith("_relay")]) == 2
     ours = export_parity(exp, exp.graph.encode(x[:2]), tmp_path)
     assert ours.spikes[exp.graph.output["process"]][exp.net.latency :].any()

@@ -1,10 +1,13 @@
 """Random small spiking graphs for the Lava target tests (no Lava import): chains, and DAGs
-with residual adds, scaled skips, concatenation, average pools, Conv1d and Conv2d."""
+with residual adds, scaled skips, concatenation, average pools, Conv1d and Conv2d; and a
+small ShuffleNet V2 (channel shuffle and split) as a torch module."""
 
 from __future__ import annotations
 
 import numpy as np
+import torch
 from hypothesis import strategies as st
+from torch import nn
 
 from sjconvert.exec.shapes import with_shapes
 from sjconvert.ir import nodes as ir
@@ -137,3 +140,44 @@ def conv_dense_net(r: np.random.Generator, bias: bool = True) -> LoihiNet:
     }
     shapes = {"c": (6, 6, 2), "d": (5,)}
     return LoihiNet("x", (2, 6, 5), 1.0, shapes, neurons, (conv, dense), "d")
+
+
+def channel_shuffle(x: torch.Tensor, groups: int) -> torch.Tensor:
+    """torchvision's ShuffleNet V2 channel shuffle: ``view → transpose → view``."""
+    n, c, h, w = x.shape
+    x = x.view(n, groups, c // groups, h, w)
+    return torch.transpose(x, 1, 2).contiguous().view(n, -1, h, w)
+
+
+class ShuffleNet(nn.Module):
+    """ShuffleNet V2 in small: a stride-2 unit (two branches, concatenated) and two stride-1
+    units (channel split, one branch on the second half, concatenated), each followed by the
+    channel shuffle, so the first half's channels pass through two shuffles and splits
+    without a neuron; then a 1×1 convolution, the global mean and a linear layer."""
+
+    def __init__(self, width: int = 4, seed: int = 0) -> None:
+        super().__init__()
+        torch.manual_seed(seed)
+        w = width
+        self.stem = nn.Sequential(nn.Conv2d(2, w, 3, padding=1), nn.BatchNorm2d(w), nn.ReLU())
+        self.left = nn.Sequential(_dw(w, 2), nn.Conv2d(w, w, 1), nn.ReLU())
+        self.right = nn.Sequential(nn.Conv2d(w, w, 1), nn.ReLU(), _dw(w, 2), nn.Conv2d(w, w, 1))
+        self.right.append(nn.ReLU())
+        self.units = nn.ModuleList(
+            nn.Sequential(nn.Conv2d(w, w, 1), nn.ReLU(), _dw(w, 1), nn.Conv2d(w, w, 1), nn.ReLU())
+            for _ in range(2)
+        )
+        self.head = nn.Sequential(nn.Conv2d(2 * w, 6, 1), nn.ReLU())
+        self.fc = nn.Linear(6, 3)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.stem(x)
+        x = channel_shuffle(torch.cat([self.left(x), self.right(x)], 1), 2)
+        for unit in self.units:
+            a, b = x.chunk(2, dim=1)
+            x = channel_shuffle(torch.cat([a, unit(b)], 1), 2)
+        return self.fc(self.head(x).mean([2, 3]))
+
+
+def _dw(c: int, stride: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c, c, 3, stride, 1, groups=c), nn.BatchNorm2d(c))

@@ -17,9 +17,9 @@ from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
 from sjconvert.targets.lava.lowering.compose import ConvMap, Uncomposable
 from sjconvert.targets.lava.lowering.populations import lower
-from sjconvert.targets.lava.network import Synapse
+from sjconvert.targets.lava.network import Paths, Synapse
 from tests.conftest import chain, load_sample
-from tests.targets.lava_graphs import DagBuilder, snn_dags
+from tests.targets.lava_graphs import DagBuilder, ShuffleNet, snn_dags
 
 
 def apply(s: Synapse, x: torch.Tensor) -> torch.Tensor:
@@ -37,16 +37,38 @@ def test_each_population_gets_what_the_graph_computes(case):
     """Σ synapses(source values) + bias = the value entering each neuron, for every neuron
     of random DAGs (values from the float graph in rate mode)."""
     graph, r = case
-    paths = lower(graph)
     x = torch.tensor(r.uniform(0, 1, (3, *graph.shapes["x"])), dtype=torch.float64)
+    assert_synapses_compute_the_graph(graph, lower(graph), x)
+
+
+def assert_synapses_compute_the_graph(graph: ir.Graph, paths: Paths, x: torch.Tensor) -> None:
+    """Σ synapses(source values) + bias = the value entering each neuron (``x``: inputs)."""
     values = Simulator(graph, dtype=torch.float64).rate(x)
-    values["x"] = x
+    values[graph.inputs[0]] = x
     for name, pop in paths.populations.items():
-        total = torch.tensor(pop.bias).expand(3, *pop.shape).clone()
+        total = torch.tensor(pop.bias).expand(len(x), *pop.shape).clone()
         for s in paths.into(name):
             total += apply(s, values[s.src]).reshape(total.shape)
         (src,) = graph.edges[name]
         torch.testing.assert_close(total, values[src], rtol=1e-9, atol=1e-9)
+
+
+def test_channel_shuffle_and_split_fold_into_the_synapses():
+    """ShuffleNet V2's shuffle (view → transpose → view) and split (chunk) are selections of
+    channels: no population of their own, and every neuron still gets exactly what the graph
+    computes. The first half of a split passes two shuffles without a neuron, so the units'
+    branches read populations two units back."""
+    x = torch.randn(8, 2, 8, 8)
+    snn = ann2snn(ShuffleNet().eval(), [x], T=None, v_init=0.0, neuron="if").snn
+    moves = [n for n, node in snn if node.op in ("Reshape", "Transpose", "Slice")]
+    assert len(moves) == 3 * 3 + 2 * 2
+    paths = lower(snn)
+    assert len(paths.populations) == 10  # the ReLUs (stem, left, 2 right, 2 × 2 units, head)
+    assert_synapses_compute_the_graph(snn, paths, x[:3].double())
+    into = {p: {s.src for s in paths.into(p)} for p in ("units_1_1", "head_1")}
+    assert into["units_1_1"] == {"left_2", "right_4", "units_0_4"}  # via two shuffles
+    assert into["head_1"] == {"left_2", "right_4", "units_0_4", "units_1_4"}
+    assert all(s.weight.shape[2:] == (1, 1) for s in paths.into("units_1_1"))
 
 
 def test_mnist1d_residual_net_lowers_to_composed_synapses():
@@ -82,12 +104,13 @@ def test_two_padded_convolutions_in_a_row_are_named():
 def test_unsupported_nodes_are_named_at_once():
     b = DagBuilder((1, 4, 4))
     m = b.add(ir.MaxPool2d(2, 2, 0), b.add(ir.IF(1.0, None), "x"))
-    t = b.add(ir.Transpose((1, 3, 2)), m)
-    f = b.add(ir.Flatten(), t)
+    t = b.add(ir.Transpose((1, 3, 2)), m)  # H ↔ W: not a selection of channels
+    f = b.add(ir.Flatten(), b.add(ir.AvgPool2d(1, 1, 0), t))
     g = b.graph(b.add(ir.Readout(), b.add(ir.Linear(np.ones((2, 4))), f)))
-    with pytest.raises(UnsupportedOpError, match=r"transpose\d.*maxpool2d\d.*per-step") as exc:
+    with pytest.raises(UnsupportedOpError, match=r"maxpool2d\d.*per-step") as exc:
         lower(g)
     assert "2 node(s)" in str(exc.value)
+    assert "'transpose3' (Transpose): rearranges elements" in str(exc.value)
 
 
 def test_a_graph_must_end_with_neurons():

@@ -11,10 +11,10 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sjconvert.errors import UnsupportedOpError
+from sjconvert.errors import PassError, UnsupportedOpError
 from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
-from sjconvert.targets.lava.build import to_loihi
+from sjconvert.targets.lava.build import check_loihi, to_loihi
 from sjconvert.targets.lava.fixed_point.simulator import simulate
 from sjconvert.targets.lava.formats.layout import from_lava
 from sjconvert.targets.lava.lowering import max_trees
@@ -90,3 +90,40 @@ def test_per_step_max_pools_are_refused_by_name() -> None:
         to_loihi(graph, 2)
     static = chain((1, 4, 4), ir.MaxPool2d(2, 2, 0), ir.SignedIF(1.0, 0.5, max_spikes=4))
     assert to_loihi(static, 2).net.latency == 4
+
+
+def test_a_padded_pool_of_a_pool_of_counts_runs_through_a_convolution() -> None:
+    """GoogLeNet's inception 4a: a padded branch pool over the stage pool's output, read by
+    a 1×1 convolution. The stage pool pools spike counts (never negative), so its maxes are
+    never negative and the zeros the padding reads never win: no single reader is needed."""
+    size, steps = 7, 3
+    graph = chain(
+        (2, size, size),
+        ir.SignedIF(1.0, 0.0, max_spikes=1000),
+        ir.Accumulate(), ir.MaxPool2d(3, 2, 0, True), ir.Difference(),
+        ir.Accumulate(), ir.MaxPool2d(3, 1, 1, True), ir.Difference(),
+        ir.Conv2d(np.eye(2).reshape(2, 2, 1, 1), None, 1, 0),
+        ir.SignedIF(1.0, np.array([0.5, 0.0]), max_spikes=1000),
+    )  # fmt: skip
+    x = np.random.default_rng(5).integers(-20, 21, (3, 2, size, size)).astype(np.float32)
+    exp = to_loihi(graph, steps, x_max=127.0)
+    relays = [p for p in exp.net.helpers if p.endswith("_relay")]
+    assert len(relays) == 2
+    pg = exp.graph
+    out = pg.output["process"]
+    trace = simulate(pg, pg.schedule(pg.encode(x)), record=[out])
+    loihi = np.cumsum(trace.spikes[out], 0)[exp.net.latency : exp.net.latency + steps]
+    ref = Simulator(graph).run(torch.from_numpy(x), T=steps).output
+    counts = ref * torch.arange(1, steps + 1).reshape(-1, 1, 1, 1, 1)
+    got = from_lava(loihi, tuple(ref.shape[2:]), lead=2)
+    np.testing.assert_array_equal(got, np.rint(counts.numpy()).astype(np.int64))
+
+
+def test_a_padded_pool_of_signed_values_is_refused_before_quantising() -> None:
+    """The input can be negative, so a padded pool of it needs its one reader to absorb the
+    padding's zeros; behind a convolution it has none. ``check_loihi`` (what ``to-lava``
+    runs on the uncalibrated conversion, before the real one) names the relay."""
+    w = np.ones((2, 1, 1, 1))
+    graph = chain((1, 4, 4), ir.MaxPool2d(3, 1, 1), ir.Conv2d(w, None, 1, 0), ir.SignedIF(1.0, 0.5))
+    with pytest.raises(PassError, match=r"n0_relay: a padded max pool must feed one neuron alone"):
+        check_loihi(graph)

@@ -28,7 +28,7 @@ from .lowering.populations import lower
 from .network import LoihiNet, Paths
 from .quantising.cuba import quantize_cuba
 from .quantising.graded import FORMS as GRADED
-from .quantising.graded import quantize_graded
+from .quantising.graded import graded_problems, quantize_graded
 from .quantising.sigma_delta import NETX_SPIKE_EXP, quantize_sdnn
 from .threshold_factor import AlphaChoice, soft_reset, tune_alpha
 
@@ -106,13 +106,9 @@ def check_loihi(snn: Graph, model: str = "auto") -> tuple[str, int]:
     paths = lower(snn)
     model = choose_model(snn) if model == "auto" else model
     if model == "graded":
-        refused = [
-            f"{n}: {p.node.op}"
-            for n, p in paths.populations.items()
-            if p.role == "neuron" and GRADED.get(p.node) is None
-        ]
+        refused = graded_problems(paths)
         if refused:
-            raise PassError(f"no graded Loihi form: {'; '.join(refused)} (use --neuron cuba)")
+            raise PassError("; ".join(refused))
         return model, balance(amplify(paths)).latency
     pools = [p.node.op for p in paths.populations.values() if p.role == "relay"]
     if pools:

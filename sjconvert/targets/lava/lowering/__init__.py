@@ -1,4 +1,5 @@
 """Lowering: a spiking IR graph to populations and synapses (one composed synapse per
-linear path; max pools as ReLU trees, :mod:`.max_pools`)."""
+linear path; max pools as ReLU trees, :mod:`.max_pools`; reshapes, transposes and slices as
+selections folded into the synapses, :mod:`.movements`)."""
 
-from . import max_pools  # noqa: F401  (registers the max-pool emitters)
+from . import max_pools, movements  # noqa: F401  (they register their emitters)

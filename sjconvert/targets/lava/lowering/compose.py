@@ -70,6 +70,17 @@ def find_groups(weight: np.ndarray) -> tuple[np.ndarray, int]:
     return weight, 1
 
 
+ROWS = 256  # rows of a Linear layer's weight pulled back at once (VGG's is 4096 × 25088)
+
+
+def by_rows(fn: Callable[[np.ndarray], np.ndarray], matrix: np.ndarray) -> np.ndarray:
+    """``fn`` applied to ``matrix`` in float64 blocks of :data:`ROWS` rows, stacked: the
+    pull-back of a large Linear weight never holds a float64 copy of it whole."""
+    return np.concatenate(
+        [fn(np.asarray(matrix[i : i + ROWS], np.float64)) for i in range(0, len(matrix), ROWS)]
+    )
+
+
 @dataclass(frozen=True)
 class ConvMap:
     """``y = conv(x, weight, stride, padding, dilation)`` from ``in_shape`` to
@@ -172,7 +183,11 @@ class ConvMap:
         """``matrix @ J`` with ``J`` this map's matrix over flattened in/out shapes
         (``matrix``: ``[n, C_out·∏S_out]``, default the identity: ``J`` itself)."""
         n_out = math.prod(self.out_shape)
-        m = np.eye(n_out) if matrix is None else np.asarray(matrix, np.float64)
+        if matrix is None:
+            matrix = np.eye(n_out)
+        return by_rows(self._rows, matrix)
+
+    def _rows(self, m: np.ndarray) -> np.ndarray:
         dims = len(self.in_shape) - 1
         y = torch.tensor(m.reshape(len(m), *self.out_shape))
         full = [
@@ -202,24 +217,26 @@ class DenseMap:
 
     matrix: np.ndarray
     in_shape: Ints
+    eye: bool = False  # the matrix is the identity (a Linear layer's weight is taken as is)
 
     @classmethod
     def identity(cls, shape: Ints) -> DenseMap:
-        return cls(np.eye(math.prod(shape)), tuple(shape))
+        return cls(np.eye(math.prod(shape)), tuple(shape), eye=True)
 
     def then_linear(self, w: np.ndarray) -> DenseMap:
-        return replace(self, matrix=np.asarray(w, np.float64) @ self.matrix)
+        w = np.asarray(w, np.float64)
+        return replace(self, matrix=w if self.eye else w @ self.matrix, eye=False)
 
     def then_scale(self, factor: np.ndarray) -> DenseMap:
         f = np.asarray(factor, np.float64).reshape(-1)
         rows = len(self.matrix)
         per = np.repeat(f, rows // f.size) if f.size > 1 else np.full(rows, float(f[0]))
-        return replace(self, matrix=self.matrix * per[:, None])
+        return replace(self, matrix=self.matrix * per[:, None], eye=False)
 
     def embed(self, offset: int, total: int) -> DenseMap:
         m = np.zeros((total, self.matrix.shape[1]))
         m[offset : offset + len(self.matrix)] = self.matrix
-        return replace(self, matrix=m)
+        return replace(self, matrix=m, eye=False)
 
 
 @dataclass(frozen=True)
@@ -247,9 +264,12 @@ class PoolMap:
         """``matrix @ J`` (``J``: this map's matrix): pulled back through the pool, then
         through the convolution (:meth:`ConvMap.rows`)."""
         c, out = self.out_shape[0], math.prod(self.out_shape[1:])
-        m = np.eye(c * out) if matrix is None else np.asarray(matrix, np.float64)
-        back = m.reshape(len(m), c, out) @ self.spatial()
-        return self.conv.rows(back.reshape(len(m), -1))
+        spatial = self.spatial()
+
+        def pull(m: np.ndarray) -> np.ndarray:
+            return self.conv.rows((m.reshape(len(m), c, out) @ spatial).reshape(len(m), -1))
+
+        return by_rows(pull, np.eye(c * out) if matrix is None else matrix)
 
     def then_scale(self, factor: np.ndarray) -> PoolMap:
         return replace(self, conv=self.conv.then_scale(factor))

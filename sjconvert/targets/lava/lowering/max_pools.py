@@ -23,7 +23,7 @@ from ....ir.graph import Graph
 from ..network import Population, Synapse
 from . import max_trees
 from .compose import ConvMap, expand_groups
-from .populations import CHECKS, REGISTRY, Lowering, Term, _emit_synapse, _source
+from .populations import CHECKS, REGISTRY, Lowering, Term, _emit_synapse
 
 
 def per_step_pools(graph: Graph) -> list[str]:
@@ -71,8 +71,11 @@ def _maxpool(name: str, node: ir.Node, b: Lowering) -> None:
     if isinstance(win, str) or win.out != tuple(out[1:]):
         why = win if isinstance(win, str) else "the window does not give PyTorch's size"
         raise UnsupportedOpError(f"{b.graph.where(name)}: max pooling: {why}")
-    relay = _relay(b, name, src, win.padded and not _counts(b, src))
+    counts = _counts(b, src)
+    relay = _relay(b, name, src, win.padded and not counts)
     last = _tree(b, name, relay, shape[0], win)
+    if counts:  # a max of values never below zero is never below zero
+        b.nonneg.add(last.src)
     b.terms[name] = [Term(last.src, last.map, (name,), exact=True)]
     b.consts[name] = torch.zeros(1, *out, dtype=torch.float64)
     b.pooled.add(name)
@@ -94,10 +97,13 @@ def _counts(b: Lowering, src: str) -> bool:
     """Whether the pooled value is a selection of spiking populations' outputs, each scaled
     by a positive factor (their net spike counts times a spike's value, never negative, so
     a zero read in padding never wins the max): every row of the map has at most one
-    nonzero weight, and it is positive."""
+    nonzero weight, and it is positive; or the unchanged output of a max pool of such
+    values (GoogLeNet's padded branch pool after a stage's pool)."""
     if b.consts[src].abs().max() > 0:
         return False
     for t in b.terms[src]:
+        if t.exact and t.src in b.nonneg:
+            continue
         m = t.map
         pop = b.populations.get(t.src)
         if pop is None or pop.role != "neuron" or not isinstance(m, ConvMap) or not m.pointwise:
@@ -118,7 +124,6 @@ def _relay(b: Lowering, pool: str, src: str, padded: bool) -> str:
     b.populations[relay] = Population(
         relay, b.graph.nodes[pool], b.shape(src), bias, role="relay", padded=padded
     )
-    _source(b, relay)
     return relay
 
 
@@ -129,7 +134,6 @@ def _level(b: Lowering, pool: str, syn: Synapse, shape: tuple, group: int) -> st
     b.populations[syn.dst] = Population(
         syn.dst, b.graph.nodes[pool], shape, np.zeros(shape), role="max", group=group
     )
-    _source(b, syn.dst)
     return syn.dst
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 import torch
@@ -62,6 +63,8 @@ class Lowering:
     cumulative: set[str] = field(default_factory=set)  # Accumulate outputs
     pooled: set[str] = field(default_factory=set)  # max pool outputs (cumulative values)
     relay_of: dict[str, str] = field(default_factory=dict)  # last tree level -> its relay
+    nonneg: set[str] = field(default_factory=set)  # last tree levels of maxes never below 0
+    moved: dict[str, Any] = field(default_factory=dict)  # movement values in between
 
     def shape(self, name: str) -> tuple[int, ...]:
         if name in self.populations:  # relays and max-tree levels have no IR node
@@ -224,16 +227,6 @@ def _batchnorm(name: str, node: ir.BatchNorm, b: Lowering) -> None:
     _scale(b, name, node.gamma / np.sqrt(node.var.astype(np.float64) + node.eps))
 
 
-def _flatten_accepts(node: ir.Flatten) -> str | None:
-    whole = node.start_dim == 1 and node.end_dim == -1
-    return None if whole else "only whole samples are flattened"
-
-
-@REGISTRY.register(ir.Flatten, accepts=_flatten_accepts)
-def _flatten(name: str, node: ir.Flatten, b: Lowering) -> None:
-    b.each(name, lambda m: FlatMap(m) if isinstance(m, ConvMap | PoolMap) else m)
-
-
 @REGISTRY.register(ir.AdaptiveAvgPool1d, ir.AdaptiveAvgPool2d)
 def _adaptive(name: str, node: ir.Node, b: Lowering) -> None:
     """A plain average pool where one equals it, else a lazy :class:`PoolMap` (cells that
@@ -305,6 +298,7 @@ def lower(graph: Graph) -> Paths:
             uses[src] -= 1
             if uses[src] == 0 and src not in graph.outputs:
                 b.terms.pop(src, None)
+                b.moved.pop(src, None)
     (out,) = graph.outputs
     if out not in b.populations:
         raise UnsupportedOpError(

@@ -119,7 +119,7 @@ def _graded(
     reach = np.abs(b).reshape(n, -1).max(1) + np.abs(v0)
     k = q.scale(incoming, np.minimum(K_MAX, RELAY_BURST / 4 / np.maximum(reach, 1e-30)))
     if not incoming:
-        raise PassError(f"{pop.name}: a population without synapses")
+        raise PassError(f"{pop.name}: a population without synapses")  # graded_problems
     syns, report = q.synapses(incoming, k)
     bq = np.rint(_col(k, b.ndim) * b).astype(np.int64)
     neuron = Neuron(
@@ -198,17 +198,29 @@ def _max_level(q: Quantiser, pop: Population) -> Mapped:
     return neuron, [replace(syn, weight=np.asarray(syn.weight, np.int64))], fact, m
 
 
+def graded_problems(paths: Paths) -> list[str]:
+    """What keeps ``paths`` from its graded form, every population named: a neuron with no
+    graded form, a population no synapse feeds, a padded max pool read by more than one
+    neuron. Structural only (no weight is read), so :func:`~..build.check_loihi` finds it on
+    the uncalibrated network before the real conversion."""
+    found = []
+    for name, pop in paths.populations.items():
+        if pop.role == "neuron" and FORMS.get(pop.node) is None:
+            found.append(f"{name}: {pop.node.op} has no graded Loihi form (use --neuron cuba)")
+        elif pop.role in ("neuron", "relay") and not paths.into(name):
+            found.append(f"{name}: a population without synapses")
+        elif pop.role == "relay" and pop.padded and pop.feeds not in paths.populations:
+            found.append(f"{name}: a padded max pool must feed one neuron alone on Loihi 2")
+    return found
+
+
 def quantize_graded(paths: Paths, input_scale: float) -> LoihiNet:
     """Quantise a balanced ``paths`` for ``GradedIF`` neurons (the module docstring);
     ``input_scale`` maps the input to integer messages."""
-    q = Quantiser(paths, input_scale)
-    refused = [
-        f"{n}: {p.node.op} has no graded Loihi form"
-        for n, p in paths.populations.items()
-        if p.role == "neuron" and FORMS.get(p.node) is None
-    ]
+    refused = graded_problems(paths)
     if refused:
         raise PassError("; ".join(refused))
+    q = Quantiser(paths, input_scale)
     neurons, synapses, report = {}, [], {}
     for name, pop in paths.populations.items():
         if pop.role == "max":

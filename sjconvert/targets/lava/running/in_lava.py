@@ -35,6 +35,7 @@ from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 from lava.proc.io.source import RingBuffer as Source
 
 from ..formats import procgraph_loader as loader
+from . import exact_conv
 
 STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma", "GradedIF": "c"}
 
@@ -125,13 +126,22 @@ def _initial(proc: Any, var: str) -> int:
 
 
 def run_batched(
-    path: str, x: np.ndarray, workdir: str, chunk: int = 10, report: Any = None
+    path: str,
+    x: np.ndarray,
+    workdir: str,
+    chunk: int = 10,
+    report: Any = None,
+    scipy_conv: bool = False,
 ) -> dict[str, np.ndarray]:
     """Run ``x`` (``[T, N, *input shape]`` integers) through the artifact or NetX file at
     ``path``; returns every population's messages ``[T, N, *shape]`` (``spikes/<name>``:
-    process name, or NetX layer index), ``state`` (the output's state Var) and timings."""
+    process name, or NetX layer index), ``state`` (the output's state Var) and timings.
+    Lava's ``Conv`` models compute with :func:`.exact_conv.conv` (bit for bit Lava's
+    ``conv_scipy``, 10-40× faster) unless ``scipy_conv``."""
     steps, n = x.shape[:2]
     start = time.perf_counter()
+    if not scipy_conv:
+        exact_conv.use_in_lava()
     ours: dict[Any, type] = {}
     if path.endswith(".npz"):
         graph, arrays = loader.load(path)
@@ -198,13 +208,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("net")
     parser.add_argument("inputs")
     parser.add_argument("output")
+    parser.add_argument(
+        "--scipy-conv", action="store_true", help="Lava's own (slow) convolution loop"
+    )
     args = parser.parse_args(argv)
 
     def report(done: int, total: int) -> None:
         print(f"progress {done} {total}", flush=True)
 
     with tempfile.TemporaryDirectory() as tmp:
-        res = run_batched(args.net, np.load(args.inputs)["x"], tmp, report=report)
+        x = np.load(args.inputs)["x"]
+        res = run_batched(args.net, x, tmp, report=report, scipy_conv=args.scipy_conv)
     part = f"{args.output}.part.npz"
     np.savez(part, **res)
     os.replace(part, args.output)

@@ -1,0 +1,69 @@
+"""An exact, vectorised stand-in for Lava's reference convolution (``lava.proc.conv.utils``).
+
+Lava's fixed-point ``Conv`` model computes every step with ``conv_scipy``: one
+``scipy.signal.convolve2d`` per (output, input) channel pair, in float64, cast to the
+weights' integer type. On a 32×32 SqueezeNet that loop is most of Lava's simulation time.
+:func:`conv` computes the same sum in float64 too, for all channel pairs at once (one
+matrix product per group)::
+
+    out[x, y, k] = Σ_{c, i, j} in_pad[s₀x + d₀i, s₁y + d₁j, g(k)·C_g + c] · w[k, K₀−1−i, K₁−1−j, c]
+
+(``convolve2d`` flips the kernel; ``s`` stride, ``d`` dilation, ``C_g`` input channels per
+group), and casts to the weights' type as Lava does. Integer sums are exact in float64 in any order
+while ``|sum| < 2**53`` (Loihi's 24-bit messages and 8-bit weights stay far below), so the
+result is bit for bit Lava's. An all-zero input gives zeros at once.
+:func:`use_in_lava` installs it in Lava's module for the run of :mod:`.in_lava`, before the
+runtime forks its process models; every other part of Lava's ``Conv`` model (ports,
+precision, clamping) stays Lava's. ``tests/lava/test_exact_conv.py`` checks it against
+``conv_scipy`` itself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+
+def conv(
+    input_: np.ndarray,
+    weight: np.ndarray,
+    kernel_size: Any,
+    stride: Any,
+    padding: Any,
+    dilation: Any,
+    groups: int,
+) -> np.ndarray:
+    """Lava's ``utils.conv`` (``[X, Y, C]`` input, ``[K, k₀, k₁, C/groups]`` weights,
+    ``[X', Y', K]`` output, all sizes in Lava's XY order), computed exactly."""
+    k0, k1 = (int(v) for v in kernel_size)
+    s0, s1 = (int(v) for v in stride)
+    p0, p1 = (int(v) for v in padding)
+    d0, d1 = (int(v) for v in dilation)
+    groups = int(groups)
+    n_out = weight.shape[0]
+    x_out = (input_.shape[0] + 2 * p0 - d0 * (k0 - 1) - 1) // s0 + 1
+    y_out = (input_.shape[1] + 2 * p1 - d1 * (k1 - 1) - 1) // s1 + 1
+    if not np.any(input_):
+        return np.zeros((x_out, y_out, n_out), weight.dtype)
+    padded = np.pad(np.asarray(input_, np.float64), ((p0, p0), (p1, p1), (0, 0)))
+    span = (d0 * (k0 - 1) + 1, d1 * (k1 - 1) + 1)
+    windows = sliding_window_view(padded, span, axis=(0, 1))  # [X'', Y'', C, span0, span1]
+    windows = windows[: s0 * (x_out - 1) + 1 : s0, : s1 * (y_out - 1) + 1 : s1, :, ::d0, ::d1]
+    kernel = np.asarray(weight, np.float64)[:, ::-1, ::-1, :]  # [K, k0, k1, C_g]
+    c_g, k_g = input_.shape[2] // groups, n_out // groups
+    out = np.empty((x_out, y_out, n_out), np.float64)
+    for g in range(groups):
+        part = windows[:, :, g * c_g : (g + 1) * c_g]  # [X', Y', C_g, k0, k1]
+        w = kernel[g * k_g : (g + 1) * k_g]  # [K_g, k0, k1, C_g]
+        out[:, :, g * k_g : (g + 1) * k_g] = np.tensordot(part, w, ((2, 3, 4), (3, 1, 2)))
+    return out.astype(weight.dtype)
+
+
+def use_in_lava() -> None:
+    """Make Lava's ``Conv`` models compute with :func:`conv` (in this process and the
+    process models it forks)."""
+    from lava.proc.conv import utils
+
+    utils.conv = conv

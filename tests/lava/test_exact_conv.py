@@ -1,0 +1,52 @@
+"""The convolution Lava's ``Conv`` models compute with in our runs (:mod:`exact_conv`) is bit
+for bit Lava's own ``conv_scipy``, on every kind of convolution the lowering emits (kernel,
+stride, padding, dilation, groups) and on 24-bit graded messages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+pytestmark = pytest.mark.lava
+
+utils = pytest.importorskip("lava.proc.conv.utils", reason="needs lava-nc (the Lava group)")
+
+from sjconvert.targets.lava.running import exact_conv  # noqa: E402
+
+
+@st.composite
+def convolutions(draw: st.DrawFn) -> tuple:
+    groups = draw(st.sampled_from([1, 1, 2, 3]))
+    c, k = groups * draw(st.integers(1, 3)), groups * draw(st.integers(1, 3))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    size = [draw(st.integers(d * (kk - 1) + 1, 9)) for d, kk in zip(dilation, kernel, strict=True)]
+    seed = draw(st.integers(0, 2**31))
+    return groups, c, k, kernel, stride, padding, dilation, size, seed
+
+
+@settings(max_examples=150, deadline=None)
+@given(convolutions())
+def test_exact_conv_is_lavas_conv(case: tuple) -> None:
+    groups, c, k, kernel, stride, padding, dilation, size, seed = case
+    rng = np.random.default_rng(seed)
+    x = rng.integers(-(2**23), 2**23, (*size, c)) * (rng.random((*size, c)) < 0.4)
+    x = x.astype(np.int32)
+    w = rng.integers(-128, 128, (k, *kernel, c // groups)).astype(np.int32)
+    args = (np.array(kernel), np.array(stride), np.array(padding), np.array(dilation), groups)
+    theirs = utils.conv_scipy(x, w, *args).astype(w.dtype)
+    ours = exact_conv.conv(x, w, *args)
+    assert ours.dtype == theirs.dtype and ours.shape == theirs.shape
+    np.testing.assert_array_equal(ours, theirs)
+
+
+def test_silent_input_gives_zeros_of_lavas_shape() -> None:
+    x = np.zeros((7, 5, 4), np.int32)
+    w = np.ones((6, 3, 3, 2), np.int32)
+    args = (np.array((3, 3)), np.array((2, 1)), np.array((1, 0)), np.array((1, 1)), 2)
+    ours = exact_conv.conv(x, w, *args)
+    assert ours.shape == utils.conv_scipy(x, w, *args).shape and not ours.any()
