@@ -13,9 +13,14 @@ Recipe: AdamW with a one-cycle learning-rate schedule, batch 64, weight decay 5e
 random translations of up to ``size // 16`` pixels (edge padded), fixed seeds,
 deterministic algorithms and one torch thread by default (results are reproducible for
 a given thread count, recorded in ``zoo.json``; on a shared, loaded machine two
-OpenMP threads mostly spin-wait). After training, the batch-norm running statistics are
-re-estimated exactly (cumulative average over the un-augmented training set), which
-matters for architectures whose BN momentum is tiny (MNASNet uses 3e-4).
+OpenMP threads mostly spin-wait). The classifier (the last ``nn.Linear``) starts at zero,
+so the first loss is ``ln 10`` whatever the depth: torchvision's EfficientNet-B0 and
+RegNetY-400MF otherwise start with logits of a few units (loss ~5) and, with squeeze-excitation
+gates and stochastic depth, stayed near chance for 20 epochs at 32x32. After training, the
+batch-norm running statistics are re-estimated exactly (cumulative average over the
+un-augmented training set, with only the BN layers in train mode so that dropout and
+stochastic depth stay off), which matters for architectures whose BN momentum is tiny
+(MNASNet uses 3e-4).
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ def fit(entry: ZooEntry, split: Split, seed: int = SEED) -> nn.Module:
     """Train a freshly initialised ``entry`` model on the training part of ``split``."""
     torch.manual_seed(seed)
     model = entry.build()
+    zero_classifier(model)
     x, y = torch.from_numpy(split["x_train"]), torch.from_numpy(split["y_train"])
     opt = torch.optim.AdamW(model.parameters(), lr=entry.lr, weight_decay=WEIGHT_DECAY)
     steps = entry.epochs * -(-len(y) // BATCH_SIZE)
@@ -80,8 +86,22 @@ def fit(entry: ZooEntry, split: Split, seed: int = SEED) -> nn.Module:
 
 
 @torch.no_grad()
+def zero_classifier(model: nn.Module) -> None:
+    """Set the weight and bias of the model's last ``nn.Linear`` (its classifier) to zero."""
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if linears:
+        nn.init.zeros_(linears[-1].weight)
+        if linears[-1].bias is not None:
+            nn.init.zeros_(linears[-1].bias)
+
+
+@torch.no_grad()
 def recompute_bn(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> None:
-    """Replace BN running statistics by their exact averages over ``x`` (train mode)."""
+    """Replace BN running statistics by their exact averages over ``x``.
+
+    Only the BN layers run in train mode; dropout and stochastic depth stay in eval mode,
+    as at inference, so each BN sees the inputs it will see after training.
+    """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     if not bns:
         return
@@ -89,7 +109,9 @@ def recompute_bn(model: nn.Module, x: torch.Tensor, batch_size: int = 256) -> No
     for bn in bns:
         bn.reset_running_stats()
         bn.momentum = None  # cumulative moving average
-    model.train()
+    model.eval()
+    for bn in bns:
+        bn.train()
     for i in range(0, len(x), batch_size):
         model(x[i : i + batch_size])
     for bn, momentum in zip(bns, momenta, strict=True):
