@@ -13,6 +13,7 @@ import numpy as np
 
 from .build import LoihiExport
 from .fixed_point.simulator import Trace, simulate
+from .formats.procgraph import ProcGraph
 from .running.launcher import Agreement, compare, run_lava
 from .running.twin import unrolled
 
@@ -47,7 +48,18 @@ def check_in_lava(
     runs the twin with convolutions as dense matrices (:func:`~.running.twin.unrolled`),
     and our simulator checks it equals the network."""
     n = xs.shape[1]
-    parts = [_check_group(exp, xs[:, i : i + group], progress, unroll) for i in range(0, n, group)]
+    with tempfile.TemporaryDirectory() as tmp:  # the network (or its twin) written once
+        twin = unrolled(exp.graph) if unroll else None
+        if twin is not None:
+            path = Path(tmp) / "twin.lpg.npz"
+            twin.save(path)
+        else:
+            name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"
+            path = exp.write(Path(tmp) / name)[0]
+        parts = [
+            _check_group(exp, path, twin, xs[:, i : i + group], progress)
+            for i in range(0, n, group)
+        ]
     if len(parts) == 1:
         return parts[0]
     out = exp.graph.output["process"]
@@ -73,23 +85,21 @@ def _joined(traces: list[Trace], out: str) -> Trace:
 
 
 def _check_group(
-    exp: LoihiExport, xs: np.ndarray, progress: Callable[[int], None] | None, unroll: bool
+    exp: LoihiExport,
+    path: Path,
+    twin: ProcGraph | None,
+    xs: np.ndarray,
+    progress: Callable[[int], None] | None,
 ) -> LavaCheck:
-    """:func:`check_in_lava` on one group of samples (one Lava run)."""
+    """One group of samples: one Lava run of the network file at ``path`` (``twin``'s when
+    given, checked equal to the network by our simulator) against our simulator."""
     pg = exp.graph
     ours = simulate(pg, xs)
     same = None
-    with tempfile.TemporaryDirectory() as tmp:
-        if unroll:
-            twin = unrolled(pg)
-            theirs = simulate(twin, xs)
-            same = all(np.array_equal(theirs.spikes[k], v) for k, v in ours.spikes.items())
-            same = same and np.array_equal(theirs.state, ours.state)
-            path = Path(tmp) / "twin.lpg.npz"
-            twin.save(path)
-        else:
-            name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"
-            path = exp.write(Path(tmp) / name)[0]
-        lava = run_lava(path, xs, pg.populations(), progress)
-    network = "unrolled twin" if unroll else "as written"
+    if twin is not None:
+        theirs = simulate(twin, xs)
+        same = all(np.array_equal(theirs.spikes[k], v) for k, v in ours.spikes.items())
+        same = same and np.array_equal(theirs.state, ours.state)
+    lava = run_lava(path, xs, pg.populations(), progress)
+    network = "as written" if twin is None else "unrolled twin"
     return LavaCheck(ours, lava, compare(pg, ours, lava), network, same)
