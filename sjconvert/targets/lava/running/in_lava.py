@@ -137,7 +137,7 @@ def run_batched(
     ``path``; returns every population's messages ``[T, N, *shape]`` (``spikes/<name>``:
     process name, or NetX layer index), ``state`` (the output's state Var) and timings.
     Lava's ``Conv`` models compute with :func:`.exact_conv.conv` (bit for bit Lava's
-    ``conv_scipy``, 10-40× faster) unless ``scipy_conv``."""
+    ``conv_scipy``; 20× faster on a 64-channel 3 × 3 layer) unless ``scipy_conv``."""
     steps, n = x.shape[:2]
     start = time.perf_counter()
     if not scipy_conv:
