@@ -190,6 +190,7 @@ def _convert(
     if ann is None:  # captured, not converted
         return dry, None
     check_loihi(dry, neuron)
+    del dry, ann  # not held while the real conversion runs (a VGG's weights twice over)
     return open_snn(model, data, **options)
 
 

@@ -84,7 +84,7 @@ class TorchBackend(Backend):
 
     def params(self, name: str, node: ir.Node, rate_mode: bool = False) -> dict[str, Any]:
         shapes = [self.graph.shapes[s] for s in self.graph.edges[name]]
-        return prepare(node, shapes, self.dtype, self.device, rate_mode)
+        return prepare(node, shapes, self.dtype, self.device, rate_mode, share=True)
 
     def stateless(self, name: str, node: ir.Node) -> Callable[[list[Any]], Any]:
         found = entry(node)

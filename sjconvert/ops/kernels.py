@@ -10,6 +10,7 @@ the ONNX exporter can trace it. A rate model is a stateful node's ANN-mode view.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -78,6 +79,7 @@ def prepare(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str | None = None,
     rate_mode: bool = False,
+    share: bool = False,
 ) -> Params:
     """Parameters as tensors, once before any batch runs; per-channel fields of the kernel
     are shaped for the input rank (from the per-sample input shapes, also given to the
@@ -90,9 +92,24 @@ def prepare(
         if key in channels:
             value = channel_view(value, rank)
         if isinstance(value, np.ndarray):
-            value = torch.tensor(value, dtype=dtype, device=device)
+            value = _tensor(value, dtype, device, share)
         out[key] = value
     return out
+
+
+_NUMPY = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
+
+
+def _tensor(arr: np.ndarray, dtype: torch.dtype, device: Any, share: bool) -> torch.Tensor:
+    """``arr`` as a tensor: with ``share``, a read-only (frozen IR) array of the same dtype on
+    the CPU is wrapped, not copied — the caller promises never to write to it (a VGG's
+    classifier is 400 MB a copy)."""
+    same = arr.dtype == _NUMPY.get(dtype)
+    if share and same and not arr.flags.writeable and torch.device(device or "cpu").type == "cpu":
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "not writable": never written here
+            return torch.from_numpy(arr)
+    return torch.tensor(arr, dtype=dtype, device=device)
 
 
 @kernel(ir.Linear)

@@ -124,6 +124,7 @@ def rescale_weights(
         ratio = (lin[cols] / lout[o, None]).reshape(len(o), in_per_group, *([1] * (w.ndim - 2)))
         w_new[o] = w[o].astype(np.float64) * ratio
     b_new = None if b is None else (b.astype(np.float64) / lout).astype(np.float32)
+    w_new.flags.writeable = False  # read-only and owned: the node keeps it without a copy
     return w_new, b_new
 
 

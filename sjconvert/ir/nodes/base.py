@@ -57,8 +57,10 @@ def _frozen_array(value: Any, name: str) -> Array:
     arr = np.asarray(value)
     if arr.dtype.kind not in "biuf":
         raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    with np.errstate(over="ignore", invalid="ignore"):
-        arr = np.array(arr, dtype=np.float32, copy=True)
+    owned = arr.dtype == np.float32 and arr.base is None and not arr.flags.writeable
+    if not owned:  # a frozen array (owned, read-only) is shared: a VGG weight is 400 MB
+        with np.errstate(over="ignore", invalid="ignore"):
+            arr = np.array(arr, dtype=np.float32, copy=True)
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} holds NaN or Inf (or values beyond float32)")
     arr.flags.writeable = False
