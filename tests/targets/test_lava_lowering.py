@@ -46,11 +46,17 @@ def assert_synapses_compute_the_graph(graph: ir.Graph, paths: Paths, x: torch.Te
     values = Simulator(graph, dtype=torch.float64).rate(x)
     values[graph.inputs[0]] = x
     for name, pop in paths.populations.items():
+        node, at = pop.part_of or (name, 0)
+        for part in paths.populations.values():  # a split population's value: its parts
+            if part.part_of is not None:
+                values.setdefault(part.name, values[part.part_of[0]][:, part.part_of[1] :])
         total = torch.tensor(pop.bias).expand(len(x), *pop.shape).clone()
         for s in paths.into(name):
-            total += apply(s, values[s.src]).reshape(total.shape)
-        (src,) = graph.edges[name]
-        torch.testing.assert_close(total, values[src], rtol=1e-9, atol=1e-9)
+            total += apply(s, values[s.src][:, : paths.populations.get(s.src, pop).shape[0]]
+                           if s.src in paths.populations else values[s.src]).reshape(total.shape)
+        (src,) = graph.edges[node]
+        want = values[src][:, at : at + pop.shape[0]]
+        torch.testing.assert_close(total, want, rtol=1e-9, atol=1e-9)
 
 
 def test_channel_shuffle_and_split_fold_into_the_synapses():
@@ -186,3 +192,48 @@ def test_an_adaptive_pool_that_repeats_cells_folds_into_the_linear_layer():
     )
     (syn,) = [s for s in lower(g).synapses if s.dst == "n5"]
     np.testing.assert_allclose(syn.weight, w.reshape(4, 3, 4).sum(-1), rtol=1e-6)
+
+
+class DenseBlock(torch.nn.Module):
+    """DenseNet's pattern: every layer's BN → ReLU reads the concat of all earlier outputs."""
+
+    def __init__(self, c: int = 4, growth: int = 3, layers: int = 3) -> None:
+        super().__init__()
+        nn = torch.nn
+        self.stem = nn.Sequential(nn.Conv2d(2, c, 3, padding=1), nn.ReLU())
+        self.layers = nn.ModuleList(
+            nn.Sequential(
+                nn.BatchNorm2d(c + i * growth), nn.ReLU(), nn.Conv2d(c + i * growth, growth, 3, padding=1)
+            )
+            for i in range(layers)
+        )
+        end = c + layers * growth
+        self.head = nn.Sequential(nn.BatchNorm2d(end), nn.ReLU(), nn.Flatten(), nn.Linear(end * 16, 5))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = [self.stem(x)]
+        for layer in self.layers:
+            feats.append(layer(torch.cat(feats, 1)))
+        return self.head(torch.cat(feats, 1))
+
+
+def test_neurons_reading_a_concat_are_split_per_part():
+    """DenseNet's BN → ReLU on a growing concat: one population per concatenated part, each
+    synapse its own map (no rows of zeros for the other parts' channels), and every neuron
+    still gets exactly what the graph computes."""
+    torch.manual_seed(0)
+    model = DenseBlock().eval()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d):  # BN statistics that are not the identity
+            m.running_mean.uniform_(-0.5, 0.5), m.running_var.uniform_(0.5, 2)
+            m.weight.data.uniform_(0.5, 1.5)
+    x = torch.randn(8, 2, 4, 4)
+    snn = ann2snn(model, [x], T=None, v_init=0.0, neuron="if").snn
+    paths = lower(snn)
+    parts = [p for p in paths.populations.values() if p.part_of is not None]
+    assert len(parts) == 2 + 3 + 4  # layers 2, 3 and the head read 2, 3 and 4 parts
+    for s in paths.synapses:
+        dst = paths.populations[s.dst]
+        if dst.part_of is not None and s.kind == "conv":
+            assert s.weight.shape[0] == dst.shape[0]  # the part's channels only
+    assert_synapses_compute_the_graph(snn, paths, x[:3].double())

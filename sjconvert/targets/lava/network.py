@@ -52,7 +52,8 @@ class Population:
     ``relay``, the value of a linear path held for a max pool (``node`` is the MaxPool),
     ``feeds`` the population the pool's output alone drives (whose start and threshold the
     relay may take over) and ``padded`` whether a window reads padding; ``max``, one level
-    of a max pool's ReLU tree, ``group`` channels per pooled channel."""
+    of a max pool's ReLU tree, ``group`` channels per pooled channel; ``part_of`` the IR
+    node and first channel when the node's neurons are split per concatenated part."""
 
     name: str
     node: ir.Node
@@ -62,6 +63,7 @@ class Population:
     feeds: str | None = None
     padded: bool = False
     group: int = 1
+    part_of: tuple[str, int] | None = None  # (IR node, first channel): one concat part of it
 
     def __post_init__(self) -> None:
         if self.role not in ROLES:

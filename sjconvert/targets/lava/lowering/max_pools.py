@@ -101,7 +101,7 @@ def _counts(b: Lowering, src: str) -> bool:
     values (GoogLeNet's padded branch pool after a stage's pool)."""
     if b.consts[src].abs().max() > 0:
         return False
-    for t in b.terms[src]:
+    for t in b.read(src):
         if t.exact and t.src in b.nonneg:
             continue
         m = t.map
@@ -118,7 +118,7 @@ def _relay(b: Lowering, pool: str, src: str, padded: bool) -> str:
     """The relay population holding the pool's input: every linear path into it, its
     constant part as the bias."""
     relay = b.unique(f"{pool}_relay")
-    for t in b.terms[src]:
+    for t in b.read(src):
         b.synapses.append(_emit_synapse(b, t, relay))
     bias = b.consts[src][0].numpy()
     b.populations[relay] = Population(

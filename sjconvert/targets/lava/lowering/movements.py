@@ -148,7 +148,7 @@ def _nonzero(m: PathMap) -> bool:
 @REGISTRY.register(ir.Flatten, ir.Reshape, ir.Transpose, ir.Slice)
 def _movement(name: str, node: ir.Node, b: Lowering) -> None:
     (src,) = b.graph.edges[name]
-    held = b.moved.get(src) or Moved(b.terms[src], b.shape(src), _start(b.graph, src)[0])
+    held = b.moved.get(src) or Moved(b.read(src), b.shape(src), _start(b.graph, src)[0])
     index = move(node, held.index)
     kind, found = selection(index, held.shape)
     if kind == "between":

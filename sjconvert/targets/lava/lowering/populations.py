@@ -18,7 +18,7 @@ reach the population exactly, per neuron.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 import numpy as np
@@ -51,6 +51,18 @@ class Term:
     map: PathMap
     path: tuple[str, ...]
     exact: bool = False
+    part: tuple[int, int] | None = None  # (offset, total channels): a concatenation's part
+
+    def whole(self) -> Term:
+        """The term over every channel of its concatenation (its map embedded)."""
+        if self.part is None:
+            return self
+        m = self.map.dense() if isinstance(self.map, FlatMap) else self.map
+        return Term(self.src, m.embed(*self.part), self.path, self.exact)
+
+    def channels(self) -> int:
+        m = self.map
+        return m.matrix.shape[0] if isinstance(m, DenseMap) else m.out_shape[0]
 
 
 @dataclass
@@ -71,8 +83,14 @@ class Lowering:
             return self.populations[name].shape
         return tuple(self.graph.shapes[name])
 
-    def value(self, name: str) -> list[Term]:
-        return self.terms[self.graph.edges[name][0]]
+    def read(self, name: str, parts: bool = False) -> list[Term]:
+        """The terms of value ``name``; the parts of a concatenation embedded unless the
+        reader takes ``parts`` (a channel-wise op, a convolution, a population)."""
+        terms = self.terms[name]
+        return terms if parts else [t.whole() for t in terms]
+
+    def value(self, name: str, parts: bool = False) -> list[Term]:
+        return self.read(self.graph.edges[name][0], parts)
 
     def unique(self, base: str) -> str:
         """A population or synapse name not taken yet."""
@@ -82,12 +100,16 @@ class Lowering:
             name, i = f"{base}_{i}", i + 1
         return name
 
-    def each(self, name: str, fn: Callable[[PathMap], PathMap]) -> None:
-        """Apply ``fn`` to the linear map of every term of ``name``'s input."""
+    def each(
+        self, name: str, fn: Callable[[PathMap], PathMap], parts: Callable | None = None
+    ) -> None:
+        """Apply ``fn`` to the linear map of every term of ``name``'s input (``parts``:
+        ``(term) -> (fn, part)`` for a reader that keeps a concatenation's parts apart)."""
         out = []
-        for t in self.value(name):
+        for t in self.value(name, parts is not None):
+            f, part = (fn, None) if t.part is None or parts is None else parts(t)
             try:
-                out.append(Term(t.src, fn(t.map), (*t.path, name)))
+                out.append(Term(t.src, f(t.map), (*t.path, name), part=part))
             except Uncomposable as exc:
                 raise UnsupportedOpError(
                     f"{self.graph.where(name)}: cannot join the path "
@@ -166,7 +188,10 @@ def _emit_synapse(b: Lowering, t: Term, dst: str) -> Synapse:
 
 @REGISTRY.register(ir.IF, ir.SignedIF, ir.LIF, ir.Readout)
 def _population(name: str, node: ir.Node, b: Lowering) -> None:
-    terms = b.value(name)
+    terms = b.value(name, parts=True)
+    if _split(b, name, node, terms):
+        return
+    terms = [t.whole() for t in terms]
     for t in terms:
         b.synapses.append(_emit_synapse(b, t, name))
     bias = b.consts[b.graph.edges[name][0]][0].numpy()
@@ -177,11 +202,67 @@ def _population(name: str, node: ir.Node, b: Lowering) -> None:
     _source(b, name)
 
 
+def _parts(total: int, terms: list[Term]) -> list[tuple[int, int]] | None:
+    """``(offset, channels)`` of each part when ``terms`` are parts of one concatenation
+    that tile its ``total`` channels, else None."""
+    if any(t.part is None or t.exact for t in terms):
+        return None
+    ranges, at = sorted({(t.part[0], t.channels()) for t in terms}), 0
+    for offset, c in ranges:
+        if offset != at:
+            return None
+        at += c
+    return ranges if at == total else None
+
+
+def _sliced(node: ir.Node, offset: int, c: int, total: int) -> ir.Node:
+    """``node`` for its channels ``[offset, offset + c)`` (per-channel fields sliced)."""
+    per = {
+        f.name: v[offset : offset + c]
+        for f in fields(node)
+        if isinstance(v := getattr(node, f.name), np.ndarray) and v.ndim and len(v) == total
+    }
+    return node.evolve(**per) if per else node
+
+
+def _split(b: Lowering, name: str, node: ir.Node, terms: list[Term]) -> bool:
+    """Neurons reading a concatenation (DenseNet's BN → ReLU on every layer's growing
+    concat) as one population per part: each part's synapse is its own map, not one
+    embedded in every channel of the concat (Σ parts × total weights per layer). Each
+    neuron reads the same synapses as before; the parts are one value downstream."""
+    ranges = _parts(b.shape(name)[0], terms) if isinstance(node, ir.IF | ir.SignedIF) else None
+    if ranges is None or len(ranges) < 2 or name in b.graph.outputs:
+        return False
+    shape, total = b.shape(name), b.shape(name)[0]
+    bias = b.consts[b.graph.edges[name][0]][0].numpy()
+    out = []
+    for offset, c in ranges:
+        part, size = b.unique(f"{name}_ch{offset}"), (c, *shape[1:])
+        node_part = _sliced(node, offset, c, total)
+        pop = Population(part, node_part, size, bias[offset : offset + c], part_of=(name, offset))
+        b.populations[part] = pop
+        for t in terms:
+            if t.part[0] == offset:
+                b.synapses.append(_emit_synapse(b, replace(t, part=None), part))
+        start = ConvMap.identity(size) if len(size) > 1 else DenseMap.identity(size)
+        out.append(Term(part, start, (), part=(offset, total)))
+    b.terms[name] = out
+    b.consts[name] = torch.zeros(1, *shape, dtype=torch.float64)
+    return True
+
+
 @REGISTRY.register(ir.Conv1d, ir.Conv2d)
 def _conv(name: str, node: ir.Conv1d | ir.Conv2d, b: Lowering) -> None:
     w = expand_groups(node.weight, node.groups)
     out = b.shape(name)
-    b.each(name, lambda m: _spatial(m).then_conv(w, node.stride, node.padding, node.dilation, out))
+
+    def conv(w: np.ndarray) -> Callable[[PathMap], PathMap]:
+        return lambda m: _spatial(m).then_conv(w, node.stride, node.padding, node.dilation, out)
+
+    def part(t: Term) -> tuple[Callable, None]:  # the columns of the part's channels
+        return conv(w[:, t.part[0] : t.part[0] + t.channels()]), None
+
+    b.each(name, conv(w), part)
 
 
 def _spatial(m: PathMap) -> ConvMap:
@@ -211,10 +292,15 @@ def _avgpool(name: str, node: ir.Node, b: Lowering) -> None:
 
 
 def _scale(b: Lowering, name: str, factor: np.ndarray) -> None:
-    def fn(m: PathMap) -> PathMap:
-        return (m.dense() if isinstance(m, FlatMap) else m).then_scale(factor)
+    def scaled(f: np.ndarray) -> Callable[[PathMap], PathMap]:
+        return lambda m: (m.dense() if isinstance(m, FlatMap) else m).then_scale(f)
 
-    b.each(name, fn)
+    def part(t: Term) -> tuple[Callable, tuple[int, int]]:  # the factors of its channels
+        f = np.asarray(factor).reshape(-1)
+        f = f[t.part[0] : t.part[0] + t.channels()] if f.size > 1 else f
+        return scaled(f), t.part
+
+    b.each(name, scaled(factor), part)
 
 
 @REGISTRY.register(ir.Scale)
@@ -252,13 +338,13 @@ def _linear(name: str, node: ir.Linear, b: Lowering) -> None:
 
 @REGISTRY.register(ir.Dropout, ir.Identity)
 def _identity(name: str, node: ir.Node, b: Lowering) -> None:
-    b.terms[name] = [replace(t, path=(*t.path, name)) for t in b.value(name)]
+    b.terms[name] = [replace(t, path=(*t.path, name)) for t in b.value(name, parts=True)]
 
 
 @REGISTRY.register(ir.Add)
 def _add(name: str, node: ir.Add, b: Lowering) -> None:
     b.terms[name] = [
-        Term(t.src, t.map, (*t.path, name)) for i in b.graph.edges[name] for t in b.terms[i]
+        Term(t.src, t.map, (*t.path, name)) for i in b.graph.edges[name] for t in b.read(i)
     ]
 
 
@@ -269,10 +355,11 @@ def _concat_accepts(node: ir.Concat) -> str | None:
 @REGISTRY.register(ir.Concat, accepts=_concat_accepts)
 def _concat(name: str, node: ir.Concat, b: Lowering) -> None:
     total, offset, out = b.shape(name)[0], 0, []
-    for i in b.graph.edges[name]:
-        for t in b.terms[i]:
+    for i in b.graph.edges[name]:  # parts kept apart, embedded only where read whole
+        for t in b.read(i, parts=True):
+            at = offset + (t.part[0] if t.part else 0)
             m = t.map.dense() if isinstance(t.map, FlatMap) else t.map
-            out.append(Term(t.src, m.embed(offset, total), (*t.path, name)))
+            out.append(Term(t.src, m, (*t.path, name), part=(at, total)))
         offset += b.shape(i)[0]
     b.terms[name] = out
 
