@@ -237,3 +237,16 @@ def test_neurons_reading_a_concat_are_split_per_part():
         if dst.part_of is not None and s.kind == "conv":
             assert s.weight.shape[0] == dst.shape[0]  # the part's channels only
     assert_synapses_compute_the_graph(snn, paths, x[:3].double())
+
+
+def test_a_convolution_after_a_population_is_its_own_weight():
+    """A population's identity map composed with a convolution is the convolution's weight,
+    bit for bit (what the general channel mix computes, without its C³ product)."""
+    r = np.random.default_rng(0)
+    w = r.normal(size=(6, 8, 3, 3))
+    ident = ConvMap.identity((8, 5, 5))
+    assert ident.is_identity() and not ConvMap.identity((8, 5, 5)).then_scale(2.0).is_identity()
+    got = ident.then_conv(w, (1, 1), (1, 1), (1, 1), (6, 5, 5))
+    mixed = np.moveaxis(np.tensordot(w, ident.weight[..., 0, 0], ([1], [0])), -1, 1)
+    np.testing.assert_array_equal(got.weight, mixed)
+    assert (got.in_shape, got.padding) == ((8, 5, 5), (1, 1))

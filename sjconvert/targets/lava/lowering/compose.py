@@ -105,11 +105,20 @@ class ConvMap:
         k = self.weight.shape[2:]
         return all(v == 1 for v in (*k, *self.stride, *self.dilation)) and not any(self.padding)
 
+    def is_identity(self) -> bool:
+        """The map of a population to itself (:meth:`identity`)."""
+        w = self.weight
+        if not self.pointwise or w.shape[0] != w.shape[1] or self.in_shape != self.out_shape:
+            return False
+        return bool(np.array_equal(w.reshape(w.shape[:2]), np.eye(w.shape[0])))
+
     def then_conv(
         self, w: np.ndarray, stride: Ints, padding: Ints, dilation: Ints, out_shape: Ints
     ) -> ConvMap:
         """``conv_w ∘ self`` (``w`` dense-channel ``[C_out, C_mid, *k]``)."""
         b = ConvMap(w, stride, padding, dilation, self.out_shape, tuple(out_shape))
+        if self.is_identity():  # a population's own map: w itself (a C³ product saved)
+            return replace(b, weight=np.asarray(w, np.float64), in_shape=self.in_shape)
         if self.pointwise:
             mixed = np.moveaxis(
                 np.tensordot(w, self.weight[(..., *([0] * (self.weight.ndim - 2)))], ([1], [0])),
