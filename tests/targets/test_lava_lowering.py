@@ -52,8 +52,12 @@ def assert_synapses_compute_the_graph(graph: ir.Graph, paths: Paths, x: torch.Te
                 values.setdefault(part.name, values[part.part_of[0]][:, part.part_of[1] :])
         total = torch.tensor(pop.bias).expand(len(x), *pop.shape).clone()
         for s in paths.into(name):
-            total += apply(s, values[s.src][:, : paths.populations.get(s.src, pop).shape[0]]
-                           if s.src in paths.populations else values[s.src]).reshape(total.shape)
+            total += apply(
+                s,
+                values[s.src][:, : paths.populations.get(s.src, pop).shape[0]]
+                if s.src in paths.populations
+                else values[s.src],
+            ).reshape(total.shape)
         (src,) = graph.edges[node]
         want = values[src][:, at : at + pop.shape[0]]
         torch.testing.assert_close(total, want, rtol=1e-9, atol=1e-9)
@@ -203,12 +207,16 @@ class DenseBlock(torch.nn.Module):
         self.stem = nn.Sequential(nn.Conv2d(2, c, 3, padding=1), nn.ReLU())
         self.layers = nn.ModuleList(
             nn.Sequential(
-                nn.BatchNorm2d(c + i * growth), nn.ReLU(), nn.Conv2d(c + i * growth, growth, 3, padding=1)
+                nn.BatchNorm2d(c + i * growth),
+                nn.ReLU(),
+                nn.Conv2d(c + i * growth, growth, 3, padding=1),
             )
             for i in range(layers)
         )
         end = c + layers * growth
-        self.head = nn.Sequential(nn.BatchNorm2d(end), nn.ReLU(), nn.Flatten(), nn.Linear(end * 16, 5))
+        self.head = nn.Sequential(
+            nn.BatchNorm2d(end), nn.ReLU(), nn.Flatten(), nn.Linear(end * 16, 5)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         feats = [self.stem(x)]

@@ -5,7 +5,8 @@ from source populations (or the graph input) through convolutions, average pools
 batch norms, flattening, linear layers, concatenation and residual adds; each path becomes
 **one synapse** (:mod:`.compose`): a convolution, a depthwise convolution for a scaled skip,
 or a dense matrix after a flatten. Lava sums every synapse connected to a neuron's input,
-which is the residual add; a concatenation becomes one synapse per concatenated part.
+which is the residual add; a concatenation becomes one synapse per concatenated part, and
+neurons reading one directly one population per part (:mod:`.concats`).
 
 The walk runs forward over the graph, one emitter per IR node class in :data:`REGISTRY`
 (``docs/supported_ops.md`` lists them), after :meth:`Registry.check` named every node it
@@ -18,7 +19,7 @@ reach the population exactly, per neuron.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -119,6 +120,9 @@ class Lowering:
 
 
 REGISTRY: Registry[Lowering, None] = Registry("lava")
+SPLITS: list[Callable[[Lowering, str, ir.Node, list[Term]], bool]] = []
+"""Ways a population may be emitted as several (:mod:`.concats`: one per concatenated
+part); each returns whether it took the population."""
 CHECKS: list[Callable[[Graph], list[str]]] = []
 """Graph-level checks :func:`lower` runs with the registry's, every problem named at once
 (a max pool of per-step values, :mod:`.max_pools`)."""
@@ -189,7 +193,7 @@ def _emit_synapse(b: Lowering, t: Term, dst: str) -> Synapse:
 @REGISTRY.register(ir.IF, ir.SignedIF, ir.LIF, ir.Readout)
 def _population(name: str, node: ir.Node, b: Lowering) -> None:
     terms = b.value(name, parts=True)
-    if _split(b, name, node, terms):
+    if any(split(b, name, node, terms) for split in SPLITS):
         return
     terms = [t.whole() for t in terms]
     for t in terms:
@@ -200,55 +204,6 @@ def _population(name: str, node: ir.Node, b: Lowering) -> None:
     if relay is not None:  # the pool's output alone drives this population
         b.populations[relay] = replace(b.populations[relay], feeds=name)
     _source(b, name)
-
-
-def _parts(total: int, terms: list[Term]) -> list[tuple[int, int]] | None:
-    """``(offset, channels)`` of each part when ``terms`` are parts of one concatenation
-    that tile its ``total`` channels, else None."""
-    if any(t.part is None or t.exact for t in terms):
-        return None
-    ranges, at = sorted({(t.part[0], t.channels()) for t in terms}), 0
-    for offset, c in ranges:
-        if offset != at:
-            return None
-        at += c
-    return ranges if at == total else None
-
-
-def _sliced(node: ir.Node, offset: int, c: int, total: int) -> ir.Node:
-    """``node`` for its channels ``[offset, offset + c)`` (per-channel fields sliced)."""
-    per = {
-        f.name: v[offset : offset + c]
-        for f in fields(node)
-        if isinstance(v := getattr(node, f.name), np.ndarray) and v.ndim and len(v) == total
-    }
-    return node.evolve(**per) if per else node
-
-
-def _split(b: Lowering, name: str, node: ir.Node, terms: list[Term]) -> bool:
-    """Neurons reading a concatenation (DenseNet's BN → ReLU on every layer's growing
-    concat) as one population per part: each part's synapse is its own map, not one
-    embedded in every channel of the concat (Σ parts × total weights per layer). Each
-    neuron reads the same synapses as before; the parts are one value downstream."""
-    ranges = _parts(b.shape(name)[0], terms) if isinstance(node, ir.IF | ir.SignedIF) else None
-    if ranges is None or len(ranges) < 2 or name in b.graph.outputs:
-        return False
-    shape, total = b.shape(name), b.shape(name)[0]
-    bias = b.consts[b.graph.edges[name][0]][0].numpy()
-    out = []
-    for offset, c in ranges:
-        part, size = b.unique(f"{name}_ch{offset}"), (c, *shape[1:])
-        node_part = _sliced(node, offset, c, total)
-        pop = Population(part, node_part, size, bias[offset : offset + c], part_of=(name, offset))
-        b.populations[part] = pop
-        for t in terms:
-            if t.part[0] == offset:
-                b.synapses.append(_emit_synapse(b, replace(t, part=None), part))
-        start = ConvMap.identity(size) if len(size) > 1 else DenseMap.identity(size)
-        out.append(Term(part, start, (), part=(offset, total)))
-    b.terms[name] = out
-    b.consts[name] = torch.zeros(1, *shape, dtype=torch.float64)
-    return True
 
 
 @REGISTRY.register(ir.Conv1d, ir.Conv2d)
@@ -346,22 +301,6 @@ def _add(name: str, node: ir.Add, b: Lowering) -> None:
     b.terms[name] = [
         Term(t.src, t.map, (*t.path, name)) for i in b.graph.edges[name] for t in b.read(i)
     ]
-
-
-def _concat_accepts(node: ir.Concat) -> str | None:
-    return None if node.dim == 1 else "only channel (dim 1) concatenation"
-
-
-@REGISTRY.register(ir.Concat, accepts=_concat_accepts)
-def _concat(name: str, node: ir.Concat, b: Lowering) -> None:
-    total, offset, out = b.shape(name)[0], 0, []
-    for i in b.graph.edges[name]:  # parts kept apart, embedded only where read whole
-        for t in b.read(i, parts=True):
-            at = offset + (t.part[0] if t.part else 0)
-            m = t.map.dense() if isinstance(t.map, FlatMap) else t.map
-            out.append(Term(t.src, m, (*t.path, name), part=(at, total)))
-        offset += b.shape(i)[0]
-    b.terms[name] = out
 
 
 def lower(graph: Graph) -> Paths:
