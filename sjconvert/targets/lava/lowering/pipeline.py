@@ -23,6 +23,9 @@ def balance(paths: Paths) -> Paths:
     d = plain.stages()
     synapses = tuple(replace(s, delay=d[s.dst] - d[s.src] - 1) for s in plain.synapses)
     long = [s for s in synapses if s.delay > MAX_DELAY]
+    relayed = _relay_long(paths, long) if long else None
+    if relayed is not None:
+        return balance(relayed)
     if long:
         worst = max(long, key=lambda s: s.delay)
         raise UnsupportedOpError(
@@ -31,6 +34,38 @@ def balance(paths: Paths) -> Paths:
             f"{worst.delay})"
         )
     return replace(paths, synapses=synapses, latency=d[paths.output])
+
+
+def _relay_long(paths: Paths, long: list[Synapse]) -> Paths | None:
+    """``paths`` with each synapse one step beyond Loihi 2's delay limit (DenseNet-169's
+    transitions, 64 steps) sent through a relay of its spiking source (an exact copy of its
+    counts, :func:`_gain_relay`): the relay's hop is the step the delay lacked. None when a
+    synapse lacks more than one step or its source is not a spiking population."""
+    sources = {s.src: paths.populations.get(s.src) for s in long}
+    if any(s.delay > MAX_DELAY + 1 for s in long) or not all(
+        p is not None and p.role == "neuron" and p.node.spiking for p in sources.values()
+    ):
+        return None
+    relays = {src: _gain_relay(pop, paths) for src, pop in sources.items()}
+    moved = {s.name for s in long}
+    synapses = [
+        replace(s, src=relays[s.src].name, path=(*s.path, relays[s.src].name))
+        if s.name in moved
+        else s
+        for s in paths.synapses
+    ]
+    return _with_relays(paths, relays, synapses)
+
+
+def _with_relays(paths: Paths, relays: dict[str, Population], synapses: list[Synapse]) -> Paths:
+    """``paths`` with each relay after its source and the identity synapse into it."""
+    pops: dict[str, Population] = {}
+    for name, pop in paths.populations.items():
+        pops[name] = pop
+        if name in relays:
+            pops[relays[name].name] = relays[name]
+    feeds = [_relay_synapse(r, src) for src, r in relays.items()]
+    return replace(paths, populations=pops, synapses=tuple(feeds + synapses))
 
 
 GAIN_RATIO = 8.0  # a synapse this much stronger than the others into a neuron gets a relay
@@ -60,15 +95,7 @@ def amplify(paths: Paths) -> Paths:
                 relay = relays.setdefault(s.src, _gain_relay(src, paths))
                 at = synapses.index(s)
                 synapses[at] = replace(s, src=relay.name, path=(*s.path, relay.name))
-    if not relays:
-        return paths
-    pops: dict[str, Population] = {}
-    for name, pop in paths.populations.items():
-        pops[name] = pop
-        if name in relays:
-            pops[relays[name].name] = relays[name]
-    feeds = [_relay_synapse(r, src) for src, r in relays.items()]
-    return replace(paths, populations=pops, synapses=tuple(feeds + synapses))
+    return _with_relays(paths, relays, synapses) if relays else paths
 
 
 def _gain_relay(src: Population, paths: Paths) -> Population:
