@@ -100,8 +100,9 @@ def largest_drop(acc: dict[int, float], n: int) -> int:
     return worst
 
 
-def ours(model: nn.Module, calib: dict, test: dict) -> dict[str, Any]:
-    """The default conversion, its accuracy and cost at every T, and its timings."""
+def ours(model: nn.Module, calib: dict, test: dict, repeats: int = 3) -> dict[str, Any]:
+    """The default conversion, its accuracy and cost at every T, and its timings
+    (``simulation_cost`` best of ``repeats``; none for 0)."""
     xc = torch.as_tensor(calib["x"])
     cal = [xc[i : i + 128] for i in range(0, len(xc), 128)]
     start = time.perf_counter()
@@ -128,13 +129,20 @@ def ours(model: nn.Module, calib: dict, test: dict) -> dict[str, Any]:
         "simulate_cpu_seconds": cpu,
         "dense_limit_cpu_seconds": dense,
         "simulate_over_dense": cpu / dense,
-        "simulation_cost": simulation_cost(model, conv.snn, test, BATCH, max(STEPS), 3),
+        "simulation_cost": simulation_cost(model, conv.snn, test, BATCH, max(STEPS), repeats)
+        if repeats
+        else None,
         "test_samples": n,
     }
 
 
 def run_model(
-    name: str, zoo: Path, with_sj: bool, sj_steps: tuple[int, ...], old: dict | None = None
+    name: str,
+    zoo: Path,
+    with_sj: bool,
+    sj_steps: tuple[int, ...],
+    old: dict | None = None,
+    repeats: int = 3,
 ) -> dict[str, Any]:
     """One model: ours (kept from ``old`` where given: ``--sj-only``) and SpikingJelly's."""
     from benchmarks import modern_spikingjelly as sj
@@ -147,7 +155,7 @@ def run_model(
         "arch": entry.arch,
         "dataset": entry.dataset,
         "group": "tune" if name in MODERN_TUNE else "held_out",
-        "ours": old["ours"] if old else ours(model, calib, test),
+        "ours": old["ours"] if old else ours(model, calib, test, repeats),
     }
     o = out["ours"]
     print(
@@ -196,7 +204,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the simulation cost (best of --repeats, alternated with the dense limit)",
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="of the simulation cost (0: not measured)"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--markdown", type=Path, help="print the tables of a result file")
     args = parser.parse_args(argv)
@@ -220,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         old = report["models"].get(name) if args.sj_only else None
         steps = tuple(int(t) for t in args.sj_steps.split(","))
-        report["models"][name] = run_model(name, args.zoo, not args.no_sj, steps, old)
+        report["models"][name] = run_model(name, args.zoo, not args.no_sj, steps, old, args.repeats)
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 
