@@ -136,14 +136,14 @@ class ConversionOptions:
     )
     bipolar_burst: int = option(
         DEFAULT_BIPOLAR_BURST,
-        "Most spikes per step of a bipolar neuron, which carries a value read from a "
-        "non-spiking op (GELU, LayerNorm, attention) to the next synapse.",
+        "Spikes per step for its calibrated scale of a bipolar neuron, which carries a value "
+        "read from a non-spiking op (GELU, LayerNorm, attention) to the next synapse.",
     )
     bipolar_headroom: int = option(
         DEFAULT_BIPOLAR_HEADROOM,
         "Range of a bipolar neuron in units of its calibrated scale: it fires up to "
-        "bipolar_burst x bipolar_headroom spikes per step, each worth scale / bipolar_burst, "
-        "so values above the calibrated scale pass instead of being clipped.",
+        "bipolar-burst x bipolar-headroom spikes per step, so values above the scale pass "
+        "instead of being clipped.",
     )
     bipolar_mode: str | float | None = option(
         None,
