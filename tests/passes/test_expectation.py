@@ -151,8 +151,9 @@ def test_encoders_go_in_front_of_synapses_that_read_non_spiking_ops() -> None:
     assert sum(isinstance(n, ir.Encode) for _, n in g) == 1
 
 
-def test_relu_to_if_turns_encoders_into_bipolar_neurons_with_the_magnitude_statistic() -> None:
-    g = Graph(
+def _tanh_encoded() -> Graph:
+    """``x → tanh → Encode → identity Linear``."""
+    return Graph(
         {
             "x": ir.Input((3,)),
             "t": ir.Tanh(),
@@ -162,6 +163,10 @@ def test_relu_to_if_turns_encoders_into_bipolar_neurons_with_the_magnitude_stati
         {"x": (), "t": ("x",), "e": ("t",), "fc": ("e",)},
         ("fc",),
     )
+
+
+def test_relu_to_if_turns_encoders_into_bipolar_neurons_with_the_magnitude_statistic() -> None:
+    g = _tanh_encoded()
     summary = ActivationSummary()
     summary.update(torch.tensor([-0.8, 0.2, 0.5]).abs())
     snn = relu_to_if(with_shapes(g), {"e": summary}, mode="max", bipolar_burst=8)
@@ -177,16 +182,7 @@ def test_relu_to_if_turns_encoders_into_bipolar_neurons_with_the_magnitude_stati
 def test_bipolar_headroom_carries_values_above_the_calibrated_scale() -> None:
     """Headroom H: the same threshold λ/B, up to B·H spikes per step, so values up to H·λ
     pass (in the rate limit and at every step of a steady input) instead of clipping at λ."""
-    g = Graph(
-        {
-            "x": ir.Input((3,)),
-            "t": ir.Tanh(),
-            "e": ir.Encode(),
-            "fc": ir.Linear(np.eye(3, dtype=np.float32), None),
-        },
-        {"x": (), "t": ("x",), "e": ("t",), "fc": ("e",)},
-        ("fc",),
-    )
+    g = _tanh_encoded()
     summary = ActivationSummary()
     summary.update(torch.tensor([0.25, 0.1]))
     snn = relu_to_if(
