@@ -14,12 +14,12 @@ Per model: the whole test split (1000 shapes, 360 digits), the 512-sample calibr
 split; ``ann2snn`` with its defaults (what ``sjconvert ann2snn`` does); one simulation of
 64 steps gives every T. Accuracy must be within 1 point of the ANN from T = 8, within 3 at
 T = 4, and monotone in T within 2 test samples (the largest drop from any T to a later one
-is reported in samples). Conversion: its time over one ANN pass on the calibration samples
-(target ≤ 30). Simulation: the 64-step run's time over 64 ANN passes on the test samples,
+is reported in samples). Conversion: its CPU time over one ANN pass on the calibration
+samples (target ≤ 30). Simulation: the 64-step run's time over 64 ANN passes on the test samples,
 measured in the same process right after it (the dense limit, non-spiking ops included;
 target ≤ 1.2), on the CPU-time clock; and, as ``simulation_cost``, the same for one batch
 of 100 samples alternated with the dense limit, best of 3 (``--sim-cost``: that alone,
-after the conversion, for a quick check of the simulation's speed). SpikingJelly
+with the conversion's ANN passes, for a quick check of both costs). SpikingJelly
 (:mod:`benchmarks.modern_spikingjelly`): STA's spiking encoder at T = 1, 2, 4, …, 64 where
 it converts the model, and every CNN recipe.
 """
@@ -100,13 +100,23 @@ def largest_drop(acc: dict[int, float], n: int) -> int:
     return worst
 
 
-def ours(model: nn.Module, calib: dict, test: dict) -> dict[str, Any]:
-    """The default conversion, its accuracy and cost at every T, and its timings."""
+def converted(model: nn.Module, calib: dict) -> tuple[Any, dict[str, float]]:
+    """The default conversion on the calibration split (batches of 128), and its cost: the
+    wall and CPU seconds, and the CPU seconds over one ANN pass on the same samples (on the
+    CPU-time clock, as the simulation: other processes disturb it far less)."""
     xc = torch.as_tensor(calib["x"])
     cal = [xc[i : i + 128] for i in range(0, len(xc), 128)]
-    start = time.perf_counter()
+    wall, cpu = time.perf_counter(), time.process_time()
     conv = ann2snn(model, cal)
-    convert_s = time.perf_counter() - start
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    ann = ann_seconds(model, cal, time.process_time)
+    return conv, {"seconds": wall, "cpu_seconds": cpu, "ann_passes": cpu / ann}
+
+
+def ours(model: nn.Module, calib: dict, test: dict, repeats: int = 3) -> dict[str, Any]:
+    """The default conversion, its accuracy and cost at every T, and its timings
+    (``simulation_cost`` best of ``repeats``; none for 0)."""
+    conv, convert = converted(model, calib)
     data = _batches(test)
     cpu = time.process_time()
     res = simulate(conv.snn, data, T=list(STEPS), ann=conv.ann)
@@ -122,19 +132,27 @@ def ours(model: nn.Module, calib: dict, test: dict) -> dict[str, Any]:
         "spike_driven": {str(t): cost.spike_driven(t) for t in STEPS},
         "spikes_per_sample": {str(t): cost.spikes[t] for t in SJ_STEPS},
         "workload": cost.work.to_dict(),
-        "convert_seconds": convert_s,
-        "convert_ann_passes": convert_s / ann_seconds(model, cal),
+        "convert_seconds": convert["seconds"],
+        "convert_cpu_seconds": convert["cpu_seconds"],
+        "convert_ann_passes": convert["ann_passes"],
         "simulate_seconds": res.seconds,
         "simulate_cpu_seconds": cpu,
         "dense_limit_cpu_seconds": dense,
         "simulate_over_dense": cpu / dense,
-        "simulation_cost": simulation_cost(model, conv.snn, test, BATCH, max(STEPS), 3),
+        "simulation_cost": simulation_cost(model, conv.snn, test, BATCH, max(STEPS), repeats)
+        if repeats
+        else None,
         "test_samples": n,
     }
 
 
 def run_model(
-    name: str, zoo: Path, with_sj: bool, sj_steps: tuple[int, ...], old: dict | None = None
+    name: str,
+    zoo: Path,
+    with_sj: bool,
+    sj_steps: tuple[int, ...],
+    old: dict | None = None,
+    repeats: int = 3,
 ) -> dict[str, Any]:
     """One model: ours (kept from ``old`` where given: ``--sj-only``) and SpikingJelly's."""
     from benchmarks import modern_spikingjelly as sj
@@ -147,7 +165,7 @@ def run_model(
         "arch": entry.arch,
         "dataset": entry.dataset,
         "group": "tune" if name in MODERN_TUNE else "held_out",
-        "ours": old["ours"] if old else ours(model, calib, test),
+        "ours": old["ours"] if old else ours(model, calib, test, repeats),
     }
     o = out["ours"]
     print(
@@ -169,11 +187,12 @@ def sim_cost_only(name: str, zoo: Path, repeats: int) -> dict[str, Any]:
     from samples.zoo import load
 
     model, test, calib = load(name, zoo)
-    xc = torch.as_tensor(calib["x"])
-    conv = ann2snn(model, [xc[i : i + 128] for i in range(0, len(xc), 128)])
+    conv, convert = converted(model, calib)
     cost = simulation_cost(model, conv.snn, test, BATCH, max(STEPS), repeats)
+    cost["convert_ann_passes"] = convert["ann_passes"]
     print(
-        f"{name}: simulate {cost['simulate_cpu_seconds']:.2f} s CPU, dense limit "
+        f"{name}: convert {convert['ann_passes']:.1f} ANN passes (CPU); simulate "
+        f"{cost['simulate_cpu_seconds']:.2f} s CPU, dense limit "
         f"{cost['dense_limit_cpu_seconds']:.2f} s CPU: {cost['simulate_over_dense']:.2f}× "
         f"(load {cost['load_average'][0]:.1f})",
         flush=True,
@@ -196,7 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="only the simulation cost (best of --repeats, alternated with the dense limit)",
     )
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="of the simulation cost (0: not measured)"
+    )
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--markdown", type=Path, help="print the tables of a result file")
     args = parser.parse_args(argv)
@@ -220,7 +241,7 @@ def main(argv: list[str] | None = None) -> int:
             continue
         old = report["models"].get(name) if args.sj_only else None
         steps = tuple(int(t) for t in args.sj_steps.split(","))
-        report["models"][name] = run_model(name, args.zoo, not args.no_sj, steps, old)
+        report["models"][name] = run_model(name, args.zoo, not args.no_sj, steps, old, args.repeats)
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     return 0
 

@@ -143,6 +143,7 @@ def ann2snn(
             burst=opts.max_spikes,
             lam={n: statistic(stats[n], opts.bipolar_range_mode) for n in signed},
             bipolar_burst=opts.bipolar_burst,
+            bipolar_headroom=opts.bipolar_headroom,
         )
         pools = [accumulate_pools] if cumulative else []
         snn = run_pipeline(prepared, [plain, *pools, expectation])

@@ -21,6 +21,7 @@ from typer.core import TyperGroup
 from ..errors import SjconvertError, SjconvertWarning
 from ..exec import dist
 
+OUT_OF_MEMORY = 7
 INTERNAL_ERROR = 70
 INTERRUPTED = 130
 TERMINATED = 143
@@ -34,6 +35,7 @@ EXIT_CODES = {
     4: "a conversion pass refused the graph",
     5: "a target failed to emit its output",
     6: "a sharded run (torchrun) failed: a process died, timed out or could not join",
+    OUT_OF_MEMORY: "out of memory (Python's MemoryError): use less data or a smaller model",
     INTERNAL_ERROR: "internal error, a bug (--debug shows the traceback)",
     INTERRUPTED: "interrupted (Ctrl-C)",
     TERMINATED: "terminated (SIGTERM)",
@@ -128,6 +130,17 @@ def run_body(fn: Callable[[], R]) -> R:
     except BrokenPipeError:  # stdout's reader went away (`| head`): the work is done
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         raise typer.Exit(0) from None
+    except MemoryError as exc:
+        if DEBUG["on"]:
+            raise
+        err.print(
+            f"[bold red]error:[/] out of memory ({escape(str(exc)[:200])}): this machine's "
+            "memory (or a limit set on the process) is too small for this model and data; "
+            "use fewer samples, a smaller batch or a larger machine",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(OUT_OF_MEMORY) from None
     except Exception as exc:
         if DEBUG["on"]:
             raise

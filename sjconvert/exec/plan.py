@@ -37,14 +37,16 @@ def time_block(graph: Graph, n: int, elements: int = BLOCK_ELEMENTS) -> int:
 def plan(graph: Graph, n: int, elements: int = BLOCK_ELEMENTS) -> tuple[int, int]:
     """``(steps per block, samples per chunk)`` on the CPU such that a temporal tensor holds
     about ``elements`` values: the whole batch and as many steps as fit where that is at
-    least :data:`STEPS` steps, else :data:`STEPS` steps (fewer for huge samples) and as
-    many samples as fit. Powers of two, independent of T."""
+    least :data:`STEPS` steps, else :data:`STEPS` steps (fewer for huge samples) and the
+    batch in as few chunks of even size as fit. Steps are powers of two; neither depends
+    on T."""
     wide = widest(graph)
     if n * wide * STEPS <= elements:
         return time_block(graph, n, elements), n
     fit = max(1, min(STEPS, elements // wide))
     block = 1 << (fit.bit_length() - 1)
-    return block, max(1, min(n, elements // (block * wide)))
+    most = max(1, min(n, elements // (block * wide)))
+    return block, -(-n // -(-n // most))  # chunks of even size: no small last one
 
 
 def run_chunked(
@@ -71,4 +73,4 @@ def run_chunked(
         tallies.append(tally)
     backend = schedule.backend
     joined = {o: backend.concat([out[o] for out in outs], 1) for o in outs[0]}
-    return joined, Tally.joined(tallies, lambda parts: backend.concat(parts, 0))
+    return joined, Tally.joined(tallies, backend)

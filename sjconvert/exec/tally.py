@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -42,16 +42,19 @@ class Tally:
         self.t0 += steps
 
     @classmethod
-    def joined(cls, parts: list[Tally], concat: Callable[[list[Any]], Any]) -> Tally:
-        """The tallies of chunks of samples as one (``concat`` joins arrays on samples)."""
+    def joined(cls, parts: list[Tally], backend: Any) -> Tally:
+        """The tallies of chunks of samples as one (``backend``: its ``stack`` and
+        ``concat`` of arrays; the kept steps of a layer are joined in one concatenation)."""
         out = cls(parts[0].keep)
         out.t0 = parts[0].t0
-        for name in parts[0].spikes:
-            out.spikes[name] = concat([p.spikes[name] for p in parts])
-            rows = zip(*(p.spikes_at.get(name, []) for p in parts), strict=True)
-            out.spikes_at[name] = [concat(list(r)) for r in rows]
-        for name in parts[0].synops:
-            out.synops[name] = concat([p.synops[name] for p in parts])
-            rows = zip(*(p.synops_at.get(name, []) for p in parts), strict=True)
-            out.synops_at[name] = [concat(list(r)) for r in rows]
+        for totals, rows, into, at in (
+            ([p.spikes for p in parts], [p.spikes_at for p in parts], out.spikes, out.spikes_at),
+            ([p.synops for p in parts], [p.synops_at for p in parts], out.synops, out.synops_at),
+        ):
+            for name in totals[0]:
+                into[name] = backend.concat([t[name] for t in totals], 0)
+                kept = [r.get(name, []) for r in rows]
+                if kept[0]:
+                    whole = backend.concat([backend.stack(k) for k in kept], 1)
+                    at[name] = list(whole)
         return out

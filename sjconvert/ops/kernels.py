@@ -30,6 +30,7 @@ Kernel = Callable[[Params, list[torch.Tensor]], torch.Tensor]
 class Entry:
     fn: Kernel
     channels: tuple[str, ...] = ()  # fields broadcast per channel over axis 1
+    prepared: Callable[[Params], Params] | None = None  # parameters fitted to the shapes
 
 
 KERNELS: dict[type[ir.Node], Entry] = {}
@@ -37,21 +38,29 @@ RATES: dict[type[ir.Node], Entry] = {}
 
 
 def _register(
-    table: dict[type[ir.Node], Entry], classes: Sequence[type[ir.Node]], channels: tuple[str, ...]
+    table: dict[type[ir.Node], Entry],
+    classes: Sequence[type[ir.Node]],
+    channels: tuple[str, ...],
+    prepared: Callable[[Params], Params] | None = None,
 ) -> Callable[[Kernel], Kernel]:
     def deco(fn: Kernel) -> Kernel:
         for cls in classes:
             if cls in table:
                 raise ValueError(f"a kernel for {cls.__name__} is already registered")
-            table[cls] = Entry(fn, channels)
+            table[cls] = Entry(fn, channels, prepared)
         return fn
 
     return deco
 
 
-def kernel(*classes: type[ir.Node], channels: tuple[str, ...] = ()) -> Callable[[Kernel], Kernel]:
-    """Register the torch kernel of one or more stateless node classes."""
-    return _register(KERNELS, classes, channels)
+def kernel(
+    *classes: type[ir.Node],
+    channels: tuple[str, ...] = (),
+    prepared: Callable[[Params], Params] | None = None,
+) -> Callable[[Kernel], Kernel]:
+    """Register the torch kernel of one or more stateless node classes (``prepared``: the
+    parameters fitted once to the input shapes, after :func:`prepare`)."""
+    return _register(KERNELS, classes, channels, prepared)
 
 
 def rate(*classes: type[ir.Node], channels: tuple[str, ...] = ()) -> Callable[[Kernel], Kernel]:
@@ -94,7 +103,7 @@ def prepare(
         if isinstance(value, np.ndarray):
             value = _tensor(value, dtype, device, share)
         out[key] = value
-    return out
+    return found.prepared(out) if found and found.prepared and in_shapes else out
 
 
 _NUMPY = {torch.float32: np.dtype(np.float32), torch.float64: np.dtype(np.float64)}
@@ -117,7 +126,38 @@ def _linear(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     return F.linear(xs[0], p["weight"], p["bias"])
 
 
-@kernel(ir.Conv1d, ir.Conv2d)
+def _live_taps(size: int, k: int, pad: int, stride: int) -> tuple[int, int] | None:
+    """The kernel taps ``[lo, hi]`` along one axis that ever meet the input (the others
+    meet only padding), where dropping the rest keeps a symmetric padding ``pad - lo`` and
+    the output size; None where nothing is dropped or that does not hold."""
+    out = (size + 2 * pad - k) // stride + 1
+    lo, hi = max(0, pad - (out - 1) * stride), min(k - 1, pad + size - 1)
+    width, new_pad = hi - lo + 1, pad - lo
+    if width == k or width < 1 or (size + 2 * new_pad - width) // stride + 1 != out:
+        return None
+    return lo, hi
+
+
+def _crop_conv(p: Params) -> Params:
+    """A convolution whose kernel overhangs its input (a 7×7 kernel on a 2×2 map, 5×5 on
+    1×1) with the taps that only ever meet zero padding dropped: the same sum of the same
+    products, without the work on padding (torch's depthwise path pays it per tap)."""
+    if any(d != 1 for d in p["dilation"]):
+        return p
+    weight, pads = p["weight"], list(p["padding"])
+    sizes = p["in_shapes"][0][1:]
+    for axis, size in enumerate(sizes):
+        k = weight.shape[2 + axis]
+        taps = _live_taps(size, k, pads[axis], p["stride"][axis])
+        if taps is not None:
+            weight = weight.narrow(2 + axis, taps[0], taps[1] - taps[0] + 1)
+            pads[axis] -= taps[0]
+    if weight is p["weight"]:
+        return p
+    return {**p, "weight": weight.contiguous(), "padding": tuple(pads)}
+
+
+@kernel(ir.Conv1d, ir.Conv2d, prepared=_crop_conv)
 def _conv(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
     fn = F.conv1d if isinstance(p["node"], ir.Conv1d) else F.conv2d
     return fn(xs[0], p["weight"], p["bias"], p["stride"], p["padding"], p["dilation"], p["groups"])

@@ -121,6 +121,7 @@ def relu_to_if(
     neuron: str = "if",
     burst: int = 1,
     bipolar_burst: int = 1,
+    bipolar_headroom: int = 1,
 ) -> Graph:
     """Convert every ReLU to a neuron (threshold 1, soft reset, ``V[-1] = v_init``: a
     fraction of the threshold, per layer or per channel) with layer- or channel-wise
@@ -160,13 +161,16 @@ def relu_to_if(
     for o in list(ed.outputs):
         if not isinstance(ed.nodes[o], ir.Readout):
             ed.insert_after(o, ed.unique_name(f"{o}_readout"), ir.Readout())
-    if bipolar_burst < 1:
-        raise PassError(f"bursts of {bipolar_burst} spikes: bipolar bursts must be >= 1")
+    if bipolar_burst < 1 or bipolar_headroom < 1:
+        raise PassError(
+            f"bipolar bursts of {bipolar_burst} spikes, headroom {bipolar_headroom}: both must"
+            " be >= 1"
+        )
     per_spike = {
         n: v / (bipolar_burst if isinstance(graph.nodes[n], ir.Encode) else burst)
         for n, v in lams.items()
     }
-    _normalise(ed, per_spike, v_init, _factory(neuron, burst, bipolar_burst))
+    _normalise(ed, per_spike, v_init, _factory(neuron, burst, bipolar_burst * bipolar_headroom))
     ed.meta.update(
         normalisation={
             "mode": str(mode),
@@ -176,6 +180,7 @@ def relu_to_if(
             "neuron": neuron,
             "burst": burst,
             "bipolar_burst": bipolar_burst,
+            "bipolar_headroom": bipolar_headroom,
         },
         converted=True,
         dropped=dropped,
@@ -187,13 +192,14 @@ def _json(v_init: Mapping[str, Any]) -> dict[str, Any]:
     return {k: describe(as_lam(v)) for k, v in v_init.items()}
 
 
-def _factory(neuron: str, burst: int, bipolar_burst: int) -> Callable[[Any, bool], ir.Node]:
+def _factory(neuron: str, burst: int, bipolar_spikes: int) -> Callable[[Any, bool], ir.Node]:
     """The neuron replacing a ReLU (threshold 1), or an Encode (``bipolar``: a
-    :class:`~ir.BipolarIF`), from its initial membrane."""
+    :class:`~ir.BipolarIF` of up to ``bipolar_spikes`` spikes per step), from its initial
+    membrane."""
 
     def make(v0: Any, bipolar: bool) -> ir.Node:
         if bipolar:
-            return ir.BipolarIF(v_threshold=1.0, v_init=v0, max_spikes=bipolar_burst)
+            return ir.BipolarIF(v_threshold=1.0, v_init=v0, max_spikes=bipolar_spikes)
         if neuron == "signed":
             return ir.SignedIF(v_threshold=1.0, v_init=v0, max_spikes=burst)
         return ir.IF(v_threshold=1.0, v_reset=None, v_init=v0)

@@ -24,6 +24,7 @@ NEURONS = ("signed", "if")
 GRANULARITIES = ("channel", "layer")
 DEFAULT_BURST = 4
 DEFAULT_BIPOLAR_BURST = 16  # docs/transformers.md, "Burst size"
+DEFAULT_BIPOLAR_HEADROOM = 4  # docs/transformers.md, "Headroom"
 CALIB_STEPS = 4  # docs/low_t.md, "Calibration steps": 8 cost twice as much for the same accuracy
 ANY_T = "any"
 
@@ -135,8 +136,14 @@ class ConversionOptions:
     )
     bipolar_burst: int = option(
         DEFAULT_BIPOLAR_BURST,
-        "Most spikes per step of a bipolar neuron, which carries a value read from a "
-        "non-spiking op (GELU, LayerNorm, attention) to the next synapse.",
+        "Spikes per step for its calibrated scale of a bipolar neuron, which carries a value "
+        "read from a non-spiking op (GELU, LayerNorm, attention) to the next synapse.",
+    )
+    bipolar_headroom: int = option(
+        DEFAULT_BIPOLAR_HEADROOM,
+        "Range of a bipolar neuron in units of its calibrated scale: it fires up to "
+        "bipolar-burst x bipolar-headroom spikes per step, so values above the scale pass "
+        "instead of being clipped.",
     )
     bipolar_mode: str | float | None = option(
         None,
@@ -157,7 +164,7 @@ class ConversionOptions:
             raise InputError(f"v_init is a fraction of the threshold in [0, 1), got {self.v_init}")
         if self.bipolar_mode is not None:
             parse_mode(self.bipolar_mode)
-        for name in ("refine_samples", "calib_steps", "bipolar_burst"):
+        for name in ("refine_samples", "calib_steps", "bipolar_burst", "bipolar_headroom"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise InputError(f"{name} must be a positive integer, got {value!r}")

@@ -167,3 +167,19 @@ def test_every_exit_code_is_in_the_help(capsys: pytest.CaptureFixture[str]) -> N
 def test_usage_errors_exit_2_never_1(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     assert run(args) == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+def test_running_out_of_memory_is_one_line_and_its_own_exit_code(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A MemoryError (RAM, or a limit such as ``prlimit --as``) is not reported as a bug."""
+
+    def body() -> None:
+        raise MemoryError("Unable to allocate 7.59 MiB for an array")
+
+    with pytest.raises(exits.typer.Exit) as stop:
+        exits.run_body(body)
+    assert stop.value.exit_code == exits.OUT_OF_MEMORY == 7
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: out of memory"), lines
+    assert "bug" not in lines[0] and "Traceback" not in lines[0]

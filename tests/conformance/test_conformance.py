@@ -10,11 +10,15 @@ The CuPy target's generated kernels run in ``test_conformance_cupy.py`` (cupy gr
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sjconvert.errors import UnsupportedOpError
+from sjconvert.exec.shapes import infer_shapes
+from sjconvert.ir import nodes as ir
+from sjconvert.ir.graph import Graph
 
 from .cases import Case, cases, node_classes
 from .executors import EXECUTORS, OWN_KERNELS, differences, reference
@@ -60,3 +64,21 @@ def test_array_and_module_executors_agree_bit_for_bit(cls, data) -> None:
 @given(data=st.data())
 def test_onnx_runtime_agrees_bit_for_bit(cls, data) -> None:
     assert_conform(data.draw(cases(cls)), ["onnx-unrolled", "onnx-step"])
+
+
+@pytest.mark.onnx
+@pytest.mark.parametrize("size, kernel, padding", [(2, 7, 3), (1, 5, 2), (3, 5, 2)])
+def test_a_kernel_overhanging_its_input_conforms(size, kernel, padding) -> None:
+    """A depthwise convolution larger than its map (ConvNeXt's 7×7 on 2×2, EfficientNet's
+    5×5 on 1×1): the taps that only meet padding are dropped where it is prepared, and every
+    executor (ONNX Runtime too: the exported node keeps the kernel it was prepared with)
+    reports what the reference reports."""
+    r = np.random.default_rng(size)
+    grid = lambda *shape: (r.integers(-8, 9, shape) / 8).astype(np.float32)  # noqa: E731
+    conv = ir.Conv2d(grid(4, 1, kernel, kernel), grid(4), stride=1, padding=padding, groups=4)
+    nodes = {"x": ir.Input((4, size, size), False), "s": ir.IF(0.5, None, 0.0), "c": conv}
+    edges = {"x": (), "s": ("x",), "c": ("s",)}
+    graph = Graph(nodes, edges, ("c",))
+    graph = Graph(nodes, edges, ("c",), infer_shapes(graph))
+    case = Case(graph, grid(3, 4, size, size), 4, False)
+    assert_conform(case, [n for n in EXECUTORS if n != "cupy-host"])

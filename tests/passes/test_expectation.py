@@ -151,8 +151,9 @@ def test_encoders_go_in_front_of_synapses_that_read_non_spiking_ops() -> None:
     assert sum(isinstance(n, ir.Encode) for _, n in g) == 1
 
 
-def test_relu_to_if_turns_encoders_into_bipolar_neurons_with_the_magnitude_statistic() -> None:
-    g = Graph(
+def _tanh_encoded() -> Graph:
+    """``x → tanh → Encode → identity Linear``."""
+    return Graph(
         {
             "x": ir.Input((3,)),
             "t": ir.Tanh(),
@@ -162,6 +163,10 @@ def test_relu_to_if_turns_encoders_into_bipolar_neurons_with_the_magnitude_stati
         {"x": (), "t": ("x",), "e": ("t",), "fc": ("e",)},
         ("fc",),
     )
+
+
+def test_relu_to_if_turns_encoders_into_bipolar_neurons_with_the_magnitude_statistic() -> None:
+    g = _tanh_encoded()
     summary = ActivationSummary()
     summary.update(torch.tensor([-0.8, 0.2, 0.5]).abs())
     snn = relu_to_if(with_shapes(g), {"e": summary}, mode="max", bipolar_burst=8)
@@ -172,6 +177,24 @@ def test_relu_to_if_turns_encoders_into_bipolar_neurons_with_the_magnitude_stati
     x = torch.tensor([[-5.0, 0.3, 5.0]])
     rate = Simulator(snn).rate(x)[snn.outputs[0]]
     torch.testing.assert_close(rate, torch.tanh(x).clamp(-0.8, 0.8))
+
+
+def test_bipolar_headroom_carries_values_above_the_calibrated_scale() -> None:
+    """Headroom H: the same threshold λ/B, up to B·H spikes per step, so values up to H·λ
+    pass (in the rate limit and at every step of a steady input) instead of clipping at λ."""
+    g = _tanh_encoded()
+    summary = ActivationSummary()
+    summary.update(torch.tensor([0.25, 0.1]))
+    snn = relu_to_if(
+        with_shapes(g), {"e": summary}, mode="max", bipolar_burst=8, bipolar_headroom=4
+    )
+    neuron = snn.nodes["e"]
+    assert neuron.max_spikes == 32 and snn.meta["normalisation"]["bipolar_headroom"] == 4
+    x = torch.tensor([[-5.0, 0.5, 0.1]])  # tanh: -1.0, 0.46, 0.1; λ = 0.25, range 1.0
+    want = torch.tanh(x)
+    torch.testing.assert_close(Simulator(snn).rate(x)[snn.outputs[0]], want)
+    out = Simulator(snn).run(x, T=16, keep=[16]).output[0]
+    assert float((out - want).abs().max()) <= 0.25 / 8 / 2 / 16 * 2 + 1e-6
 
 
 @settings(max_examples=40, deadline=None)

@@ -36,5 +36,5 @@ def test_lava_and_nir_refuse_the_ops_by_name_and_say_why(converted) -> None:
     snn, _ = converted
     for registry in (LAVA, NIR):
         text = "; ".join(registry.problems(snn))
-        assert "(BipolarIF): a bipolar burst neuron (up to 16 spikes" in text
+        assert "(BipolarIF): a bipolar burst neuron (up to 64 spikes" in text
         assert "(RunningMean): a non-spiking op on accumulated values" in text

@@ -97,6 +97,7 @@ def convert(
     cumulative: bool,
     spiking_output: bool = False,
     bipolar_burst: int = 1,
+    bipolar_headroom: int = 1,
 ) -> Graph:
     """``relu_to_if`` with the given λ and initial membranes, then cumulative max pooling
     (:func:`~sjconvert.passes.pools.accumulate_pools`) when ``cumulative``, then the running
@@ -109,6 +110,7 @@ def convert(
         burst=burst,
         spiking_output=spiking_output,
         bipolar_burst=bipolar_burst,
+        bipolar_headroom=bipolar_headroom,
     )
     return expectation(accumulate_pools(snn) if cumulative else snn)
 
@@ -149,5 +151,6 @@ def calibrated(
         cumulative,
         spiking_output,
         setting.bipolar_burst,
+        setting.bipolar_headroom,
     )
     return snn, ann

@@ -69,6 +69,13 @@ class Setting:
     channelwise: bool = True
     v0: float = 0.5
     bipolar_burst: int = 1
+    bipolar_headroom: int = 1
+
+    @property
+    def spike_cap(self) -> int:
+        """Most spikes per step: ``burst``, times the headroom for a bipolar neuron (whose
+        threshold is still its scale over ``burst``)."""
+        return self.burst * (self.bipolar_headroom if self.neuron == "bipolar" else 1)
 
     @classmethod
     def from_options(cls, options: ConversionOptions) -> Setting:
@@ -88,13 +95,14 @@ class Setting:
             channelwise=options.granularity == "channel",
             v0=options.v_init,
             bipolar_burst=options.bipolar_burst,
+            bipolar_headroom=options.bipolar_headroom,
         )
 
     def node(self, c: Choice) -> ir.Node:
         """The neuron layer of choice ``c`` (per-channel threshold and initial membrane)."""
         theta, v_init = c.theta.numpy(), (c.v * c.theta).numpy()
         if self.neuron == "bipolar":
-            return ir.BipolarIF(v_threshold=theta, v_init=v_init, max_spikes=self.burst)
+            return ir.BipolarIF(v_threshold=theta, v_init=v_init, max_spikes=self.spike_cap)
         if self.neuron == "signed":
             return ir.SignedIF(v_threshold=theta, v_init=v_init, max_spikes=self.burst)
         return ir.IF(v_threshold=theta, v_init=v_init)
@@ -224,7 +232,9 @@ def fit_layer(
     def long(c: Choice) -> dict[int, torch.Tensor]:
         bipolar = s.neuron == "bipolar"
         return {
-            t: reduce(converged_sse(z, c, t, s.burst, bipolar)) for t in s.targets if t > s.steps
+            t: reduce(converged_sse(z, c, t, s.spike_cap, bipolar))
+            for t in s.targets
+            if t > s.steps
         }
 
     fits = [regression(e1[k] / n, s) for k in range(len(options))]

@@ -20,6 +20,10 @@ samples and built from the constructor arguments of an artifact (:mod:`.procgrap
   very code its Lava process model runs.
 
 Each model's ``state`` is what a Lava ``Monitor`` reads after the step (``v``, ``sigma``).
+
+``step(None)`` is a step in which no message arrived. A model that can prove the step
+changes nothing (it sent nothing last step and nothing drives it) returns zeros without
+computing; otherwise it computes the step on a zero input. The proofs are in each model.
 """
 
 from __future__ import annotations
@@ -41,8 +45,11 @@ def decay(x: np.ndarray, d: int) -> np.ndarray:
 
 
 def wrap(x: np.ndarray, bits: int) -> np.ndarray:
-    base = 1 << bits
-    return (x + base // 2) % base - base // 2
+    """Two's-complement wrap of integers to ``bits`` signed bits (a no-op inside the range)."""
+    half = 1 << (bits - 1)
+    if x.size == 0 or (x.max() < half and x.min() >= -half):
+        return x
+    return ((x + half) & ((half << 1) - 1)) - half
 
 
 def wrap_once(u: np.ndarray) -> np.ndarray:
@@ -67,7 +74,9 @@ class LIF:
         self.bias = np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
         self.vth = int(args.get("vth", 10)) << STATE_SHIFT
 
-    def step(self, a: np.ndarray) -> np.ndarray:
+    def step(self, a: np.ndarray | None) -> np.ndarray:
+        if a is None:  # currents and voltages decay and biases drive it: always computed
+            a = np.zeros_like(self.u)
         self.u = wrap_once(decay(self.u, self.du + 1) + wrap(a << STATE_SHIFT, 32))
         v = np.clip(decay(self.state, self.dv) + self.u + self.bias, 1 - UV_MAX, UV_MAX - 1)
         s = v > self.vth
@@ -89,8 +98,16 @@ class SigmaDelta:
         self.state = np.zeros(shape, np.int64)
         self.act = np.zeros(shape, np.int64)
         self.residue = np.zeros(shape, np.int64)
+        self.zero = np.zeros(shape, np.int64)
+        self.quiet = False
 
-    def step(self, a: np.ndarray) -> np.ndarray:
+    def step(self, a: np.ndarray | None) -> np.ndarray:
+        # quiet: it has stepped and sent nothing, so every |δ| < vth was kept as residue;
+        # with no input σ and act stay, δ = residue again, and again nothing is sent
+        if a is None:
+            if self.quiet:
+                return self.zero
+            a = self.zero
         self.state = self.state + a
         act = self.state + self.bias
         act = np.maximum(act, 0) if self.relu else act
@@ -98,7 +115,9 @@ class SigmaDelta:
         sent = np.where(np.abs(delta) >= self.vth, delta, 0)
         self.residue = delta - sent
         self.act = act
-        return sent >> self.shift
+        out = sent >> self.shift
+        self.quiet = not sent.any()
+        return out
 
 
 class Sigma:
@@ -107,8 +126,9 @@ class Sigma:
     def __init__(self, args: dict[str, Any], n: int) -> None:
         self.state = np.zeros((n, *args["shape"]), np.int64)
 
-    def step(self, a: np.ndarray) -> np.ndarray:
-        self.state = self.state + a
+    def step(self, a: np.ndarray | None) -> np.ndarray:
+        if a is not None:
+            self.state = self.state + a
         return self.state
 
 
@@ -120,11 +140,22 @@ class GradedIF:
         self.p: dict[str, Any] = {k: args.get(k, 0) for k in ("bias", "v_init", "start")}
         self.p.update(vth=args.get("vth", 1), max_spikes=args.get("max_spikes", 1))
         self.p["negative"] = args.get("negative", 0)
-        zero = np.zeros(shape, np.int64)
-        self.st = {"v": zero, "c": zero, "t": np.zeros(1, np.int64)}
+        self.zero = np.zeros(shape, np.int64)
+        self.st = {"v": self.zero, "c": self.zero, "t": np.zeros(1, np.int64)}
+        self.unbiased = not np.any(self.p["bias"])
+        self.quiet = False
 
-    def step(self, a: np.ndarray) -> np.ndarray:
+    def step(self, a: np.ndarray | None) -> np.ndarray:
+        # quiet: last step ran the spiking rule (t ≥ start) and sent nothing, so v was left
+        # as it was; with no input and no bias v stays, the rule gives 0 again, c stays
+        if a is None:
+            if self.quiet:
+                self.st["t"] = np.minimum(self.st["t"] + 1, 1 << 30)
+                return self.zero
+            a = self.zero
+        spiking = int(self.st["t"][0]) >= int(self.p["start"])
         s, self.st = graded_if_step(self.st, a, self.p)
+        self.quiet = spiking and self.unbiased and not s.any()
         return s
 
     @property

@@ -49,11 +49,26 @@ def dense_weights(
     return -w if inhibitory else w
 
 
-def _matmul(x: np.ndarray, w: torch.Tensor, wsum: float) -> np.ndarray:
-    """``x @ w`` of integers, in float32 while exact, else float64 (exact below 2⁵³)."""
-    exact32 = wsum * max(1, int(np.abs(x).max(initial=0))) < EXACT_F32
-    dt = torch.float32 if exact32 else torch.float64
-    return np.rint((torch.tensor(x, dtype=dt) @ w.to(dt)).numpy()).astype(np.int64)
+class _Weights:
+    """Integer weights as float tensors, converted once per dtype: float32 while every sum is
+    exact (below 2²⁴), else float64 (exact below 2⁵³). Sums of integers computed exactly
+    are integers, so no rounding is needed before the cast back."""
+
+    def __init__(self, w: np.ndarray, fan_in_axes: tuple[int, ...]) -> None:
+        self.w64 = torch.tensor(np.array(w, np.float64, order="C"))
+        self.wsum = float(self.w64.abs().sum(fan_in_axes).max()) if self.w64.numel() else 0.0
+        self._w32: torch.Tensor | None = None
+
+    def exact_dtype(self, s: np.ndarray) -> torch.dtype:
+        big = max(1, int(np.abs(s).max(initial=0)))
+        return torch.float32 if self.wsum * big < EXACT_F32 else torch.float64
+
+    def of(self, dt: torch.dtype) -> torch.Tensor:
+        if dt == torch.float64:
+            return self.w64
+        if self._w32 is None:
+            self._w32 = self.w64.to(torch.float32)
+        return self._w32
 
 
 def synaptic_delay(args: dict[str, Any]) -> int:
@@ -70,14 +85,15 @@ class Dense:
         w = dense_weights(weights, int(args.get("num_weight_bits", 8)), args.get("sign_mode"))
         self.exp = int(args.get("weight_exp", 0))
         self.graded = int(args.get("num_message_bits", 0)) > 0
-        self.w = torch.tensor(w.T, dtype=torch.float64)
-        self.wsum = float(np.abs(w).sum(1).max(initial=0))
+        self.w = _Weights(w.T, (0,))
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
         s = s.reshape(s.shape[0], -1)
         if not self.graded:
             s = (s != 0).astype(np.int64)
-        acc = wrap(_matmul(s, self.w, self.wsum), 32)
+        dt = self.w.exact_dtype(s)
+        acc = (torch.from_numpy(np.asarray(s)).to(dt) @ self.w.of(dt)).to(torch.int64).numpy()
+        acc = wrap(acc, 32)
         return acc << self.exp if self.exp > 0 else acc >> -self.exp
 
 
@@ -85,31 +101,30 @@ class Conv:
     def __init__(self, args: dict[str, Any], weight: np.ndarray) -> None:
         self.delay = synaptic_delay(args)
         w = np.asarray(weight, np.int64)[:, ::-1, ::-1].transpose(0, 3, 2, 1)  # → torch order
-        self.w = torch.tensor(w.copy(), dtype=torch.float64)
+        self.w = _Weights(w, (1, 2, 3))
         self.stride = tuple(args.get("stride", (1, 1)))[::-1]
         self.padding = tuple(args.get("padding", (0, 0)))[::-1]
         self.dilation = tuple(args.get("dilation", (1, 1)))[::-1]
         self.groups = int(args.get("groups", 1))
         self.in_shape = tuple(args["input_shape"])
         self.graded = int(args.get("num_message_bits", 0)) > 0
-        self.wsum = float(self.w.abs().reshape(len(self.w), -1).sum(1).max())
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
         if not self.graded:
             s = (s != 0).astype(np.int64)
-        exact32 = self.wsum * max(1, int(np.abs(s).max(initial=0))) < EXACT_F32
-        dt = torch.float32 if exact32 else torch.float64
-        x = np.ascontiguousarray(s.reshape(-1, *self.in_shape).transpose(0, 3, 2, 1))
+        dt = self.w.exact_dtype(s)
+        x = torch.from_numpy(np.asarray(s).reshape(-1, *self.in_shape)).permute(0, 3, 2, 1)
         y = F.conv2d(
-            torch.tensor(x, dtype=dt),
-            self.w.to(dt),
+            x.to(dt, memory_format=torch.contiguous_format),
+            self.w.of(dt),
             None,
             self.stride,
             self.padding,
             self.dilation,
             self.groups,
         )
-        return wrap(np.rint(y.numpy()).astype(np.int64), 24).transpose(0, 3, 2, 1)
+        y = y.permute(0, 3, 2, 1).to(torch.int64, memory_format=torch.contiguous_format)
+        return wrap(y.numpy(), 24)
 
 
 MODELS = {"Dense": Dense, "Conv": Conv, "DelayDense": Dense, "DelayConv": Conv}
