@@ -9,9 +9,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sjconvert.ir import nodes as ir
+from sjconvert.targets.lava import verification
 from sjconvert.targets.lava.build import to_loihi
 from sjconvert.targets.lava.fixed_point import neuron_models as neurons
 from sjconvert.targets.lava.fixed_point.simulator import last_useful_steps, simulate
+from sjconvert.targets.lava.verification import group_size
 from tests.conftest import chain
 from tests.targets.lava_graphs import snn_dags
 
@@ -111,3 +113,23 @@ def test_a_population_stops_when_its_messages_can_no_longer_be_read() -> None:
     into = {"a": ["xa"], "b": ["ab"], "out": ["bo"], "lone": []}
     until = last_useful_steps(syns, source, into, {"out"}, 10)
     assert until == {"a": 5, "b": 8, "out": 9, "lone": -1}
+
+
+def test_a_lava_check_holds_at_most_its_message_budget_per_group() -> None:
+    """Ten samples per Lava run, fewer where every population's messages of a group (ours
+    and Lava's, int32, every step) would pass the budget; never fewer than one."""
+    graph = chain((2, 6, 6), ir.AvgPool2d(2, 2, 0), ir.SignedIF(1.0, 0.0, max_spikes=8))
+    pg = to_loihi(graph, 2, x_max=10.0).graph
+    procs = pg.graph["processes"]
+    neurons = sum(int(np.prod(procs[p]["args"]["shape"])) for p in pg.populations())
+    per_sample = 2 * 4 * 50 * neurons
+    assert group_size(pg, 50) == 10
+    assert group_size(pg, 50, most=3) == 3
+    budget = verification.MESSAGE_BUDGET
+    try:
+        verification.MESSAGE_BUDGET = 4 * per_sample + 1
+        assert group_size(pg, 50) == 4
+        verification.MESSAGE_BUDGET = per_sample // 2
+        assert group_size(pg, 50) == 1
+    finally:
+        verification.MESSAGE_BUDGET = budget

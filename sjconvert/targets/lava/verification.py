@@ -31,7 +31,17 @@ class LavaCheck:
     twin_equals_network: bool | None = None
 
 
-GROUP = 10  # samples per Lava run: the messages of every population are held per group
+GROUP = 10  # samples per Lava run at most: the messages of every population are held per group
+MESSAGE_BUDGET = 4 << 30  # bytes of messages (ours and Lava's) held for one group at most
+
+
+def group_size(pg: ProcGraph, steps: int, most: int = GROUP) -> int:
+    """Samples per Lava run: ``most``, fewer where every population's messages over
+    ``steps`` (int32, ours and Lava's) would pass :data:`MESSAGE_BUDGET` (GoogLeNet's 84
+    steps of 10 samples held 7 GiB)."""
+    procs = pg.graph["processes"]
+    neurons = sum(int(np.prod(procs[p]["args"]["shape"])) for p in pg.populations())
+    return max(1, min(most, MESSAGE_BUDGET // max(1, 2 * 4 * steps * neurons)))
 
 
 def check_in_lava(
@@ -47,7 +57,8 @@ def check_in_lava(
     state and messages only (all populations' when there is one group). ``unroll``: Lava
     runs the twin with convolutions as dense matrices (:func:`~.running.twin.unrolled`),
     and our simulator checks it equals the network."""
-    n = xs.shape[1]
+    n, out = xs.shape[1], exp.graph.output["process"]
+    group = group_size(exp.graph, xs.shape[0], group)
     with tempfile.TemporaryDirectory() as tmp:  # the network (or its twin) written once
         twin = unrolled(exp.graph) if unroll else None
         if twin is not None:
@@ -56,13 +67,12 @@ def check_in_lava(
         else:
             name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"
             path = exp.write(Path(tmp) / name)[0]
-        parts = [
-            _check_group(exp, path, twin, xs[:, i : i + group], progress)
-            for i in range(0, n, group)
-        ]
+        parts = []
+        for i in range(0, n, group):
+            part = _check_group(exp, path, twin, xs[:, i : i + group], progress)
+            parts.append(part if group >= n else _output_only(part, out))
     if len(parts) == 1:
         return parts[0]
-    out = exp.graph.output["process"]
     ours, lava = (_joined([getattr(p, side) for p in parts], out) for side in ("ours", "lava"))
     sizes = [p.ours.state.shape[1] for p in parts]
     layers = {
@@ -74,6 +84,12 @@ def check_in_lava(
     twins = [p.twin_equals_network for p in parts]
     twin = None if twins[0] is None else all(twins)
     return LavaCheck(ours, lava, Agreement(layers, state, same), parts[0].network, twin)
+
+
+def _output_only(check: LavaCheck, out: str) -> LavaCheck:
+    """A group's check, its traces cut to the output (the comparison is already made)."""
+    ours, lava = (_joined([t], out) for t in (check.ours, check.lava))
+    return LavaCheck(ours, lava, check.agreement, check.network, check.twin_equals_network)
 
 
 def _joined(traces: list[Trace], out: str) -> Trace:

@@ -67,7 +67,7 @@ def _split(b: Lowering, name: str, node: ir.Node, terms: list[Term]) -> bool:
     concat) as one population per part: each part's synapse is its own map, not one
     embedded in every channel of the concat (Σ parts × total weights per layer). Each
     neuron reads the same synapses as before; the parts are one value downstream."""
-    ranges = _parts(b.shape(name)[0], terms) if isinstance(node, ir.IF | ir.SignedIF) else None
+    ranges = _parts(b.shape(name)[0], terms) if node.spiking else None
     if ranges is None or len(ranges) < 2 or name in b.graph.outputs:
         return False
     shape, total = b.shape(name), b.shape(name)[0]
