@@ -21,6 +21,8 @@ import numpy as np
 from ....errors import InputError
 from ..formats.procgraph import ProcGraph
 from .simulator import simulate
+from .synapse_models import MODELS as SYNAPSE_MODELS
+from .synapse_models import synaptic_delay
 
 _DRY_RUN_ERRORS = (
     TypeError,
@@ -73,13 +75,20 @@ def _problems(pg: ProcGraph) -> list[str]:
     return out
 
 
+def _synapse_args(pg: ProcGraph) -> list[dict]:
+    procs = pg.graph["processes"].values()
+    return [p["args"] for p in procs if p["class"] in SYNAPSE_MODELS]
+
+
 def read_procgraph(path: str | os.PathLike[str]) -> ProcGraph:
     """The process graph at ``path``, validated (see the module docstring)."""
     pg = ProcGraph.load(path)
     try:
         problems = _problems(pg)
         if not problems:
-            x = np.zeros((1, 1, *pg.input["shape"]), np.int64)
+            # every synapse computes when its message arrives: run until the latest has
+            steps = 2 + max((synaptic_delay(a) for a in _synapse_args(pg)), default=0)
+            x = np.zeros((steps, 1, *pg.input["shape"]), np.int64)
             trace = simulate(pg, x, skip_silent=False)
             pg.predict_trace(trace)
     except _DRY_RUN_ERRORS as exc:
