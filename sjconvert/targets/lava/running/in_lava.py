@@ -18,6 +18,7 @@ import argparse
 import os
 import sys
 import tempfile
+import threading
 import time
 from typing import Any
 
@@ -36,6 +37,13 @@ from lava.proc.io.source import RingBuffer as Source
 
 from ..formats import procgraph_loader as loader
 from . import exact_conv
+
+# Lava 0.10's compiler walks the process graph recursively, one Python frame per connected
+# process (``compiler_graphs.find_processes``; ``flatten_list_recursive`` one per list
+# element), so a network of more than ~1000 Lava processes (DenseNet-121: 662 populations and
+# their synapses) passes Python's default limit of 1000 frames. Its runs get these instead.
+LAVA_RECURSION_LIMIT = 100_000
+LAVA_STACK_BYTES = 512 << 20  # virtual; a thread commits only the pages it touches
 
 STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma", "GradedIF": "c"}
 
@@ -199,6 +207,37 @@ def _per_sample(a: np.ndarray, n: int, steps: int) -> np.ndarray:
     return np.moveaxis(a.reshape(n, steps, *a.shape[1:]), 0, 1)
 
 
+def with_deep_stack(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` in a thread with a :data:`LAVA_STACK_BYTES` stack, under a
+    recursion limit of at least :data:`LAVA_RECURSION_LIMIT` (restored afterwards): room for
+    Lava's recursive graph walks on networks of thousands of processes. Exceptions are
+    re-raised in the caller."""
+    outcome: list[tuple[bool, Any]] = []
+
+    def call() -> None:
+        try:
+            outcome.append((True, fn(*args, **kwargs)))
+        except BaseException as err:  # handed to the caller unchanged
+            outcome.append((False, err))
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, LAVA_RECURSION_LIMIT))
+    try:
+        size = threading.stack_size(LAVA_STACK_BYTES)
+        try:
+            worker = threading.Thread(target=call, name="lava", daemon=True)
+            worker.start()
+        finally:
+            threading.stack_size(size)  # Lava's own threads get the usual stacks
+        worker.join()
+    finally:
+        sys.setrecursionlimit(limit)
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m sjconvert.targets.lava.running.in_lava NET X.npz OUT.npz``: run ``x`` (``[T, N,
     ...]``, Lava layout) through NET (``.lpg.npz`` or NetX) and save every population's
@@ -218,7 +257,9 @@ def main(argv: list[str] | None = None) -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         x = np.load(args.inputs)["x"]
-        res = run_batched(args.net, x, tmp, report=report, scipy_conv=args.scipy_conv)
+        res = with_deep_stack(
+            run_batched, args.net, x, tmp, report=report, scipy_conv=args.scipy_conv
+        )
     part = f"{args.output}.part.npz"
     np.savez(part, **res)
     os.replace(part, args.output)
