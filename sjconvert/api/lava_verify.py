@@ -157,6 +157,7 @@ def _lava_report(check: LavaCheck, k: int, accuracy: float, fixed: float) -> dic
         **extra,
         "seconds": check.lava.seconds,
         "build_seconds": check.lava.extra["build_seconds"],
+        "actors": "threads" if check.lava.extra.get("threads") else "processes",
         "samples_per_minute": 60 * k / check.lava.seconds,
         "accuracy": accuracy,
         "fixed_point_accuracy": fixed,

@@ -17,11 +17,13 @@ from sjconvert.targets.lava.formats.procgraph import ProcGraph
 from sjconvert.targets.lava.running.in_lava import run_batched
 
 
-def assert_parity(pg: ProcGraph, path: Path, x: np.ndarray) -> Trace:
-    """``x``: ``[T, N, *Lava input shape]`` messages; ``path``: the file Lava loads."""
+def assert_parity(pg: ProcGraph, path: Path, x: np.ndarray, threads: bool | None = None) -> Trace:
+    """``x``: ``[T, N, *Lava input shape]`` messages; ``path``: the file Lava loads;
+    ``threads``: how Lava hosts its actors (``run_batched``'s choice when ``None``)."""
     ours = simulate(pg, x)
     with tempfile.TemporaryDirectory() as tmp:
-        lava = run_batched(str(path), x, tmp)
+        lava = run_batched(str(path), x, tmp, threads=threads)
+    assert threads is None or bool(lava["threads"]) == threads
     keys = [k for k in lava if k.startswith("spikes/")]
     assert len(keys) == len(ours.spikes)
     for (name, mine), key in zip(ours.spikes.items(), keys, strict=True):
@@ -31,9 +33,12 @@ def assert_parity(pg: ProcGraph, path: Path, x: np.ndarray) -> Trace:
     return ours
 
 
-def export_parity(exp: LoihiExport, xq: np.ndarray, tmp: Path) -> Trace:
+def export_parity(
+    exp: LoihiExport, xq: np.ndarray, tmp: Path, threads: bool | None = None
+) -> Trace:
     """Write ``exp`` (NetX or process graph) and check it on integer input ``xq``
     (``[N, ...]``, PyTorch layout)."""
     name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"
     path = exp.write(tmp / name)[0]
-    return assert_parity(exp.graph, path, exp.graph.schedule(xq))  # input steps + latency
+    x = exp.graph.schedule(xq)  # input steps + latency
+    return assert_parity(exp.graph, path, x, threads)

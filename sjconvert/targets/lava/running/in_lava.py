@@ -15,6 +15,7 @@ process at every step. Arrays are in Lava's layout, ``[T, N, *shape]``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
@@ -37,6 +38,7 @@ from lava.proc.io.source import RingBuffer as Source
 
 from ..formats import procgraph_loader as loader
 from . import exact_conv
+from .thread_actors import lava_actors_as_threads
 
 # Lava 0.10's compiler walks the process graph recursively, one Python frame per connected
 # process (``compiler_graphs.find_processes``; ``flatten_list_recursive`` one per list
@@ -44,6 +46,9 @@ from . import exact_conv
 # their synapses) passes Python's default limit of 1000 frames. Its runs get these instead.
 LAVA_RECURSION_LIMIT = 100_000
 LAVA_STACK_BYTES = 512 << 20  # virtual; a thread commits only the pages it touches
+# Networks of more Lava processes than this (leaves, source and harness) run with Lava's
+# actors as threads of one OS process (:mod:`.thread_actors`): 400 forked ones hold ~10 GB.
+THREADS_ABOVE = 400
 
 STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma", "GradedIF": "c"}
 
@@ -140,12 +145,15 @@ def run_batched(
     chunk: int = 10,
     report: Any = None,
     scipy_conv: bool = False,
+    threads: bool | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``x`` (``[T, N, *input shape]`` integers) through the artifact or NetX file at
     ``path``; returns every population's messages ``[T, N, *shape]`` (``spikes/<name>``:
     process name, or NetX layer index), ``state`` (the output's state Var) and timings.
     Lava's ``Conv`` models compute with :func:`.exact_conv.conv` (bit for bit Lava's
-    ``conv_scipy``; 20× faster on a 64-channel 3 × 3 layer) unless ``scipy_conv``."""
+    ``conv_scipy``; 20× faster on a 64-channel 3 × 3 layer) unless ``scipy_conv``.
+    ``threads``: host Lava's actors as threads (:mod:`.thread_actors`) rather than forked
+    processes; ``None`` does so for networks of more than :data:`THREADS_ABOVE` processes."""
     steps, n = x.shape[:2]
     start = time.perf_counter()
     if not scipy_conv:
@@ -183,14 +191,18 @@ def run_batched(
         select_tag="fixed_pt", exception_proc_model_map={harness: harness_model(harness), **ours}
     )
     built = time.perf_counter()
-    try:
-        for done in range(0, n, chunk):
-            k = min(chunk, n - done)
-            src.run(condition=RunSteps(num_steps=k * steps), run_cfg=cfg)
-            if report:
-                report(done + k, n)
-    finally:
-        src.stop()
+    if threads is None:  # each forked process holds ~25 MB: thousands do not fit in memory
+        threads = len(leaves) + 2 > THREADS_ABOVE
+    hosts = lava_actors_as_threads() if threads else contextlib.nullcontext()
+    with hosts:
+        try:
+            for done in range(0, n, chunk):
+                k = min(chunk, n - done)
+                src.run(condition=RunSteps(num_steps=k * steps), run_cfg=cfg)
+                if report:
+                    report(done + k, n)
+        finally:
+            src.stop()
     with np.load(record) as f:
         result = {
             f"spikes/{name}": _per_sample(f[f"spikes_{i}"], n, steps)
@@ -198,6 +210,7 @@ def run_batched(
         }
         result["state"] = _per_sample(f["state"], n, steps)
     result["build_seconds"] = np.float64(built - start)
+    result["threads"] = np.bool_(threads)
     result["seconds"] = np.float64(time.perf_counter() - start)
     return result
 
@@ -250,7 +263,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--scipy-conv", action="store_true", help="Lava's own (slow) convolution loop"
     )
+    parser.add_argument(
+        "--actors",
+        choices=["auto", "processes", "threads"],
+        default="auto",
+        help=f"how Lava's actors are hosted (auto: threads above {THREADS_ABOVE} processes)",
+    )
     args = parser.parse_args(argv)
+    threads = {"auto": None, "processes": False, "threads": True}[args.actors]
 
     def report(done: int, total: int) -> None:
         print(f"progress {done} {total}", flush=True)
@@ -258,8 +278,9 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         x = np.load(args.inputs)["x"]
         res = with_deep_stack(
-            run_batched, args.net, x, tmp, report=report, scipy_conv=args.scipy_conv
-        )
+            run_batched, args.net, x, tmp, report=report, scipy_conv=args.scipy_conv,
+            threads=threads,
+        )  # fmt: skip
     part = f"{args.output}.part.npz"
     np.savez(part, **res)
     os.replace(part, args.output)

@@ -100,8 +100,8 @@ def run_lava(
         with np.load(out) as f:
             keys = [k for k in f.files if k.startswith("spikes/")]  # in population order
             spikes = {name: f[k] for name, k in zip(names, keys, strict=True)}
-            build = float(f["build_seconds"])
-            return Trace(spikes, f["state"], float(f["seconds"]), {"build_seconds": build})
+            extra = {"build_seconds": float(f["build_seconds"]), "threads": float(f["threads"])}
+            return Trace(spikes, f["state"], float(f["seconds"]), extra)
 
 
 def _follow(

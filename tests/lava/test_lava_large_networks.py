@@ -1,0 +1,83 @@
+"""Networks of thousands of Lava processes (DenseNet-121: 662 populations and their synapses).
+
+Lava 0.10's compiler walks the process graph with one Python frame per connected process,
+so a network of more than ~1000 Lava processes (DenseNet-121: 662 populations and their
+synapses) raised ``RecursionError`` in the ``to-lava --verify`` subprocess.
+:func:`~sjconvert.targets.lava.running.in_lava.with_deep_stack` is how that subprocess runs.
+No Lava process is started here: the walk is Lava's own, over a chain of `Dense` processes
+that is never run (a run would spawn one OS process each).
+
+Lava forks one OS process per process (~25 MB each once running), so such a network runs
+with Lava's actors as threads of one process (:mod:`~sjconvert.targets.lava.running.thread_actors`):
+the same compiler, models, channels and sync protocol, so the same messages."""
+
+import itertools
+import sys
+
+import numpy as np
+import pytest
+import torch
+from lava.magma.compiler.compiler_graphs import find_processes
+from lava.proc.dense.process import Dense
+
+from sjconvert import ann2snn
+from sjconvert.targets.lava.build import to_loihi
+from sjconvert.targets.lava.running import in_lava
+from sjconvert.targets.lava.running.in_lava import with_deep_stack
+from sjconvert.targets.lava.running.thread_actors import ThreadActor
+from tests.lava.parity import export_parity
+from tests.lava.test_lava_graded_in_lava import PoolNet
+
+pytestmark = pytest.mark.lava
+
+CHAIN = 1100  # past Python's default limit of 1000 frames
+
+
+@pytest.fixture(scope="module")
+def chain() -> list[Dense]:
+    procs = [Dense(weights=np.ones((1, 1))) for _ in range(CHAIN)]
+    for a, b in itertools.pairwise(procs):
+        a.a_out.connect(b.s_in)
+    return procs
+
+
+def test_default_limit_is_too_small_for_lavas_walk(chain: list[Dense]) -> None:
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(1000)
+    try:
+        with pytest.raises(RecursionError):
+            find_processes(chain[0])
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+def test_deep_stack_finds_every_process_and_restores_the_limit(chain: list[Dense]) -> None:
+    limit = sys.getrecursionlimit()
+    found = with_deep_stack(find_processes, chain[0])
+    assert len(found) == CHAIN and set(map(id, found)) == set(map(id, chain))
+    assert sys.getrecursionlimit() == limit
+
+
+def test_deep_stack_hands_errors_to_the_caller() -> None:
+    def fail(message: str) -> None:
+        raise ValueError(message)
+
+    with pytest.raises(ValueError, match="from the lava thread"):
+        with_deep_stack(fail, "from the lava thread")
+
+
+def test_lava_with_thread_actors_matches_our_fixed_point(tmp_path, monkeypatch):
+    """Max-pool trees, a residual skip with a delay and a concat, hosted as threads because
+    the network has more processes than the threshold (lowered here to 5): every
+    population's messages at every step and the output state equal our fixed point's."""
+    built: list[ThreadActor] = []
+    start = ThreadActor.start
+    monkeypatch.setattr(ThreadActor, "start", lambda self: (built.append(self), start(self)))
+    monkeypatch.setattr(in_lava, "THREADS_ABOVE", 5)
+    x = np.random.default_rng(5).normal(0, 1, (16, 2, 10, 10)).astype(np.float32)
+    snn = ann2snn(PoolNet().eval(), [torch.from_numpy(x)]).snn
+    exp = to_loihi(snn, 3, x_max=float(np.abs(x).max()))
+    ours = export_parity(exp, exp.graph.encode(x[:3]), tmp_path)
+    assert ours.spikes[exp.graph.output["process"]][exp.net.latency :].any()
+    assert len(built) > len(exp.graph.processes)  # every process, the source, the harness
+    assert all(not actor.is_alive() for actor in built)  # stopped with the run
