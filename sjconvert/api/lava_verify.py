@@ -20,7 +20,7 @@ from ..exec.reference import SimResult, Simulator
 from ..frontends.loading import load_data
 from ..ir.graph import Graph
 from ..targets.lava.build import LoihiExport, predict_fixed_point
-from ..targets.lava.verification import LavaCheck, check_in_lava
+from ..targets.lava.verification import LavaCheck, check_in_lava, merged
 from .lava import LavaBuild
 
 __all__ = ["FixedPointRun", "LavaRun", "VerifyData", "load_verify_data", "verify_lava"]
@@ -74,9 +74,12 @@ class FixedPointRun:
 
     def __init__(self, exp: LoihiExport, graph: Graph) -> None:
         self.exp, self.graph = exp, graph
+        self.predictions: list[np.ndarray] = []  # per batch, in order
 
     def predict(self, x: np.ndarray, sequence: bool) -> np.ndarray:
-        return predict_fixed_point(self.exp, x, sequence)
+        pred = predict_fixed_point(self.exp, x, sequence)
+        self.predictions.append(pred)
+        return pred
 
     def run(
         self, x: torch.Tensor, T: int, sequence: bool | None = None, keep: Any = None
@@ -125,7 +128,8 @@ def verify_lava(
     data = data.fit(snn)
     ann = Simulator(build.ann) if build.ann is not None and not data.sequence else None
     ref = evaluate(Simulator(snn), data.batches(), T=[steps], ann=ann)
-    fixed = evaluate(FixedPointRun(exp, snn), data.batches(), T=[steps])
+    fixed_run = FixedPointRun(exp, snn)
+    fixed = evaluate(fixed_run, data.batches(), T=[steps])
     result: dict[str, Any] = {
         "samples": len(data),
         "steps": steps,
@@ -140,8 +144,9 @@ def verify_lava(
     if k > 0:
         lava = LavaRun(exp, snn, progress, unroll)
         on_lava = evaluate(lava, data.batches(k), T=[steps])
-        same = evaluate(FixedPointRun(exp, snn), data.batches(k), T=[steps])
-        result["lava"] = _lava_report(lava.checks[0], k, on_lava.snn[steps], same.snn[steps])
+        check = merged(exp.graph, lava.checks)  # one per batch of BATCH samples
+        same = float(np.mean(np.concatenate(fixed_run.predictions)[:k] == data.y[:k]))
+        result["lava"] = _lava_report(check, k, on_lava.snn[steps], same)
     return result
 
 
@@ -153,6 +158,7 @@ def _lava_report(check: LavaCheck, k: int, accuracy: float, fixed: float) -> dic
     )
     return {
         "samples": k,
+        "samples_compared": int(check.lava.state.shape[1]),  # Lava's state: [T, N, ...]
         "network": check.network,
         **extra,
         "seconds": check.lava.seconds,

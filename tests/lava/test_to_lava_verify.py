@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
+from sjconvert.api import lava_verify
 from sjconvert.cli.main import app
 
 pytestmark = pytest.mark.lava
@@ -18,14 +19,18 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 @pytest.mark.parametrize(
-    ("name", "arch", "steps", "neuron", "unroll"),
+    ("name", "arch", "steps", "neuron", "unroll", "batch"),
     [
-        ("digits", "DigitsCNN", 2, "sdnn", False),
-        ("mnist1d", "ResCNN1d", 4, "graded", False),
-        ("mnist1d", "ResCNN1d", 4, "graded", True),
+        ("digits", "DigitsCNN", 2, "sdnn", False, 5),  # 3 accuracy batches, 3 Lava runs
+        ("mnist1d", "ResCNN1d", 4, "graded", False, None),
+        ("mnist1d", "ResCNN1d", 4, "graded", True, None),
     ],
 )
-def test_verify_reports_parity_and_accuracy(name, arch, steps, neuron, unroll, tmp_path):
+def test_verify_reports_parity_and_accuracy(
+    name, arch, steps, neuron, unroll, batch, tmp_path, monkeypatch
+):
+    if batch is not None:
+        monkeypatch.setattr(lava_verify, "BATCH", batch)
     test = np.load(SAMPLES / f"{name}_test.npz")
     data = tmp_path / "test12.npz"
     np.savez(data, x=test["x"][:12], y=test["y"][:12])
@@ -45,9 +50,11 @@ def test_verify_reports_parity_and_accuracy(name, arch, steps, neuron, unroll, t
     assert verify["fixed_point"] >= verify["ann"] - 0.1
     lava = verify["lava"]
     assert lava["samples"] == 12 and lava["state_equal"]  # every sample when fewer than 200
+    assert lava["samples_compared"] == 12  # every batch's Lava run, not the first only
     assert set(lava["spike_agreement"].values()) == {1.0}
     assert len(lava["spike_agreement"]) == len(report["layers"])
     assert lava["prediction_agreement"] == 1.0
     assert lava["accuracy"] == lava["fixed_point_accuracy"]
     assert lava["network"] == ("unrolled twin" if unroll else "as written")
+    assert lava["actors"] == "processes"  # a small network: one forked process each
     assert lava.get("twin_equals_network", True)

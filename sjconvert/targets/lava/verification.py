@@ -71,8 +71,15 @@ def check_in_lava(
         for i in range(0, n, group):
             part = _check_group(exp, path, twin, xs[:, i : i + group], progress)
             parts.append(part if group >= n else _output_only(part, out))
+    return merged(exp.graph, parts)
+
+
+def merged(pg: ProcGraph, parts: list[LavaCheck]) -> LavaCheck:
+    """One check of consecutive groups of samples: agreement per population weighted by
+    group size, the output state equal in every group, traces cut to the output."""
     if len(parts) == 1:
         return parts[0]
+    out = pg.output["process"]
     ours, lava = (_joined([getattr(p, side) for p in parts], out) for side in ("ours", "lava"))
     sizes = [p.ours.state.shape[1] for p in parts]
     layers = {
@@ -80,7 +87,7 @@ def check_in_lava(
         for k in parts[0].agreement.layers
     }
     state = all(p.agreement.state_equal for p in parts)
-    same = float(np.mean(exp.graph.predict_trace(ours) == exp.graph.predict_trace(lava)))
+    same = float(np.mean(pg.predict_trace(ours) == pg.predict_trace(lava)))
     twins = [p.twin_equals_network for p in parts]
     twin = None if twins[0] is None else all(twins)
     return LavaCheck(ours, lava, Agreement(layers, state, same), parts[0].network, twin)
