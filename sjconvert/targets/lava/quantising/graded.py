@@ -78,12 +78,14 @@ class Quantiser:
 
     def scale(self, incoming: list, cap: np.ndarray) -> np.ndarray:
         """Per output channel the largest integer ``K`` (at most ``cap``) with every
-        ``round(K·W̃/m)`` within 8 bits; the relay's scale, exactly, after a max pool."""
+        ``round(K·W̃/m)`` within 8 bits; the source's message scale, exactly, through an exact
+        synapse (after a max pool, into a delay relay)."""
         k = np.asarray(cap, np.float64).copy()
         for s, w, m in incoming:
             per = np.broadcast_to(m, w.shape).reshape(len(w), -1)
-            if s.exact:
-                k = np.minimum(k, per.min(1))
+            if s.exact:  # the source's scale on the entries that carry it
+                live = np.abs(w).reshape(len(w), -1) > 0
+                k = np.minimum(k, np.where(live, per, np.inf).min(1))
                 continue
             ratio = WEIGHT_MAX * per / np.maximum(np.abs(w).reshape(len(w), -1), 1e-30)
             k = np.minimum(k, np.floor(ratio.min(1) * (1 + SLACK)))
