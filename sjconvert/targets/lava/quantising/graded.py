@@ -14,8 +14,10 @@ from sources sending messages ``m`` per unit (spike counts: 1; the input ``round
 ``GradedIF`` then runs SpikingJelly's signed (or soft-reset) IF on these integers from its
 pipeline stage on (``start``). A **relay** quantises like the neuron its pool feeds, whose
 threshold and initial membrane move into it (that neuron then takes the relay's scale and
-the tree's ±1 weights as they are); the **tree** levels are Lava ``SigmaDelta`` ReLU
-neurons with threshold 0 and exponents 0, exact on integers; the **readout** is a Lava
+the tree's ±1 weights as they are; a delay relay, :mod:`..lowering.pipeline`, reads its
+source through an exact identity, so its messages are the source's own); the **tree**
+levels are Lava ``SigmaDelta`` ReLU neurons with threshold 0 and exponents 0, exact on
+integers; the **readout** is a Lava
 ``Sigma`` with one scale for all classes, its bias added once per input step at the read
 (``step_bias``). ``K_MAX = 2¹⁵`` keeps bursts of input within the 24-bit state.
 """
