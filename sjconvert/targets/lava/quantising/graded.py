@@ -17,9 +17,9 @@ threshold and initial membrane move into it (that neuron then takes the relay's 
 the tree's ±1 weights as they are; a delay relay, :mod:`..lowering.pipeline`, reads its
 source through an exact identity, so its messages are the source's own); the **tree**
 levels are Lava ``SigmaDelta`` ReLU neurons with threshold 0 and exponents 0, exact on
-integers; the **readout** is a Lava
-``Sigma`` with one scale for all classes, its bias added once per input step at the read
-(``step_bias``). ``K_MAX = 2¹⁵`` keeps bursts of input within the 24-bit state.
+integers; the **readout** is a Lava ``Sigma`` with one scale for all classes, its bias
+added once per input step at the read (``step_bias``). ``K_MAX = 2¹⁵`` keeps bursts of
+input within the 24-bit state.
 """
 
 from __future__ import annotations
