@@ -130,6 +130,7 @@ def census_all(args: argparse.Namespace) -> list[dict[str, Any]]:
             )
         row["wall_seconds"] = time.perf_counter() - start
         row["load"] = os.getloadavg()[0]
+        row["max_gib"] = args.max_gib
         print(json.dumps(row), flush=True)
         rows = [r for r in rows if r["model"] != name] + [row]
         if args.json:
@@ -186,6 +187,8 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         if r["status"] != "ok":
             why = str(r.get("reason", ""))
             why = why if len(why) < 160 else why[:157] + "…"
+            if "max_gib" in r and "Memory" in why:
+                why += f" (address-space cap {r['max_gib']:g} GiB)"
             after = r.get("seconds", r.get("wall_seconds", 0))
             lines.append(
                 f"| {r['model']} | {r['status']} after {after:.0f} s: {why} | | | | | | | "

@@ -3,7 +3,8 @@ with bursts, per-channel thresholds and initial membranes (our ``GradedIF``), cu
 max pools of every torchvision kind (relay plus Lava ``SigmaDelta`` ReLU trees), a residual
 skip balanced by a synaptic delay (our ``DelayConv``), concatenation, a dense layer with a
 delay (Lava's ``DelayDense``), and the readout — a Lava ``Sigma`` or a spiking one; a
-padded pool of a pool (GoogLeNet) and ShuffleNet's channel shuffle and split."""
+padded pool of a pool (GoogLeNet), ShuffleNet's channel shuffle and split, and a delay
+chain of two relays (a skip of 128 steps)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,13 @@ import torch
 from torch import nn
 
 from sjconvert import ann2snn
-from sjconvert.targets.lava.build import to_loihi
+from sjconvert.targets.lava.build import LoihiExport, to_loihi
+from sjconvert.targets.lava.formats.emit_procgraph import procgraph
+from sjconvert.targets.lava.lowering.pipeline import balance
+from sjconvert.targets.lava.network import MAX_DELAY
+from sjconvert.targets.lava.quantising.graded import quantize_graded
 from tests.lava.parity import export_parity
-from tests.targets.lava_graphs import ShuffleNet
+from tests.targets.lava_graphs import ShuffleNet, delayed_skip
 
 pytestmark = pytest.mark.lava
 
@@ -132,3 +137,22 @@ def test_a_padded_pool_of_a_pool_runs_in_lava(tmp_path):
     assert len([p for p in exp.net.helpers if p.endswith("_relay")]) == 2
     ours = export_parity(exp, exp.graph.encode(x[:2]), tmp_path)
     assert ours.spikes[exp.graph.output["process"]][exp.net.latency :].any()
+
+
+def test_a_delay_chain_of_two_relays_runs_in_lava(tmp_path):
+    """Four populations whose synapses already wait 63 steps, so the skip ``a → d`` needs
+    128 steps: two relays of ``a`` (our ``GradedIF`` behind our ``DelayConv``). Lava agrees
+    with our fixed point spike for spike, and ``d = 2·a − a`` sends ``a``'s values, the
+    input's ReLU, from its stage on (a relay a step off would not)."""
+    net = quantize_graded(balance(delayed_skip((2, 2, 2), MAX_DELAY)), 1.0)
+    steps = 2
+    exp = LoihiExport(net, procgraph(net, steps), "procgraph", steps)
+    table = exp.graph.process_table()
+    assert [n for n in table if "_delay" in n] == ["a_delay1", "a_delay2"]
+    assert table["a_delay2"]["synapses"] == ["DelayConv"]
+    xq = np.random.default_rng(5).integers(-9, 10, (1, 2, 2, 2))
+    ours = export_parity(exp, xq, tmp_path)
+    out = ours.spikes[exp.graph.output["process"]][net.latency :]
+    np.testing.assert_array_equal(
+        out.reshape(len(out), -1).sum(1), np.full(steps, np.maximum(xq, 0).sum())
+    )

@@ -1,6 +1,7 @@
 """Random small spiking graphs for the Lava target tests (no Lava import): chains, and DAGs
 with residual adds, scaled skips, concatenation, average pools, Conv1d and Conv2d; and a
-small ShuffleNet V2 (channel shuffle and split) as a torch module."""
+small ShuffleNet V2 (channel shuffle and split) as a torch module; a skip that needs a
+delay chain."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from torch import nn
 from sjconvert.exec.shapes import with_shapes
 from sjconvert.ir import nodes as ir
 from sjconvert.ir.graph import Graph
-from sjconvert.targets.lava.network import LoihiNet, Neuron, Synapse
+from sjconvert.targets.lava.network import LoihiNet, Neuron, Paths, Population, Synapse
 from tests.conftest import chain
 
 
@@ -181,3 +182,29 @@ class ShuffleNet(nn.Module):
 
 def _dw(c: int, stride: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c, c, 3, stride, 1, groups=c), nn.BatchNorm2d(c))
+
+
+def delayed_skip(shape: tuple[int, ...], long: int) -> Paths:
+    """``x → a → b → c → d`` with ``a → b`` and ``b → c`` already delayed ``long`` steps and
+    a skip ``a → d`` (``d = 2·a − skip`` on integers): the skip needs ``2·long + 2`` steps
+    of delay from four populations. Signed IF neurons, θ = 1, large bursts, 1×1
+    convolutions (dense for a flat shape): every value passes exactly."""
+    c = shape[0]
+    node = ir.SignedIF(1.0, 0.0, max_spikes=1 << 12)
+    pops = {n: Population(n, node, shape, np.zeros(shape)) for n in "abcd"}
+
+    def syn(name: str, src: str, dst: str, gain: float, delay: int = 0) -> Synapse:
+        if len(shape) == 1:
+            return Synapse(name, src, dst, "dense", gain * np.eye(c), delay=delay)
+        w = gain * np.eye(c).reshape(c, c, *[1] * (len(shape) - 1))
+        one = (1,) * (len(shape) - 1)
+        return Synapse(name, src, dst, "conv", w, one, (0,) * len(one), one, delay=delay)
+
+    synapses = (
+        syn("in", "x", "a", 1.0),
+        syn("ab", "a", "b", 1.0, long),
+        syn("bc", "b", "c", 1.0, long),
+        syn("cd", "c", "d", 2.0),
+        syn("skip", "a", "d", -1.0),
+    )
+    return Paths("x", shape, pops, synapses, "d")

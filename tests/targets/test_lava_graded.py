@@ -5,19 +5,14 @@ the graded mapping of the default conversion: per-channel scales, start steps, r
 from __future__ import annotations
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sjconvert.errors import UnsupportedOpError
 from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
 from sjconvert.targets.lava.build import predict_fixed_point, to_loihi
 from sjconvert.targets.lava.fixed_point.neuron_models import GradedIF, SigmaDelta
-from sjconvert.targets.lava.lowering.pipeline import balance
-from sjconvert.targets.lava.network import MAX_DELAY, Paths, Population, Synapse
-from sjconvert.targets.lava.quantising.graded import quantize_graded
 from tests.conftest import chain
 
 
@@ -86,30 +81,3 @@ def test_the_graded_mapping_keeps_the_default_conversions_parameters():
     x = r.uniform(-1, 1, (50, 3)).astype(np.float32)
     ref = Simulator(graph).run(torch.from_numpy(x), T=3).output[-1].argmax(-1).numpy()
     assert np.mean(predict_fixed_point(exp, x) == ref) >= 0.95
-
-
-def _skip_chain(depth: int) -> Paths:
-    """Input → p0 → … → p{depth-1}, plus a skip p0 → p{depth-1}: its delay is depth − 2."""
-    node = ir.IF(1.0, None, 0.0)
-    pops = {f"p{i}": Population(f"p{i}", node, (2,), np.zeros(2)) for i in range(depth)}
-    syn = [
-        Synapse(f"s{i}", f"p{i - 1}" if i else "x", f"p{i}", "dense", np.eye(2))
-        for i in range(depth)
-    ]
-    syn.append(Synapse("skip", "p0", f"p{depth - 1}", "dense", 0.5 * np.eye(2)))
-    return Paths("x", (2,), pops, tuple(syn), f"p{depth - 1}")
-
-
-def test_a_delay_one_step_beyond_loihi_goes_through_a_relay():
-    """DenseNet-169's transitions need 64 steps of delay, one more than Loihi 2 has: the
-    synapse goes through a relay of its source (one hop), so it needs 63. Two steps more
-    is refused, naming the synapse."""
-    fits = balance(_skip_chain(MAX_DELAY + 2))
-    assert "p0_gain" not in fits.populations
-    paths = balance(_skip_chain(MAX_DELAY + 3))
-    skip = next(s for s in paths.synapses if s.name == "skip")
-    assert (skip.src, skip.delay) == ("p0_gain", MAX_DELAY)
-    assert paths.populations["p0_gain"].role == "relay"
-    quantize_graded(paths, 127.0)  # the relay has a graded form
-    with pytest.raises(UnsupportedOpError, match="skip"):
-        balance(_skip_chain(MAX_DELAY + 4))

@@ -14,10 +14,12 @@ from sources sending messages ``m`` per unit (spike counts: 1; the input ``round
 ``GradedIF`` then runs SpikingJelly's signed (or soft-reset) IF on these integers from its
 pipeline stage on (``start``). A **relay** quantises like the neuron its pool feeds, whose
 threshold and initial membrane move into it (that neuron then takes the relay's scale and
-the tree's ±1 weights as they are); the **tree** levels are Lava ``SigmaDelta`` ReLU
-neurons with threshold 0 and exponents 0, exact on integers; the **readout** is a Lava
-``Sigma`` with one scale for all classes, its bias added once per input step at the read
-(``step_bias``). ``K_MAX = 2¹⁵`` keeps bursts of input within the 24-bit state.
+the tree's ±1 weights as they are; a delay relay, :mod:`..lowering.pipeline`, reads its
+source through an exact identity, so its messages are the source's own); the **tree**
+levels are Lava ``SigmaDelta`` ReLU neurons with threshold 0 and exponents 0, exact on
+integers; the **readout** is a Lava ``Sigma`` with one scale for all classes, its bias
+added once per input step at the read (``step_bias``). ``K_MAX = 2¹⁵`` keeps bursts of
+input within the 24-bit state.
 """
 
 from __future__ import annotations
@@ -78,12 +80,14 @@ class Quantiser:
 
     def scale(self, incoming: list, cap: np.ndarray) -> np.ndarray:
         """Per output channel the largest integer ``K`` (at most ``cap``) with every
-        ``round(K·W̃/m)`` within 8 bits; the relay's scale, exactly, after a max pool."""
+        ``round(K·W̃/m)`` within 8 bits; the source's message scale, exactly, through an exact
+        synapse (after a max pool, into a delay relay)."""
         k = np.asarray(cap, np.float64).copy()
         for s, w, m in incoming:
             per = np.broadcast_to(m, w.shape).reshape(len(w), -1)
-            if s.exact:
-                k = np.minimum(k, per.min(1))
+            if s.exact:  # the source's scale on the entries that carry it
+                live = np.abs(w).reshape(len(w), -1) > 0
+                k = np.minimum(k, np.where(live, per, np.inf).min(1))
                 continue
             ratio = WEIGHT_MAX * per / np.maximum(np.abs(w).reshape(len(w), -1), 1e-30)
             k = np.minimum(k, np.floor(ratio.min(1) * (1 + SLACK)))
