@@ -84,25 +84,16 @@ def _counting(program: StepProgram) -> tuple[list[str], list[str], list[str]]:
 
 
 def c_source(program: StepProgram) -> str:
-    """C for ``program`` over float32 (see :func:`launch` for the arguments). The ops of
-    its uniform registers (:attr:`~sjconvert.ops.StepProgram.uniform`: a step counter) run
-    once per step and sample, before the loop over features, each kept in the first
-    element of its row; the row is filled with it when the call ends."""
+    """C for ``program`` over float32 (see :func:`launch` for the arguments)."""
     ops, state, out = program.ops, program.state, program.output
-    uni = program.uniform
     scalars = [f"const float {k} = {float(v)!r}f;" for k, v in sorted(program.scalars.items())]
     channels = sorted(program.channels)
-    temps = [r for r in dict.fromkeys(op.dst for op in ops) if r not in (*state, out, *uni)]
+    temps = list(dict.fromkeys(op.dst for op in ops if op.dst not in (*state, out)))
     local = [out] if out not in state else []
-    per_element = [r for r in state if r not in uni]
     args = [f"float* restrict {r}_st" for r in state]
     args += [f"const float* restrict {k}_ch" for k in channels]
     count_args, count_loop, count_row = _counting(program)
-    body = [_line(op) for op in ops if op.dst not in uni]
-    ahead = [*(f"float {r} = sj_{r}[0];" for r in uni if r in state)]
-    ahead += [f"float {r};" for r in uni if r not in state]
-    ahead += [_line(op) for op in ops if op.dst in uni]
-    behind = [f"sj_{r}[0] = {r};" for r in uni if r in state]
+    body = [f"{op.dst} = {C_EXPRESSIONS[op.fn].format(*op.args)};" for op in ops]
     reduce = ["double sj_e = 0.0, sj_z = 0.0;", "#pragma omp simd reduction(+:sj_e,sj_z)"]
     return "\n".join(
         [
@@ -122,43 +113,23 @@ def c_source(program: StepProgram) -> str:
             "            const float* restrict sj_x = x_seq + sj_t * x_step + sj_o;",
             "            float* restrict sj_y = y_seq + sj_t * y_step + sj_o;",
             *(f"            float* restrict sj_{r} = {r}_st + sj_o;" for r in state),
-            *(f"            {line}" for line in ahead),
             *(f"            {line}" for line in (reduce if count_loop else [])),
             "            for (int64_t sj_f = 0; sj_f < width; ++sj_f) {",
             *(f"                const float {k} = {k}_ch[sj_f];" for k in channels),
-            *(f"                float {reg} = sj_{reg}[sj_f];" for reg in per_element),
+            *(f"                float {reg} = sj_{reg}[sj_f];" for reg in state),
             *(f"                float {reg};" for reg in [*local, *temps]),
             "                const float x = sj_x[sj_f];",
             *(f"                {line}" for line in body),
             f"                sj_y[sj_f] = {out};",
-            *(f"                sj_{reg}[sj_f] = {reg};" for reg in per_element),
+            *(f"                sj_{reg}[sj_f] = {reg};" for reg in state),
             *(f"                {line}" for line in count_loop),
             "            }",
-            *(f"            {line}" for line in [*behind, *count_row]),
+            *(f"            {line}" for line in count_row),
             "        }",
             "    }",
-            *_spread_uniform([r for r in uni if r in state]),
             "}",
         ]
     )
-
-
-def _line(op: Any) -> str:
-    return f"{op.dst} = {C_EXPRESSIONS[op.fn].format(*op.args)};"
-
-
-def _spread_uniform(regs: list[str]) -> list[str]:
-    """C filling each row of the uniform state registers with its first element."""
-    if not regs:
-        return []
-    return [
-        "    for (int64_t sj_r = 0; sj_r < rows; ++sj_r) {",
-        *(f"        float* restrict sj_{r} = {r}_st + sj_r * stride;" for r in regs),
-        "        for (int64_t sj_f = 1; sj_f < width; ++sj_f) {",
-        *(f"            sj_{r}[sj_f] = sj_{r}[0];" for r in regs),
-        "        }",
-        "    }",
-    ]
 
 
 def _cpu() -> str:

@@ -103,32 +103,6 @@ class StepProgram:
             self.spiking,
         )
 
-    @property
-    def uniform(self) -> tuple[str, ...]:
-        """Registers holding one value for every element (a step counter), in order of first
-        write: every op writing one reads only scalars and uniform registers, and a state
-        register starts from a scalar. An executor may run their ops once per step (and
-        sample) ahead of the others, in program order: the same float ops on the same
-        values. Empty where that would change a result: where an op reading one of them
-        comes before an op writing it, or where one is the output."""
-        written = list(dict.fromkeys(op.dst for op in self.ops))
-        found = {r for r in written if r != self.output and not np.ndim(self.init.get(r, 0.0))}
-        changed = True
-        while changed:
-            keep = {
-                r
-                for r in found
-                if all(
-                    a in self.scalars or a in found for o in self.ops if o.dst == r for a in o.args
-                )
-            }
-            changed, found = keep != found, keep
-        for i, op in enumerate(self.ops):
-            later = self.ops[i + 1 :]
-            if op.dst not in found and any(o.dst in found and o.dst in op.args for o in later):
-                return ()
-        return tuple(r for r in written if r in found)
-
     def constants(self, cast: Any, channel: Any) -> dict[str, Any]:
         """Constants for an executor: ``cast(float)`` for scalars, ``channel(array)`` for
         per-channel arrays."""
