@@ -24,10 +24,14 @@ FAULTS = """
 import resource, torch
 from sjconvert.exec import heap
 print(heap.keep_freed_memory())
-torch.ones(4 << 20)  # the heap grows to hold one block of 16 MiB (4096 pages) once
+def block():  # a schedule's pattern: each value read by the next, then freed
+    a = torch.ones(4 << 20)  # 16 MiB: 4096 pages
+    for n in (3 << 20, 2 << 20, 4 << 20, 1 << 20):
+        a = torch.ones(n) + a[:1]
+block()  # the heap grows to hold them once
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(8):
-    torch.ones(4 << 20)
+    block()
 print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
@@ -40,7 +44,8 @@ def test_a_freed_block_is_reused_without_faulting_its_pages_again() -> None:
     )
     took, faults = done.stdout.split()
     assert took == "True"
-    assert int(faults) < 1024  # 8 blocks of 4096 pages: none faulted afresh
+    # glibc's defaults: 18 000-46 000 (blocks mapped afresh); kept: 4096 at most
+    assert int(faults) < 8192
 
 
 def test_the_setting_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
