@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..ir.graph import Graph
+from .heap import keep_freed_memory
 from .schedule import Schedule
 from .tally import Tally
 
@@ -60,7 +61,9 @@ def run_chunked(
     keep: Iterable[int] | None = None,
 ) -> tuple[dict[str, Any], Tally]:
     """:meth:`Schedule.run` over chunks of ``samples`` samples, joined (one chunk when an
-    observer watches the values, as it expects whole batches)."""
+    observer watches the values, as it expects whole batches). Freed blocks stay in the
+    process for the next block (:func:`~.heap.keep_freed_memory`)."""
+    keep_freed_memory()
     axis = 1 if sequence else 0
     n = xs[0].shape[axis]
     if observe is not None or samples >= n:
