@@ -76,7 +76,11 @@ def _constant(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
 
 @kernel(ir.Roll)
 def _roll(p: Params, xs: list[torch.Tensor]) -> torch.Tensor:
-    return torch.roll(xs[0], p["shifts"], p["dims"])
+    # reduced modulo each axis (static per-sample sizes): torch.roll does so itself, its
+    # ONNX export (Slice + Concat) does not, and a shift past the axis exported wrongly
+    sizes = p["in_shapes"][0]
+    shifts = [s % sizes[d - 1] for s, d in zip(p["shifts"], p["dims"], strict=True)]
+    return torch.roll(xs[0], shifts, p["dims"])
 
 
 @kernel(ir.Pad)

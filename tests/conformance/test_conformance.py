@@ -82,3 +82,18 @@ def test_a_kernel_overhanging_its_input_conforms(size, kernel, padding) -> None:
     graph = Graph(nodes, edges, ("c",), infer_shapes(graph))
     case = Case(graph, grid(3, 4, size, size), 4, False)
     assert_conform(case, [n for n in EXECUTORS if n != "cupy-host"])
+
+
+@pytest.mark.onnx
+@pytest.mark.parametrize("shift", [3, -5, 2])
+def test_a_roll_past_its_axis_conforms(shift) -> None:
+    """``roll`` by more than its axis (hypothesis found ``shifts=3`` on an axis of 2): torch
+    reduces the shift modulo the axis, and so must the exported graph's Slice + Concat."""
+    roll = ir.Roll(shifts=(shift,), dims=(1,))
+    nodes = {"x": ir.Input((2, 3), False), "s": ir.IF(0.5, None, 0.0), "r": roll}
+    edges = {"x": (), "s": ("x",), "r": ("s",)}
+    graph = Graph(nodes, edges, ("r",))
+    graph = Graph(nodes, edges, ("r",), infer_shapes(graph))
+    x = (np.arange(12, dtype=np.float32).reshape(2, 2, 3) - 5) / 4
+    case = Case(graph, x, 2, False)
+    assert_conform(case, [n for n in EXECUTORS if n != "cupy-host"])
