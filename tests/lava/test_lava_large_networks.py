@@ -8,10 +8,12 @@ No Lava process is started here: the walk is Lava's own, over a chain of `Dense`
 that is never run (a run would spawn one OS process each).
 
 Lava forks one OS process per process (~25 MB each once running), so such a network runs
-with Lava's actors as threads of one process (:mod:`~sjconvert.targets.lava.running.thread_actors`):
-the same compiler, models, channels and sync protocol, so the same messages."""
+with Lava's actors as threads of one process
+(:mod:`~sjconvert.targets.lava.running.large_networks`): the same compiler, models, channels
+and sync protocol, so the same messages; and Lava's channels keep no file descriptor open."""
 
 import itertools
+import os
 import sys
 
 import numpy as np
@@ -24,7 +26,10 @@ from sjconvert import ann2snn
 from sjconvert.targets.lava.build import to_loihi
 from sjconvert.targets.lava.running import in_lava
 from sjconvert.targets.lava.running.in_lava import with_deep_stack
-from sjconvert.targets.lava.running.thread_actors import ThreadActor
+from sjconvert.targets.lava.running.large_networks import (
+    ThreadActor,
+    lava_actors_as_threads,
+)
 from tests.lava.parity import export_parity
 from tests.lava.test_lava_graded_in_lava import PoolNet
 
@@ -81,3 +86,30 @@ def test_lava_with_thread_actors_matches_our_fixed_point(tmp_path, monkeypatch):
     assert ours.spikes[exp.graph.output["process"]][exp.net.latency :].any()
     assert len(built) > len(exp.graph.processes)  # every process, the source, the harness
     assert all(not actor.is_alive() for actor in built)  # stopped with the run
+
+
+def test_thread_hosted_channels_hold_no_file_descriptor():
+    """Under ``lava_actors_as_threads`` a channel's buffer is private memory: no open file
+    and usable; Lava's own segments hold two descriptors each (what DenseNet-121's 20 000
+    ran out of)."""
+    from lava.magma.runtime.message_infrastructure.shared_memory_manager import (
+        SharedMemoryManager,
+    )
+
+    def open_files() -> int:
+        return len(os.listdir("/proc/self/fd"))
+
+    smm = SharedMemoryManager()
+    smm.start()
+    try:
+        before = open_files()
+        with lava_actors_as_threads():
+            kept = [smm.create_shared_memory(64) for _ in range(40)]
+        assert open_files() - before < 5  # the manager's connections come and go
+        for i, segment in enumerate(kept):
+            segment.buf[:2] = bytes([i, 255 - i])
+        assert all(bytes(s.buf[:2]) == bytes([i, 255 - i]) for i, s in enumerate(kept))
+        plain = [smm.create_shared_memory(64) for _ in range(40)]
+        assert open_files() - before >= 80 and len(plain) == 40
+    finally:
+        smm.shutdown()  # closes every segment, the private ones too

@@ -38,7 +38,7 @@ from lava.proc.io.source import RingBuffer as Source
 
 from ..formats import procgraph_loader as loader
 from . import exact_conv
-from .thread_actors import lava_actors_as_threads
+from .large_networks import lava_actors_as_threads
 
 # Lava 0.10's compiler walks the process graph recursively, one Python frame per connected
 # process (``compiler_graphs.find_processes``; ``flatten_list_recursive`` one per list
@@ -47,7 +47,7 @@ from .thread_actors import lava_actors_as_threads
 LAVA_RECURSION_LIMIT = 100_000
 LAVA_STACK_BYTES = 512 << 20  # virtual; a thread commits only the pages it touches
 # Networks of more Lava processes than this (leaves, source and harness) run with Lava's
-# actors as threads of one OS process (:mod:`.thread_actors`): 400 forked ones hold ~10 GB.
+# actors as threads of one OS process (:mod:`.large_networks`): 400 forked ones hold ~10 GB.
 THREADS_ABOVE = 400
 
 STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma", "GradedIF": "c"}
@@ -152,7 +152,7 @@ def run_batched(
     process name, or NetX layer index), ``state`` (the output's state Var) and timings.
     Lava's ``Conv`` models compute with :func:`.exact_conv.conv` (bit for bit Lava's
     ``conv_scipy``; 20× faster on a 64-channel 3 × 3 layer) unless ``scipy_conv``.
-    ``threads``: host Lava's actors as threads (:mod:`.thread_actors`) rather than forked
+    ``threads``: host Lava's actors as threads (:mod:`.large_networks`) rather than forked
     processes; ``None`` does so for networks of more than :data:`THREADS_ABOVE` processes."""
     steps, n = x.shape[:2]
     start = time.perf_counter()
