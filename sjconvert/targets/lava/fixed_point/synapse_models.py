@@ -59,11 +59,10 @@ class _Weights:
 
     def __init__(self, w: np.ndarray, fan_in_axes: tuple[int, ...]) -> None:
         small = w.size == 0 or max(int(w.max()), -int(w.min())) < EXACT_F32
-        self._w32 = torch.tensor(np.array(w, np.float32, order="C")) if small else None
-        self._w64 = None if small else torch.tensor(np.array(w, np.float64, order="C"))
+        self._w32 = torch.from_numpy(np.array(w, np.float32, order="C")) if small else None
+        self._w64 = None if small else torch.from_numpy(np.array(w, np.float64, order="C"))
         whole = self._w64 if self._w32 is None else self._w32
-        sums = whole.abs().sum(fan_in_axes, dtype=torch.float64)  # exact: integers below 2⁵³
-        self.wsum = float(sums.max()) if whole.numel() else 0.0
+        self.wsum = _largest_fan_in_sum(whole, fan_in_axes) if whole.numel() else 0.0
 
     def exact_dtype(self, s: np.ndarray) -> torch.dtype:
         big = max(1, int(np.abs(s).max(initial=0)))
@@ -77,6 +76,17 @@ class _Weights:
         if self._w32 is None:
             self._w32 = self._w64.to(torch.float32)
         return self._w32
+
+
+def _largest_fan_in_sum(w: torch.Tensor, fan_in_axes: tuple[int, ...]) -> float:
+    """``max_o Σ_fan-in |w|``, in float64 (exact: integers below 2⁵³), by blocks of output
+    units of about 2²² weights (no float64 copy of ``w`` whole)."""
+    (out_axis,) = set(range(w.ndim)) - set(fan_in_axes)
+    step = max(1, (1 << 22) // max(1, w.numel() // w.shape[out_axis]))
+    return max(
+        float(part.abs().sum(fan_in_axes, dtype=torch.float64).max())
+        for part in w.split(step, out_axis)
+    )
 
 
 def synaptic_delay(args: dict[str, Any]) -> int:
