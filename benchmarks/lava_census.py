@@ -80,6 +80,7 @@ def census_one(name: str, out: Path, lava_steps: int, calib: int) -> dict[str, A
         neurons=sum(r["neurons"] for r in info["layers"]),
         processes=len(build.export.graph.processes),
     )  # fmt: skip
+    row["peak_rss_gib"] = _peak_rss_gib()
     if lava_steps <= 0:
         path.unlink()
         return row
@@ -98,6 +99,13 @@ def census_one(name: str, out: Path, lava_steps: int, calib: int) -> dict[str, A
     row["lava_messages"] = int(sum(np.count_nonzero(s) for s in check.lava.spikes.values()))
     path.unlink()
     return row
+
+
+def _peak_rss_gib() -> float:
+    """This process's peak resident memory so far (GiB; Linux reports KiB)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
 
 
 def _limit_memory(gib: float) -> None:
@@ -180,6 +188,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         "latency",
         "Lava steps",
         "Lava = ours",
+        "peak RSS",
         "load",
     )
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
@@ -191,7 +200,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
                 why += f" (address-space cap {r['max_gib']:g} GiB)"
             after = r.get("seconds", r.get("wall_seconds", 0))
             lines.append(
-                f"| {r['model']} | {r['status']} after {after:.0f} s: {why} | | | | | | | "
+                f"| {r['model']} | {r['status']} after {after:.0f} s: {why} | | | | | | | | "
                 f"{r.get('load', 0):.0f} |"
             )
             continue
@@ -199,7 +208,7 @@ def markdown(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {r['model']} | {r['to_lava_seconds']:.0f} s | {r['populations']} ({r['ours']}) | "
             f"{r['cores']} | {r['chips']} | {r['latency']} | {r.get('lava_steps', '-')} | {lava} | "
-            f"{r.get('load', 0):.0f} |"
+            f"{_gib(r.get('peak_rss_gib'))} | {r.get('load', 0):.0f} |"
         )
     ok = sum(r["status"] == "ok" for r in rows)
     exact = sum(bool(r.get("lava_exact")) for r in rows)
@@ -212,6 +221,10 @@ def markdown(rows: list[dict[str, Any]]) -> str:
     if missing:
         lines.append(f"\nNot run: {', '.join(missing)}.")
     return "\n".join(lines)
+
+
+def _gib(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} GiB"
 
 
 def main() -> None:

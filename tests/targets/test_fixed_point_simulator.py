@@ -5,6 +5,7 @@ reads only the output and so stops each population once nothing it sends can rea
 from __future__ import annotations
 
 import numpy as np
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -12,6 +13,7 @@ from sjconvert.ir import nodes as ir
 from sjconvert.targets.lava import verification
 from sjconvert.targets.lava.build import to_loihi
 from sjconvert.targets.lava.fixed_point import neuron_models as neurons
+from sjconvert.targets.lava.fixed_point import synapse_models
 from sjconvert.targets.lava.fixed_point.simulator import last_useful_steps, simulate
 from sjconvert.targets.lava.verification import group_size
 from tests.conftest import chain
@@ -133,3 +135,22 @@ def test_a_lava_check_holds_at_most_its_message_budget_per_group() -> None:
         assert group_size(pg, 50) == 1
     finally:
         verification.MESSAGE_BUDGET = budget
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    big=st.booleans(),
+    shape=st.tuples(st.integers(1, 5), st.integers(1, 700)),
+    seed=st.integers(0, 2**16),
+)
+def test_weights_are_float32_until_a_sum_needs_float64(big, shape, seed):
+    """8-bit weights are held in float32 alone, and the float64 copy made on demand and the
+    largest fan-in sum (taken by blocks of output units) are the float64 ones."""
+    hi = (1 << 30) if big else 128
+    w = np.random.default_rng(seed).integers(-hi, hi, shape, dtype=np.int64)
+    k = synapse_models._Weights(w.T, (0,))
+    assert (k._w64 is None) != big and k.wsum == float(np.abs(w).sum(1).max())
+    assert np.array_equal(k.of(torch.float64).numpy(), w.T.astype(np.float64))
+    if not big:
+        assert k.of(torch.float32).dtype == torch.float32
+        assert k.exact_dtype(np.array([1])) == torch.float32

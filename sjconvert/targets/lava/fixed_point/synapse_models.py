@@ -52,12 +52,17 @@ def dense_weights(
 class _Weights:
     """Integer weights as float tensors, converted once per dtype: float32 while every sum is
     exact (below 2²⁴), else float64 (exact below 2⁵³). Sums of integers computed exactly
-    are integers, so no rounding is needed before the cast back."""
+    are integers, so no rounding is needed before the cast back. Weights below 2²⁴ (all
+    8-bit ones) are kept in float32 only, and a float64 copy is made the first time a sum
+    needs it (never, on a dry run of zeros): a large network's weights are not held in
+    float64 whole."""
 
     def __init__(self, w: np.ndarray, fan_in_axes: tuple[int, ...]) -> None:
-        self.w64 = torch.tensor(np.array(w, np.float64, order="C"))
-        self.wsum = float(self.w64.abs().sum(fan_in_axes).max()) if self.w64.numel() else 0.0
-        self._w32: torch.Tensor | None = None
+        small = w.size == 0 or max(int(w.max()), -int(w.min())) < EXACT_F32
+        self._w32 = torch.from_numpy(np.array(w, np.float32, order="C")) if small else None
+        self._w64 = None if small else torch.from_numpy(np.array(w, np.float64, order="C"))
+        whole = self._w64 if self._w32 is None else self._w32
+        self.wsum = _largest_fan_in_sum(whole, fan_in_axes) if whole.numel() else 0.0
 
     def exact_dtype(self, s: np.ndarray) -> torch.dtype:
         big = max(1, int(np.abs(s).max(initial=0)))
@@ -65,10 +70,23 @@ class _Weights:
 
     def of(self, dt: torch.dtype) -> torch.Tensor:
         if dt == torch.float64:
-            return self.w64
+            if self._w64 is None:
+                self._w64 = self._w32.to(torch.float64)  # exact: integers below 2²⁴
+            return self._w64
         if self._w32 is None:
-            self._w32 = self.w64.to(torch.float32)
+            self._w32 = self._w64.to(torch.float32)
         return self._w32
+
+
+def _largest_fan_in_sum(w: torch.Tensor, fan_in_axes: tuple[int, ...]) -> float:
+    """``max_o Σ_fan-in |w|``, in float64 (exact: integers below 2⁵³), by blocks of output
+    units of about 2²² weights (no float64 copy of ``w`` whole)."""
+    (out_axis,) = set(range(w.ndim)) - set(fan_in_axes)
+    step = max(1, (1 << 22) // max(1, w.numel() // w.shape[out_axis]))
+    return max(
+        float(part.abs().sum(fan_in_axes, dtype=torch.float64).max())
+        for part in w.split(step, out_axis)
+    )
 
 
 def synaptic_delay(args: dict[str, Any]) -> int:

@@ -56,18 +56,37 @@ def expand_groups(weight: np.ndarray, groups: int) -> np.ndarray:
     return out
 
 
-def find_groups(weight: np.ndarray) -> tuple[np.ndarray, int]:
-    """The largest group count ``g`` for which ``weight`` is block diagonal, and the kernel
-    ``[C_out, C_in/g, *k]``."""
-    co, ci = weight.shape[:2]
-    nonzero = np.abs(weight).reshape(co, ci, -1).sum(-1) != 0
+def find_groups(weight: np.ndarray, groups: int = 1) -> tuple[np.ndarray, int]:
+    """The largest group count ``g`` for which the dense-channel form of ``weight`` (a
+    ``groups``-grouped kernel ``[C_out, C_in/groups, *k]``) is block diagonal, and the kernel
+    ``[C_out, C_in/g, *k]``. Only the ``[C_out, C_in]`` zero mask and one block of rows at a
+    time are ever dense (ResNeXt-101's 2048-channel kernels stay 32 × smaller)."""
+    co, ci = weight.shape[0], weight.shape[1] * groups
+    nonzero = expand_groups(np.abs(weight).reshape(co, weight.shape[1], -1).sum(-1), groups) != 0
     for g in sorted({d for d in range(1, math.gcd(co, ci) + 1) if math.gcd(co, ci) % d == 0})[::-1]:
         po, pi = co // g, ci // g
         mask = np.kron(np.eye(g, dtype=bool), np.ones((po, pi), bool))
         if not np.any(nonzero & ~mask):
-            blocks = [weight[i * po : (i + 1) * po, i * pi : (i + 1) * pi] for i in range(g)]
+            if g == groups:  # the kernel as it is (float64 as the dense one was)
+                return np.array(weight, weight.dtype if groups == 1 else np.float64), g
+            blocks = [
+                _dense_rows(weight, groups, i * po, (i + 1) * po)[:, i * pi : (i + 1) * pi]
+                for i in range(g)
+            ]
             return np.concatenate(blocks, 0), g
-    return weight, 1
+    return _dense_rows(weight, groups, 0, co), 1
+
+
+def _dense_rows(weight: np.ndarray, groups: int, start: int, stop: int) -> np.ndarray:
+    """Output channels ``[start, stop)`` of a grouped kernel, dense-channel."""
+    if groups == 1:
+        return weight[start:stop]
+    per, cig = len(weight) // groups, weight.shape[1]
+    out = np.zeros((stop - start, cig * groups, *weight.shape[2:]))
+    for o in range(start, stop):
+        g = o // per
+        out[o - start, g * cig : (g + 1) * cig] = weight[o]
+    return out
 
 
 ROWS = 256  # rows of a Linear layer's weight pulled back at once (VGG's is 4096 × 25088)
@@ -83,8 +102,11 @@ def by_rows(fn: Callable[[np.ndarray], np.ndarray], matrix: np.ndarray) -> np.nd
 
 @dataclass(frozen=True)
 class ConvMap:
-    """``y = conv(x, weight, stride, padding, dilation)`` from ``in_shape`` to
-    ``out_shape`` (``[C, *spatial]``), dense channels."""
+    """``y = conv(x, weight, stride, padding, dilation, groups)`` from ``in_shape`` to
+    ``out_shape`` (``[C, *spatial]``). A grouped kernel ``[C_out, C_in/groups, *k]`` stays
+    grouped while it is only scaled (a convolution read straight from a population, then
+    batch norm); anything that mixes it with another map first makes it dense-channel
+    (:meth:`ungrouped`)."""
 
     weight: np.ndarray
     stride: Ints
@@ -92,6 +114,7 @@ class ConvMap:
     dilation: Ints
     in_shape: Ints
     out_shape: Ints
+    groups: int = 1
 
     @classmethod
     def identity(cls, shape: Ints) -> ConvMap:
@@ -105,20 +128,43 @@ class ConvMap:
         k = self.weight.shape[2:]
         return all(v == 1 for v in (*k, *self.stride, *self.dilation)) and not any(self.padding)
 
+    def ungrouped(self) -> ConvMap:
+        """The same map with a dense-channel kernel ``[C_out, C_in, *k]``."""
+        if self.groups == 1:
+            return self
+        return replace(self, weight=expand_groups(self.weight, self.groups), groups=1)
+
     def is_identity(self) -> bool:
         """The map of a population to itself (:meth:`identity`)."""
+        if self.groups > 1:
+            return (
+                self.pointwise
+                and self.in_shape == self.out_shape
+                and (self.ungrouped().is_identity())
+            )
         w = self.weight
         if not self.pointwise or w.shape[0] != w.shape[1] or self.in_shape != self.out_shape:
             return False
         return bool(np.array_equal(w.reshape(w.shape[:2]), np.eye(w.shape[0])))
 
     def then_conv(
-        self, w: np.ndarray, stride: Ints, padding: Ints, dilation: Ints, out_shape: Ints
+        self,
+        w: np.ndarray,
+        stride: Ints,
+        padding: Ints,
+        dilation: Ints,
+        out_shape: Ints,
+        groups: int = 1,
     ) -> ConvMap:
-        """``conv_w ∘ self`` (``w`` dense-channel ``[C_out, C_mid, *k]``)."""
-        b = ConvMap(w, stride, padding, dilation, self.out_shape, tuple(out_shape))
+        """``conv_w ∘ self`` (``w``: ``[C_out, C_mid/groups, *k]``)."""
+        b = ConvMap(w, stride, padding, dilation, self.out_shape, tuple(out_shape), groups)
         if self.is_identity():  # a population's own map: w itself (a C³ product saved)
             return replace(b, weight=np.asarray(w, np.float64), in_shape=self.in_shape)
+        return self.ungrouped()._then(b.ungrouped())
+
+    def _then(self, b: ConvMap) -> ConvMap:
+        """``b ∘ self``, both dense-channel."""
+        w, stride, padding, out_shape = b.weight, b.stride, b.padding, b.out_shape
         if self.pointwise:
             mixed = np.moveaxis(
                 np.tensordot(w, self.weight[(..., *([0] * (self.weight.ndim - 2)))], ([1], [0])),
@@ -129,7 +175,7 @@ class ConvMap:
         if b.pointwise:
             mixed = np.tensordot(w.reshape(w.shape[:2]), self.weight, ([1], [0]))
             return replace(self, weight=mixed, out_shape=tuple(out_shape))
-        if any(d != 1 for d in (*self.dilation, *dilation)):
+        if any(d != 1 for d in (*self.dilation, *b.dilation)):
             raise Uncomposable("dilated convolutions compose only with 1×1 ones")
         self._check(b)
         ka, kb = self.weight.shape[2:], w.shape[2:]
@@ -184,6 +230,7 @@ class ConvMap:
 
     def embed(self, offset: int, channels: int) -> ConvMap:
         """The map into channels ``[offset, offset + C_out)`` of a ``channels``-wide concat."""
+        self = self.ungrouped()
         w = np.zeros((channels, *self.weight.shape[1:]))
         w[offset : offset + self.weight.shape[0]] = self.weight
         return replace(self, weight=w, out_shape=(channels, *self.out_shape[1:]))
@@ -194,7 +241,7 @@ class ConvMap:
         n_out = math.prod(self.out_shape)
         if matrix is None:
             matrix = np.eye(n_out)
-        return by_rows(self._rows, matrix)
+        return by_rows(self.ungrouped()._rows, matrix)
 
     def _rows(self, m: np.ndarray) -> np.ndarray:
         dims = len(self.in_shape) - 1
@@ -217,7 +264,7 @@ class ConvMap:
         return x.reshape(len(m), -1).numpy()
 
     def grouped(self) -> tuple[np.ndarray, int]:
-        return find_groups(self.weight)
+        return find_groups(self.weight, self.groups)
 
 
 @dataclass(frozen=True)

@@ -108,7 +108,8 @@ def _counts(b: Lowering, src: str) -> bool:
         pop = b.populations.get(t.src)
         if pop is None or pop.role != "neuron" or not isinstance(m, ConvMap) or not m.pointwise:
             return False
-        w = m.weight.reshape(m.weight.shape[:2])
+        w = m.ungrouped().weight
+        w = w.reshape(w.shape[:2])
         if (w < 0).any() or ((w != 0).sum(1) > 1).any():
             return False
     return True

@@ -208,16 +208,18 @@ def _population(name: str, node: ir.Node, b: Lowering) -> None:
 
 @REGISTRY.register(ir.Conv1d, ir.Conv2d)
 def _conv(name: str, node: ir.Conv1d | ir.Conv2d, b: Lowering) -> None:
-    w = expand_groups(node.weight, node.groups)
+    w = np.asarray(node.weight, np.float64)  # kept grouped (see ConvMap)
     out = b.shape(name)
 
-    def conv(w: np.ndarray) -> Callable[[PathMap], PathMap]:
-        return lambda m: _spatial(m).then_conv(w, node.stride, node.padding, node.dilation, out)
+    def conv(w: np.ndarray, groups: int = 1) -> Callable[[PathMap], PathMap]:
+        return lambda m: _spatial(m).then_conv(
+            w, node.stride, node.padding, node.dilation, out, groups
+        )
 
     def part(t: Term) -> tuple[Callable, None]:  # the columns of the part's channels
-        return conv(w[:, t.part[0] : t.part[0] + t.channels()]), None
+        return conv(expand_groups(w, node.groups)[:, t.part[0] : t.part[0] + t.channels()]), None
 
-    b.each(name, conv(w), part)
+    b.each(name, conv(w, node.groups), part)
 
 
 def _spatial(m: PathMap) -> ConvMap:

@@ -89,7 +89,10 @@ class Quantiser:
                 live = np.abs(w).reshape(len(w), -1) > 0
                 k = np.minimum(k, np.where(live, per, np.inf).min(1))
                 continue
-            ratio = WEIGHT_MAX * per / np.maximum(np.abs(w).reshape(len(w), -1), 1e-30)
+            size = np.abs(w).reshape(len(w), -1)  # in place below: one temporary less each
+            np.maximum(size, 1e-30, out=size)
+            ratio = WEIGHT_MAX * per
+            ratio /= size
             k = np.minimum(k, np.floor(ratio.min(1) * (1 + SLACK)))
         return np.maximum(k, 1.0)
 
@@ -99,13 +102,28 @@ class Quantiser:
         """Integer synapses ``round(K·W̃/m)`` (exact ones as they are) with their errors."""
         out, report = [], {}
         for s, w, m in incoming:
-            q = np.asarray(s.weight, np.float64) if s.exact else np.rint(_col(k, w.ndim) * w / m)
-            back = q * m / _col(k, w.ndim)
-            ref = float(np.sqrt(np.mean(np.square(w)))) or 1.0
-            err = 0.0 if s.exact else float(np.sqrt(np.mean(np.square(back - w)))) / ref
+            q = np.asarray(s.weight, np.float64) if s.exact else _rounded(_col(k, w.ndim), w, m)
+            err = 0.0 if s.exact else _error(q, m, _col(k, w.ndim), w)
+            levels = int(max(q.max(), -q.min()))
             out.append(replace(s, weight=q.astype(np.int64)))
-            report[s.name] = {"weight": err, "levels": int(np.abs(q).max())}
+            report[s.name] = {"weight": err, "levels": levels}
         return out, report
+
+
+def _rounded(k: np.ndarray, w: np.ndarray, m: Scale) -> np.ndarray:
+    """``round(K·W̃/m)``, computed in place (the same operations, one array)."""
+    q = k * w
+    q /= m
+    return np.rint(q, out=q)
+
+
+def _error(q: np.ndarray, m: Scale, k: np.ndarray, w: np.ndarray) -> float:
+    """``rms(q·m/K − W̃) / rms(W̃)``, computed in place (the same operations, one array)."""
+    back = q * m
+    back /= k
+    back -= w
+    ref = float(np.sqrt(np.mean(np.square(w)))) or 1.0
+    return float(np.sqrt(np.mean(np.square(back, out=back)))) / ref
 
 
 Mapped = tuple[Neuron, list[Synapse], dict[str, Any], Scale]
