@@ -15,6 +15,7 @@ from sjconvert.exec import Simulator
 from sjconvert.ir import nodes as ir
 from sjconvert.targets.lava import ProcGraph, lower, write_netx
 from sjconvert.targets.lava.build import to_loihi
+from sjconvert.targets.lava.fixed_point.procgraph_reader import read_procgraph
 from sjconvert.targets.lava.fixed_point.simulator import simulate
 from sjconvert.targets.lava.formats.emit_procgraph import procgraph
 from sjconvert.targets.lava.formats.netx_writer import netx_dense_weights
@@ -261,3 +262,22 @@ def test_unrolled_twin_computes_the_same(digits):
     for name, s in a.spikes.items():
         np.testing.assert_array_equal(b.spikes[name], s)
     np.testing.assert_array_equal(b.state, a.state)
+
+
+def test_the_dry_run_calls_every_process_and_keeps_the_output_only(tmp_path):
+    """Reading an artifact runs it on zeros: every process at every step (a broken first
+    synapse, many hops before the output, is found), keeping only the output's messages."""
+    model, _, calib = load_sample("mnist1d")
+    snn = ann2snn(model, [calib["x"][:64]], T=None, v_init=0.0, neuron="if").snn
+    pg = to_loihi(snn, steps=8, model="sdnn").graph
+    out = pg.output["process"]
+    x = pg.schedule(pg.encode(calib["x"][:2]))
+    dry = simulate(pg, x, [out], skip_silent=False)
+    assert set(dry.spikes) == {out}
+    assert np.array_equal(dry.state, simulate(pg, x).state)
+    (first,) = [c[1].split(".")[0] for c in pg.graph["connections"] if c[0] == "input:x"]
+    key = pg.processes[first]["args"]["weight"][1:]
+    pg.arrays[key] = pg.arrays[key][: len(pg.arrays[key]) // 2]  # half its output channels
+    pg.save(tmp_path / "broken.lpg.npz")
+    with pytest.raises(InputError, match="does not run"):
+        read_procgraph(tmp_path / "broken.lpg.npz")

@@ -133,7 +133,8 @@ def simulate(
     """Run integer input messages ``x`` (``[T, N, *Lava input shape]``, as the source sends
     them) through ``pg``; record the messages of the populations in ``record`` (default:
     all) and the output's state. A synapse whose source sent nothing adds nothing and is
-    skipped unless ``skip_silent`` is False (a dry run that must call every process).
+    skipped unless ``skip_silent`` is False: a dry run that must call every process at
+    every step, whatever it records.
 
     Each source (the input or a population) keeps its last ``1 + max delay`` messages
     (int32, as sent), and a synapse computes its sum when the message arrives: a delay
@@ -154,7 +155,8 @@ def simulate(
     sent: dict[str, deque] = {k: deque([None] * d, maxlen=d) for k, d in depth.items()}
     out: dict[str, np.ndarray | None] = {}
     wiring = _Wiring(syns, source, sent)
-    until = last_useful_steps(syns, source, into, {*record, out_name}, steps)
+    read = set(cells) if not skip_silent else {*record, out_name}
+    until = last_useful_steps(syns, source, into, read, steps)
     with one_torch_thread():
         for t in range(steps):
             for name, cell in cells.items():
