@@ -28,6 +28,7 @@ from sjconvert.targets.lava.running import in_lava
 from sjconvert.targets.lava.running.in_lava import with_deep_stack
 from sjconvert.targets.lava.running.large_networks import (
     ThreadActor,
+    check_memory_maps,
     lava_actors_as_threads,
 )
 from tests.lava.parity import export_parity
@@ -113,3 +114,52 @@ def test_thread_hosted_channels_hold_no_file_descriptor():
         assert open_files() - before >= 80 and len(plain) == 40
     finally:
         smm.shutdown()  # closes every segment, the private ones too
+
+
+def test_thread_hosted_channels_and_queues_add_no_memory_map():
+    """Each ``multiprocessing`` semaphore (two per Lava channel) and each runtime error
+    queue (three locks) is a mapped file: DenseNet-121's passed Linux's 65 530 maps per
+    process. Under ``lava_actors_as_threads`` they are threads' primitives, and a channel's
+    buffer is ordinary memory: none adds a mapping."""
+    from lava.magma.compiler.channels import pypychannel
+    from lava.magma.runtime import runtime as lava_runtime
+    from lava.magma.runtime.message_infrastructure.shared_memory_manager import (
+        SharedMemoryManager,
+    )
+
+    def maps() -> int:
+        with open("/proc/self/maps") as f:
+            return sum(1 for _ in f)
+
+    def make(smm: SharedMemoryManager) -> list:
+        made = [pypychannel.Semaphore(0) for _ in range(200)]
+        made += [lava_runtime.Queue() for _ in range(50)]
+        return made + [smm.create_shared_memory(256) for _ in range(100)]
+
+    smm = SharedMemoryManager()
+    smm.start()
+    try:
+        before = maps()
+        with lava_actors_as_threads():
+            threads = make(smm)
+        assert maps() - before < 10
+        sem = threads[0]
+        sem.release()
+        assert sem.acquire(timeout=1)
+        before = maps()
+        plain = make(smm)
+        assert maps() - before >= 200 + 50 and len(plain) == len(threads)
+    finally:
+        smm.shutdown()
+
+
+def test_too_many_processes_for_the_map_limit_are_refused_first(tmp_path):
+    """A thread-hosted run that would pass ``vm.max_map_count`` is refused before Lava
+    compiles, with the limit, the need and how to raise it."""
+    limit = tmp_path / "max_map_count"
+    limit.write_text("65530\n")
+    check_memory_maps(2000, str(limit))
+    with pytest.raises(RuntimeError, match=r"2603 Lava processes need about 78090 .*allows 65530"):
+        check_memory_maps(2603, str(limit))
+    with pytest.raises(RuntimeError, match=r"sysctl -w vm.max_map_count=131072"):
+        check_memory_maps(2603, str(limit))

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import os
 import sys
 import tempfile
 import threading
 import time
+import traceback
 from typing import Any
 
 import numpy as np
@@ -38,7 +40,7 @@ from lava.proc.io.source import RingBuffer as Source
 
 from ..formats import procgraph_loader as loader
 from . import exact_conv
-from .large_networks import lava_actors_as_threads
+from .large_networks import check_memory_maps, lava_actors_as_threads
 
 # Lava 0.10's compiler walks the process graph recursively, one Python frame per connected
 # process (``compiler_graphs.find_processes``; ``flatten_list_recursive`` one per list
@@ -49,6 +51,12 @@ LAVA_STACK_BYTES = 512 << 20  # virtual; a thread commits only the pages it touc
 # Networks of more Lava processes than this (leaves, source and harness) run with Lava's
 # actors as threads of one OS process (:mod:`.large_networks`): 400 forked ones hold ~10 GB.
 THREADS_ABOVE = 400
+# Messages a Lava channel buffers (Lava's default: 64). Under the Loihi protocol every port
+# sends once per step and its reader takes it in the same step, so two are room enough;
+# 64 buffers of every population's output held 16.9 GB for DenseNet-121.
+COMPILE_CONFIG = {"pypy_channel_size": 2}
+# How long a run that raised may take to stop before its actors are abandoned
+STOP_FAILED_SECONDS = 60
 
 STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma", "GradedIF": "c"}
 
@@ -193,16 +201,20 @@ def run_batched(
     built = time.perf_counter()
     if threads is None:  # each forked process holds ~25 MB: thousands do not fit in memory
         threads = len(leaves) + 2 > THREADS_ABOVE
+    if threads:
+        check_memory_maps(len(leaves) + 2)
     hosts = lava_actors_as_threads() if threads else contextlib.nullcontext()
     with hosts:
         try:
             for done in range(0, n, chunk):
                 k = min(chunk, n - done)
-                src.run(condition=RunSteps(num_steps=k * steps), run_cfg=cfg)
+                src.run(RunSteps(num_steps=k * steps), cfg, compile_config=COMPILE_CONFIG)
                 if report:
                     report(done + k, n)
-        finally:
-            src.stop()
+        except BaseException:
+            _stop_failed_run(src)
+            raise
+        src.stop()
     with np.load(record) as f:
         result = {
             f"spikes/{name}": _per_sample(f[f"spikes_{i}"], n, steps)
@@ -213,6 +225,16 @@ def run_batched(
     result["threads"] = np.bool_(threads)
     result["seconds"] = np.float64(time.perf_counter() - start)
     return result
+
+
+def _stop_failed_run(src: AbstractProcess) -> None:
+    """Stop a run that raised, giving up after :data:`STOP_FAILED_SECONDS`: a runtime that
+    failed while starting can leave actors that Lava's ``stop`` waits for forever."""
+    stopper = threading.Thread(
+        target=contextlib.suppress(Exception)(src.stop), name="lava-stop", daemon=True
+    )
+    stopper.start()
+    stopper.join(STOP_FAILED_SECONDS)
 
 
 def _per_sample(a: np.ndarray, n: int, steps: int) -> np.ndarray:
@@ -275,12 +297,22 @@ def main(argv: list[str] | None = None) -> None:
     def report(done: int, total: int) -> None:
         print(f"progress {done} {total}", flush=True)
 
+    failure = None
     with tempfile.TemporaryDirectory() as tmp:
         x = np.load(args.inputs)["x"]
-        res = with_deep_stack(
-            run_batched, args.net, x, tmp, report=report, scipy_conv=args.scipy_conv,
-            threads=threads,
-        )  # fmt: skip
+        try:
+            res = with_deep_stack(
+                run_batched, args.net, x, tmp, report=report, scipy_conv=args.scipy_conv,
+                threads=threads,
+            )  # fmt: skip
+        except Exception:
+            failure = traceback.format_exc()
+    if failure is not None:  # the actors and manager of a failed run must not hold the exit
+        sys.stderr.write(failure)
+        sys.stderr.flush()
+        for child in multiprocessing.active_children():
+            child.kill()
+        os._exit(1)
     part = f"{args.output}.part.npz"
     np.savez(part, **res)
     os.replace(part, args.output)

@@ -16,26 +16,38 @@ launching process (``SharedMemoryManager.create_shared_memory``), holding two fi
 descriptors for its life (Python's and its ``mmap``'s): DenseNet-121's channels (data
 ports, the runtime's command ports, our harness's reference ports) passed the limit of
 20 000 open files ("Too many open files"). When every actor is a thread of this process,
-a channel's buffer needs no file: :class:`PrivateSegment` is anonymous memory, with the
-``buf``, ``close`` and ``unlink`` Lava uses.
+a channel's buffer needs no file: :class:`PrivateSegment` is ordinary process memory, with
+the ``buf``, ``close`` and ``unlink`` Lava uses.
+
+**Thread primitives.** Each channel also holds two ``multiprocessing`` semaphores, and the
+runtime a ``multiprocessing.Queue`` per process for its build errors: each semaphore and
+each of a queue's three locks is a file mapped into memory. With thousands of processes and
+channels, these mappings, the segments' and the threads' stacks passed Linux's default limit
+of 65 530 memory maps per process (``vm.max_map_count``; DenseNet-121: "OSError: [Errno 12]
+Cannot allocate memory" in a ``SemLock``, as Lava's runtime started). Between threads of
+one process, ``threading.Semaphore`` and ``queue.Queue`` do the same work with no file.
 """
 
 from __future__ import annotations
 
 import contextlib
-import mmap
 import os
+import queue
 import threading
 import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from lava.magma.compiler.channels import pypychannel
+from lava.magma.runtime import runtime as lava_runtime
 from lava.magma.runtime.message_infrastructure import shared_memory_manager as lava_shm
 from lava.magma.runtime.message_infrastructure.multiprocessing import MultiProcessing
 
 # Per actor: its model's Python frames (a model's ``run`` loop is shallow) and its channel
 # threads'. Virtual size; a thread commits the pages it touches.
 ACTOR_STACK_BYTES = 4 << 20
+# Memory maps per Lava process when actors are threads (Lava's port threads' stacks)
+MAPS_PER_PROCESS = 30
 
 
 class ThreadActor(threading.Thread):
@@ -73,16 +85,15 @@ def _build_thread_actor(
 
 class PrivateSegment:
     """A channel's buffer for actors that are threads of one process: ``size`` bytes of
-    anonymous memory (no file, no descriptor), closed as Lava closes its segments."""
+    process memory (no file, no descriptor, no mapping of its own), released as Lava closes
+    its segments."""
 
     def __init__(self, size: int) -> None:
         self.size, self.name = size, None
-        self._mmap = mmap.mmap(-1, max(size, 1))
-        self.buf = memoryview(self._mmap)
+        self.buf = memoryview(bytearray(max(size, 1)))
 
     def close(self) -> None:
         self.buf.release()
-        self._mmap.close()
 
     def unlink(self) -> None:
         """Nothing to remove: no file backs it."""
@@ -96,14 +107,39 @@ def _private_segment(self: lava_shm.SharedMemoryManager, size: int) -> PrivateSe
 
 @contextlib.contextmanager
 def lava_actors_as_threads() -> Iterator[None]:
-    """Within the block, Lava's runtimes start their actors as threads, and their channels
-    live in private memory (see the module)."""
-    build_actor = MultiProcessing.build_actor
-    create = lava_shm.SharedMemoryManager.create_shared_memory
-    MultiProcessing.build_actor = _build_thread_actor  # type: ignore[method-assign]
-    lava_shm.SharedMemoryManager.create_shared_memory = _private_segment  # type: ignore
+    """Within the block, Lava's runtimes start their actors as threads, their channels live
+    in private memory, and their semaphores and error queues are threads' (see the module)."""
+    patches = [
+        (MultiProcessing, "build_actor", _build_thread_actor),
+        (lava_shm.SharedMemoryManager, "create_shared_memory", _private_segment),
+        (pypychannel, "Semaphore", threading.Semaphore),
+        (lava_runtime, "Queue", queue.Queue),
+    ]
+    saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
+    for owner, name, value in patches:
+        setattr(owner, name, value)
     try:
         yield
     finally:
-        MultiProcessing.build_actor = build_actor  # type: ignore[method-assign]
-        lava_shm.SharedMemoryManager.create_shared_memory = create  # type: ignore
+        for owner, name, value in saved:
+            setattr(owner, name, value)
+
+
+def check_memory_maps(processes: int, limit_file: str = "/proc/sys/vm/max_map_count") -> None:
+    """Refuse, before Lava compiles, a thread-hosted run that would pass Linux's limit of
+    memory maps per process: Lava gives every channel port a thread (a stack and its guard
+    page: two maps), about :data:`MAPS_PER_PROCESS` per Lava process in all (measured on
+    DenseNet-121: 2603 processes, 32 000 threads)."""
+    try:
+        with open(limit_file) as f:
+            limit = int(f.read())
+    except (OSError, ValueError):
+        return  # not Linux, or not readable: nothing to check against
+    need = MAPS_PER_PROCESS * processes
+    if need > limit:
+        raise RuntimeError(
+            f"{processes} Lava processes need about {need} memory maps in one process and "
+            f"this system allows {limit} (vm.max_map_count); raise it with "
+            f"`sudo sysctl -w vm.max_map_count={1 << (need - 1).bit_length()}`, "
+            "or skip Lava with --lava-samples 0"
+        )
