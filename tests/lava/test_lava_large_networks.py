@@ -28,7 +28,7 @@ from sjconvert.targets.lava.running import in_lava
 from sjconvert.targets.lava.running.in_lava import with_deep_stack
 from sjconvert.targets.lava.running.large_networks import (
     ThreadActor,
-    check_memory_maps,
+    check_system_limits,
     lava_actors_as_threads,
 )
 from tests.lava.parity import export_parity
@@ -153,13 +153,18 @@ def test_thread_hosted_channels_and_queues_add_no_memory_map():
         smm.shutdown()
 
 
-def test_too_many_processes_for_the_map_limit_are_refused_first(tmp_path):
-    """A thread-hosted run that would pass ``vm.max_map_count`` is refused before Lava
-    compiles, with the limit, the need and how to raise it."""
-    limit = tmp_path / "max_map_count"
-    limit.write_text("65530\n")
-    check_memory_maps(2000, str(limit))
-    with pytest.raises(RuntimeError, match=r"2603 Lava processes need about 78090 .*allows 65530"):
-        check_memory_maps(2603, str(limit))
-    with pytest.raises(RuntimeError, match=r"sysctl -w vm.max_map_count=131072"):
-        check_memory_maps(2603, str(limit))
+def test_too_many_processes_for_the_system_limits_are_refused_first(tmp_path):
+    """A thread-hosted run that would pass ``vm.max_map_count`` or ``kernel.pid_max`` is
+    refused before Lava compiles, with the limit, the need and how to raise it."""
+    (tmp_path / "vm").mkdir()
+    (tmp_path / "kernel").mkdir()
+    (tmp_path / "vm" / "max_map_count").write_text("65530\n")
+    (tmp_path / "kernel" / "pid_max").write_text("4194304\n")
+    check_system_limits(2000, str(tmp_path))
+    with pytest.raises(RuntimeError, match=r"2603 Lava processes need about 78090 memory maps"):
+        check_system_limits(2603, str(tmp_path))
+    (tmp_path / "vm" / "max_map_count").write_text("262144\n")
+    check_system_limits(2603, str(tmp_path))
+    (tmp_path / "kernel" / "pid_max").write_text("32768\n")
+    with pytest.raises(RuntimeError, match=r"33839 threads .*sysctl -w kernel.pid_max=65536"):
+        check_system_limits(2603, str(tmp_path))

@@ -40,7 +40,7 @@ from lava.proc.io.source import RingBuffer as Source
 
 from ..formats import procgraph_loader as loader
 from . import exact_conv
-from .large_networks import check_memory_maps, lava_actors_as_threads
+from .large_networks import check_system_limits, lava_actors_as_threads
 
 # Lava 0.10's compiler walks the process graph recursively, one Python frame per connected
 # process (``compiler_graphs.find_processes``; ``flatten_list_recursive`` one per list
@@ -202,7 +202,7 @@ def run_batched(
     if threads is None:  # each forked process holds ~25 MB: thousands do not fit in memory
         threads = len(leaves) + 2 > THREADS_ABOVE
     if threads:
-        check_memory_maps(len(leaves) + 2)
+        check_system_limits(len(leaves) + 2)
     hosts = lava_actors_as_threads() if threads else contextlib.nullcontext()
     with hosts:
         try:

@@ -48,6 +48,8 @@ from lava.magma.runtime.message_infrastructure.multiprocessing import MultiProce
 ACTOR_STACK_BYTES = 4 << 20
 # Memory maps per Lava process when actors are threads (Lava's port threads' stacks)
 MAPS_PER_PROCESS = 30
+# Threads per Lava process when actors are threads (its own and its channel ports')
+THREADS_PER_PROCESS = 13
 
 
 class ThreadActor(threading.Thread):
@@ -125,21 +127,28 @@ def lava_actors_as_threads() -> Iterator[None]:
             setattr(owner, name, value)
 
 
-def check_memory_maps(processes: int, limit_file: str = "/proc/sys/vm/max_map_count") -> None:
-    """Refuse, before Lava compiles, a thread-hosted run that would pass Linux's limit of
-    memory maps per process: Lava gives every channel port a thread (a stack and its guard
-    page: two maps), about :data:`MAPS_PER_PROCESS` per Lava process in all (measured on
-    DenseNet-121: 2603 processes, 32 000 threads)."""
-    try:
-        with open(limit_file) as f:
-            limit = int(f.read())
-    except (OSError, ValueError):
-        return  # not Linux, or not readable: nothing to check against
-    need = MAPS_PER_PROCESS * processes
-    if need > limit:
-        raise RuntimeError(
-            f"{processes} Lava processes need about {need} memory maps in one process and "
-            f"this system allows {limit} (vm.max_map_count); raise it with "
-            f"`sudo sysctl -w vm.max_map_count={1 << (need - 1).bit_length()}`, "
-            "or skip Lava with --lava-samples 0"
-        )
+def check_system_limits(processes: int, proc_sys: str = "/proc/sys") -> None:
+    """Refuse, before Lava compiles, a thread-hosted run that would pass a Linux limit: Lava
+    gives every channel port a thread, about :data:`THREADS_PER_PROCESS` per Lava process
+    (measured on DenseNet-121: 2603 processes, 32 430 threads), each thread an id under
+    ``kernel.pid_max`` (system-wide) and a stack and guard page, two of the
+    ``vm.max_map_count`` maps of one process (about :data:`MAPS_PER_PROCESS` in all)."""
+    limits = (
+        ("vm/max_map_count", "memory maps in one process", MAPS_PER_PROCESS),
+        ("kernel/pid_max", "threads (process ids, system-wide)", THREADS_PER_PROCESS),
+    )
+    for key, what, per_process in limits:
+        try:
+            with open(os.path.join(proc_sys, key)) as f:
+                limit = int(f.read())
+        except (OSError, ValueError):
+            continue  # not Linux, or not readable: nothing to check against
+        need = per_process * processes
+        if need > limit:
+            name = key.replace("/", ".")
+            raise RuntimeError(
+                f"{processes} Lava processes need about {need} {what} and this system "
+                f"allows {limit} ({name}); raise it with "
+                f"`sudo sysctl -w {name}={1 << (need - 1).bit_length()}`, "
+                "or skip Lava with --lava-samples 0"
+            )
