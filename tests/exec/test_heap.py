@@ -36,16 +36,24 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
 """
 
 
-@pytest.mark.skipif(not GLIBC, reason="the setting is glibc's (mallopt); elsewhere a no-op")
-def test_a_freed_block_is_reused_without_faulting_its_pages_again() -> None:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+def _faults(keep: bool) -> int:
+    """Minor page faults of the pattern in a fresh interpreter, the heap kept or not."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "SJCONVERT_KEEP_HEAP": "1" if keep else "0"}
     done = subprocess.run(
         [sys.executable, "-c", FAULTS], capture_output=True, text=True, env=env, timeout=120
     )
     took, faults = done.stdout.split()
-    assert took == "True"
-    # glibc's defaults: 18 000-46 000 (blocks mapped afresh); kept: 4096 at most
-    assert int(faults) < 8192
+    assert took == str(keep)
+    return int(faults)
+
+
+@pytest.mark.skipif(not GLIBC, reason="the setting is glibc's (mallopt); elsewhere a no-op")
+def test_a_freed_block_is_reused_without_faulting_its_pages_again() -> None:
+    """Measured, same interpreter: torch 2.13 (lean) 18 000-46 000 faults with glibc's
+    defaults, 0-4096 kept; torch 2.3.1 (the Lava environment) 69 000-80 000 and
+    12 000-18 000 (its allocator faults some pages afresh either way)."""
+    default, kept = _faults(False), _faults(True)
+    assert kept < default / 2, (kept, default)
 
 
 def test_the_setting_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
