@@ -51,10 +51,12 @@ LAVA_STACK_BYTES = 512 << 20  # virtual; a thread commits only the pages it touc
 # Networks of more Lava processes than this (leaves, source and harness) run with Lava's
 # actors as threads of one OS process (:mod:`.large_networks`): 400 forked ones hold ~10 GB.
 THREADS_ABOVE = 400
-# Messages a Lava channel buffers (Lava's default: 64). Under the Loihi protocol every port
-# sends once per step and its reader takes it in the same step, so two are room enough;
-# 64 buffers of every population's output held 16.9 GB for DenseNet-121.
-COMPILE_CONFIG = {"pypy_channel_size": 2}
+# Messages a Lava channel buffers when actors are threads (Lava's default: 64, kept for
+# forked runs). Under the Loihi protocol every port sends once per step and its reader takes
+# it in the same step; 64 buffers of every population's output held 16.9 GB for
+# DenseNet-121. Forked runs keep 64: GoogLeNet and Inception v3 stalled in the census with
+# 2 (not diagnosed), and GoogLeNet's 50-sample parity was measured with 64.
+THREADED_COMPILE_CONFIG = {"pypy_channel_size": 2}
 # How long a run that raised may take to stop before its actors are abandoned
 STOP_FAILED_SECONDS = 60
 
@@ -204,11 +206,12 @@ def run_batched(
     if threads:
         check_system_limits(len(leaves) + 2)
     hosts = lava_actors_as_threads() if threads else contextlib.nullcontext()
+    compile_config = dict(THREADED_COMPILE_CONFIG) if threads else None
     with hosts:
         try:
             for done in range(0, n, chunk):
                 k = min(chunk, n - done)
-                src.run(RunSteps(num_steps=k * steps), cfg, compile_config=COMPILE_CONFIG)
+                src.run(RunSteps(num_steps=k * steps), cfg, compile_config=compile_config)
                 if report:
                     report(done + k, n)
         except BaseException:
