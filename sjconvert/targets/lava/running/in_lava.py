@@ -201,10 +201,11 @@ def run_batched(
         select_tag="fixed_pt", exception_proc_model_map={harness: harness_model(harness), **ours}
     )
     built = time.perf_counter()
+    processes = len(leaves) + 2  # with the source and the harness
     if threads is None:  # each forked process holds ~25 MB: thousands do not fit in memory
-        threads = len(leaves) + 2 > THREADS_ABOVE
+        threads = processes > THREADS_ABOVE
     if threads:
-        check_system_limits(len(leaves) + 2)
+        check_system_limits(processes)
     hosts = lava_actors_as_threads() if threads else contextlib.nullcontext()
     compile_config = dict(THREADED_COMPILE_CONFIG) if threads else None
     with hosts:
