@@ -19,41 +19,40 @@ ROOT = Path(__file__).resolve().parents[2]
 GLIBC = platform.libc_ver()[0] == "glibc"
 
 
-# in a fresh interpreter, as a user's run: the test runner's own threads and heap differ
-FAULTS = """
-import resource, torch
+# in a fresh interpreter, as a user's run: the test runner's own heap differs
+KEPT = """
+import ctypes
 from sjconvert.exec import heap
 print(heap.keep_freed_memory())
-def block():  # a schedule's pattern: each value read by the next, then freed
-    a = torch.ones(4 << 20)  # 16 MiB: 4096 pages
-    for n in (3 << 20, 2 << 20, 4 << 20, 1 << 20):
-        a = torch.ones(n) + a[:1]
-block()  # the heap grows to hold them once
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(8):
-    block()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+libc = ctypes.CDLL(None)
+libc.sbrk.restype, libc.sbrk.argtypes = ctypes.c_void_p, [ctypes.c_ssize_t]
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+block = libc.malloc(24 << 20)  # a schedule's largest temporal tensor is 16 MiB
+top = libc.sbrk(0)
+libc.free(block)
+print(block < top, libc.sbrk(0) == top)
 """
 
 
-def _faults(keep: bool) -> int:
-    """Minor page faults of the pattern in a fresh interpreter, the heap kept or not."""
+def _where_a_freed_block_goes(keep: bool) -> tuple[str, str, str]:
+    """(settings taken, block from the heap, heap kept after its free) in a fresh interpreter."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "SJCONVERT_KEEP_HEAP": "1" if keep else "0"}
     done = subprocess.run(
-        [sys.executable, "-c", FAULTS], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-c", KEPT], capture_output=True, text=True, env=env, timeout=120
     )
-    took, faults = done.stdout.split()
-    assert took == str(keep)
-    return int(faults)
+    taken, from_heap, kept = done.stdout.split()
+    return taken, from_heap, kept
 
 
 @pytest.mark.skipif(not GLIBC, reason="the setting is glibc's (mallopt); elsewhere a no-op")
-def test_a_freed_block_is_reused_without_faulting_its_pages_again() -> None:
-    """Measured, same interpreter: torch 2.13 (lean) 18 000-46 000 faults with glibc's
-    defaults, 0-4096 kept; torch 2.3.1 (the Lava environment) 69 000-80 000 and
-    12 000-18 000 (its allocator faults some pages afresh either way)."""
-    default, kept = _faults(False), _faults(True)
-    assert kept < default / 2, (kept, default)
+def test_a_freed_block_stays_in_the_heap_for_the_next_one() -> None:
+    """With glibc's defaults a 24 MiB block is mapped on its own and unmapped when freed, so
+    the next one faults every page again (measured on the trained ConvNeXt: 30 000-48 000
+    faults a run). Kept, it comes from the heap and the heap does not shrink when it is freed.
+    Checked on the program break, not on page faults: those vary with torch's allocator."""
+    assert _where_a_freed_block_goes(False) == ("False", "False", "True")
+    assert _where_a_freed_block_goes(True) == ("True", "True", "True")
 
 
 def test_the_setting_can_be_turned_off(monkeypatch: pytest.MonkeyPatch) -> None:
