@@ -17,13 +17,13 @@ from sjconvert.targets.lava.formats.procgraph import ProcGraph
 from sjconvert.targets.lava.running.in_lava import run_batched
 
 
-def assert_parity(pg: ProcGraph, path: Path, x: np.ndarray, threads: bool | None = None) -> Trace:
+def assert_parity(pg: ProcGraph, path: Path, x: np.ndarray, threads: bool = True) -> Trace:
     """``x``: ``[T, N, *Lava input shape]`` messages; ``path``: the file Lava loads;
-    ``threads``: how Lava hosts its actors (``run_batched``'s choice when ``None``)."""
+    ``threads``: Lava's actors are threads of one process (its default), or forked."""
     ours = simulate(pg, x)
     with tempfile.TemporaryDirectory() as tmp:
         lava = run_batched(str(path), x, tmp, threads=threads)
-    assert threads is None or bool(lava["threads"]) == threads
+    assert bool(lava["threads"]) == threads
     keys = [k for k in lava if k.startswith("spikes/")]
     assert len(keys) == len(ours.spikes)
     for (name, mine), key in zip(ours.spikes.items(), keys, strict=True):
@@ -33,9 +33,7 @@ def assert_parity(pg: ProcGraph, path: Path, x: np.ndarray, threads: bool | None
     return ours
 
 
-def export_parity(
-    exp: LoihiExport, xq: np.ndarray, tmp: Path, threads: bool | None = None
-) -> Trace:
+def export_parity(exp: LoihiExport, xq: np.ndarray, tmp: Path, threads: bool = True) -> Trace:
     """Write ``exp`` (NetX or process graph) and check it on integer input ``xq``
     (``[N, ...]``, PyTorch layout)."""
     name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"

@@ -15,6 +15,8 @@ and sync protocol, so the same messages; and Lava's channels keep no file descri
 import itertools
 import os
 import sys
+import threading
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -24,7 +26,6 @@ from lava.proc.dense.process import Dense
 
 from sjconvert import ann2snn
 from sjconvert.targets.lava.build import to_loihi
-from sjconvert.targets.lava.running import in_lava
 from sjconvert.targets.lava.running.in_lava import with_deep_stack
 from sjconvert.targets.lava.running.large_networks import (
     ThreadActor,
@@ -72,21 +73,24 @@ def test_deep_stack_hands_errors_to_the_caller() -> None:
         with_deep_stack(fail, "from the lava thread")
 
 
-def test_lava_with_thread_actors_matches_our_fixed_point(tmp_path, monkeypatch):
-    """Max-pool trees, a residual skip with a delay and a concat, hosted as threads because
-    the network has more processes than the threshold (lowered here to 5): every
-    population's messages at every step and the output state equal our fixed point's."""
+@pytest.mark.parametrize("threads", [True, False], ids=["threads", "forked"])
+def test_lava_hosted_either_way_matches_our_fixed_point(tmp_path, monkeypatch, threads):
+    """Max-pool trees, a residual skip with a delay and a concat, with Lava's actors as
+    threads (the default) or forked processes: every population's messages at every step
+    and the output state equal our fixed point's."""
     built: list[ThreadActor] = []
     start = ThreadActor.start
     monkeypatch.setattr(ThreadActor, "start", lambda self: (built.append(self), start(self)))
-    monkeypatch.setattr(in_lava, "THREADS_ABOVE", 5)
     x = np.random.default_rng(5).normal(0, 1, (16, 2, 10, 10)).astype(np.float32)
     snn = ann2snn(PoolNet().eval(), [torch.from_numpy(x)]).snn
     exp = to_loihi(snn, 3, x_max=float(np.abs(x).max()))
-    ours = export_parity(exp, exp.graph.encode(x[:3]), tmp_path)
+    ours = export_parity(exp, exp.graph.encode(x[:3]), tmp_path, threads)
     assert ours.spikes[exp.graph.output["process"]][exp.net.latency :].any()
-    assert len(built) > len(exp.graph.processes)  # every process, the source, the harness
-    assert all(not actor.is_alive() for actor in built)  # stopped with the run
+    if threads:  # every process, the source, the harness
+        assert len(built) > len(exp.graph.processes)
+        assert all(not actor.is_alive() for actor in built)  # stopped with the run
+    else:
+        assert not built
 
 
 def test_thread_hosted_channels_hold_no_file_descriptor():
@@ -116,12 +120,25 @@ def test_thread_hosted_channels_hold_no_file_descriptor():
         smm.shutdown()  # closes every segment, the private ones too
 
 
-def test_thread_hosted_channels_and_queues_add_no_memory_map():
-    """Each ``multiprocessing`` semaphore (two per Lava channel) and each runtime error
-    queue (three locks) is a mapped file: DenseNet-121's passed Linux's 65 530 maps per
-    process. Under ``lava_actors_as_threads`` they are threads' primitives, and a channel's
-    buffer is ordinary memory: none adds a mapping."""
-    from lava.magma.compiler.channels import pypychannel
+def _channels(smm, n: int) -> list:
+    from lava.magma.compiler.channels.pypychannel import PyPyChannel
+
+    made = [
+        PyPyChannel(SimpleNamespace(smm=smm), f"a{i}", f"b{i}", (3,), np.int32, 2) for i in range(n)
+    ]
+    for channel in made:
+        channel.src_port.start()
+        channel.dst_port.start()
+    return made
+
+
+def test_thread_hosted_channels_add_no_thread_and_no_memory_map():
+    """Each Lava channel holds two ``multiprocessing`` semaphores (mapped files) and starts a
+    thread per port, each runtime error queue three locks: DenseNet-121's 2603 Lava
+    processes ran 42 877 threads and passed Linux's 65 530 maps per process. Under
+    ``lava_actors_as_threads`` a channel's ports hand messages over in the caller's thread
+    and its buffer is ordinary memory: no thread, no mapping; messages keep their order and
+    a full channel still blocks its writer's ``probe``."""
     from lava.magma.runtime import runtime as lava_runtime
     from lava.magma.runtime.message_infrastructure.shared_memory_manager import (
         SharedMemoryManager,
@@ -131,24 +148,52 @@ def test_thread_hosted_channels_and_queues_add_no_memory_map():
         with open("/proc/self/maps") as f:
             return sum(1 for _ in f)
 
-    def make(smm: SharedMemoryManager) -> list:
-        made = [pypychannel.Semaphore(0) for _ in range(200)]
-        made += [lava_runtime.Queue() for _ in range(50)]
-        return made + [smm.create_shared_memory(256) for _ in range(100)]
+    smm = SharedMemoryManager()
+    smm.start()
+    threads, before = threading.active_count(), maps()
+    try:
+        with lava_actors_as_threads():
+            ours = _channels(smm, 100) + [lava_runtime.Queue() for _ in range(50)]
+        assert maps() - before < 10 and threading.active_count() == threads
+        send, recv = ours[0].src_port, ours[0].dst_port
+        assert not recv.probe()
+        send.send(np.array([1, 2, 3]))
+        send.send(np.array([4, 5, 6]))
+        assert recv.probe() and not send.probe()  # two slots, both full
+        assert recv.recv().tolist() == [1, 2, 3] and send.probe()
+        assert recv.recv().tolist() == [4, 5, 6] and not recv.probe()
+        before = maps()
+        plain = _channels(smm, 100)
+        assert maps() - before >= 200 and threading.active_count() >= threads + 200
+    finally:
+        for channel in ours[:100] + locals().get("plain", []):
+            channel.src_port.join()
+            channel.dst_port.join()
+        smm.shutdown()
+
+
+def test_a_thread_hosted_message_wakes_a_waiting_selector():
+    """A reader waiting in Lava's ``CspSelector`` is woken by the writer's own thread."""
+    from lava.magma.compiler.channels.pypychannel import CspSelector
+    from lava.magma.runtime.message_infrastructure.shared_memory_manager import (
+        SharedMemoryManager,
+    )
 
     smm = SharedMemoryManager()
     smm.start()
     try:
-        before = maps()
         with lava_actors_as_threads():
-            threads = make(smm)
-        assert maps() - before < 10
-        sem = threads[0]
-        sem.release()
-        assert sem.acquire(timeout=1)
-        before = maps()
-        plain = make(smm)
-        assert maps() - before >= 200 + 50 and len(plain) == len(threads)
+            (channel,) = _channels(smm, 1)
+        got: list = []
+        reader = threading.Thread(
+            target=lambda: got.append(CspSelector().select((channel.dst_port, lambda: "msg")))
+        )
+        reader.start()
+        reader.join(0.2)
+        assert reader.is_alive()  # nothing sent yet
+        channel.src_port.send(np.array([7, 8, 9]))
+        reader.join(5)
+        assert got == ["msg"] and channel.dst_port.recv().tolist() == [7, 8, 9]
     finally:
         smm.shutdown()
 
@@ -159,12 +204,12 @@ def test_too_many_processes_for_the_system_limits_are_refused_first(tmp_path):
     (tmp_path / "vm").mkdir()
     (tmp_path / "kernel").mkdir()
     (tmp_path / "vm" / "max_map_count").write_text("65530\n")
-    (tmp_path / "kernel" / "pid_max").write_text("4194304\n")
-    check_system_limits(1900, str(tmp_path))
-    with pytest.raises(RuntimeError, match=r"2603 Lava processes need about 88502 memory maps"):
-        check_system_limits(2603, str(tmp_path))
-    (tmp_path / "vm" / "max_map_count").write_text("262144\n")
-    check_system_limits(2603, str(tmp_path))
     (tmp_path / "kernel" / "pid_max").write_text("32768\n")
-    with pytest.raises(RuntimeError, match=r"44251 threads .*sysctl -w kernel.pid_max=65536"):
-        check_system_limits(2603, str(tmp_path))
+    check_system_limits(2603, str(tmp_path))  # DenseNet-121, within Linux's defaults
+    with pytest.raises(RuntimeError, match=r"30000 Lava processes need about 90000 memory maps"):
+        check_system_limits(30000, str(tmp_path))
+    (tmp_path / "vm" / "max_map_count").write_text("262144\n")
+    check_system_limits(30000, str(tmp_path))
+    (tmp_path / "kernel" / "pid_max").write_text("16384\n")
+    with pytest.raises(RuntimeError, match=r"30000 threads .*sysctl -w kernel.pid_max=32768"):
+        check_system_limits(30000, str(tmp_path))

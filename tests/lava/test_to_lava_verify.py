@@ -56,5 +56,5 @@ def test_verify_reports_parity_and_accuracy(
     assert lava["prediction_agreement"] == 1.0
     assert lava["accuracy"] == lava["fixed_point_accuracy"]
     assert lava["network"] == ("unrolled twin" if unroll else "as written")
-    assert lava["actors"] == "processes"  # a small network: one forked process each
+    assert lava["actors"] == "threads"  # Lava's actors as threads of one process
     assert lava.get("twin_equals_network", True)

@@ -14,16 +14,29 @@ while ``|sum| < 2**53`` (Loihi's 24-bit messages and 8-bit weights stay far belo
 result is bit for bit Lava's. An all-zero input gives zeros at once.
 :func:`use_in_lava` installs it in Lava's module for the run of :mod:`.in_lava`, before the
 runtime forks its process models; every other part of Lava's ``Conv`` model (ports,
-precision, clamping) stays Lava's. ``tests/lava/test_exact_conv.py`` checks it against
-``conv_scipy`` itself.
+precision, clamping) stays Lava's. When Lava's actors are threads of one process
+(:mod:`.large_networks`), the matrix products run on a pool of :data:`PRODUCT_THREADS`
+threads: numpy releases the GIL in BLAS, and OpenBLAS (built for 128 threads) terminated
+DenseNet-121's run of 2603 actor threads with "too many memory regions".
+``tests/lava/test_exact_conv.py`` checks it against ``conv_scipy`` itself.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+
+PRODUCT_THREADS = 2  # threads that call BLAS when Lava's actors are threads
+_pool: ThreadPoolExecutor | None = None  # set by use_in_lava(threads=True)
+
+
+def _product(a: np.ndarray, b: np.ndarray, axes: Any) -> np.ndarray:
+    if _pool is None:
+        return np.tensordot(a, b, axes)
+    return _pool.submit(np.tensordot, a, b, axes).result()
 
 
 def conv(
@@ -57,13 +70,19 @@ def conv(
     for g in range(groups):
         part = windows[:, :, g * c_g : (g + 1) * c_g]  # [X', Y', C_g, k0, k1]
         w = kernel[g * k_g : (g + 1) * k_g]  # [K_g, k0, k1, C_g]
-        out[:, :, g * k_g : (g + 1) * k_g] = np.tensordot(part, w, ((2, 3, 4), (3, 1, 2)))
+        out[:, :, g * k_g : (g + 1) * k_g] = _product(part, w, ((2, 3, 4), (3, 1, 2)))
     return out.astype(weight.dtype)
 
 
-def use_in_lava() -> None:
+def use_in_lava(threads: bool = False) -> None:
     """Make Lava's ``Conv`` models compute with :func:`conv` (in this process and the
-    process models it forks)."""
+    process models it forks); ``threads``: the actors are threads, and the matrix products
+    run on :data:`PRODUCT_THREADS` threads of a pool."""
+    global _pool
     from lava.proc.conv import utils
 
     utils.conv = conv
+    if not threads:  # a forked model has no pool threads: a product sent there never returns
+        _pool = None
+    elif _pool is None:
+        _pool = ThreadPoolExecutor(PRODUCT_THREADS, thread_name_prefix="exact-conv")

@@ -48,9 +48,10 @@ from .large_networks import check_system_limits, lava_actors_as_threads
 # their synapses) passes Python's default limit of 1000 frames. Its runs get these instead.
 LAVA_RECURSION_LIMIT = 100_000
 LAVA_STACK_BYTES = 512 << 20  # virtual; a thread commits only the pages it touches
-# Networks of more Lava processes than this (leaves, source and harness) run with Lava's
-# actors as threads of one OS process (:mod:`.large_networks`): 400 forked ones hold ~10 GB.
-THREADS_ABOVE = 400
+# Lava's actors are threads of one OS process by default (:mod:`.large_networks`): measured
+# 2026-12-07 on the census's random-weight ResNet-18 and GoogLeNet (2 samples, every step),
+# 8.1 s and 64 s as threads against 9.3 s and 111 s forked, each forked process holding
+# ~25 MB (GoogLeNet's 328: 8.3 GB). ``threads=False`` (``--actors processes``) forks them.
 # Messages a Lava channel buffers when actors are threads (Lava's default: 64, kept for
 # forked runs). Under the Loihi protocol every port sends once per step and its reader takes
 # it in the same step; 64 buffers of every population's output held 16.9 GB for
@@ -155,19 +156,17 @@ def run_batched(
     chunk: int = 10,
     report: Any = None,
     scipy_conv: bool = False,
-    threads: bool | None = None,
+    threads: bool = True,
 ) -> dict[str, np.ndarray]:
     """Run ``x`` (``[T, N, *input shape]`` integers) through the artifact or NetX file at
     ``path``; returns every population's messages ``[T, N, *shape]`` (``spikes/<name>``:
     process name, or NetX layer index), ``state`` (the output's state Var) and timings.
     Lava's ``Conv`` models compute with :func:`.exact_conv.conv` (bit for bit Lava's
     ``conv_scipy``; 20× faster on a 64-channel 3 × 3 layer) unless ``scipy_conv``.
-    ``threads``: host Lava's actors as threads (:mod:`.large_networks`) rather than forked
-    processes; ``None`` does so for networks of more than :data:`THREADS_ABOVE` processes."""
+    ``threads``: host Lava's actors as threads of this process (:mod:`.large_networks`)
+    rather than as forked processes."""
     steps, n = x.shape[:2]
     start = time.perf_counter()
-    if not scipy_conv:
-        exact_conv.use_in_lava()
     ours: dict[Any, type] = {}
     if path.endswith(".npz"):
         graph, arrays = loader.load(path)
@@ -202,10 +201,10 @@ def run_batched(
     )
     built = time.perf_counter()
     processes = len(leaves) + 2  # with the source and the harness
-    if threads is None:  # each forked process holds ~25 MB: thousands do not fit in memory
-        threads = processes > THREADS_ABOVE
     if threads:
         check_system_limits(processes)
+    if not scipy_conv:
+        exact_conv.use_in_lava(threads)
     hosts = lava_actors_as_threads() if threads else contextlib.nullcontext()
     compile_config = dict(THREADED_COMPILE_CONFIG) if threads else None
     with hosts:
@@ -291,12 +290,12 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument(
         "--actors",
-        choices=["auto", "processes", "threads"],
-        default="auto",
-        help=f"how Lava's actors are hosted (auto: threads above {THREADS_ABOVE} processes)",
+        choices=["processes", "threads"],
+        default="threads",
+        help="how Lava's actors are hosted: threads of this process, or forked processes",
     )
     args = parser.parse_args(argv)
-    threads = {"auto": None, "processes": False, "threads": True}[args.actors]
+    threads = args.actors == "threads"
 
     def report(done: int, total: int) -> None:
         print(f"progress {done} {total}", flush=True)

@@ -25,7 +25,19 @@ each of a queue's three locks is a file mapped into memory. With thousands of pr
 channels, these mappings, the segments' and the threads' stacks passed Linux's default limit
 of 65 530 memory maps per process (``vm.max_map_count``; DenseNet-121: "OSError: [Errno 12]
 Cannot allocate memory" in a ``SemLock``, as Lava's runtime started). Between threads of
-one process, ``threading.Semaphore`` and ``queue.Queue`` do the same work with no file.
+one process, ``queue.Queue`` does the same work with no file.
+
+**Ports without threads.** Lava's channel ports each start a thread that waits on the
+channel's ``req`` (or ``ack``) semaphore and, when it is released, counts the message in
+(or the slot free) and wakes the reader's selector: about 16 threads per Lava process, a
+message handed from the writer to that thread and on to the reader. DenseNet-121's 2603
+Lava processes ran 42 877 threads, and stepping one sample used 4439 s of the kernel's time
+switching them in 60 minutes (294 s of user time) without finishing. Between threads of one
+process the writer can do that counting itself: :class:`Handoff` is the ``req`` and ``ack``
+whose ``release`` runs the port's callback at once, in the releasing thread, and
+:class:`ThreadSendPort` / :class:`ThreadRecvPort` are Lava's ports with that callback and
+no thread. The callbacks' bodies are Lava's (``_ack_callback``, ``_req_callback``), so the
+order of messages on every channel and what each selector sees are unchanged.
 """
 
 from __future__ import annotations
@@ -38,6 +50,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import numpy as np
 from lava.magma.compiler.channels import pypychannel
 from lava.magma.runtime import runtime as lava_runtime
 from lava.magma.runtime.message_infrastructure import shared_memory_manager as lava_shm
@@ -46,10 +59,12 @@ from lava.magma.runtime.message_infrastructure.multiprocessing import MultiProce
 # Per actor: its model's Python frames (a model's ``run`` loop is shallow) and its channel
 # threads'. Virtual size; a thread commits the pages it touches.
 ACTOR_STACK_BYTES = 4 << 20
-# Memory maps per Lava process when actors are threads (Lava's port threads' stacks)
-MAPS_PER_PROCESS = 34
-# Threads per Lava process when actors are threads (its own and its channel ports')
-THREADS_PER_PROCESS = 17
+# Memory maps per Lava process when actors are threads (its thread's stack and guard page,
+# and its share of the runtime's; DenseNet-121: 6671 maps for 2603 Lava processes)
+MAPS_PER_PROCESS = 3
+# Threads per Lava process when actors are threads and ports have none (its actor's;
+# DenseNet-121: 2609 threads for 2603 Lava processes)
+THREADS_PER_PROCESS = 1
 
 
 class ThreadActor(threading.Thread):
@@ -107,14 +122,86 @@ def _private_segment(self: lava_shm.SharedMemoryManager, size: int) -> PrivateSe
     return segment
 
 
+class Handoff:
+    """A channel's ``req`` or ``ack`` semaphore between threads of one process: ``release``
+    runs the callback its port registered (the work Lava's port thread did on acquiring)."""
+
+    def __init__(self, value: int = 0) -> None:
+        self.on_release: Callable[[], None] = _unregistered
+
+    def release(self) -> None:
+        self.on_release()
+
+
+def _unregistered() -> None:
+    raise RuntimeError("a Lava channel was released before its port was built")
+
+
+class ThreadSendPort(pypychannel.CspSendPort):
+    """Lava's send port with no thread: a message read by the receiver frees its slot at
+    once (the body of ``CspSendPort._ack_callback``)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._semaphore = threading.BoundedSemaphore(self._size)
+        self._ack.on_release = self._acknowledged
+
+    def start(self) -> None:
+        self._array = _slots(self)
+
+    def _acknowledged(self) -> None:
+        if self._done:
+            return
+        not_full = self.probe()
+        self._semaphore.release()
+        if self.observer and not not_full:
+            self.observer()
+
+
+class ThreadRecvPort(pypychannel.CspRecvPort):
+    """Lava's receive port with no thread: a message sent is counted in at once (the body of
+    ``CspRecvPort._req_callback``). Its queue exists from construction, so a message sent
+    before the receiving actor has started its ports waits there."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._queue = pypychannel.CspRecvQueue(self._size)
+        self._req.on_release = self._delivered
+
+    def start(self) -> None:
+        if self._dtype == 4:  # as Lava's start: LavaCDataType.INT32
+            self._dtype = np.int32
+        self._array = _slots(self)
+
+    def _delivered(self) -> None:
+        if self._done:
+            return
+        not_empty = self.probe()
+        self._queue.put_nowait(0)
+        if self.observer and not not_empty:
+            self.observer()
+
+
+def _slots(port: pypychannel.CspSendPort | pypychannel.CspRecvPort) -> list[np.ndarray]:
+    """The channel buffer's ``size`` message slots, as Lava's ``start`` makes them."""
+    n = port._nbytes
+    return [
+        np.ndarray(port._shape, port._dtype, buffer=port._shm.buf[n * i : n * (i + 1)])
+        for i in range(port._size)
+    ]
+
+
 @contextlib.contextmanager
 def lava_actors_as_threads() -> Iterator[None]:
     """Within the block, Lava's runtimes start their actors as threads, their channels live
-    in private memory, and their semaphores and error queues are threads' (see the module)."""
+    in private memory, their ports hand messages over without threads, and their error
+    queues are threads' (see the module)."""
     patches = [
         (MultiProcessing, "build_actor", _build_thread_actor),
         (lava_shm.SharedMemoryManager, "create_shared_memory", _private_segment),
-        (pypychannel, "Semaphore", threading.Semaphore),
+        (pypychannel, "Semaphore", Handoff),
+        (pypychannel, "CspSendPort", ThreadSendPort),
+        (pypychannel, "CspRecvPort", ThreadRecvPort),
         (lava_runtime, "Queue", queue.Queue),
     ]
     saved = [(owner, name, getattr(owner, name)) for owner, name, _ in patches]
@@ -129,10 +216,10 @@ def lava_actors_as_threads() -> Iterator[None]:
 
 def check_system_limits(processes: int, proc_sys: str = "/proc/sys") -> None:
     """Refuse, before Lava compiles, a thread-hosted run that would pass a Linux limit: Lava
-    gives every channel port a thread, about :data:`THREADS_PER_PROCESS` per Lava process,
-    each an id under ``kernel.pid_max`` (system-wide) and a stack and guard page, two of the
-    ``vm.max_map_count`` maps of one process (about :data:`MAPS_PER_PROCESS` in all).
-    Measured on DenseNet-121: 2603 Lava processes, 42 877 threads, 87 376 maps."""
+    process's actor is a thread, each an id under ``kernel.pid_max`` (system-wide) and a stack
+    and guard page, two of the ``vm.max_map_count`` maps of one process. Measured on
+    DenseNet-121 (2603 Lava processes) with Lava's port threads: 42 877 threads, 87 376 maps;
+    without them 2609 threads and 6671 maps, within Linux's defaults."""
     limits = (
         ("vm/max_map_count", "memory maps in one process", MAPS_PER_PROCESS),
         ("kernel/pid_max", "threads (process ids, system-wide)", THREADS_PER_PROCESS),
