@@ -16,6 +16,7 @@ import itertools
 import os
 import sys
 import threading
+from multiprocessing.managers import BaseManager
 from types import SimpleNamespace
 
 import numpy as np
@@ -81,6 +82,9 @@ def test_lava_hosted_either_way_matches_our_fixed_point(tmp_path, monkeypatch, t
     built: list[ThreadActor] = []
     start = ThreadActor.start
     monkeypatch.setattr(ThreadActor, "start", lambda self: (built.append(self), start(self)))
+    servers: list[BaseManager] = []  # Lava's shared-memory manager forks a server process
+    serve = BaseManager.start
+    monkeypatch.setattr(BaseManager, "start", lambda self: (servers.append(self), serve(self)))
     x = np.random.default_rng(5).normal(0, 1, (16, 2, 10, 10)).astype(np.float32)
     snn = ann2snn(PoolNet().eval(), [torch.from_numpy(x)]).snn
     exp = to_loihi(snn, 3, x_max=float(np.abs(x).max()))
@@ -89,8 +93,9 @@ def test_lava_hosted_either_way_matches_our_fixed_point(tmp_path, monkeypatch, t
     if threads:  # every process, the source, the harness
         assert len(built) > len(exp.graph.processes)
         assert all(not actor.is_alive() for actor in built)  # stopped with the run
+        assert not servers  # no process to outlive a run killed by a signal
     else:
-        assert not built
+        assert not built and servers
 
 
 def test_thread_hosted_channels_hold_no_file_descriptor():

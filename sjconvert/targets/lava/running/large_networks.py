@@ -17,7 +17,8 @@ descriptors for its life (Python's and its ``mmap``'s): DenseNet-121's channels 
 ports, the runtime's command ports, our harness's reference ports) passed the limit of
 20 000 open files ("Too many open files"). When every actor is a thread of this process,
 a channel's buffer needs no file: :class:`PrivateSegment` is ordinary process memory, with
-the ``buf``, ``close`` and ``unlink`` Lava uses.
+the ``buf``, ``close`` and ``unlink`` Lava uses, and Lava's shared-memory manager starts no
+server process.
 
 **Thread primitives.** Each channel also holds two ``multiprocessing`` semaphores, and the
 runtime a ``multiprocessing.Queue`` per process for its build errors: each semaphore and
@@ -122,6 +123,17 @@ def _private_segment(self: lava_shm.SharedMemoryManager, size: int) -> PrivateSe
     return segment
 
 
+def _no_manager_process(self: lava_shm.SharedMemoryManager) -> None:
+    """Lava's ``start``, with no segment to serve: no server process is forked (one that
+    outlived a run killed by a signal, as OpenBLAS's abort did)."""
+
+
+def _close_private_segments(self: lava_shm.SharedMemoryManager) -> None:
+    for segment in self._shared_memory_handles:
+        segment.close()
+    self._shared_memory_handles.clear()
+
+
 class Handoff:
     """A channel's ``req`` or ``ack`` semaphore between threads of one process: ``release``
     runs the callback its port registered (the work Lava's port thread did on acquiring)."""
@@ -199,6 +211,8 @@ def lava_actors_as_threads() -> Iterator[None]:
     patches = [
         (MultiProcessing, "build_actor", _build_thread_actor),
         (lava_shm.SharedMemoryManager, "create_shared_memory", _private_segment),
+        (lava_shm.SharedMemoryManager, "start", _no_manager_process),
+        (lava_shm.SharedMemoryManager, "shutdown", _close_private_segments),
         (pypychannel, "Semaphore", Handoff),
         (pypychannel, "CspSendPort", ThreadSendPort),
         (pypychannel, "CspRecvPort", ThreadRecvPort),
