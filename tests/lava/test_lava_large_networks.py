@@ -27,6 +27,7 @@ from lava.proc.dense.process import Dense
 
 from sjconvert import ann2snn
 from sjconvert.targets.lava.build import to_loihi
+from sjconvert.targets.lava.running import in_lava
 from sjconvert.targets.lava.running.in_lava import with_deep_stack
 from sjconvert.targets.lava.running.large_networks import (
     ThreadActor,
@@ -218,3 +219,20 @@ def test_too_many_processes_for_the_system_limits_are_refused_first(tmp_path):
     (tmp_path / "kernel" / "pid_max").write_text("16384\n")
     with pytest.raises(RuntimeError, match=r"30000 threads .*sysctl -w kernel.pid_max=32768"):
         check_system_limits(30000, str(tmp_path))
+
+
+def test_a_failed_run_is_stopped_quietly_or_abandoned(monkeypatch):
+    """After a run raised, Lava's ``stop`` may raise too, or wait forever on actors that
+    never started: neither may hide the run's own error or hold the subprocess."""
+
+    class Failing:
+        def stop(self) -> None:
+            raise RuntimeError("the runtime never started")
+
+    class Hanging:
+        def stop(self) -> None:
+            threading.Event().wait()
+
+    in_lava._stop_failed_run(Failing())  # returns: the stop's own error is dropped
+    monkeypatch.setattr(in_lava, "STOP_FAILED_SECONDS", 0.2)
+    in_lava._stop_failed_run(Hanging())  # returns after the limit

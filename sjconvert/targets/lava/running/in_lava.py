@@ -233,9 +233,12 @@ def run_batched(
 def _stop_failed_run(src: AbstractProcess) -> None:
     """Stop a run that raised, giving up after :data:`STOP_FAILED_SECONDS`: a runtime that
     failed while starting can leave actors that Lava's ``stop`` waits for forever."""
-    stopper = threading.Thread(
-        target=contextlib.suppress(Exception)(src.stop), name="lava-stop", daemon=True
-    )
+
+    def stop() -> None:  # the run's own error is the one to report
+        with contextlib.suppress(Exception):
+            src.stop()
+
+    stopper = threading.Thread(target=stop, name="lava-stop", daemon=True)
     stopper.start()
     stopper.join(STOP_FAILED_SECONDS)
 
