@@ -57,8 +57,8 @@ from lava.magma.runtime import runtime as lava_runtime
 from lava.magma.runtime.message_infrastructure import shared_memory_manager as lava_shm
 from lava.magma.runtime.message_infrastructure.multiprocessing import MultiProcessing
 
-# Per actor: its model's Python frames (a model's ``run`` loop is shallow) and its channel
-# threads'. Virtual size; a thread commits the pages it touches.
+# Per actor: its model's Python frames (a model's ``run`` loop is shallow; its ports start no
+# thread). Virtual size; a thread commits the pages it touches.
 ACTOR_STACK_BYTES = 4 << 20
 # Memory maps per Lava process when actors are threads (its thread's stack and guard page,
 # and its share of the runtime's; DenseNet-121: 6671 maps for 2603 Lava processes)
