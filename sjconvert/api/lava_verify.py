@@ -161,10 +161,12 @@ def _lava_report(check: LavaCheck, k: int, accuracy: float, fixed: float) -> dic
         "samples_compared": int(check.lava.state.shape[1]),  # Lava's state: [T, N, ...]
         "network": check.network,
         **extra,
-        "seconds": check.lava.seconds,
+        "seconds": check.lava.seconds,  # Lava's runs, summed
+        "wall_seconds": check.wall_seconds,
+        "workers": check.workers,
         "build_seconds": check.lava.extra["build_seconds"],
         "actors": "threads" if check.lava.extra.get("threads") else "processes",
-        "samples_per_minute": 60 * k / check.lava.seconds,
+        "samples_per_minute": 60 * k / max(check.wall_seconds, 1e-9),
         "accuracy": accuracy,
         "fixed_point_accuracy": fixed,
         "spike_agreement": check.agreement.layers,

@@ -10,12 +10,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sjconvert.ir import nodes as ir
-from sjconvert.targets.lava import verification
+from sjconvert.targets.lava import run_plan
 from sjconvert.targets.lava.build import to_loihi
 from sjconvert.targets.lava.fixed_point import neuron_models as neurons
 from sjconvert.targets.lava.fixed_point import synapse_models
 from sjconvert.targets.lava.fixed_point.simulator import last_useful_steps, simulate
-from sjconvert.targets.lava.verification import group_size
+from sjconvert.targets.lava.run_plan import group_size, plan_runs
 from tests.conftest import chain
 from tests.targets.lava_graphs import snn_dags
 
@@ -127,14 +127,32 @@ def test_a_lava_check_holds_at_most_its_message_budget_per_group() -> None:
     per_sample = 2 * 4 * 50 * neurons
     assert group_size(pg, 50) == 10
     assert group_size(pg, 50, most=3) == 3
-    budget = verification.MESSAGE_BUDGET
+    budget = run_plan.MESSAGE_BUDGET
     try:
-        verification.MESSAGE_BUDGET = 4 * per_sample + 1
+        run_plan.MESSAGE_BUDGET = 4 * per_sample + 1
         assert group_size(pg, 50) == 4
-        verification.MESSAGE_BUDGET = per_sample // 2
+        run_plan.MESSAGE_BUDGET = per_sample // 2
         assert group_size(pg, 50) == 1
     finally:
-        verification.MESSAGE_BUDGET = budget
+        run_plan.MESSAGE_BUDGET = budget
+
+
+def test_lava_runs_go_one_per_cpu_while_memory_allows() -> None:
+    """Groups are spread evenly over as many runs at once as there are CPUs, samples and
+    room in memory; each run on a CPU of its own; one run on one CPU with no room."""
+    graph = chain((2, 6, 6), ir.AvgPool2d(2, 2, 0), ir.SignedIF(1.0, 0.0, max_spikes=8))
+    pg = to_loihi(graph, 2, x_max=10.0).graph
+    per_sample = run_plan.message_bytes(pg, 50)
+    per_run = run_plan.RUN_BYTES + run_plan.PROCESS_BYTES * len(pg.graph["processes"])
+    big = 1 << 40
+    plan = plan_runs(pg, 50, 50, cpus=[0, 1, 2, 3], memory=big)
+    assert (plan.group, plan.workers, sorted(plan.cpus)) == (10, 4, [0, 1, 2, 3])
+    plan = plan_runs(pg, 12, 50, cpus=list(range(16)), memory=big)
+    assert (plan.group, plan.workers) == (1, 12) and len(set(plan.cpus)) == 12
+    plan = plan_runs(pg, 50, 50, cpus=[0, 1, 2, 3], memory=2 * (per_run + 3 * per_sample))
+    assert (plan.group, plan.workers) == (3, 2)
+    plan = plan_runs(pg, 5, 50, cpus=[0, 1], memory=0)
+    assert (plan.group, plan.workers) == (1, 1)
 
 
 @settings(max_examples=30, deadline=None)

@@ -150,6 +150,27 @@ def test_a_failed_verification_leaves_nothing(monkeypatch, tmp_path):
     assert _outputs(tmp_path) == []
 
 
+def test_a_failed_lava_group_stops_the_others_at_once(monkeypatch, tmp_path):
+    """Groups of samples run side by side (one Lava run per CPU): the first to fail ends
+    the check with its error, the runs still going are killed, no run starts after it,
+    and nothing is left."""
+    first, pids = tmp_path / "first", tmp_path / "pids"
+    fails_first = f'if mkdir "{first}" 2>/dev/null; then sleep 2; echo boom >&2; exit 3; fi'
+    fake = _fake_lava(tmp_path, f'{fails_first}\necho $$ >> "{pids}"\nexec sleep 300')
+    monkeypatch.setenv(verify.ENV_VAR, str(fake))
+    out = tmp_path / "res.lpg.npz"
+    args = [*RESNET, "-o", str(out), "--verify", str(TEST_1D), "-T", "2"]
+    start = time.monotonic()
+    res = CliRunner().invoke(app, ["to-lava", *args, "--lava-samples", "20"])
+    assert res.exit_code == 5 and "Lava run failed" in res.output and "boom" in res.output
+    assert time.monotonic() - start < 200  # not the 300 s of the run that waits
+    others = pids.read_text().split() if pids.exists() else []  # none on one CPU
+    for pid in others:
+        with pytest.raises(ProcessLookupError):
+            os.kill(int(pid), 0)
+    assert _outputs(tmp_path) == []
+
+
 def test_ctrl_c_during_verification_leaves_nothing_and_no_traceback(tmp_path):
     """SIGINT while Lava runs: exit 130, one line, the Lava run killed, no file left."""
     marker = tmp_path / "lava-started"

@@ -62,7 +62,8 @@ def _verify_tables(verify: dict[str, Any]) -> list[Table]:
     twin = ", unrolled twin" if lava["network"] == "unrolled twin" else ""
     par = Table(
         title=f"Lava vs fixed point on k = {lava['samples']} samples "
-        f"({lava['samples_per_minute']:.0f} samples/min{twin})",
+        f"({lava['samples_per_minute']:.1f} samples/min, {lava['workers']} Lava "
+        f"run{'s' if lava['workers'] > 1 else ''} at once{twin})",
         title_justify="left",
     )
     par.add_column("population")

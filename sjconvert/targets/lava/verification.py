@@ -4,8 +4,13 @@ of every population, the output state and the predictions compared with ours."""
 
 from __future__ import annotations
 
+import dataclasses
+import queue
 import tempfile
+import threading
+import time
 from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +19,8 @@ import numpy as np
 from .build import LoihiExport
 from .fixed_point.simulator import Trace, simulate
 from .formats.procgraph import ProcGraph
-from .running.launcher import Agreement, compare, run_lava
+from .run_plan import GROUP, plan_runs
+from .running.launcher import Agreement, compare, kill_running, run_lava
 from .running.twin import unrolled
 
 
@@ -29,19 +35,8 @@ class LavaCheck:
     agreement: Agreement
     network: str
     twin_equals_network: bool | None = None
-
-
-GROUP = 10  # samples per Lava run at most: the messages of every population are held per group
-MESSAGE_BUDGET = 4 << 30  # bytes of messages (ours and Lava's) held for one group at most
-
-
-def group_size(pg: ProcGraph, steps: int, most: int = GROUP) -> int:
-    """Samples per Lava run: ``most``, fewer where every population's messages over
-    ``steps`` (int32, ours and Lava's) would pass :data:`MESSAGE_BUDGET` (GoogLeNet's 84
-    steps of 10 samples held 7 GiB)."""
-    procs = pg.graph["processes"]
-    neurons = sum(int(np.prod(procs[p]["args"]["shape"])) for p in pg.populations())
-    return max(1, min(most, MESSAGE_BUDGET // max(1, 2 * 4 * steps * neurons)))
+    wall_seconds: float = 0.0  # the check's elapsed time (its Lava runs overlap)
+    workers: int = 1  # Lava runs at once, each on a CPU of its own
 
 
 def check_in_lava(
@@ -52,13 +47,24 @@ def check_in_lava(
     group: int = GROUP,
 ) -> LavaCheck:
     """Run the input messages ``xs`` (``[T, N, *Lava shape]``) through ``exp`` in Lava and
-    in our simulator, ``group`` samples per Lava run, so memory does not grow with N: every
-    population's messages are compared per group, and the traces returned keep the output's
-    state and messages only (all populations' when there is one group). ``unroll``: Lava
-    runs the twin with convolutions as dense matrices (:func:`~.running.twin.unrolled`),
-    and our simulator checks it equals the network."""
-    n, out = xs.shape[1], exp.graph.output["process"]
-    group = group_size(exp.graph, xs.shape[0], group)
+    in our simulator, in groups of at most ``group`` samples (one Lava run each), so memory
+    does not grow with N: every population's messages are compared per group, and the
+    traces returned keep the output's state and messages only (all populations' when there
+    is one group). Groups run side by side, each on a CPU of its own, as
+    :func:`.run_plan.plan_runs` says. ``unroll``: Lava runs the twin with convolutions as
+    dense matrices (:func:`~.running.twin.unrolled`), and our simulator checks it equals
+    the network."""
+    n, out, start = xs.shape[1], exp.graph.output["process"], time.perf_counter()
+    plan = plan_runs(exp.graph, n, xs.shape[0], group)
+    lock, stop, cpus = threading.Lock(), threading.Event(), queue.SimpleQueue()
+    for cpu in plan.cpus:
+        cpus.put(cpu)
+
+    def advance(k: int) -> None:
+        if progress is not None:
+            with lock:
+                progress(k)
+
     with tempfile.TemporaryDirectory() as tmp:  # the network (or its twin) written once
         twin = unrolled(exp.graph) if unroll else None
         if twin is not None:
@@ -67,11 +73,38 @@ def check_in_lava(
         else:
             name = "net.lpg.npz" if exp.format == "procgraph" else "net.net"
             path = exp.write(Path(tmp) / name)[0]
-        parts = []
-        for i in range(0, n, group):
-            part = _check_group(exp, path, twin, xs[:, i : i + group], progress)
-            parts.append(part if group >= n else _output_only(part, out))
-    return merged(exp.graph, parts)
+
+        def one(i: int) -> LavaCheck:
+            cpu = cpus.get()  # never waits: as many CPUs as groups at once
+            try:
+                part = _check_group(exp, path, twin, xs[:, i : i + plan.group], advance, cpu, stop)
+            finally:
+                cpus.put(cpu)
+            return part if plan.group >= n else _output_only(part, out)
+
+        parts = _all_or_none(one, range(0, n, plan.group), plan.workers, stop)
+    check = merged(exp.graph, parts)
+    wall = time.perf_counter() - start
+    return dataclasses.replace(check, wall_seconds=wall, workers=plan.workers)
+
+
+def _all_or_none(
+    task: Callable[[int], LavaCheck], items: range, workers: int, stop: threading.Event
+) -> list[LavaCheck]:
+    """``task`` of every item, ``workers`` at a time, in order; the first failure (or an
+    interrupt of the wait) sets ``stop`` and kills the Lava runs still going."""
+    with ThreadPoolExecutor(workers, thread_name_prefix="lava-group") as pool:
+        futures = [pool.submit(task, i) for i in items]
+        try:
+            for done in wait(futures, return_when=FIRST_EXCEPTION).done:
+                done.result()  # raises the first failure
+            return [f.result() for f in futures]
+        except BaseException:
+            stop.set()
+            for f in futures:
+                f.cancel()
+            kill_running()
+            raise
 
 
 def merged(pg: ProcGraph, parts: list[LavaCheck]) -> LavaCheck:
@@ -90,7 +123,9 @@ def merged(pg: ProcGraph, parts: list[LavaCheck]) -> LavaCheck:
     same = float(np.mean(pg.predict_trace(ours) == pg.predict_trace(lava)))
     twins = [p.twin_equals_network for p in parts]
     twin = None if twins[0] is None else all(twins)
-    return LavaCheck(ours, lava, Agreement(layers, state, same), parts[0].network, twin)
+    wall, workers = sum(p.wall_seconds for p in parts), max(p.workers for p in parts)
+    agreement = Agreement(layers, state, same)
+    return LavaCheck(ours, lava, agreement, parts[0].network, twin, wall, workers)
 
 
 def _output_only(check: LavaCheck, out: str) -> LavaCheck:
@@ -113,6 +148,8 @@ def _check_group(
     twin: ProcGraph | None,
     xs: np.ndarray,
     progress: Callable[[int], None] | None,
+    cpu: int | None = None,
+    stop: threading.Event | None = None,
 ) -> LavaCheck:
     """One group of samples: one Lava run of the network file at ``path`` (``twin``'s when
     given, checked equal to the network by our simulator) against our simulator."""
@@ -123,6 +160,6 @@ def _check_group(
         theirs = simulate(twin, xs)
         same = all(np.array_equal(theirs.spikes[k], v) for k, v in ours.spikes.items())
         same = same and np.array_equal(theirs.state, ours.state)
-    lava = run_lava(path, xs, pg.populations(), progress)
+    lava = run_lava(path, xs, pg.populations(), progress, cpu, stop)
     network = "as written" if twin is None else "unrolled twin"
     return LavaCheck(ours, lava, compare(pg, ours, lava), network, same)

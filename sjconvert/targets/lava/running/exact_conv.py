@@ -4,7 +4,7 @@ Lava's fixed-point ``Conv`` model computes every step with ``conv_scipy``: one
 ``scipy.signal.convolve2d`` per (output, input) channel pair, in float64, cast to the
 weights' integer type. On a 32×32 SqueezeNet that loop is most of Lava's simulation time.
 :func:`conv` computes the same sum in float64 too, for all channel pairs at once (one
-matrix product per group)::
+matrix product; one ``einsum`` over all groups of a grouped or depthwise layer)::
 
     out[x, y, k] = Σ_{c, i, j} in_pad[s₀x + d₀i, s₁y + d₁j, g(k)·C_g + c] · w[k, K₀−1−i, K₁−1−j, c]
 
@@ -17,7 +17,8 @@ runtime forks its process models; every other part of Lava's ``Conv`` model (por
 precision, clamping) stays Lava's. When Lava's actors are threads of one process
 (:mod:`.large_networks`), the matrix products run on a pool of :data:`PRODUCT_THREADS`
 threads: numpy releases the GIL in BLAS, and OpenBLAS (built for 128 threads) terminated
-DenseNet-121's run of 2603 actor threads with "too many memory regions".
+DenseNet-121's run of 2603 actor threads with "too many memory regions". The ``einsum`` of
+grouped layers calls no BLAS and runs in the actor's thread.
 ``tests/lava/test_exact_conv.py`` checks it against ``conv_scipy`` itself.
 """
 
@@ -33,10 +34,13 @@ PRODUCT_THREADS = 2  # threads that call BLAS when Lava's actors are threads
 _pool: ThreadPoolExecutor | None = None  # set by use_in_lava(threads=True)
 
 
-def _product(a: np.ndarray, b: np.ndarray, axes: Any) -> np.ndarray:
-    if _pool is None:
-        return np.tensordot(a, b, axes)
-    return _pool.submit(np.tensordot, a, b, axes).result()
+def _grouped(windows: np.ndarray, kernel: np.ndarray, groups: int) -> np.ndarray:
+    """Every group's windows · its kernels at once, in numpy's own loops (no BLAS, so no
+    pool hand-off; depthwise layers have hundreds of groups)."""
+    x, y, c, k0, k1 = windows.shape
+    parts = windows.reshape(x, y, groups, c // groups, k0, k1)  # [X', Y', G, C_g, k0, k1]
+    kernels = kernel.reshape(groups, -1, k0, k1, c // groups)  # [G, K_g, k0, k1, C_g]
+    return np.einsum("xygcij,gkijc->xygk", parts, kernels).reshape(x, y, -1)
 
 
 def conv(
@@ -65,12 +69,12 @@ def conv(
     windows = sliding_window_view(padded, span, axis=(0, 1))  # [X'', Y'', C, span0, span1]
     windows = windows[: s0 * (x_out - 1) + 1 : s0, : s1 * (y_out - 1) + 1 : s1, :, ::d0, ::d1]
     kernel = np.asarray(weight, np.float64)[:, ::-1, ::-1, :]  # [K, k0, k1, C_g]
-    c_g, k_g = input_.shape[2] // groups, n_out // groups
-    out = np.empty((x_out, y_out, n_out), np.float64)
-    for g in range(groups):
-        part = windows[:, :, g * c_g : (g + 1) * c_g]  # [X', Y', C_g, k0, k1]
-        w = kernel[g * k_g : (g + 1) * k_g]  # [K_g, k0, k1, C_g]
-        out[:, :, g * k_g : (g + 1) * k_g] = _product(part, w, ((2, 3, 4), (3, 1, 2)))
+    if groups > 1:
+        out = _grouped(windows, kernel, groups)
+    elif _pool is None:
+        out = np.tensordot(windows, kernel, ((2, 3, 4), (3, 1, 2)))
+    else:  # BLAS from the pool's threads only
+        out = _pool.submit(np.tensordot, windows, kernel, ((2, 3, 4), (3, 1, 2))).result()
     return out.astype(weight.dtype)
 
 

@@ -279,6 +279,16 @@ def with_deep_stack(fn: Any, /, *args: Any, **kwargs: Any) -> Any:
     return value
 
 
+def pin_to(cpu: int) -> None:
+    """Run every thread of this process, and every thread it starts, on ``cpu`` only. Lava's
+    actors as threads take turns holding the GIL: on one CPU a hand-off is a switch, across
+    two it is a wake-up on the other (measured on GoogLeNet, 2 samples: 37 s pinned against
+    47 s, with 6× fewer context switches and the other CPU free)."""
+    for tid in os.listdir("/proc/self/task"):  # threads started at import (OpenBLAS's)
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(int(tid), {cpu})
+
+
 def main(argv: list[str] | None = None) -> None:
     """``python -m sjconvert.targets.lava.running.in_lava NET X.npz OUT.npz``: run ``x`` (``[T, N,
     ...]``, Lava layout) through NET (``.lpg.npz`` or NetX) and save every population's
@@ -297,8 +307,13 @@ def main(argv: list[str] | None = None) -> None:
         default="threads",
         help="how Lava's actors are hosted: threads of this process, or forked processes",
     )
+    parser.add_argument(
+        "--cpu", type=int, default=None, help="run on this CPU only (os.sched_setaffinity)"
+    )
     args = parser.parse_args(argv)
     threads = args.actors == "threads"
+    if args.cpu is not None:
+        pin_to(args.cpu)
 
     def report(done: int, total: int) -> None:
         print(f"progress {done} {total}", flush=True)

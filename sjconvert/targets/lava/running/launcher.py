@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +31,10 @@ from ..formats.procgraph import ProcGraph
 
 REPO = Path(__file__).resolve().parents[4]
 ENV_VAR = "SJCONVERT_LAVA_PYTHON"
+# set to 1 for a run pinned to one CPU: BLAS computes in the calling thread
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
+_RUNNING: set[subprocess.Popen] = set()  # Lava runs in progress (killed by kill_running)
+_LOCK = threading.Lock()
 
 
 NO_LAVA = (
@@ -76,13 +81,20 @@ def require_lava() -> str:
 
 
 def run_lava(
-    path: Path, x: np.ndarray, names: list[str], progress: Callable[[int], None] | None = None
+    path: Path,
+    x: np.ndarray,
+    names: list[str],
+    progress: Callable[[int], None] | None = None,
+    cpu: int | None = None,
+    stop: threading.Event | None = None,
 ) -> Trace:
     """Run input messages ``x`` (``[T, N, *Lava shape]``) through the network file at
     ``path`` (an ``.lpg.npz`` artifact or NetX) in Lava; ``names`` are its populations in
-    order. ``progress(k)`` is called as ``k`` more samples finish. The Lava run is a
-    session of its own (a Ctrl-C reaches only us): on any error or interrupt here it is
-    killed with every process it started, and its files go with the temporary folder."""
+    order. ``progress(k)`` is called as ``k`` more samples finish; ``cpu``: the run is
+    pinned to that CPU (``in_lava --cpu``, BLAS single-threaded). The Lava run is a
+    session of its own (a Ctrl-C reaches only us): on any error or interrupt here, or a
+    :func:`kill_running` from another thread, it is killed with every process it started,
+    and its files go with the temporary folder. Once ``stop`` is set, no run starts."""
     python = lava_python()
     with tempfile.TemporaryDirectory() as tmp:
         xin, out, log = Path(tmp) / "x.npz", Path(tmp) / "out.npz", Path(tmp) / "stderr"
@@ -92,8 +104,11 @@ def run_lava(
             "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]),
         }
         cmd = [python, "-m", "sjconvert.targets.lava.running.in_lava", str(path), str(xin)]
+        if cpu is not None:
+            cmd += ["--cpu", str(cpu)]
+            env.update({k: "1" for k in BLAS_THREADS})
         with open(log, "w") as err:
-            code = _follow([*cmd, str(out)], env, err, progress)
+            code = _follow([*cmd, str(out)], env, err, progress, stop)
         if code != 0:
             tail = log.read_text().strip().splitlines()[-1:] or ["(no output)"]
             raise EmitError(f"Lava run failed ({python}): {tail[0]}")
@@ -105,13 +120,21 @@ def run_lava(
 
 
 def _follow(
-    cmd: list[str], env: dict[str, str], err: Any, progress: Callable[[int], None] | None
+    cmd: list[str],
+    env: dict[str, str],
+    err: Any,
+    progress: Callable[[int], None] | None,
+    stop: threading.Event | None = None,
 ) -> int:
     """Run ``cmd`` in a session of its own, passing its ``progress DONE TOTAL`` lines on;
     its exit code. Killed (its whole process group) if anything interrupts the wait."""
-    proc = subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True
-    )
+    with _LOCK:  # kill_running sets ``stop`` first: a run is either killed or not started
+        if stop is not None and stop.is_set():
+            raise EmitError("Lava run not started: another run of the check failed")
+        proc = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True
+        )
+        _RUNNING.add(proc)
     try:
         done = 0
         for line in proc.stdout or ():
@@ -121,13 +144,29 @@ def _follow(
                 done = now
         return proc.wait()
     except BaseException:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
+        _kill(proc)
         raise
     finally:
+        with _LOCK:
+            _RUNNING.discard(proc)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    """Kill a Lava run's whole session and wait for it."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+
+def kill_running() -> None:
+    """Kill every Lava run this process started that is still going (the other groups of a
+    check when one fails or is interrupted); each :func:`run_lava` then raises."""
+    with _LOCK:
+        running = list(_RUNNING)
+    for proc in running:
+        _kill(proc)
 
 
 @dataclass
