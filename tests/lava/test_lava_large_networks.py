@@ -14,6 +14,7 @@ and sync protocol, so the same messages; and Lava's channels keep no file descri
 
 import itertools
 import os
+import subprocess
 import sys
 import threading
 from multiprocessing.managers import BaseManager
@@ -236,3 +237,31 @@ def test_a_failed_run_is_stopped_quietly_or_abandoned(monkeypatch):
     in_lava._stop_failed_run(Failing())  # returns: the stop's own error is dropped
     monkeypatch.setattr(in_lava, "STOP_FAILED_SECONDS", 0.2)
     in_lava._stop_failed_run(Hanging())  # returns after the limit
+
+
+PINNED = """
+import os, threading
+from sjconvert.targets.lava.running.in_lava import pin_to
+cpu = max(os.sched_getaffinity(0))
+pin_to(cpu)
+done = threading.Event()
+late = threading.Thread(target=done.wait)
+late.start()
+cpus = {
+    tid: open(f"/proc/self/task/{tid}/status").read().split("Cpus_allowed_list:")[1].split()[0]
+    for tid in os.listdir("/proc/self/task")
+}
+done.set()
+print(cpu, len(cpus), sorted(set(cpus.values())))
+"""
+
+
+def test_a_pinned_lava_run_keeps_every_thread_on_its_cpu() -> None:
+    """``in_lava --cpu N``: the threads started at import (OpenBLAS's) and every thread
+    started after (Lava's actors) run on CPU N only."""
+    env = {**os.environ, "PYTHONPATH": str(in_lava.__file__).rsplit("/sjconvert/", 1)[0]}
+    out = subprocess.run(
+        [sys.executable, "-c", PINNED], capture_output=True, text=True, env=env, check=True
+    ).stdout.split(maxsplit=2)
+    cpu, threads, allowed = int(out[0]), int(out[1]), out[2].strip()
+    assert threads >= 2 and allowed == f"['{cpu}']"
