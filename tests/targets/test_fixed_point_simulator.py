@@ -142,7 +142,7 @@ def test_lava_runs_go_one_per_cpu_while_memory_allows() -> None:
     room in memory; each run on a CPU of its own; one run on one CPU with no room."""
     graph = chain((2, 6, 6), ir.AvgPool2d(2, 2, 0), ir.SignedIF(1.0, 0.0, max_spikes=8))
     pg = to_loihi(graph, 2, x_max=10.0).graph
-    per_sample = run_plan.message_bytes(pg, 50)
+    per_sample = run_plan.message_bytes(pg, 50) * 3 // 2
     per_run = run_plan.RUN_BYTES + run_plan.PROCESS_BYTES * len(pg.graph["processes"])
     big = 1 << 40
     plan = plan_runs(pg, 50, 50, cpus=[0, 1, 2, 3], memory=big)

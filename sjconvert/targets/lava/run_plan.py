@@ -6,7 +6,8 @@ and they take turns holding the GIL: one run uses one CPU well and two badly (Go
 2 samples: 37 s pinned to one CPU against 47 s free on two, six times fewer context
 switches). So a check runs up to one group per CPU at once, while memory allows: each run
 holds Lava's network (about :data:`RUN_BYTES` plus :data:`PROCESS_BYTES` per Lava process)
-and every population's messages for its group, ours and Lava's (int32, every step).
+and every population's messages for its group (int32, every step): Lava's in its run,
+ours and Lava's in the check.
 """
 
 from __future__ import annotations
@@ -68,11 +69,12 @@ def plan_runs(
     """Groups and CPUs for ``n`` samples of ``steps`` steps: as many runs at once as there
     are CPUs (``os.sched_getaffinity``), samples, and room in ``memory`` bytes (by default
     :data:`MEMORY_SHARE` of what is available); groups of at most :func:`group_size`,
-    spread evenly over the runs. CPUs are taken from an offset set by this process's id,
+    spread evenly over the runs. A run holds its group's messages once in Lava's process
+    and twice in this one (ours and Lava's, read back to compare). CPUs are taken from an offset set by this process's id,
     so that checks started side by side do not all pin to the first CPU."""
     cpus = sorted(os.sched_getaffinity(0)) if cpus is None else list(cpus)
     memory = int(MEMORY_SHARE * available_memory()) if memory is None else memory
-    per_sample = message_bytes(pg, steps)
+    per_sample = message_bytes(pg, steps) * 3 // 2  # and Lava's again, in the Lava run
     per_run = RUN_BYTES + PROCESS_BYTES * len(pg.graph["processes"])
     largest = group_size(pg, steps, most)
     fit = memory // (per_run + per_sample)

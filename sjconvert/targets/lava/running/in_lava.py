@@ -23,6 +23,7 @@ import tempfile
 import threading
 import time
 import traceback
+import zipfile
 from typing import Any
 
 import numpy as np
@@ -67,12 +68,14 @@ STATE_VAR = {"LIF": "v", "SigmaDelta": "sigma", "Sigma": "sigma", "GradedIF": "c
 class Harness(AbstractProcess):
     """Records ``in<i>`` (messages of ``shapes[i]``), reads ``state`` after every step and
     writes ``values[j]`` to ``ref<j>`` after every ``period`` steps; after ``steps`` steps
-    it saves ``spikes_<i>`` and ``state`` to ``path`` (``.npz``)."""
+    it saves ``spikes/<names[i]>`` and ``state`` to ``path`` (``.npz``), per sample:
+    ``[period, steps // period, ...]``."""
 
     def __init__(
         self,
         *,
         shapes: list[tuple[int, ...]],
+        names: list[str],
         state: Any,
         resets: list[tuple[Any, int]],
         steps: int,
@@ -81,7 +84,7 @@ class Harness(AbstractProcess):
     ) -> None:
         values = [v for _, v in resets]
         super().__init__(
-            shapes=shapes, state_shape=state.shape, values=values, steps=steps,
+            shapes=shapes, names=names, state_shape=state.shape, values=values, steps=steps,
             period=period, path=path,
         )  # fmt: skip
         for i, shape in enumerate(shapes):
@@ -117,9 +120,13 @@ class PyHarness(PyLoihiProcessModel):
                 ref = getattr(self, f"ref{j}")
                 ref.write(np.zeros(ref._shape, ref._d_type) + value)
                 ref.wait()
-        if t == p["steps"]:
-            spikes = {f"spikes_{i}": b for i, b in enumerate(self.buffers)}
-            np.savez(p["path"], state=self.states, **spikes)
+        if t == p["steps"]:  # written as read back: no copy of the messages is made
+            n = p["steps"] // p["period"]
+            spikes = {
+                f"spikes/{name}": _per_sample(b, n, p["period"])
+                for name, b in zip(p["names"], self.buffers, strict=True)
+            }
+            np.savez(p["path"], state=_per_sample(self.states, n, p["period"]), **spikes)
 
 
 def harness_model(harness: Harness) -> type:
@@ -149,7 +156,13 @@ def _initial(proc: Any, var: str) -> int:
     return int(init[0]) if init.size else 0
 
 
-def run_batched(
+def run_batched(path: str, x: np.ndarray, workdir: str, **kwargs: Any) -> dict[str, np.ndarray]:
+    """:func:`record_batched`, read back: every array of its record."""
+    with np.load(record_batched(path, x, workdir, **kwargs)) as f:
+        return {k: f[k] for k in f.files}
+
+
+def record_batched(
     path: str,
     x: np.ndarray,
     workdir: str,
@@ -157,10 +170,12 @@ def run_batched(
     report: Any = None,
     scipy_conv: bool = False,
     threads: bool = True,
-) -> dict[str, np.ndarray]:
+) -> str:
     """Run ``x`` (``[T, N, *input shape]`` integers) through the artifact or NetX file at
-    ``path``; returns every population's messages ``[T, N, *shape]`` (``spikes/<name>``:
-    process name, or NetX layer index), ``state`` (the output's state Var) and timings.
+    ``path``; returns the ``.npz`` file in ``workdir`` that holds every population's
+    messages ``[T, N, *shape]`` (``spikes/<name>``: process name, or NetX layer index, in
+    population order), ``state`` (the output's state Var) and timings (``seconds``,
+    ``build_seconds``, ``threads``).
     Lava's ``Conv`` models compute with :func:`.exact_conv.conv` (bit for bit Lava's
     ``conv_scipy``; 20× faster on a 64-channel 3 × 3 layer) unless ``scipy_conv``.
     ``threads``: host Lava's actors as threads of this process (:mod:`.large_networks`)
@@ -188,6 +203,7 @@ def run_batched(
     record = os.path.join(workdir, "record.npz")
     harness = Harness(
         shapes=[p.s_out.shape for p in neurons.values()],
+        names=[str(name) for name in neurons],
         state=getattr(out, STATE_VAR[type(out).__name__]),
         resets=resets,
         steps=n * steps,
@@ -218,16 +234,16 @@ def run_batched(
             _stop_failed_run(src)
             raise
         src.stop()
-    with np.load(record) as f:
-        result = {
-            f"spikes/{name}": _per_sample(f[f"spikes_{i}"], n, steps)
-            for i, name in enumerate(neurons)
-        }
-        result["state"] = _per_sample(f["state"], n, steps)
-    result["build_seconds"] = np.float64(built - start)
-    result["threads"] = np.bool_(threads)
-    result["seconds"] = np.float64(time.perf_counter() - start)
-    return result
+    timings = {
+        "build_seconds": built - start,
+        "threads": threads,
+        "seconds": time.perf_counter() - start,
+    }
+    with zipfile.ZipFile(record, "a") as z:  # beside the messages, which are not read back
+        for key, value in timings.items():
+            with z.open(f"{key}.npy", "w") as f:
+                np.lib.format.write_array(f, np.asarray(value))
+    return record
 
 
 def _stop_failed_run(src: AbstractProcess) -> None:
@@ -319,13 +335,15 @@ def main(argv: list[str] | None = None) -> None:
         print(f"progress {done} {total}", flush=True)
 
     failure = None
-    with tempfile.TemporaryDirectory() as tmp:
+    beside = os.path.dirname(os.path.abspath(args.output))  # os.replace stays in one folder
+    with tempfile.TemporaryDirectory(dir=beside) as tmp:
         x = np.load(args.inputs)["x"]
         try:
-            res = with_deep_stack(
-                run_batched, args.net, x, tmp, report=report, scipy_conv=args.scipy_conv,
+            record = with_deep_stack(
+                record_batched, args.net, x, tmp, report=report, scipy_conv=args.scipy_conv,
                 threads=threads,
             )  # fmt: skip
+            os.replace(record, args.output)
         except Exception:
             failure = traceback.format_exc()
     if failure is not None:  # the actors and manager of a failed run must not hold the exit
@@ -334,9 +352,6 @@ def main(argv: list[str] | None = None) -> None:
         for child in multiprocessing.active_children():
             child.kill()
         os._exit(1)
-    part = f"{args.output}.part.npz"
-    np.savez(part, **res)
-    os.replace(part, args.output)
 
 
 if __name__ == "__main__":
