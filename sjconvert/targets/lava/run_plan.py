@@ -70,8 +70,9 @@ def plan_runs(
     are CPUs (``os.sched_getaffinity``), samples, and room in ``memory`` bytes (by default
     :data:`MEMORY_SHARE` of what is available); groups of at most :func:`group_size`,
     spread evenly over the runs. A run holds its group's messages once in Lava's process
-    and twice in this one (ours and Lava's, read back to compare). CPUs are taken from an offset set by this process's id,
-    so that checks started side by side do not all pin to the first CPU."""
+    and twice in this one (ours and Lava's, read back to compare). CPUs are taken from an
+    offset set by this process's id, so that checks started side by side do not all pin
+    to the first CPU."""
     cpus = sorted(os.sched_getaffinity(0)) if cpus is None else list(cpus)
     memory = int(MEMORY_SHARE * available_memory()) if memory is None else memory
     per_sample = message_bytes(pg, steps) * 3 // 2  # and Lava's again, in the Lava run

@@ -100,10 +100,9 @@ def _all_or_none(
                 done.result()  # raises the first failure
             return [f.result() for f in futures]
         except BaseException:
-            stop.set()
             for f in futures:
                 f.cancel()
-            kill_running()
+            kill_running(stop)
             raise
 
 

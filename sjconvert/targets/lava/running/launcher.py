@@ -33,7 +33,8 @@ REPO = Path(__file__).resolve().parents[4]
 ENV_VAR = "SJCONVERT_LAVA_PYTHON"
 # set to 1 for a run pinned to one CPU: BLAS computes in the calling thread
 BLAS_THREADS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
-_RUNNING: set[subprocess.Popen] = set()  # Lava runs in progress (killed by kill_running)
+# Lava runs in progress, with the ``stop`` of the check each belongs to (see kill_running)
+_RUNNING: dict[subprocess.Popen, threading.Event | None] = {}
 _LOCK = threading.Lock()
 
 
@@ -93,8 +94,8 @@ def run_lava(
     order. ``progress(k)`` is called as ``k`` more samples finish; ``cpu``: the run is
     pinned to that CPU (``in_lava --cpu``, BLAS single-threaded). The Lava run is a
     session of its own (a Ctrl-C reaches only us): on any error or interrupt here, or a
-    :func:`kill_running` from another thread, it is killed with every process it started,
-    and its files go with the temporary folder. Once ``stop`` is set, no run starts."""
+    :func:`kill_running` of its ``stop``, it is killed with every process it started, and
+    its files go with the temporary folder. Once ``stop`` is set, no run starts."""
     python = lava_python()
     with tempfile.TemporaryDirectory() as tmp:
         xin, out, log = Path(tmp) / "x.npz", Path(tmp) / "out.npz", Path(tmp) / "stderr"
@@ -134,7 +135,7 @@ def _follow(
         proc = subprocess.Popen(
             cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True
         )
-        _RUNNING.add(proc)
+        _RUNNING[proc] = stop
     try:
         done = 0
         for line in proc.stdout or ():
@@ -148,7 +149,7 @@ def _follow(
         raise
     finally:
         with _LOCK:
-            _RUNNING.discard(proc)
+            _RUNNING.pop(proc, None)
         if proc.stdout is not None:
             proc.stdout.close()
 
@@ -160,11 +161,13 @@ def _kill(proc: subprocess.Popen) -> None:
     proc.wait()
 
 
-def kill_running() -> None:
-    """Kill every Lava run this process started that is still going (the other groups of a
-    check when one fails or is interrupted); each :func:`run_lava` then raises."""
+def kill_running(stop: threading.Event) -> None:
+    """Set ``stop`` and kill the Lava runs started with it that are still going (the other
+    groups of a check when one fails or is interrupted): each :func:`run_lava` of them
+    raises, and none starts after."""
     with _LOCK:
-        running = list(_RUNNING)
+        stop.set()
+        running = [proc for proc, owner in _RUNNING.items() if owner is stop]
     for proc in running:
         _kill(proc)
 
