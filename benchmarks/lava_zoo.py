@@ -117,6 +117,8 @@ def report_row(report: dict[str, Any]) -> dict[str, Any]:
         state_equal=lava.get("state_equal"),
         prediction_agreement=lava.get("prediction_agreement"),
         lava_seconds=lava.get("seconds"),
+        lava_wall_seconds=lava.get("wall_seconds"),
+        lava_workers=lava.get("workers"),
         lava_samples_per_minute=lava.get("samples_per_minute"),
     )
 
