@@ -92,18 +92,20 @@ def _all_or_none(
     task: Callable[[int], LavaCheck], items: range, workers: int, stop: threading.Event
 ) -> list[LavaCheck]:
     """``task`` of every item, ``workers`` at a time, in order; the first failure (or an
-    interrupt of the wait) sets ``stop`` and kills the Lava runs still going."""
-    with ThreadPoolExecutor(workers, thread_name_prefix="lava-group") as pool:
-        futures = [pool.submit(task, i) for i in items]
-        try:
-            for done in wait(futures, return_when=FIRST_EXCEPTION).done:
-                done.result()  # raises the first failure
-            return [f.result() for f in futures]
-        except BaseException:
-            for f in futures:
-                f.cancel()
-            kill_running(stop)
-            raise
+    interrupt of the wait) sets ``stop``, kills the Lava runs still going and returns at
+    once: a task still simulating its group finds ``stop`` set and starts no Lava run."""
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="lava-group")
+    futures = [pool.submit(task, i) for i in items]
+    try:
+        for done in wait(futures, return_when=FIRST_EXCEPTION).done:
+            done.result()  # raises the first failure
+        results = [f.result() for f in futures]
+    except BaseException:
+        kill_running(stop)
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
+    return results
 
 
 def merged(pg: ProcGraph, parts: list[LavaCheck]) -> LavaCheck:
