@@ -46,15 +46,16 @@ PY3X_PIP := -e '.[test,samples,onnx,plot]'
 # $(call build_venv,DIR,PYTHON,TORCH PINS,PIP ARGUMENTS): a venv whose torch is pinned by
 # DIR/constraints.txt for every install; records the build time and size in DIR/.built.
 # `make -j env` builds them in parallel; the editable installs of the checkout take turns
-# (flock), as each writes sjconvert.egg-info into it.
+# (flock), as each writes sjconvert.egg-info into it. .ci/pip-in-steps installs the large wheels
+# (torch, triton, nvidia-*) one pip call each, so pip holds one download at a time.
 define build_venv
 	@test -n "$(2)" || { echo "$(1): no Python interpreter found (set PY3xx=/path/to/python)"; exit 1; }
 	@start=$$(date +%s); set -e; \
 	test -x $(1)/bin/python || $(2) -m venv $(1); \
 	printf '%s\n' $(3) > $(1)/constraints.txt; \
-	$(if $(3),$(1)/bin/pip install $(PIP_FLAGS) -c $(1)/constraints.txt $(3);) \
+	$(if $(3),bash .ci/pip-in-steps $(1) $(PIP_FLAGS) -c $(1)/constraints.txt $(3);) \
 	mkdir -p build; flock build/.editable.lock \
-	$(1)/bin/pip install $(PIP_FLAGS) -c $(1)/constraints.txt $(4); \
+	bash .ci/pip-in-steps $(1) $(PIP_FLAGS) -c $(1)/constraints.txt $(4); \
 	echo "$(1): built in $$(( $$(date +%s) - start )) s, $$(du -sh $(1) | cut -f1)" | tee $(1)/.built
 endef
 
