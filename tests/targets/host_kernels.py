@@ -11,6 +11,7 @@ operation on both lanes (computed in float, rounded once to half, which is exact
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import functools
 import shutil
@@ -92,7 +93,10 @@ def _pointers(arrays: list[np.ndarray]) -> ctypes.Array:
 
 @functools.cache
 def _folder() -> Path:
-    return Path(tempfile.mkdtemp(prefix="sj_host_kernels_"))
+    """One folder per test process for the compiled kernels, removed when the process ends."""
+    folder = tempfile.mkdtemp(prefix="sj_host_kernels_")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    return Path(folder)
 
 
 @functools.cache
