@@ -72,8 +72,8 @@ def ann2snn(
     reduce: Reduce = identity,
     **changes: Any,
 ) -> Conversion:
-    """Convert a ReLU ANN to a spiking network (capture → prepare → calibrate → normalise →
-    calibrate layer by layer).
+    """Convert an ANN (CNN or transformer) to a spiking network (capture → prepare →
+    calibrate → normalise → calibrate layer by layer).
 
     ``model`` is a module, a captured graph, or a file as the CLI takes it (state dict with
     ``arch``, pickled module with ``trust=True``, or an IR file). ``calib`` yields batches

@@ -256,7 +256,7 @@ def ann2snn(
     y_key: YKeyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Convert a ReLU ANN into an SNN, calibrated on CALIB for every T (or for --T N)."""
+    """Convert an ANN (CNN or transformer) into an SNN, calibrated on CALIB for every T."""
 
     def body() -> None:
         check_outputs([output], [model, calib])

@@ -28,8 +28,9 @@ STATIC, INCREMENT, MEAN = "static", "increment", "mean"
 
 
 def _routing(node: ir.Node) -> bool:
-    """Ops a spike passes through unchanged in kind: data movement, identities, pools."""
-    return node.movement or node.identity or (node.pool and node.linear)
+    """Ops whose result is of its input's kind: data movement, identities and pools (a max
+    pool of values computed on accumulated values is such a value too)."""
+    return node.movement or node.identity or node.pool
 
 
 def encode_spikes(graph: Graph) -> Graph:

@@ -151,6 +151,27 @@ def test_encoders_go_in_front_of_synapses_that_read_non_spiking_ops() -> None:
     assert sum(isinstance(n, ir.Encode) for _, n in g) == 1
 
 
+@pytest.mark.parametrize("activation", [ir.Hardswish(), ir.ReLU()])
+def test_a_max_pool_of_non_spiking_values_is_encoded_before_its_synapse(activation) -> None:
+    """``x → activation → max pool → conv``: after a smooth activation the max pool's result
+    is a value on accumulated values, so the convolution reads it as spikes through an
+    encoder; after a ReLU (a neuron after conversion) it already reads spikes."""
+    w = np.ones((2, 2, 3, 3), np.float32)
+    nodes = {
+        "x": ir.Input((2, 4, 4)),
+        "act": activation,
+        "pool": ir.MaxPool2d(2, 2, 0),
+        "conv": ir.Conv2d(w, None, 1, 1),
+    }
+    edges = {"x": (), "act": ("x",), "pool": ("act",), "conv": ("pool",)}
+    g = encode_spikes(Graph(nodes, edges, ("conv",)))
+    (src,) = g.edges["conv"]
+    if isinstance(activation, ir.ReLU):
+        assert src == "pool" and not any(isinstance(n, ir.Encode) for _, n in g)
+    else:
+        assert isinstance(g.nodes[src], ir.Encode) and g.edges[src] == ("pool",)
+
+
 def _tanh_encoded() -> Graph:
     """``x → tanh → Encode → identity Linear``."""
     return Graph(
