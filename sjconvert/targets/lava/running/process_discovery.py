@@ -5,8 +5,8 @@ that keeps the processes it has seen in a list, tests membership in that list, a
 it with each callee's whole result: its cost grows about as the cube of the number of
 processes. Measured on DenseNet-121's Loihi network (2603 Lava processes): 268 s, against
 0.06 s for :func:`find_processes` here, which returns the same set (a breadth-first walk over
-the same ports, with the seen processes in a dict). DenseNet-169 and -161 (4927 and 8315
-processes) had not finished compiling after 12 and 18 minutes.
+the same ports, with the seen processes in a dict). DenseNet-169's compile (5299 processes)
+had not finished after 12 minutes.
 
 Lava returns the processes in no defined order (``list(set(...))``); this walk returns them
 in the order it reaches them.
