@@ -4,7 +4,10 @@ reads only the output and so stops each population once nothing it sends can rea
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
+import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,7 +17,7 @@ from sjconvert.targets.lava import run_plan
 from sjconvert.targets.lava.build import to_loihi
 from sjconvert.targets.lava.fixed_point import neuron_models as neurons
 from sjconvert.targets.lava.fixed_point import synapse_models
-from sjconvert.targets.lava.fixed_point.simulator import last_useful_steps, simulate
+from sjconvert.targets.lava.fixed_point.simulator import Stopped, last_useful_steps, simulate
 from sjconvert.targets.lava.run_plan import group_size, plan_runs
 from tests.conftest import chain
 from tests.targets.lava_graphs import snn_dags
@@ -172,3 +175,17 @@ def test_weights_are_float32_until_a_sum_needs_float64(big, shape, seed):
     if not big:
         assert k.of(torch.float32).dtype == torch.float32
         assert k.exact_dtype(np.array([1])) == torch.float32
+
+
+def test_a_set_stop_ends_the_simulation_before_its_next_step() -> None:
+    """A check that failed or was interrupted sets its ``stop``: a group still simulating
+    ends at its next step instead of running to its end (and holding the exit)."""
+    graph = chain((3,), ir.Linear(np.eye(3, dtype=np.float32), None), ir.SignedIF(1.0, 0.5))
+    x = np.random.default_rng(0).uniform(0, 1, (2, 3)).astype(np.float32)
+    pg = to_loihi(graph, 4, x_max=1.0).graph
+    xs = pg.schedule(pg.encode(x))
+    stop = threading.Event()
+    assert simulate(pg, xs, stop=stop).state.shape[0] == xs.shape[0]  # not set: runs
+    stop.set()
+    with pytest.raises(Stopped, match="stopped at step 0"):
+        simulate(pg, xs, stop=stop)

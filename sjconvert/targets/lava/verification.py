@@ -155,10 +155,10 @@ def _check_group(
     """One group of samples: one Lava run of the network file at ``path`` (``twin``'s when
     given, checked equal to the network by our simulator) against our simulator."""
     pg = exp.graph
-    ours = simulate(pg, xs)
+    ours = simulate(pg, xs, stop=stop)
     same = None
     if twin is not None:
-        theirs = simulate(twin, xs)
+        theirs = simulate(twin, xs, stop=stop)
         same = all(np.array_equal(theirs.spikes[k], v) for k, v in ours.spikes.items())
         same = same and np.array_equal(theirs.state, ours.state)
     lava = run_lava(path, xs, pg.populations(), progress, cpu, stop)

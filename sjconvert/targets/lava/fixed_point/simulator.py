@@ -17,6 +17,7 @@ lengths into one neuron deliver at different steps, as in Lava.
 
 from __future__ import annotations
 
+import threading
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -127,14 +128,23 @@ def last_useful_steps(
     return until
 
 
+class Stopped(RuntimeError):
+    """A simulation ended early because its ``stop`` was set."""
+
+
 def simulate(
-    pg: ProcGraph, x: np.ndarray, record: list[str] | None = None, skip_silent: bool = True
+    pg: ProcGraph,
+    x: np.ndarray,
+    record: list[str] | None = None,
+    skip_silent: bool = True,
+    stop: threading.Event | None = None,
 ) -> Trace:
     """Run integer input messages ``x`` (``[T, N, *Lava input shape]``, as the source sends
     them) through ``pg``; record the messages of the populations in ``record`` (default:
     all) and the output's state. A synapse whose source sent nothing adds nothing and is
     skipped unless ``skip_silent`` is False: a dry run that must call every process at
-    every step, whatever it records.
+    every step, whatever it records. Once ``stop`` is set (a check that failed or was
+    interrupted), the next step raises :class:`Stopped` instead.
 
     Each source (the input or a population) keeps its last ``1 + max delay`` messages
     (int32, as sent), and a synapse computes its sum when the message arrives: a delay
@@ -159,6 +169,8 @@ def simulate(
     until = last_useful_steps(syns, source, into, read, steps)
     with one_torch_thread():
         for t in range(steps):
+            if stop is not None and stop.is_set():
+                raise Stopped(f"stopped at step {t} of {steps}")
             for name, cell in cells.items():
                 if t > until[name]:  # nothing it sends from now on reaches what is read
                     out[name] = None
