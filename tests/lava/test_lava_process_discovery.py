@@ -1,5 +1,6 @@
 """Lava's compiler finds a network's processes with our linear walk
-(:mod:`~sjconvert.targets.lava.running.process_discovery`): the same set as Lava's own
+(``procgraph_loader.find_processes``, in the standalone loader shipped beside each
+artifact, and used by our runs): the same set as Lava's own
 ``find_processes`` on a densely connected network (every population feeds every later one,
 as in DenseNet), from any process it starts at; and a network compiles and runs with it."""
 
@@ -15,11 +16,11 @@ from lava.magma.core.run_configs import Loihi2SimCfg
 from lava.proc.dense.process import Dense
 from lava.proc.lif.process import LIF
 
-from sjconvert.targets.lava.running.large_networks import lava_actors_as_threads
-from sjconvert.targets.lava.running.process_discovery import (
+from sjconvert.targets.lava.formats.procgraph_loader import (
     find_processes,
     linear_process_discovery,
 )
+from sjconvert.targets.lava.running.large_networks import lava_actors_as_threads
 
 pytestmark = pytest.mark.lava
 

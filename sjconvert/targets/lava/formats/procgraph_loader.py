@@ -39,6 +39,9 @@ import importlib
 import importlib.util
 import json
 import sys
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from tokenize import TokenError
 from typing import Any
@@ -234,6 +237,39 @@ def attach(graph: dict, procs: dict, feeds: dict, x: np.ndarray, record=None, st
     return src, sinks, monitors
 
 
+def find_processes(proc: Any, seen_procs: list | None = None) -> list:
+    """Every process connected to ``proc`` through any port, ``proc`` included: Lava 0.10's
+    ``compiler_graphs.find_processes`` (``seen_procs``: processes already found) in linear
+    time. Lava's recursive walk keeps what it has seen in a list and extends it with each
+    callee's whole result, about cubic in the number of processes: 268 s of DenseNet-121's
+    compile (2603 processes), 0.06 s here, the same set (in the order reached)."""
+    seen = {id(p): p for p in seen_procs or ()}
+    seen[id(proc)] = proc
+    todo = deque([proc])
+    while todo:
+        current = todo.popleft()
+        ports = current.in_ports.members + current.var_ports.members
+        for port in ports + current.out_ports.members + current.ref_ports.members:
+            for other in port.get_src_ports() + port.get_dst_ports():
+                if id(other.process) not in seen:
+                    seen[id(other.process)] = other.process
+                    todo.append(other.process)
+    return list(seen.values())
+
+
+@contextmanager
+def linear_process_discovery() -> Iterator[None]:
+    """Within the block, Lava's compiler finds a network's processes with
+    :func:`find_processes`."""
+    from lava.magma.compiler import compiler_graphs
+
+    saved, compiler_graphs.find_processes = compiler_graphs.find_processes, find_processes
+    try:
+        yield
+    finally:
+        compiler_graphs.find_processes = saved
+
+
 def run(graph: dict, arrays: dict, x: np.ndarray, record=None, states=(), period=None):
     """Build, run ``len(x)`` steps in ``Loihi2SimCfg(select_tag="fixed_pt")`` and return
     ``({process: [steps, *shape]} messages, {(process, var): [steps, *shape]} states)``;
@@ -249,7 +285,8 @@ def run(graph: dict, arrays: dict, x: np.ndarray, record=None, states=(), period
     src, sinks, monitors = attach(graph, procs, feeds, x, record, states)
     cfg = Loihi2SimCfg(select_tag="fixed_pt", exception_proc_model_map=models(procs))
     try:
-        src.run(condition=RunSteps(num_steps=len(x)), run_cfg=cfg)
+        with linear_process_discovery():
+            src.run(condition=RunSteps(num_steps=len(x)), run_cfg=cfg)
         spikes = {n: np.moveaxis(s.data.get(), -1, 0).astype(np.int64) for n, s in sinks.items()}
         st = {}
         for (n, var), m in monitors.items():

@@ -42,7 +42,6 @@ from lava.proc.io.source import RingBuffer as Source
 from ..formats import procgraph_loader as loader
 from . import exact_conv
 from .large_networks import check_system_limits, lava_actors_as_threads
-from .process_discovery import linear_process_discovery
 
 # Lava 0.10's compiler walks the process graph recursively, one Python frame per connected
 # process (``compiler_graphs.find_processes``; ``flatten_list_recursive`` one per list
@@ -224,7 +223,7 @@ def record_batched(
         exact_conv.use_in_lava(threads)
     hosts = lava_actors_as_threads() if threads else contextlib.nullcontext()
     compile_config = dict(THREADED_COMPILE_CONFIG) if threads else None
-    with hosts, linear_process_discovery():
+    with hosts, loader.linear_process_discovery():
         try:
             for done in range(0, n, chunk):
                 k = min(chunk, n - done)
