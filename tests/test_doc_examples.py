@@ -141,6 +141,7 @@ def _environment(tmp: Path, samples: bool) -> tuple[Path, dict[str, str]]:
     env["PYTHONPATH"] = str(tmp / "path")
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["MPLBACKEND"] = "Agg"
+    env["PET_LOG_DIR"] = str(tmp / "torchelastic")  # torchrun's --log-dir: not a /tmp folder
     return work, env
 
 
