@@ -11,9 +11,7 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-GIB = 1 << 20  # KiB
-
-# The build peaks the script plans for, and what each environment then keeps (GiB)
+# What each environment keeps on the fake disk once built (GiB)
 KEEPS = {".venv": 2, ".venv-interop": 6, ".venv-py312": 6, ".venv-py313": 6, ".venv-lava": 6}
 
 FAKE_MAKE = """#!/usr/bin/env bash
