@@ -146,7 +146,7 @@ def test_lava_runs_go_one_per_cpu_while_memory_allows() -> None:
     graph = chain((2, 6, 6), ir.AvgPool2d(2, 2, 0), ir.SignedIF(1.0, 0.0, max_spikes=8))
     pg = to_loihi(graph, 2, x_max=10.0).graph
     per_sample = run_plan.message_bytes(pg, 50) * 3 // 2
-    per_run = run_plan.RUN_BYTES + run_plan.PROCESS_BYTES * len(pg.graph["processes"])
+    per_run = run_plan.run_bytes(pg)
     big = 1 << 40
     plan = plan_runs(pg, 50, 50, cpus=[0, 1, 2, 3], memory=big)
     assert (plan.group, plan.workers, sorted(plan.cpus)) == (10, 4, [0, 1, 2, 3])
@@ -156,6 +156,21 @@ def test_lava_runs_go_one_per_cpu_while_memory_allows() -> None:
     assert (plan.group, plan.workers) == (3, 2)
     plan = plan_runs(pg, 5, 50, cpus=[0, 1], memory=0)
     assert (plan.group, plan.workers) == (1, 1)
+
+
+def test_a_lava_run_counts_the_networks_weights() -> None:
+    """Lava holds an artifact's arrays several times over: a network whose weights fill
+    the memory one run needs gets fewer runs at once than its processes alone allow."""
+    graph = chain((2, 6, 6), ir.AvgPool2d(2, 2, 0), ir.SignedIF(1.0, 0.0, max_spikes=8))
+    pg = to_loihi(graph, 2, x_max=10.0).graph
+    small = run_plan.run_bytes(pg)
+    pg.arrays["heavy"] = np.zeros(1 << 20, np.int32)  # 4 MiB of weights
+    assert run_plan.run_bytes(pg) == small + run_plan.WEIGHT_COPIES * (4 << 20)
+    per_sample = run_plan.message_bytes(pg, 50) * 3 // 2
+    memory = 2 * (small + per_sample)  # room for two runs without the weights, one with
+    assert plan_runs(pg, 50, 50, cpus=[0, 1], memory=memory).workers == 1
+    del pg.arrays["heavy"]
+    assert plan_runs(pg, 50, 50, cpus=[0, 1], memory=memory).workers == 2
 
 
 @settings(max_examples=30, deadline=None)

@@ -5,9 +5,10 @@ A Lava run hosts its actors as threads of one process (:mod:`.running.large_netw
 and they take turns holding the GIL: one run uses one CPU well and two badly (GoogLeNet,
 2 samples: 37 s pinned to one CPU against 47 s free on two, six times fewer context
 switches). So a check runs up to one group per CPU at once, while memory allows: each run
-holds Lava's network (about :data:`RUN_BYTES` plus :data:`PROCESS_BYTES` per Lava process)
-and every population's messages for its group (int32, every step): Lava's in its run,
-ours and Lava's in the check.
+holds Lava's network (about :data:`RUN_BYTES`, :data:`PROCESS_BYTES` per Lava process and
+:data:`WEIGHT_COPIES` times the artifact's arrays: :func:`run_bytes`) and every
+population's messages for its group (int32, every step): Lava's in its run, ours and
+Lava's in the check.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ MEMORY_SHARE = 0.75  # of the memory available when a check starts, for its Lava
 # with its 0.24 GB of messages; the estimate gives 2.93 GB)
 RUN_BYTES = 1 << 30
 PROCESS_BYTES = 700 << 10
+# and its arrays (weights, biases, thresholds) about 4 times over: measured 2026-12-07, a
+# 4096-4096-4096-10 MLP against a 4096-1024-1024-10 one (134 MB against 21 MB of int32
+# weights, 6 processes each): 0.97 GB against 0.52 GB peak resident, 3.9 bytes per byte
+WEIGHT_COPIES = 4
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,13 @@ def message_bytes(pg: ProcGraph, steps: int) -> int:
     procs = pg.graph["processes"]
     neurons = sum(int(np.prod(procs[p]["args"]["shape"])) for p in pg.populations())
     return max(1, 2 * 4 * steps * neurons)
+
+
+def run_bytes(pg: ProcGraph) -> int:
+    """Bytes one Lava run of ``pg`` holds besides its messages: its processes and its
+    arrays (DenseNet-161's 4927 processes and 1.45 GB of weights: about 10 GB)."""
+    arrays = sum(a.nbytes for a in pg.arrays.values())
+    return RUN_BYTES + PROCESS_BYTES * len(pg.graph["processes"]) + WEIGHT_COPIES * arrays
 
 
 def group_size(pg: ProcGraph, steps: int, most: int = GROUP) -> int:
@@ -76,7 +88,7 @@ def plan_runs(
     cpus = sorted(os.sched_getaffinity(0)) if cpus is None else list(cpus)
     memory = int(MEMORY_SHARE * available_memory()) if memory is None else memory
     per_sample = message_bytes(pg, steps) * 3 // 2  # and Lava's again, in the Lava run
-    per_run = RUN_BYTES + PROCESS_BYTES * len(pg.graph["processes"])
+    per_run = run_bytes(pg)
     largest = group_size(pg, steps, most)
     fit = memory // (per_run + per_sample)
     workers = max(1, min(len(cpus), n, fit))
