@@ -18,6 +18,7 @@ from sjconvert.targets.lava.build import to_loihi
 from sjconvert.targets.lava.fixed_point import neuron_models as neurons
 from sjconvert.targets.lava.fixed_point import synapse_models
 from sjconvert.targets.lava.fixed_point.simulator import Stopped, last_useful_steps, simulate
+from sjconvert.targets.lava.formats.procgraph import ProcGraph
 from sjconvert.targets.lava.run_plan import group_size, plan_runs
 from tests.conftest import chain
 from tests.targets.lava_graphs import snn_dags
@@ -120,11 +121,16 @@ def test_a_population_stops_when_its_messages_can_no_longer_be_read() -> None:
     assert until == {"a": 5, "b": 8, "out": 9, "lone": -1}
 
 
+def _pooled_net() -> ProcGraph:
+    """A small process graph (pool and signed neurons) for the run-plan tests."""
+    graph = chain((2, 6, 6), ir.AvgPool2d(2, 2, 0), ir.SignedIF(1.0, 0.0, max_spikes=8))
+    return to_loihi(graph, 2, x_max=10.0).graph
+
+
 def test_a_lava_check_holds_at_most_its_message_budget_per_group() -> None:
     """Ten samples per Lava run, fewer where every population's messages of a group (ours
     and Lava's, int32, every step) would pass the budget; never fewer than one."""
-    graph = chain((2, 6, 6), ir.AvgPool2d(2, 2, 0), ir.SignedIF(1.0, 0.0, max_spikes=8))
-    pg = to_loihi(graph, 2, x_max=10.0).graph
+    pg = _pooled_net()
     procs = pg.graph["processes"]
     neurons = sum(int(np.prod(procs[p]["args"]["shape"])) for p in pg.populations())
     per_sample = 2 * 4 * 50 * neurons
@@ -143,8 +149,7 @@ def test_a_lava_check_holds_at_most_its_message_budget_per_group() -> None:
 def test_lava_runs_go_one_per_cpu_while_memory_allows() -> None:
     """Groups are spread evenly over as many runs at once as there are CPUs, samples and
     room in memory; each run on a CPU of its own; one run on one CPU with no room."""
-    graph = chain((2, 6, 6), ir.AvgPool2d(2, 2, 0), ir.SignedIF(1.0, 0.0, max_spikes=8))
-    pg = to_loihi(graph, 2, x_max=10.0).graph
+    pg = _pooled_net()
     per_sample = run_plan.message_bytes(pg, 50) * 3 // 2
     per_run = run_plan.run_bytes(pg)
     big = 1 << 40
@@ -161,8 +166,7 @@ def test_lava_runs_go_one_per_cpu_while_memory_allows() -> None:
 def test_a_lava_run_counts_the_networks_weights() -> None:
     """Lava holds an artifact's arrays several times over: a network whose weights fill
     the memory one run needs gets fewer runs at once than its processes alone allow."""
-    graph = chain((2, 6, 6), ir.AvgPool2d(2, 2, 0), ir.SignedIF(1.0, 0.0, max_spikes=8))
-    pg = to_loihi(graph, 2, x_max=10.0).graph
+    pg = _pooled_net()
     small = run_plan.run_bytes(pg)
     pg.arrays["heavy"] = np.zeros(1 << 20, np.int32)  # 4 MiB of weights
     assert run_plan.run_bytes(pg) == small + run_plan.WEIGHT_COPIES * (4 << 20)
